@@ -1,0 +1,302 @@
+import {
+  Broker,
+  Consumer,
+  type BrokerOptions,
+  type ConsumeOptions,
+  type DeadLetter,
+  type Delivery,
+  type JoinOptions,
+  type QueueDepths,
+  type WriteOptions,
+} from "../lib/broker.ts";
+import { DramatsError, QueueJoinTimeout } from "../lib/errors.ts";
+import { Heap } from "../lib/heap.ts";
+import type { Message } from "../lib/message.ts";
+
+/** A dead letter as the stub keeps it: with the actor's own error, for `join({ failFast })`. */
+export interface StubDeadLetter extends DeadLetter {
+  readonly error: unknown;
+}
+
+interface Entry {
+  readonly id: number;
+  readonly body: string;
+  readonly priority: number;
+  readonly seq: number;
+  eta: number;
+  redelivered: boolean;
+}
+
+interface StubDelivery extends Delivery {
+  readonly entry: Entry;
+}
+
+const byPriority = (a: Entry, b: Entry) => a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq);
+const byEta = (a: Entry, b: Entry) => a.eta < b.eta || (a.eta === b.eta && a.seq < b.seq);
+
+class StubQueue {
+  readonly ready = new Heap<Entry>(byPriority);
+  readonly delayed = new Heap<Entry>(byEta);
+  readonly inFlight = new Set<Entry>();
+  dead: StubDeadLetter[] = [];
+  /** Called on every change of state: wakes fetches and joins. */
+  readonly listeners = new Set<() => void>();
+  timer: NodeJS.Timeout | undefined;
+
+  notify(): void {
+    for (const listener of [...this.listeners]) listener();
+  }
+}
+
+/**
+ * An in-memory broker with the full contract: priorities, broker-side delays, dead letters
+ * with reasons, redelivery of a closed consumer's messages, and `join`. For tests and for
+ * single-process scripts; nothing survives the process.
+ */
+export class StubBroker extends Broker {
+  readonly #queues = new Map<string, StubQueue>();
+  #ids = 0;
+  #seq = 0;
+  #closed = false;
+
+  constructor(options: BrokerOptions = {}) {
+    super(options);
+  }
+
+  protected override queueDeclared(queueName: string): void {
+    this.#queues.set(queueName, new StubQueue());
+  }
+
+  #queue(queueName: string): StubQueue {
+    this.assertDeclared(queueName);
+    return this.#queues.get(queueName)!;
+  }
+
+  protected async writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
+    this.#push(message.queueName, body, options.priority, options.delay);
+  }
+
+  /**
+   * Puts raw bytes on a queue, bypassing encoding and middleware, as a foreign or broken
+   * producer would. For testing poison messages.
+   */
+  enqueueRaw(queueName: string, body: string, options: { priority?: number; delay?: number } = {}): void {
+    this.#push(queueName, body, options.priority ?? 0, options.delay ?? 0);
+  }
+
+  #push(queueName: string, body: string, priority: number, delay: number): void {
+    if (this.#closed) throw new DramatsError("StubBroker is closed");
+    const queue = this.#queue(queueName);
+    const entry: Entry = { id: ++this.#ids, body, priority, seq: this.#seq++, eta: Date.now() + delay, redelivered: false };
+    if (delay > 0) {
+      queue.delayed.push(entry);
+      this.#scheduleDelays(queue);
+    } else {
+      queue.ready.push(entry);
+    }
+    queue.notify();
+  }
+
+  /** Moves due delayed entries to the ready heap, then sleeps until the next eta. */
+  #scheduleDelays(queue: StubQueue): void {
+    if (queue.timer) clearTimeout(queue.timer);
+    queue.timer = undefined;
+    const now = Date.now();
+    let moved = false;
+    while (queue.delayed.size > 0 && queue.delayed.peek()!.eta <= now) {
+      queue.ready.push(queue.delayed.pop()!);
+      moved = true;
+    }
+    const next = queue.delayed.peek();
+    if (next) queue.timer = setTimeout(() => this.#scheduleDelays(queue), Math.max(1, next.eta - now));
+    if (moved) queue.notify();
+  }
+
+  /** @internal used by StubConsumer */
+  take(queueName: string, max: number): Entry[] {
+    const queue = this.#queue(queueName);
+    const taken: Entry[] = [];
+    while (taken.length < max && queue.ready.size > 0) {
+      const entry = queue.ready.pop()!;
+      queue.inFlight.add(entry);
+      taken.push(entry);
+    }
+    return taken;
+  }
+
+  /** @internal */
+  waitForChange(queueName: string, timeout: number, interrupted: { wake?: () => void }): Promise<void> {
+    const queue = this.#queue(queueName);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        queue.listeners.delete(done);
+        interrupted.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, timeout);
+      queue.listeners.add(done);
+      interrupted.wake = done;
+    });
+  }
+
+  /** @internal */
+  settle(queueName: string, entry: Entry, outcome: { dead?: { reason: string; error: unknown } }): void {
+    const queue = this.#queue(queueName);
+    if (!queue.inFlight.delete(entry)) return; // already settled or given back: ignore, like a stale ack
+    if (outcome.dead) {
+      let id = String(entry.id);
+      try {
+        id = this.decode(entry.body).messageId;
+      } catch {
+        // undecodable: keep the broker's id
+      }
+      queue.dead.push({ id, body: entry.body, reason: outcome.dead.reason, deadAt: Date.now(), error: outcome.dead.error });
+    }
+    queue.notify();
+  }
+
+  /** @internal Gives entries back, ahead of later messages of the same priority. */
+  giveBack(queueName: string, entries: Entry[], redelivered: boolean): void {
+    const queue = this.#queue(queueName);
+    for (const entry of entries) {
+      if (!queue.inFlight.delete(entry)) continue;
+      entry.redelivered ||= redelivered;
+      queue.ready.push(entry);
+    }
+    queue.notify();
+  }
+
+  consume(queueName: string, options: ConsumeOptions): StubConsumer {
+    this.#queue(queueName);
+    return new StubConsumer(this, queueName, options.prefetch);
+  }
+
+  async join(queueName: string, options: JoinOptions = {}): Promise<void> {
+    const queue = this.#queue(queueName);
+    const failFast = options.failFast ?? true;
+    const deadBefore = queue.dead.length;
+    const check = (): { done: boolean; error?: unknown } => {
+      if (failFast && queue.dead.length > deadBefore) {
+        const first = queue.dead[deadBefore]!;
+        return { done: true, error: first.error ?? new DramatsError(first.reason) };
+      }
+      const idle = queue.ready.size === 0 && queue.delayed.size === 0 && queue.inFlight.size === 0;
+      return { done: idle };
+    };
+    const first = check();
+    if (first.done) {
+      if (first.error !== undefined) throw first.error;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const listener = () => {
+        const state = check();
+        if (!state.done) return;
+        queue.listeners.delete(listener);
+        if (timer) clearTimeout(timer);
+        if (state.error !== undefined) reject(state.error);
+        else resolve();
+      };
+      queue.listeners.add(listener);
+      if (options.timeout !== undefined) {
+        timer = setTimeout(() => {
+          queue.listeners.delete(listener);
+          reject(new QueueJoinTimeout(queueName, options.timeout!));
+        }, options.timeout);
+      }
+    });
+  }
+
+  async flush(queueName: string): Promise<void> {
+    const queue = this.#queue(queueName);
+    queue.ready.drain();
+    queue.delayed.drain();
+    queue.inFlight.clear();
+    queue.dead = [];
+    if (queue.timer) clearTimeout(queue.timer);
+    queue.timer = undefined;
+    queue.notify();
+  }
+
+  async depths(queueName: string): Promise<QueueDepths> {
+    const queue = this.#queue(queueName);
+    return { ready: queue.ready.size, delayed: queue.delayed.size, inFlight: queue.inFlight.size, dead: queue.dead.length };
+  }
+
+  async deadLetters(queueName: string, limit = Infinity): Promise<StubDeadLetter[]> {
+    return this.#queue(queueName).dead.slice(0, limit);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const queue of this.#queues.values()) {
+      if (queue.timer) clearTimeout(queue.timer);
+      queue.timer = undefined;
+    }
+  }
+}
+
+/** Reads one stub queue. Closing it gives its unsettled messages back, as a dropped connection would. */
+export class StubConsumer extends Consumer {
+  readonly #broker: StubBroker;
+  readonly #queueName: string;
+  readonly #held = new Set<Entry>();
+  readonly #waiting: { wake?: () => void } = {};
+  #closed = false;
+
+  constructor(broker: StubBroker, queueName: string, _prefetch: number) {
+    super();
+    this.#broker = broker;
+    this.#queueName = queueName;
+  }
+
+  async fetch(max: number, timeout: number): Promise<StubDelivery[]> {
+    if (this.#closed) return [];
+    let entries = this.#broker.take(this.#queueName, max);
+    if (entries.length === 0) {
+      await this.#broker.waitForChange(this.#queueName, timeout, this.#waiting);
+      if (this.#closed) return [];
+      entries = this.#broker.take(this.#queueName, max);
+    }
+    for (const entry of entries) this.#held.add(entry);
+    return entries.map((entry) => ({ body: entry.body, redelivered: entry.redelivered, entry }));
+  }
+
+  async ack(delivery: Delivery): Promise<void> {
+    const { entry } = delivery as StubDelivery;
+    this.#held.delete(entry);
+    this.#broker.settle(this.#queueName, entry, {});
+  }
+
+  async nack(delivery: Delivery, reason: string, error?: unknown): Promise<void> {
+    const { entry } = delivery as StubDelivery;
+    this.#held.delete(entry);
+    this.#broker.settle(this.#queueName, entry, { dead: { reason, error } });
+  }
+
+  async retry(delivery: Delivery, message: Message, delay: number): Promise<void> {
+    // One synchronous step in memory: the retry is written and the original acked together.
+    const body = this.#broker.encode(message);
+    this.#broker.enqueueRaw(message.queueName, body, { priority: this.#broker.priorityOf(message), delay });
+    await this.ack(delivery);
+  }
+
+  async requeue(deliveries: Delivery[]): Promise<void> {
+    const entries = deliveries.map((d) => (d as StubDelivery).entry);
+    for (const entry of entries) this.#held.delete(entry);
+    this.#broker.giveBack(this.#queueName, entries, false);
+  }
+
+  interrupt(): void {
+    this.#waiting.wake?.();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.interrupt();
+    this.#broker.giveBack(this.#queueName, [...this.#held], true);
+    this.#held.clear();
+  }
+}

@@ -1,0 +1,212 @@
+import { getBroker, registerGlobalActor, type Broker } from "./broker.ts";
+import { InvalidOptions } from "./errors.ts";
+import { Message, type MessageOptions } from "./message.ts";
+import { assertQueueName } from "./queue-names.ts";
+import { toWireName } from "../middleware/middleware.ts";
+
+/**
+ * Options of `actor()`. Middleware add their own fields here by declaration merging, so a
+ * misspelt option fails to compile, and fails at declaration time in plain JavaScript.
+ */
+export interface ActorOptions {
+  /** @defaultValue the function's name */
+  actorName?: string;
+  /** Queue the actor's messages go to. @defaultValue "default" */
+  queueName?: string;
+  /** Lower runs first, at the broker and among prefetched messages. @defaultValue 0 */
+  priority?: number;
+  /** @defaultValue the global broker (`setBroker`) */
+  broker?: Broker;
+}
+
+/**
+ * Per-message overrides of actor options, for `sendWithOptions`/`messageWithOptions`.
+ * Middleware add their fields by declaration merging; names are camelCase here and
+ * travel as Dramatiq's snake_case (`maxRetries` → `max_retries`).
+ */
+export interface MessageOverrides {
+  /** Lower runs first. */
+  priority?: number;
+}
+
+/** `this` inside an actor function while a worker runs it. */
+export interface ActorContext {
+  /** Aborted when the run is interrupted (time limit, shutdown notification). */
+  readonly signal: AbortSignal;
+  /** The message being processed; undefined when the actor is called directly. */
+  readonly message: Message | undefined;
+}
+
+export type ActorFunction<A extends unknown[], R> = (this: ActorContext, ...args: A) => R;
+
+export interface SendOptions<A extends unknown[]> extends MessageOverrides {
+  args: A;
+  /** Keyword arguments, for Python actors; dramats actors receive them as a trailing object. */
+  kwargs?: Record<string, unknown>;
+  /** Milliseconds before the message may run. @defaultValue 0 */
+  delay?: number;
+  /** Raw wire options, merged last (snake_case keys). */
+  options?: MessageOptions;
+}
+
+/** What `actor()` returns: callable like the function itself, plus the messaging methods. */
+export interface Actor<A extends unknown[] = any[], R = unknown> {
+  /** Runs the function in-process, now (no broker involved). */
+  (...args: A): R;
+  readonly actorName: string;
+  readonly queueName: string;
+  readonly priority: number;
+  readonly options: Readonly<ActorOptions>;
+  readonly fn: ActorFunction<A, R>;
+  /** The broker this actor is declared on. */
+  readonly broker: Broker;
+  /** Builds a message without sending it (for pipelines and groups). */
+  message(...args: A): Message<A>;
+  messageWithOptions(options: SendOptions<A>): Message<A>;
+  /** Enqueues a call; resolves with the message once the broker holds it. */
+  send(...args: A): Promise<Message<A>>;
+  sendWithOptions(options: SendOptions<A>): Promise<Message<A>>;
+  /** Runs the actor's function for a message (used by workers). */
+  invoke(args: unknown[], context: ActorContext): R;
+}
+
+const NEVER_ABORTED = new AbortController().signal;
+const DIRECT_CONTEXT: ActorContext = { signal: NEVER_ABORTED, message: undefined };
+
+/** The runtime class behind every actor (an actor is a function whose prototype is this). */
+class ActorImpl {
+  declare actorName: string;
+  declare queueName: string;
+  declare priority: number;
+  declare options: ActorOptions;
+  declare fn: ActorFunction<unknown[], unknown>;
+  declare explicitBroker: Broker | undefined;
+
+  get broker(): Broker {
+    return this.explicitBroker ?? getBroker();
+  }
+
+  messageWithOptions({ args, kwargs, delay, options, ...overrides }: SendOptions<unknown[]>): Message<unknown[]> {
+    const wire: MessageOptions = {};
+    for (const key in overrides) {
+      const value = (overrides as Record<string, unknown>)[key];
+      if (value !== undefined) wire[toWireName(key)] = value;
+    }
+    // A delay on a message that is not sent directly (a pipeline step) travels as Dramatiq's `delay` option.
+    if (delay !== undefined && delay > 0) wire.delay = delay;
+    return new Message({
+      queueName: this.queueName,
+      actorName: this.actorName,
+      args,
+      kwargs: kwargs ?? {},
+      options: options ? { ...wire, ...options } : wire,
+    });
+  }
+
+  message(...args: unknown[]): Message<unknown[]> {
+    return new Message({ queueName: this.queueName, actorName: this.actorName, args, kwargs: {}, options: {} });
+  }
+
+  send(...args: unknown[]): Promise<Message<unknown[]>> {
+    return this.broker.enqueue(this.message(...args));
+  }
+
+  sendWithOptions({ delay, ...options }: SendOptions<unknown[]>): Promise<Message<unknown[]>> {
+    return this.broker.enqueue(this.messageWithOptions(options), { delay: delay ?? 0 });
+  }
+
+  invoke(args: unknown[], context: ActorContext): unknown {
+    return this.fn.apply(context, args);
+  }
+
+  toString(): string {
+    return `Actor(${this.actorName})`;
+  }
+}
+
+/** True for values made by `actor()` or `@actor`. */
+export function isActor(value: unknown): value is Actor {
+  return typeof value === "function" && value instanceof ActorImpl;
+}
+
+function createActor<A extends unknown[], R>(fn: ActorFunction<A, R>, options: ActorOptions, defaultName: string): Actor<A, R> {
+  const actorName = options.actorName ?? defaultName;
+  if (!actorName) throw new InvalidOptions("An anonymous function needs the `actorName` option");
+  const queueName = options.queueName ?? "default";
+  assertQueueName(queueName);
+  const priority = options.priority ?? 0;
+  if (!Number.isFinite(priority)) throw new InvalidOptions(`Actor ${actorName}: priority must be a finite number`);
+
+  const callable = function (this: unknown, ...args: A): R {
+    return fn.apply(DIRECT_CONTEXT, args);
+  };
+  Object.setPrototypeOf(callable, ActorImpl.prototype);
+  const self = callable as unknown as ActorImpl;
+  self.actorName = actorName;
+  self.queueName = queueName;
+  self.priority = priority;
+  const { broker, ...rest } = options;
+  self.options = rest;
+  self.fn = fn as ActorFunction<unknown[], unknown>;
+  self.explicitBroker = broker;
+
+  const actorObject = callable as unknown as Actor<A, R>;
+  if (broker) broker.declareActor(actorObject);
+  else registerGlobalActor(actorObject);
+  return actorObject;
+}
+
+type MethodDecorator<This, A extends unknown[], R> = (
+  target: (this: This, ...args: A) => R,
+  context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>,
+) => (this: This, ...args: A) => R;
+
+/**
+ * Makes `fn` an actor: `send(...)` enqueues a call, type-checked against `fn`.
+ *
+ * ```ts
+ * export const add = actor(async function add(a: number, b: number) { return a + b; }, { queueName: "math" });
+ * await add.send(1, 2);
+ * ```
+ *
+ * With only options, returns a standard decorator for static methods; send through `actorOf`.
+ * @throws InvalidOptions for unknown options, a duplicate name or a bad queue name.
+ */
+export function actor<A extends unknown[], R>(fn: ActorFunction<A, R>, options?: ActorOptions): Actor<A, R>;
+export function actor(options?: ActorOptions): <This, A extends unknown[], R>(
+  target: (this: This, ...args: A) => R,
+  context: ClassMethodDecoratorContext<This, (this: This, ...args: A) => R>,
+) => (this: This, ...args: A) => R;
+export function actor(
+  fnOrOptions?: ActorFunction<unknown[], unknown> | ActorOptions,
+  maybeOptions: ActorOptions = {},
+): unknown {
+  if (typeof fnOrOptions === "function") return createActor(fnOrOptions, maybeOptions, fnOrOptions.name);
+  const options = fnOrOptions ?? {};
+  const decorate: MethodDecorator<unknown, unknown[], unknown> = (target, context) => {
+    if (context.kind !== "method" || !context.static || context.private) {
+      throw new InvalidOptions("@actor decorates public static methods; use actor(fn) for anything else");
+    }
+    const name = String(context.name);
+    let owner: unknown;
+    // Run the method with `this` bound to its class, as a direct static call would.
+    context.addInitializer(function (this: unknown) {
+      owner = this;
+    });
+    const wrapped = actor(function (this: ActorContext, ...args: unknown[]) {
+      return target.apply(owner, args);
+    }, { actorName: name, ...options });
+    return wrapped as (this: unknown, ...args: unknown[]) => unknown;
+  };
+  return decorate;
+}
+
+/**
+ * The typed actor behind a method decorated with `@actor` (a decorator cannot change the
+ * method's declared type, so `Reports.generate.send` would not type-check).
+ * @throws InvalidOptions when `method` is not an actor.
+ */
+export function actorOf<A extends unknown[], R>(method: (...args: A) => R): Actor<A, R> {
+  if (!isActor(method)) throw new InvalidOptions(`${method.name || "function"} is not an actor: decorate it with @actor`);
+  return method as unknown as Actor<A, R>;
+}

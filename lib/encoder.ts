@@ -1,0 +1,143 @@
+import { DecodeError, EncodeError, MessageTooLarge } from "./errors.ts";
+import type { MessageData } from "./message.ts";
+
+/** Turns messages into bytes and back. Brokers call it; it never sees a broker. */
+export interface Encoder {
+  /** @throws EncodeError for values JSON cannot carry; MessageTooLarge past the limit. */
+  encode(data: MessageData): string;
+  /** @throws DecodeError for anything that is not a well-formed message; MessageTooLarge past the limit. */
+  decode(data: string | Buffer): MessageData;
+}
+
+export interface JsonEncoderOptions {
+  /**
+   * Largest encoded message accepted, in bytes, on both send and receive.
+   * @defaultValue 1 MiB, or `DRAMATS_MAX_MESSAGE_SIZE`
+   */
+  maxSize?: number;
+}
+
+const DEFAULT_MAX_SIZE = 1024 * 1024;
+
+/**
+ * Dramatiq's wire format: compact UTF-8 JSON with the fields in dataclass order.
+ * Only JSON values are accepted, so no code ever travels in a message.
+ */
+export class JsonEncoder implements Encoder {
+  readonly maxSize: number;
+
+  constructor(options: JsonEncoderOptions = {}) {
+    const fromEnv = Number(process.env.DRAMATS_MAX_MESSAGE_SIZE);
+    this.maxSize = options.maxSize ?? (Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv : DEFAULT_MAX_SIZE);
+    if (!Number.isInteger(this.maxSize) || this.maxSize <= 0) {
+      throw new RangeError(`JsonEncoder maxSize must be a positive integer, got ${this.maxSize}`);
+    }
+  }
+
+  encode(data: MessageData): string {
+    assertJson(data.args, "args");
+    assertJson(data.kwargs, "kwargs");
+    assertJson(data.options, "options");
+    const text = JSON.stringify({
+      queue_name: data.queue_name,
+      actor_name: data.actor_name,
+      args: data.args,
+      kwargs: data.kwargs,
+      options: data.options,
+      message_id: data.message_id,
+      message_timestamp: data.message_timestamp,
+    });
+    this.#checkSize(text);
+    return text;
+  }
+
+  decode(raw: string | Buffer): MessageData {
+    const text = typeof raw === "string" ? raw : raw.toString("utf8");
+    this.#checkSize(text);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (error) {
+      throw new DecodeError(`Message is not valid JSON: ${(error as Error).message}`, text, { cause: error });
+    }
+    const problem = shapeProblem(value);
+    if (problem) throw new DecodeError(`Message has an invalid shape: ${problem}`, text);
+    return value as MessageData;
+  }
+
+  #checkSize(text: string): void {
+    // A UTF-8 string takes at most 3 bytes per UTF-16 unit: skip the exact count when clearly small.
+    if (text.length * 3 <= this.maxSize) return;
+    const size = Buffer.byteLength(text, "utf8");
+    if (size > this.maxSize) throw new MessageTooLarge(size, this.maxSize);
+  }
+}
+
+function shapeProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
+  const v = value as Record<string, unknown>;
+  if (typeof v.queue_name !== "string" || v.queue_name === "") return "queue_name must be a non-empty string";
+  if (typeof v.actor_name !== "string" || v.actor_name === "") return "actor_name must be a non-empty string";
+  if (!Array.isArray(v.args)) return "args must be an array";
+  if (v.kwargs === undefined || v.kwargs === null) v.kwargs = {};
+  if (!isPlainObject(v.kwargs)) return "kwargs must be an object";
+  if (v.options === undefined || v.options === null) v.options = {};
+  if (!isPlainObject(v.options)) return "options must be an object";
+  if (typeof v.message_id !== "string" || v.message_id === "") return "message_id must be a non-empty string";
+  if (typeof v.message_timestamp !== "number" || !Number.isFinite(v.message_timestamp)) {
+    return "message_timestamp must be a number (epoch ms)";
+  }
+  return undefined;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+const MAX_DEPTH = 128;
+
+/** @throws EncodeError naming the path of the first value JSON would drop or mangle. */
+function assertJson(value: unknown, path: string, depth = 0): void {
+  if (depth > MAX_DEPTH) throw new EncodeError(`${path} is nested deeper than ${MAX_DEPTH} levels (or is cyclic)`);
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return;
+    case "number":
+      if (Number.isFinite(value)) return;
+      throw new EncodeError(`${path} is ${value}, which JSON cannot represent`);
+    case "object": {
+      if (value === null) return;
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) assertJson(value[i], `${path}[${i}]`, depth + 1);
+        return;
+      }
+      if (!isPlainObject(value)) {
+        const kind = (value as object).constructor?.name ?? "object";
+        throw new EncodeError(`${path} is a ${kind}; only plain objects, arrays and primitives can be sent`);
+      }
+      for (const key in value) {
+        const item = (value as Record<string, unknown>)[key];
+        // undefined properties are dropped by JSON, just as an optional field left out would be.
+        if (item !== undefined) assertJson(item, `${path}.${key}`, depth + 1);
+      }
+      return;
+    }
+    default:
+      throw new EncodeError(`${path} is a ${typeof value}, which cannot be sent as JSON`);
+  }
+}
+
+let globalEncoder: Encoder = new JsonEncoder();
+
+/** The encoder brokers use unless given one. */
+export function getEncoder(): Encoder {
+  return globalEncoder;
+}
+
+/** Replaces the global encoder (before brokers are created). */
+export function setEncoder(encoder: Encoder): void {
+  globalEncoder = encoder;
+}

@@ -1,0 +1,170 @@
+/**
+ * The dramats error tree. Every error has a stable `code` (for logs, metrics and
+ * programmatic checks) and keeps the driver error it wraps as `cause`.
+ *
+ * Mirrors Dramatiq's hierarchy: DramatsError → BrokerError → ActorNotFound, ...
+ */
+
+/** Base class of every error dramats throws on purpose. */
+export class DramatsError extends Error {
+  /** A stable, documented identifier such as `DRAMATS_ERR_QUEUE_NOT_FOUND`. */
+  readonly code: string = "DRAMATS_ERR";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Raised by brokers: missing actors or queues, lost connections. */
+export class BrokerError extends DramatsError {
+  override readonly code: string = "DRAMATS_ERR_BROKER";
+}
+
+/** A message names an actor this broker does not know. */
+export class ActorNotFound extends BrokerError {
+  override readonly code = "DRAMATS_ERR_ACTOR_NOT_FOUND";
+  constructor(readonly actorName: string) {
+    super(`Actor ${JSON.stringify(actorName)} is not declared on this broker`);
+  }
+}
+
+/** An operation named a queue that was never declared. */
+export class QueueNotFound extends BrokerError {
+  override readonly code = "DRAMATS_ERR_QUEUE_NOT_FOUND";
+  constructor(readonly queueName: string) {
+    super(`Queue ${JSON.stringify(queueName)} has not been declared`);
+  }
+}
+
+/** The broker could not be reached or the connection dropped. */
+export class ConnectionError extends BrokerError {
+  override readonly code: string = "DRAMATS_ERR_CONNECTION";
+}
+
+/** Connecting to the broker failed. */
+export class ConnectionFailed extends ConnectionError {
+  override readonly code = "DRAMATS_ERR_CONNECTION_FAILED";
+}
+
+/** An established connection was closed underneath an operation. */
+export class ConnectionClosed extends ConnectionError {
+  override readonly code = "DRAMATS_ERR_CONNECTION_CLOSED";
+}
+
+/** Bytes that are not a valid dramats/Dramatiq message. Keeps the raw data. */
+export class DecodeError extends DramatsError {
+  override readonly code = "DRAMATS_ERR_DECODE";
+  constructor(
+    message: string,
+    readonly data: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A value that cannot travel as JSON (a function, a BigInt, a Date, a cycle...). */
+export class EncodeError extends DramatsError {
+  override readonly code = "DRAMATS_ERR_ENCODE";
+}
+
+/** An encoded message is larger than the encoder's `maxSize`. */
+export class MessageTooLarge extends DramatsError {
+  override readonly code = "DRAMATS_ERR_MESSAGE_TOO_LARGE";
+  constructor(
+    readonly size: number,
+    readonly maxSize: number,
+  ) {
+    super(`Message of ${size} bytes exceeds the limit of ${maxSize} bytes`);
+  }
+}
+
+/** `join` did not see the queue drain in time. */
+export class QueueJoinTimeout extends DramatsError {
+  override readonly code = "DRAMATS_ERR_QUEUE_JOIN_TIMEOUT";
+  constructor(readonly queueName: string, readonly timeout: number) {
+    super(`Queue ${JSON.stringify(queueName)} did not drain within ${timeout} ms`);
+  }
+}
+
+/** A rate limiter refused to admit more work. */
+export class RateLimitExceeded extends DramatsError {
+  override readonly code = "DRAMATS_ERR_RATE_LIMIT_EXCEEDED";
+}
+
+/** An actor declaration or a constructor got options it does not accept. */
+export class InvalidOptions extends DramatsError {
+  override readonly code = "DRAMATS_ERR_INVALID_OPTIONS";
+}
+
+/**
+ * Throw from an actor to ask for a retry, optionally after `delay` ms.
+ * Retries treats it like any failure, but does not log it as an error.
+ */
+export class Retry extends DramatsError {
+  override readonly code = "DRAMATS_ERR_RETRY";
+  constructor(
+    message = "Retry requested",
+    readonly delay?: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Base of errors that interrupt a running actor (Dramatiq's `Interrupt`).
+ * Delivered through the actor's AbortSignal.
+ */
+export class Interrupt extends DramatsError {
+  override readonly code: string = "DRAMATS_ERR_INTERRUPT";
+}
+
+/** The actor ran past its time limit. */
+export class TimeLimitExceeded extends Interrupt {
+  override readonly code = "DRAMATS_ERR_TIME_LIMIT_EXCEEDED";
+}
+
+/** The worker is shutting down and the actor asked to be told. */
+export class Shutdown extends Interrupt {
+  override readonly code = "DRAMATS_ERR_SHUTDOWN";
+}
+
+/** Errors a middleware raises on purpose; these propagate out of before-hooks. */
+export class MiddlewareError extends DramatsError {
+  override readonly code: string = "DRAMATS_ERR_MIDDLEWARE";
+}
+
+/** Raised in `beforeProcessMessage` to skip running the actor. */
+export class SkipMessage extends MiddlewareError {
+  override readonly code = "DRAMATS_ERR_SKIP_MESSAGE";
+}
+
+/** Every error class with its code, in one place (the README table is checked against it). */
+export const ERROR_CLASSES = [
+  DramatsError,
+  BrokerError,
+  ActorNotFound,
+  QueueNotFound,
+  ConnectionError,
+  ConnectionFailed,
+  ConnectionClosed,
+  DecodeError,
+  EncodeError,
+  MessageTooLarge,
+  QueueJoinTimeout,
+  RateLimitExceeded,
+  InvalidOptions,
+  Retry,
+  Interrupt,
+  TimeLimitExceeded,
+  Shutdown,
+  MiddlewareError,
+  SkipMessage,
+] as const;
+
+/** A short `Name: message` description of any thrown value, for logs and dead-letter reasons. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return `Error: ${String(error)}`;
+}

@@ -1,0 +1,55 @@
+import { pino, type Logger, type LoggerOptions, type DestinationStream } from "pino";
+
+export type { Logger } from "pino";
+
+/**
+ * Structured JSON logs (pino). Every component logs through a child of one root logger,
+ * named by `component`, so operators can filter by it. Message events carry the fields
+ * `messageId`, `actor`, `queue`, `attempt` and `durationMs`.
+ *
+ * Level: `DRAMATS_LOG_LEVEL`, else `info` (`silent` turns logging off).
+ */
+let root: Logger = createRoot();
+
+function createRoot(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  const level = options.level ?? process.env.DRAMATS_LOG_LEVEL ?? "info";
+  const merged: LoggerOptions = { name: "dramats", ...options, level };
+  return destination ? pino(merged, destination) : pino(merged);
+}
+
+const children = new Map<string, Logger>();
+
+/** The logger for one component (`worker`, `broker.redis`, `middleware.retries`...). */
+export function getLogger(component: string): Logger {
+  let child = children.get(component);
+  if (child === undefined) {
+    child = root.child({ component });
+    children.set(component, child);
+  }
+  return child;
+}
+
+/**
+ * Replaces the root logger, e.g. to change the level or write to a file.
+ * Loggers handed out before keep working but write to the old root; components fetch theirs lazily.
+ */
+export function configureLogging(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
+  root = createRoot(options, destination);
+  children.clear();
+  return root;
+}
+
+/** The fields every log line about a message carries. */
+export function messageFields(message: {
+  messageId: string;
+  actorName: string;
+  queueName: string;
+  options: { retries?: number };
+}): Record<string, unknown> {
+  return {
+    messageId: message.messageId,
+    actor: message.actorName,
+    queue: message.queueName,
+    attempt: (message.options.retries ?? 0) + 1,
+  };
+}

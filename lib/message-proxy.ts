@@ -1,0 +1,71 @@
+import type { Delivery } from "./broker.ts";
+import type { Message } from "./message.ts";
+
+/** A retry the Retries middleware asked for: the next attempt and its delay (ms). */
+export interface RetryRequest {
+  message: Message;
+  delay: number;
+}
+
+/**
+ * A consumed message as the worker and middleware see it: the message, the broker's
+ * delivery handle, and the run's state (failed, its error, an abort signal, a pending retry).
+ */
+export class MessageProxy<A extends unknown[] = unknown[]> {
+  readonly message: Message<A>;
+  /** The broker's handle for ack/nack; opaque outside the broker. */
+  readonly delivery: Delivery;
+  /** Set by `fail()`: the message ends in the dead-letter queue. */
+  failed = false;
+  /** The error the actor threw, or why the message failed. */
+  error: unknown = undefined;
+  /** Why the message was dead-lettered, stored with it in `<queue>.XQ`. */
+  deadLetterReason: string | undefined = undefined;
+  /** A retry to enqueue atomically with the ack of this delivery. */
+  retry: RetryRequest | undefined = undefined;
+  /** Epoch ms when the actor started, set by the worker. */
+  startedAt = 0;
+  readonly #abort = new AbortController();
+
+  constructor(message: Message<A>, delivery: Delivery) {
+    this.message = message;
+    this.delivery = delivery;
+  }
+
+  get messageId(): string {
+    return this.message.messageId;
+  }
+  get actorName(): string {
+    return this.message.actorName;
+  }
+  get queueName(): string {
+    return this.message.queueName;
+  }
+  get options(): Message["options"] {
+    return this.message.options;
+  }
+  /** True when the broker says this message was delivered before (a redelivery). */
+  get redelivered(): boolean {
+    return this.delivery.redelivered === true;
+  }
+
+  /** Marks the message failed, so it is nacked into the dead-letter queue. */
+  fail(reason?: unknown): void {
+    this.failed = true;
+    if (reason !== undefined) this.error = reason;
+  }
+
+  /** Aborted when a middleware interrupts the run (time limit, shutdown). */
+  get signal(): AbortSignal {
+    return this.#abort.signal;
+  }
+
+  /** Interrupts the running actor: its signal aborts and the run fails with `reason`. */
+  abort(reason: Error): void {
+    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+  }
+
+  toString(): string {
+    return this.message.toString();
+  }
+}

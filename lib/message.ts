@@ -1,0 +1,117 @@
+import { randomUUID } from "node:crypto";
+
+/** A JSON value: what may travel inside a message. */
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+/**
+ * Per-message options. Keys are Dramatiq's snake_case wire names so that Python
+ * workers read them; unknown keys are carried along untouched.
+ */
+export interface MessageOptions {
+  /** Epoch ms at which a delayed message becomes due (Dramatiq's `.DQ` field). */
+  eta?: number;
+  /** dramats priority: lower runs first. */
+  priority?: number;
+  retries?: number;
+  max_retries?: number | null;
+  min_backoff?: number;
+  max_backoff?: number;
+  max_age?: number;
+  time_limit?: number;
+  traceback?: string;
+  requeue_timestamp?: number;
+  on_success?: string;
+  on_failure?: string;
+  on_retry_exhausted?: string;
+  notify_shutdown?: boolean;
+  pipe_target?: MessageData;
+  pipe_ignore?: boolean;
+  [key: string]: unknown;
+}
+
+/** The wire shape, field for field and in Dramatiq's order. */
+export interface MessageData {
+  queue_name: string;
+  actor_name: string;
+  args: unknown[];
+  kwargs: Record<string, unknown>;
+  options: MessageOptions;
+  message_id: string;
+  message_timestamp: number;
+}
+
+/**
+ * One call of an actor, as it travels through the broker.
+ * Immutable apart from `options`, which middleware may annotate (as in Dramatiq).
+ */
+export class Message<A extends unknown[] = unknown[]> {
+  readonly queueName: string;
+  readonly actorName: string;
+  readonly args: A;
+  readonly kwargs: Record<string, unknown>;
+  readonly options: MessageOptions;
+  readonly messageId: string;
+  /** Epoch ms of the first enqueue; kept by retries and copies. */
+  readonly messageTimestamp: number;
+
+  constructor(fields: {
+    queueName: string;
+    actorName: string;
+    args: A;
+    kwargs?: Record<string, unknown>;
+    options?: MessageOptions;
+    messageId?: string;
+    messageTimestamp?: number;
+  }) {
+    this.queueName = fields.queueName;
+    this.actorName = fields.actorName;
+    this.args = fields.args;
+    this.kwargs = fields.kwargs ?? {};
+    this.options = fields.options ?? {};
+    this.messageId = fields.messageId ?? randomUUID();
+    this.messageTimestamp = fields.messageTimestamp ?? Date.now();
+  }
+
+  /** Builds a message from its wire shape (already validated by the encoder). */
+  static fromData<A extends unknown[] = unknown[]>(data: MessageData): Message<A> {
+    return new Message<A>({
+      queueName: data.queue_name,
+      actorName: data.actor_name,
+      args: data.args as A,
+      kwargs: data.kwargs,
+      options: data.options,
+      messageId: data.message_id,
+      messageTimestamp: data.message_timestamp,
+    });
+  }
+
+  /** The wire shape, in Dramatiq's field order. */
+  asData(): MessageData {
+    return {
+      queue_name: this.queueName,
+      actor_name: this.actorName,
+      args: this.args,
+      kwargs: this.kwargs,
+      options: this.options,
+      message_id: this.messageId,
+      message_timestamp: this.messageTimestamp,
+    };
+  }
+
+  /** A copy with some fields changed; `options` are merged into the old ones, as in Dramatiq. */
+  copy(changes: { queueName?: string; args?: A; kwargs?: Record<string, unknown>; options?: MessageOptions } = {}): Message<A> {
+    return new Message<A>({
+      queueName: changes.queueName ?? this.queueName,
+      actorName: this.actorName,
+      args: changes.args ?? this.args,
+      kwargs: changes.kwargs ?? this.kwargs,
+      options: { ...this.options, ...changes.options },
+      messageId: this.messageId,
+      messageTimestamp: this.messageTimestamp,
+    });
+  }
+
+  toString(): string {
+    return `${this.actorName}(${this.args.map((a) => JSON.stringify(a)).join(", ")})`;
+  }
+}

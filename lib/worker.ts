@@ -1,0 +1,374 @@
+import type { Actor, ActorContext } from "./actor.ts";
+import type { Broker, Delivery } from "./broker.ts";
+import { ActorNotFound, describeError, SkipMessage } from "./errors.ts";
+import { Heap } from "./heap.ts";
+import { getLogger, messageFields, type Logger } from "./logging.ts";
+import { MessageProxy } from "./message-proxy.ts";
+import { sleep } from "./sleep.ts";
+import { ConsumerLoop, type ConsumerLoopHost } from "./worker/consumer-loop.ts";
+import type { ProcessOutcome } from "../middleware/middleware.ts";
+
+export interface WorkerOptions {
+  /** Canonical names of the queues to consume. @defaultValue every declared queue, including later ones */
+  queues?: Iterable<string>;
+  /** Actors running at once in this worker (async actors share the event loop). @defaultValue 8 */
+  concurrency?: number;
+  /** Unacknowledged deliveries each queue's consumer may hold, running ones included. @defaultValue 2 × concurrency */
+  prefetch?: number;
+  /** Longest a fetch waits for messages before looping (ms). @defaultValue 1000 */
+  fetchTimeout?: number;
+}
+
+export interface StopOptions {
+  /** How long in-flight actors may take to finish (ms). @defaultValue 600000 */
+  timeout?: number;
+}
+
+/**
+ * Runs actors: one consumer loop per queue feeds a work queue ordered by priority then arrival,
+ * and up to `concurrency` actors run at once. Messages are acknowledged only after their actor
+ * finished (late ack); failures go to the dead-letter queue; retries go back to the broker.
+ */
+export class Worker {
+  readonly broker: Broker;
+  readonly concurrency: number;
+  readonly prefetch: number;
+  readonly fetchTimeout: number;
+  /** Messages processed (settled) since start. */
+  processed = 0;
+  readonly #queueFilter: Set<string> | undefined;
+  readonly #loops = new Map<string, ConsumerLoop>();
+  readonly #work = new Heap<WorkItem>((a, b) => a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq));
+  readonly #log: Logger;
+  readonly #host: ConsumerLoopHost;
+  #seq = 0;
+  #inFlight = 0;
+  #state: "new" | "running" | "stopping" | "stopped" = "new";
+  #paused = false;
+  #resumeWaiters: (() => void)[] = [];
+  #idleWaiters: (() => void)[] = [];
+  #unsubscribe: (() => void) | undefined;
+
+  constructor(broker: Broker, options: WorkerOptions = {}) {
+    this.broker = broker;
+    this.concurrency = positiveInteger("concurrency", options.concurrency ?? 8);
+    this.prefetch = positiveInteger("prefetch", options.prefetch ?? this.concurrency * 2);
+    this.fetchTimeout = positiveInteger("fetchTimeout", options.fetchTimeout ?? 1000);
+    this.#queueFilter = options.queues ? new Set(options.queues) : undefined;
+    this.#log = getLogger("worker");
+    const worker = this;
+    this.#host = {
+      get paused() {
+        return worker.#paused;
+      },
+      waitUntilResumed: () => (this.#paused ? new Promise<void>((r) => this.#resumeWaiters.push(r)) : Promise.resolve()),
+      accept: (loop, deliveries) => this.#accept(loop, deliveries),
+    };
+  }
+
+  /** Actors currently running. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Queues this worker consumes. */
+  get queues(): string[] {
+    return [...this.#loops.keys()];
+  }
+
+  get running(): boolean {
+    return this.#state === "running";
+  }
+
+  /** Starts consuming every selected queue (and queues declared later, when no filter was given). */
+  async start(): Promise<void> {
+    if (this.#state !== "new") throw new Error(`Worker cannot start: it is ${this.#state}`);
+    this.#state = "running";
+    await this.broker.emit("beforeWorkerBoot", this.broker, this);
+    for (const queue of this.broker.queues) await this.#startConsumer(queue);
+    if (this.#queueFilter) {
+      for (const queue of this.#queueFilter) if (!this.broker.queues.has(queue)) this.broker.declareQueue(queue);
+    }
+    this.#unsubscribe = this.broker.onQueueDeclared((queue) => void this.#startConsumer(queue));
+    await this.broker.emit("afterWorkerThreadBoot", this.broker, this);
+    await this.broker.emit("afterWorkerBoot", this.broker, this);
+    this.#log.info({ queues: this.queues, concurrency: this.concurrency, prefetch: this.prefetch }, "Worker started");
+  }
+
+  async #startConsumer(queueName: string): Promise<void> {
+    if (this.#state !== "running" || this.#loops.has(queueName)) return;
+    if (this.#queueFilter && !this.#queueFilter.has(queueName)) return;
+    const loop = new ConsumerLoop({
+      queueName,
+      consumer: this.broker.consume(queueName, { prefetch: this.prefetch }),
+      prefetch: this.prefetch,
+      fetchTimeout: this.fetchTimeout,
+      host: this.#host,
+      logger: this.#log,
+    });
+    this.#loops.set(queueName, loop);
+    loop.start();
+    await this.broker.emit("afterConsumerThreadBoot", this.broker, this, queueName);
+  }
+
+  /** Stops fetching and holds prefetched messages until `resume()`; running actors go on. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    this.#paused = false;
+    const waiters = this.#resumeWaiters;
+    this.#resumeWaiters = [];
+    for (const wake of waiters) wake();
+    this.#dispatch();
+  }
+
+  /**
+   * Graceful stop: stop fetching, give unstarted messages back to the broker, let running
+   * actors finish within `timeout`, then close the consumers. Actors still running after the
+   * timeout stay unacknowledged, so the broker redelivers them.
+   */
+  async stop(options: StopOptions = {}): Promise<void> {
+    if (this.#state !== "running") return;
+    this.#state = "stopping";
+    const timeout = options.timeout ?? 600_000;
+    const broker = this.broker;
+    this.#unsubscribe?.();
+    await broker.emit("beforeWorkerShutdown", broker, this);
+    await Promise.all([...this.#loops.values()].map((loop) => loop.stop()));
+    await broker.emit("beforeWorkerThreadShutdown", broker, this);
+
+    await this.#giveBackUnstarted();
+    if (!(await this.#waitIdle(timeout))) {
+      this.#log.warn({ running: this.#inFlight, timeoutMs: timeout }, "Shutdown timeout passed; unfinished messages will be redelivered");
+    }
+    for (const loop of this.#loops.values()) {
+      await broker.emit("beforeConsumerThreadShutdown", broker, this, loop.queueName);
+      await loop.consumer.close().catch((error) => this.#log.error({ err: error, queue: loop.queueName }, "Closing consumer failed"));
+    }
+    this.#state = "stopped";
+    await broker.emit("afterWorkerShutdown", broker, this);
+    this.#log.info({ processed: this.processed }, "Worker stopped");
+  }
+
+  /**
+   * Resolves when every consumed queue is drained (nothing ready, delayed or running) and this
+   * worker is idle. For tests and scripts; pass a timeout through the broker's `join` if needed.
+   */
+  async join(): Promise<void> {
+    for (;;) {
+      for (const queue of this.#loops.keys()) await this.broker.join(queue, { failFast: false });
+      if (this.#work.size === 0 && this.#inFlight === 0) {
+        let busy = false;
+        for (const queue of this.#loops.keys()) {
+          const d = await this.broker.depths(queue);
+          if (d.ready + d.delayed + d.inFlight > 0) busy = true;
+        }
+        if (!busy) return;
+      }
+      await sleep(5);
+    }
+  }
+
+  async #giveBackUnstarted(): Promise<void> {
+    const items = this.#work.drain();
+    const byLoop = new Map<ConsumerLoop, Delivery[]>();
+    for (const item of items) {
+      const list = byLoop.get(item.loop) ?? [];
+      list.push(item.proxy.delivery);
+      byLoop.set(item.loop, list);
+    }
+    for (const [loop, deliveries] of byLoop) {
+      try {
+        await loop.consumer.requeue(deliveries);
+      } catch (error) {
+        this.#log.error({ err: error, queue: loop.queueName, count: deliveries.length }, "Could not give back unstarted messages; the broker will redeliver them");
+      }
+      loop.release(deliveries.length);
+    }
+  }
+
+  #waitIdle(timeout: number): Promise<boolean> {
+    if (this.#inFlight === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeout);
+      this.#idleWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  #accept(loop: ConsumerLoop, deliveries: Delivery[]): void {
+    for (const delivery of deliveries) {
+      let proxy: MessageProxy;
+      try {
+        proxy = new MessageProxy(this.broker.decode(delivery.body), delivery);
+      } catch (error) {
+        void this.#deadLetterUndecodable(loop, delivery, error);
+        continue;
+      }
+      const priority = this.broker.priorityOf(proxy.message);
+      this.#work.push({ proxy, loop, priority, seq: this.#seq++ });
+    }
+    this.#dispatch();
+  }
+
+  async #deadLetterUndecodable(loop: ConsumerLoop, delivery: Delivery, error: unknown): Promise<void> {
+    const reason = describeError(error);
+    this.#log.error({ queue: loop.queueName, reason }, "Dead-lettering a message that cannot be decoded");
+    await this.#settleWithRetry(loop, () => loop.consumer.nack(delivery, reason, error));
+    loop.release();
+  }
+
+  #dispatch(): void {
+    while (!this.#paused && this.#inFlight < this.concurrency && this.#work.size > 0) {
+      const item = this.#work.pop()!;
+      this.#inFlight++;
+      this.#process(item).then(
+        () => this.#finish(item),
+        (error) => {
+          this.#log.error({ err: error, ...messageFields(item.proxy) }, "Unexpected error while processing a message");
+          this.#finish(item);
+        },
+      );
+    }
+  }
+
+  #finish(item: WorkItem): void {
+    this.#inFlight--;
+    this.processed++;
+    item.loop.release();
+    if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    if (this.#state === "running") this.#dispatch();
+  }
+
+  async #process({ proxy, loop }: WorkItem): Promise<void> {
+    const broker = this.broker;
+    const actor = broker.findActor(proxy.actorName);
+    if (actor === undefined) {
+      proxy.fail(new ActorNotFound(proxy.actorName));
+      return this.#settle(loop, proxy);
+    }
+    try {
+      await broker.emit("beforeProcessMessage", broker, proxy);
+    } catch (error) {
+      if (!(error instanceof SkipMessage)) throw error;
+      if (proxy.failed && proxy.error === undefined) proxy.error = error;
+      await broker.emit("afterSkipMessage", broker, proxy);
+      return this.#settle(loop, proxy);
+    }
+
+    let outcome: ProcessOutcome;
+    if (proxy.failed) {
+      outcome = { result: undefined };
+    } else {
+      proxy.startedAt = Date.now();
+      try {
+        outcome = { result: await this.#run(actor, proxy) };
+      } catch (error) {
+        proxy.error = error;
+        outcome = { error };
+      }
+      if (this.#log.isLevelEnabled("debug")) {
+        this.#log.debug(
+          { ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt, ok: outcome.error === undefined },
+          "Actor finished",
+        );
+      }
+    }
+    await broker.emit("afterProcessMessage", broker, proxy, outcome);
+    return this.#settle(loop, proxy);
+  }
+
+  /** Calls the actor, and fails at once if a middleware aborts the run (time limit, shutdown). */
+  #run(actor: Actor, proxy: MessageProxy): unknown {
+    const message = proxy.message;
+    let args: unknown[] = message.args;
+    for (const _ in message.kwargs) {
+      // Keyword arguments (from Python producers) arrive as one trailing object.
+      args = [...args, message.kwargs];
+      break;
+    }
+    const context: ActorContext = { signal: proxy.signal, message };
+    const out = this.broker.wrapProcess(proxy, () => actor.invoke(args, context));
+    if (out === null || typeof out !== "object" || typeof (out as Promise<unknown>).then !== "function") return out;
+    return raceAbort(out as Promise<unknown>, proxy.signal);
+  }
+
+  async #settle(loop: ConsumerLoop, proxy: MessageProxy): Promise<void> {
+    const broker = this.broker;
+    const consumer = loop.consumer;
+    if (proxy.retry) {
+      const { message, delay } = proxy.retry;
+      await broker.emit("beforeEnqueue", broker, message, delay);
+      await broker.emit("beforeAck", broker, proxy);
+      await this.#settleWithRetry(loop, () => consumer.retry(proxy.delivery, message, delay));
+      await broker.emit("afterAck", broker, proxy);
+      await broker.emit("afterEnqueue", broker, message, delay);
+    } else if (proxy.failed) {
+      const reason = proxy.deadLetterReason ?? (proxy.error === undefined ? "Message failed" : describeError(proxy.error));
+      proxy.deadLetterReason = reason;
+      this.#log.error({ ...messageFields(proxy), reason }, "Message dead-lettered");
+      await broker.emit("beforeNack", broker, proxy);
+      await this.#settleWithRetry(loop, () => consumer.nack(proxy.delivery, reason, proxy.error));
+      await broker.emit("afterNack", broker, proxy);
+    } else {
+      await broker.emit("beforeAck", broker, proxy);
+      await this.#settleWithRetry(loop, () => consumer.ack(proxy.delivery));
+      await broker.emit("afterAck", broker, proxy);
+    }
+  }
+
+  /**
+   * Acks and nacks must not be lost to a passing connection error: retry with backoff until
+   * they succeed or the worker has stopped (the broker then redelivers the message).
+   */
+  async #settleWithRetry(loop: ConsumerLoop, operation: () => Promise<void>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await operation();
+      } catch (error) {
+        if (this.#state === "stopped") throw error;
+        const delay = Math.min(100 * 2 ** attempt, 5_000);
+        this.#log.error({ err: error, queue: loop.queueName, attempt, retryInMs: delay }, "Settling a message failed; retrying");
+        await sleep(delay);
+      }
+    }
+  }
+}
+
+interface WorkItem {
+  proxy: MessageProxy;
+  loop: ConsumerLoop;
+  priority: number;
+  seq: number;
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isInteger(value) || value <= 0) throw new RangeError(`Worker option ${name} must be a positive integer, got ${value}`);
+  return value;
+}

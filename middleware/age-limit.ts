@@ -1,0 +1,41 @@
+import type { Broker } from "../lib/broker.ts";
+import { getLogger, messageFields } from "../lib/logging.ts";
+import type { MessageProxy } from "../lib/message-proxy.ts";
+import { Middleware, SkipMessage, resolveOption } from "./middleware.ts";
+
+declare module "../lib/actor.ts" {
+  interface ActorOptions {
+    /** Skip (and dead-letter) messages older than this many ms since their first enqueue. */
+    maxAge?: number;
+  }
+  interface MessageOverrides {
+    maxAge?: number;
+  }
+}
+
+export interface AgeLimitOptions {
+  /** Default maximum age in ms; unset means no limit. */
+  maxAge?: number;
+}
+
+/** Drops messages that waited too long (their first enqueue is older than `maxAge`). */
+export class AgeLimit extends Middleware {
+  override readonly actorOptions = new Set(["maxAge"]);
+  readonly maxAge: number | undefined;
+
+  constructor(options: AgeLimitOptions = {}) {
+    super();
+    this.maxAge = options.maxAge;
+  }
+
+  beforeProcessMessage(broker: Broker, proxy: MessageProxy): void {
+    const maxAge = resolveOption<number | undefined>(proxy.message, broker.findActor(proxy.actorName), "maxAge", this.maxAge);
+    if (!maxAge) return;
+    const age = Date.now() - proxy.message.messageTimestamp;
+    if (age < maxAge) return;
+    getLogger("middleware.age-limit").warn({ ...messageFields(proxy), ageMs: age, maxAge }, "Message age limit exceeded");
+    const error = new SkipMessage(`Message age limit exceeded: ${age} ms >= ${maxAge} ms`);
+    proxy.fail(error);
+    throw error;
+  }
+}

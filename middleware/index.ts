@@ -1,0 +1,10 @@
+export { Middleware, MiddlewareError, SkipMessage, HOOK_NAMES, resolveOption, toWireName } from "./middleware.ts";
+export type { MiddlewareHooks, HookName, ProcessOutcome, ProcessWrapper } from "./middleware.ts";
+export { defaultMiddleware } from "./defaults.ts";
+export { AgeLimit, type AgeLimitOptions } from "./age-limit.ts";
+export { TimeLimit, type TimeLimitOptions } from "./time-limit.ts";
+export { ShutdownNotifications, type ShutdownNotificationsOptions } from "./shutdown.ts";
+export { Callbacks } from "./callbacks.ts";
+export { Pipelines } from "./pipelines.ts";
+export { Retries, type RetriesOptions, type RetryWhen, type ErrorClass } from "./retries.ts";
+export { CurrentMessage } from "./current-message.ts";

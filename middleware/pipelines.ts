@@ -1,0 +1,33 @@
+import type { Broker } from "../lib/broker.ts";
+import { Message } from "../lib/message.ts";
+import type { MessageProxy } from "../lib/message-proxy.ts";
+import { Middleware, type ProcessOutcome } from "./middleware.ts";
+
+declare module "../lib/actor.ts" {
+  interface ActorOptions {
+    /** In a pipeline, do not append the previous step's result to this actor's arguments. */
+    pipeIgnore?: boolean;
+  }
+  interface MessageOverrides {
+    pipeIgnore?: boolean;
+  }
+}
+
+/**
+ * Runs pipeline steps: after a successful message whose options carry `pipe_target` (the
+ * next message), enqueues that message with the result appended to its arguments, unless
+ * the next message or its actor sets `pipeIgnore`. A failure stops the pipeline.
+ */
+export class Pipelines extends Middleware {
+  override readonly actorOptions = new Set(["pipeIgnore"]);
+
+  async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
+    const target = proxy.message.options.pipe_target;
+    if (target === undefined || outcome.error !== undefined || proxy.failed) return;
+    let next = Message.fromData(target);
+    const ignore = next.options.pipe_ignore ?? broker.findActor(next.actorName)?.options.pipeIgnore ?? false;
+    if (!ignore) next = next.copy({ args: [...next.args, outcome.result ?? null] });
+    const delay = typeof next.options.delay === "number" ? next.options.delay : 0;
+    await broker.enqueue(next, { delay });
+  }
+}

@@ -1,0 +1,120 @@
+import type { Actor } from "../lib/actor.ts";
+import { computeBackoff } from "../lib/backoff.ts";
+import type { Broker } from "../lib/broker.ts";
+import { describeError, Retry } from "../lib/errors.ts";
+import { getLogger, messageFields } from "../lib/logging.ts";
+import type { MessageProxy } from "../lib/message-proxy.ts";
+import { Middleware, resolveOption, type ProcessOutcome } from "./middleware.ts";
+
+/** Decides whether to retry: called with the number of retries so far and the error. */
+export type RetryWhen = (retries: number, error: unknown) => boolean;
+
+/** Error classes that must not be retried. */
+export type ErrorClass = abstract new (...args: never[]) => unknown;
+
+declare module "../lib/actor.ts" {
+  interface ActorOptions {
+    /** Retries before dead-lettering; `null` retries forever. @defaultValue 20 */
+    maxRetries?: number | null;
+    /** Backoff before the first retry, in ms (doubles each time). @defaultValue 15000 */
+    minBackoff?: number;
+    /** Ceiling of the backoff, in ms. @defaultValue 604800000 (7 days) */
+    maxBackoff?: number;
+    /** Replaces `maxRetries`: retry while it returns true. */
+    retryWhen?: RetryWhen;
+    /** Errors of these classes fail the message at once, without retries. */
+    throws?: ErrorClass | ErrorClass[];
+    /** Actor (or its name) sent `(message, { retries, maxRetries })` when retries run out. */
+    onRetryExhausted?: string | Actor;
+  }
+  interface MessageOverrides {
+    maxRetries?: number | null;
+    minBackoff?: number;
+    maxBackoff?: number;
+    onRetryExhausted?: string | Actor;
+  }
+}
+
+export interface RetriesOptions {
+  /** @defaultValue 20 */
+  maxRetries?: number | null;
+  /** @defaultValue 15000 ms */
+  minBackoff?: number;
+  /** @defaultValue 604800000 ms (7 days) */
+  maxBackoff?: number;
+  retryWhen?: RetryWhen;
+}
+
+const TRACEBACK_LINES = 30;
+
+/**
+ * Retries failed messages with exponential backoff and jitter, then dead-letters them.
+ * The retry is re-enqueued with its delay and the original acknowledged as one broker step.
+ */
+export class Retries extends Middleware {
+  override readonly actorOptions = new Set(["maxRetries", "minBackoff", "maxBackoff", "retryWhen", "throws", "onRetryExhausted"]);
+  readonly maxRetries: number | null;
+  readonly minBackoff: number;
+  readonly maxBackoff: number;
+  readonly retryWhen: RetryWhen | undefined;
+
+  constructor(options: RetriesOptions = {}) {
+    super();
+    this.maxRetries = options.maxRetries === undefined ? 20 : options.maxRetries;
+    this.minBackoff = options.minBackoff ?? 15_000;
+    this.maxBackoff = options.maxBackoff ?? 604_800_000;
+    this.retryWhen = options.retryWhen;
+  }
+
+  async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
+    if (outcome.error === undefined) return;
+    const error = outcome.error;
+    const log = getLogger("middleware.retries");
+    const actor = broker.findActor(proxy.actorName);
+    const message = proxy.message;
+
+    const throws = actor?.options.throws;
+    if (throws !== undefined && (Array.isArray(throws) ? throws : [throws]).some((cls) => error instanceof cls)) {
+      log.info({ ...messageFields(proxy), error: describeError(error) }, "Aborting message: error is in `throws`, no retry");
+      proxy.fail(error);
+      return;
+    }
+
+    const retries = message.options.retries ?? 0;
+    message.options.retries = retries + 1;
+    message.options.traceback = traceback(error);
+    message.options.requeue_timestamp = Date.now();
+
+    const retryWhen = actor?.options.retryWhen ?? this.retryWhen;
+    const maxRetries = resolveOption<number | null>(message, actor, "maxRetries", this.maxRetries);
+    const giveUp = retryWhen ? !retryWhen(retries, error) : maxRetries !== null && retries >= maxRetries;
+    if (giveUp) {
+      log.warn({ ...messageFields(proxy), retries, error: describeError(error) }, "Retries exceeded; dead-lettering");
+      proxy.fail(error);
+      const exhausted = resolveOption<string | Actor | undefined>(message, actor, "onRetryExhausted", undefined);
+      if (exhausted !== undefined) {
+        const name = typeof exhausted === "string" ? exhausted : exhausted.actorName;
+        await broker.getActor(name).sendWithOptions({ args: [message.asData(), { retries, maxRetries }] });
+      }
+      return;
+    }
+
+    let delay: number;
+    if (error instanceof Retry && error.delay !== undefined) {
+      delay = error.delay;
+    } else {
+      const minBackoff = resolveOption(message, actor, "minBackoff", this.minBackoff);
+      const maxBackoff = resolveOption(message, actor, "maxBackoff", this.maxBackoff);
+      delay = computeBackoff(retries + 1, minBackoff, maxBackoff);
+    }
+    const level = error instanceof Retry ? "debug" : "warn";
+    log[level]({ ...messageFields(proxy), delayMs: delay, error: describeError(error) }, "Retrying message");
+    proxy.retry = { message: message.copy(), delay };
+  }
+}
+
+function traceback(error: unknown): string {
+  const text = error instanceof Error ? (error.stack ?? describeError(error)) : describeError(error);
+  const lines = text.split("\n");
+  return lines.length > TRACEBACK_LINES ? lines.slice(0, TRACEBACK_LINES).join("\n") : text;
+}
