@@ -90,7 +90,8 @@ class ActorImpl {
     const wire: MessageOptions = {};
     for (const key in overrides) {
       const value = (overrides as Record<string, unknown>)[key];
-      if (value !== undefined) wire[toWireName(key)] = value;
+      // An actor given as a callback travels by name, as in Dramatiq.
+      if (value !== undefined) wire[toWireName(key)] = isActor(value) ? value.actorName : value;
     }
     // A delay on a message that is not sent directly (a pipeline step) travels as Dramatiq's `delay` option.
     if (delay !== undefined && delay > 0) wire.delay = delay;

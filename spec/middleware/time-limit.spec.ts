@@ -1,0 +1,59 @@
+import { expect } from "chai";
+import { actor, Retries, TimeLimit, TimeLimitExceeded, type ActorContext } from "../../lib/index.ts";
+import { stubWorld } from "../helpers/stub.ts";
+
+describe("TimeLimit", () => {
+  let world: Awaited<ReturnType<typeof stubWorld>>;
+  beforeEach(async () => {
+    world = await stubWorld({ middleware: [new TimeLimit({ timeLimit: 60_000 }), new Retries({ maxRetries: 0 })] });
+  });
+  afterEach(() => world.teardown());
+
+  it("fails an actor that never resolves with TimeLimitExceeded", async () => {
+    const stuck = actor(function stuck() {
+      return new Promise<void>(() => {});
+    }, { broker: world.broker, timeLimit: 50 });
+    await stuck.send();
+    const error = await world.broker.join("default").then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(TimeLimitExceeded);
+    expect((await world.broker.deadLetters("default"))[0]!.reason).to.match(/^TimeLimitExceeded: Time limit of 50 ms exceeded/);
+  });
+
+  it("fails an actor that ignores its signal, at the limit rather than when it finishes", async () => {
+    const started = Date.now();
+    const stubborn = actor(async function stubborn() {
+      await new Promise((r) => setTimeout(r, 2_000));
+    }, { broker: world.broker, timeLimit: 50 });
+    await stubborn.send();
+    const error = await world.broker.join("default").then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(TimeLimitExceeded);
+    expect(Date.now() - started).to.be.below(1_500);
+  });
+
+  it("aborts the actor's signal so cooperative actors can stop their work", async () => {
+    let abortedWith: unknown;
+    const polite = actor(function polite(this: ActorContext) {
+      return new Promise<void>((_, reject) => {
+        this.signal.addEventListener("abort", () => {
+          abortedWith = this.signal.reason;
+          reject(this.signal.reason);
+        });
+      });
+    }, { broker: world.broker, timeLimit: 30 });
+    await polite.send();
+    await world.broker.join("default", { failFast: false });
+    expect(abortedWith).to.be.instanceOf(TimeLimitExceeded);
+  });
+
+  it("lets a per-message time limit override the actor's and leaves fast actors alone", async () => {
+    const ran: string[] = [];
+    const job = actor(async function timed(tag: string, ms: number) {
+      await new Promise((r) => setTimeout(r, ms));
+      ran.push(tag);
+    }, { broker: world.broker, timeLimit: 20 });
+    await job.sendWithOptions({ args: ["overridden", 60], timeLimit: 1_000 });
+    await job.send("fast", 0);
+    await world.broker.join("default");
+    expect(ran.sort()).to.deep.equal(["fast", "overridden"]);
+  });
+});
