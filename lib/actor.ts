@@ -1,6 +1,6 @@
 import { getBroker, registerGlobalActor, type Broker } from "./broker.ts";
 import { InvalidOptions } from "./errors.ts";
-import { Message, type MessageOptions } from "./message.ts";
+import { bindBroker, Message, type MessageOptions } from "./message.ts";
 import { assertQueueName } from "./queue-names.ts";
 import { toWireName } from "../middleware/middleware.ts";
 
@@ -37,6 +37,9 @@ export interface ActorContext {
   readonly message: Message | undefined;
 }
 
+/** All arguments but the last: what a pipeline step is given up front. */
+export type PipeArgs<A extends unknown[]> = A extends [...infer Head, unknown] ? Head : A extends [] ? [] : Partial<A>;
+
 export type ActorFunction<A extends unknown[], R> = (this: ActorContext, ...args: A) => R;
 
 export interface SendOptions<A extends unknown[]> extends MessageOverrides {
@@ -61,11 +64,16 @@ export interface Actor<A extends unknown[] = any[], R = unknown> {
   /** The broker this actor is declared on. */
   readonly broker: Broker;
   /** Builds a message without sending it (for pipelines and groups). */
-  message(...args: A): Message<A>;
-  messageWithOptions(options: SendOptions<A>): Message<A>;
+  message(...args: A): Message<A, Awaited<R>>;
+  messageWithOptions(options: SendOptions<A>): Message<A, Awaited<R>>;
+  /**
+   * A pipeline step: a message given every argument but the last, which the previous
+   * step's result fills in when the pipeline runs.
+   */
+  step(...args: PipeArgs<A>): Message<A, Awaited<R>>;
   /** Enqueues a call; resolves with the message once the broker holds it. */
-  send(...args: A): Promise<Message<A>>;
-  sendWithOptions(options: SendOptions<A>): Promise<Message<A>>;
+  send(...args: A): Promise<Message<A, Awaited<R>>>;
+  sendWithOptions(options: SendOptions<A>): Promise<Message<A, Awaited<R>>>;
   /** Runs the actor's function for a message (used by workers). */
   invoke(args: unknown[], context: ActorContext): R;
 }
@@ -95,18 +103,26 @@ class ActorImpl {
     }
     // A delay on a message that is not sent directly (a pipeline step) travels as Dramatiq's `delay` option.
     if (delay !== undefined && delay > 0) wire.delay = delay;
-    return new Message({
-      queueName: this.queueName,
-      actorName: this.actorName,
-      args,
-      kwargs: kwargs ?? {},
-      options: options ? { ...wire, ...options } : wire,
-    });
+    return bindTo(this.explicitBroker, 
+      new Message({
+        queueName: this.queueName,
+        actorName: this.actorName,
+        args,
+        kwargs: kwargs ?? {},
+        options: options ? { ...wire, ...options } : wire,
+      }),
+    );
   }
 
   message(...args: unknown[]): Message<unknown[]> {
-    return new Message({ queueName: this.queueName, actorName: this.actorName, args, kwargs: {}, options: {} });
+    return bindTo(this.explicitBroker, new Message({ queueName: this.queueName, actorName: this.actorName, args, kwargs: {}, options: {} }));
   }
+
+  step(...args: unknown[]): Message<unknown[]> {
+    return this.message(...args);
+  }
+
+
 
   send(...args: unknown[]): Promise<Message<unknown[]>> {
     return this.broker.enqueue(this.message(...args));
@@ -123,6 +139,12 @@ class ActorImpl {
   toString(): string {
     return `Actor(${this.actorName})`;
   }
+}
+
+// Actors are functions given ActorImpl's prototype, never constructed: no #private members there.
+function bindTo(broker: Broker | undefined, message: Message<unknown[]>): Message<unknown[]> {
+  if (broker) bindBroker(message, broker);
+  return message;
 }
 
 /** True for values made by `actor()` or `@actor`. */

@@ -2,7 +2,7 @@ import type { Actor } from "./actor.ts";
 import { getEncoder, type Encoder } from "./encoder.ts";
 import { ActorNotFound, DramatsError, InvalidOptions, MiddlewareError, QueueNotFound } from "./errors.ts";
 import { getLogger, type Logger } from "./logging.ts";
-import { Message } from "./message.ts";
+import { bindBroker, Message } from "./message.ts";
 import { assertQueueName, delayQueueName } from "./queue-names.ts";
 import type { MessageProxy } from "./message-proxy.ts";
 import { HOOK_NAMES, type HookName, type Middleware, type MiddlewareHooks, type ProcessWrapper } from "../middleware/middleware.ts";
@@ -192,6 +192,11 @@ export abstract class Broker {
     return run();
   }
 
+  /** The first middleware that is an instance of `cls`, if any. */
+  getMiddleware<T extends Middleware>(cls: abstract new (...args: never[]) => T): T | undefined {
+    return this.#middleware.find((m): m is T => m instanceof cls);
+  }
+
   /** True when at least one middleware implements `hook` (lets callers skip building arguments). */
   hasHook(hook: HookName): boolean {
     return this.#hooks.has(hook);
@@ -329,6 +334,7 @@ export abstract class Broker {
     await this.emit("beforeEnqueue", this, message, delay);
     if (delay > 0) await this.emit("beforeDelayMessage", this, message, delay);
     await this.writeMessage(message, this.encode(message), { delay, priority: this.priorityOf(message) });
+    bindBroker(message, this);
     await this.emit("afterEnqueue", this, message, delay);
     return message;
   }

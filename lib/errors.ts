@@ -140,6 +140,41 @@ export class SkipMessage extends MiddlewareError {
   override readonly code = "DRAMATS_ERR_SKIP_MESSAGE";
 }
 
+/** Base of the errors `message.result()` raises. */
+export class ResultError extends DramatsError {
+  override readonly code: string = "DRAMATS_ERR_RESULT";
+}
+
+/** A non-blocking result lookup found nothing (yet). */
+export class ResultMissing extends ResultError {
+  override readonly code = "DRAMATS_ERR_RESULT_MISSING";
+}
+
+/** No result arrived within the timeout. */
+export class ResultTimeout extends ResultError {
+  override readonly code = "DRAMATS_ERR_RESULT_TIMEOUT";
+}
+
+/**
+ * The actor failed for good; carries the original error's type and message
+ * (stored in Dramatiq's format, so results written by Python workers read the same).
+ */
+export class ResultFailure extends ResultError {
+  override readonly code = "DRAMATS_ERR_RESULT_FAILURE";
+  constructor(
+    message: string,
+    readonly origExcType: string,
+    readonly origExcMsg: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The message was cancelled before or while it ran. */
+export class MessageCancelled extends DramatsError {
+  override readonly code = "DRAMATS_ERR_MESSAGE_CANCELLED";
+}
+
 /** Every error class with its code, in one place (the README table is checked against it). */
 export const ERROR_CLASSES = [
   DramatsError,
@@ -161,6 +196,11 @@ export const ERROR_CLASSES = [
   Shutdown,
   MiddlewareError,
   SkipMessage,
+  ResultError,
+  ResultMissing,
+  ResultTimeout,
+  ResultFailure,
+  MessageCancelled,
 ] as const;
 
 /** A short `Name: message` description of any thrown value, for logs and dead-letter reasons. */

@@ -2,7 +2,7 @@
 
 // actors
 export { actor, actorOf, isActor } from "./actor.ts";
-export type { Actor, ActorOptions, ActorContext, ActorFunction, MessageOverrides, SendOptions } from "./actor.ts";
+export type { Actor, ActorOptions, ActorContext, ActorFunction, MessageOverrides, SendOptions, PipeArgs } from "./actor.ts";
 
 // brokers
 export { Broker, Consumer, setBroker, getBroker } from "./broker.ts";
@@ -24,6 +24,19 @@ export type { MessageData, MessageOptions, Json } from "./message.ts";
 export { MessageProxy } from "./message-proxy.ts";
 export { JsonEncoder, getEncoder, setEncoder } from "./encoder.ts";
 export type { Encoder, JsonEncoderOptions } from "./encoder.ts";
+
+// composition and results
+export { pipeline, group, Pipeline, Group } from "./composition.ts";
+export type { GroupChild, RunOptions } from "./composition.ts";
+export { ResultBackend } from "./results/backend.ts";
+export type { GetResultOptions, ResultKeySource } from "./results/backend.ts";
+export { StubResultBackend } from "./results/stub-backend.ts";
+
+// rate limits
+export { RateLimiter, ConcurrentRateLimiter, WindowRateLimiter, BucketRateLimiter } from "./rate-limits/rate-limiter.ts";
+export type { AcquireOptions } from "./rate-limits/rate-limiter.ts";
+export type { RateLimiterBackend } from "./rate-limits/backend.ts";
+export { StubRateLimiterBackend } from "./rate-limits/stub-backend.ts";
 
 // workers
 export { Worker } from "./worker.ts";
@@ -51,6 +64,11 @@ export {
   Interrupt,
   TimeLimitExceeded,
   Shutdown,
+  ResultError,
+  ResultMissing,
+  ResultTimeout,
+  ResultFailure,
+  MessageCancelled,
   ERROR_CLASSES,
 } from "./errors.ts";
 

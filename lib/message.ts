@@ -1,4 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { getBroker, type Broker } from "./broker.ts";
+import { DramatsError } from "./errors.ts";
+import type { GetResultOptions } from "./results/backend.ts";
+import { Results } from "../middleware/results.ts";
 
 /** A JSON value: what may travel inside a message. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -29,6 +33,18 @@ export interface MessageOptions {
   [key: string]: unknown;
 }
 
+const brokers = new WeakMap<Message<any, any>, Broker>();
+
+/** @internal Remembers which broker a message went through, for `result()`. */
+export function bindBroker(message: Message<any, any>, broker: Broker): void {
+  brokers.set(message, broker);
+}
+
+/** @internal The broker a message was sent through or built for, if known. */
+export function boundBroker(message: Message<any, any>): Broker | undefined {
+  return brokers.get(message);
+}
+
 /** The wire shape, field for field and in Dramatiq's order. */
 export interface MessageData {
   queue_name: string;
@@ -44,7 +60,7 @@ export interface MessageData {
  * One call of an actor, as it travels through the broker.
  * Immutable apart from `options`, which middleware may annotate (as in Dramatiq).
  */
-export class Message<A extends unknown[] = unknown[]> {
+export class Message<A extends unknown[] = unknown[], R = unknown> {
   readonly queueName: string;
   readonly actorName: string;
   readonly args: A;
@@ -99,8 +115,8 @@ export class Message<A extends unknown[] = unknown[]> {
   }
 
   /** A copy with some fields changed; `options` are merged into the old ones, as in Dramatiq. */
-  copy(changes: { queueName?: string; args?: A; kwargs?: Record<string, unknown>; options?: MessageOptions } = {}): Message<A> {
-    return new Message<A>({
+  copy(changes: { queueName?: string; args?: A; kwargs?: Record<string, unknown>; options?: MessageOptions } = {}): Message<A, R> {
+    const copy = new Message<A, R>({
       queueName: changes.queueName ?? this.queueName,
       actorName: this.actorName,
       args: changes.args ?? this.args,
@@ -109,6 +125,27 @@ export class Message<A extends unknown[] = unknown[]> {
       messageId: this.messageId,
       messageTimestamp: this.messageTimestamp,
     });
+    const broker = brokers.get(this);
+    if (broker) brokers.set(copy, broker);
+    return copy;
+  }
+
+  /**
+   * The actor's return value, once stored by the Results middleware. Waits (without
+   * polling) up to `timeout` ms unless `block` is false.
+   * @throws ResultFailure when the actor failed for good, ResultTimeout, ResultMissing, or
+   *   DramatsError when results are not stored for this actor.
+   */
+  async result(options: GetResultOptions & { broker?: Broker } = {}): Promise<R> {
+    const broker = options.broker ?? brokers.get(this) ?? getBroker();
+    const results = broker.getMiddleware(Results);
+    if (results === undefined) {
+      throw new DramatsError("message.result() needs the Results middleware: broker.addMiddleware(new Results({ backend }))");
+    }
+    if (!results.storesResults(broker, this)) {
+      throw new DramatsError(`Actor ${JSON.stringify(this.actorName)} does not store results: declare it with { storeResults: true }`);
+    }
+    return results.resultBackend.getResult<R>(this, options);
   }
 
   toString(): string {

@@ -8,3 +8,7 @@ export { Callbacks } from "./callbacks.ts";
 export { Pipelines } from "./pipelines.ts";
 export { Retries, type RetriesOptions, type RetryWhen, type ErrorClass } from "./retries.ts";
 export { CurrentMessage } from "./current-message.ts";
+export { Threads, type ThreadsOptions } from "./threads.ts";
+export { Results, type ResultsOptions } from "./results.ts";
+export { GroupCallbacks, type GroupCallbacksOptions } from "./group-callbacks.ts";
+export { RateLimit, type RateLimitOptions, type ActorRateLimit } from "./rate-limit.ts";

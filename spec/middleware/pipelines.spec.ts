@@ -13,15 +13,15 @@ describe("Pipelines", () => {
       const boom = actor(function pipeBoom(_n: number) { throw new Error("stop here"); }, { broker: world.broker });
 
       const last = ping.message("end");
-      const middle = double.message().copy({ options: { pipe_target: last.asData() } });
+      const middle = double.step().copy({ options: { pipe_target: last.asData() } });
       const first = add.message(1, 2).copy({ options: { pipe_target: middle.asData() } });
       await world.broker.enqueue(first);
       await world.broker.join("default");
       expect(seen).to.deep.equal([["add", 1, 2], ["double", 3], ["ping", "end"]]);
 
       seen.length = 0;
-      const never = double.message();
-      await world.broker.enqueue(boom.message().copy({ args: [1], options: { pipe_target: never.asData() } }));
+      const never = double.step();
+      await world.broker.enqueue(boom.message(1).copy({ options: { pipe_target: never.asData() } }));
       await world.broker.join("default", { failFast: false });
       expect(seen).to.deep.equal([]);
     } finally {

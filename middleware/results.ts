@@ -1,0 +1,69 @@
+import type { Broker } from "../lib/broker.ts";
+import type { Message } from "../lib/message.ts";
+import type { MessageProxy } from "../lib/message-proxy.ts";
+import type { ResultBackend } from "../lib/results/backend.ts";
+import { Middleware, resolveOption, type ProcessOutcome } from "./middleware.ts";
+
+declare module "../lib/actor.ts" {
+  interface ActorOptions {
+    /** Store this actor's return value (or final failure) for `message.result()`. @defaultValue false */
+    storeResults?: boolean;
+    /** How long a stored result is kept, in ms. @defaultValue 600000 */
+    resultTtl?: number;
+  }
+  interface MessageOverrides {
+    storeResults?: boolean;
+    resultTtl?: number;
+  }
+}
+
+export interface ResultsOptions {
+  backend: ResultBackend;
+  /** Store results for every actor unless it says otherwise. @defaultValue false */
+  storeResults?: boolean;
+  /** @defaultValue 600000 ms */
+  resultTtl?: number;
+}
+
+/**
+ * Stores what actors return, for `message.result()`: the value after a success, the error
+ * after a final failure (never after a failure that will be retried), null after a skip.
+ */
+export class Results extends Middleware {
+  override readonly actorOptions = new Set(["storeResults", "resultTtl"]);
+  readonly resultBackend: ResultBackend;
+  readonly storeResults: boolean;
+  readonly resultTtl: number;
+
+  constructor(options: ResultsOptions) {
+    super();
+    this.resultBackend = options.backend;
+    this.storeResults = options.storeResults ?? false;
+    this.resultTtl = options.resultTtl ?? 600_000;
+  }
+
+  /** True when results of `message` are stored (message option, then actor option, then default). */
+  storesResults(broker: Broker, message: Message): boolean {
+    return resolveOption(message, broker.findActor(message.actorName), "storeResults", this.storeResults);
+  }
+
+  #ttl(broker: Broker, message: Message): number {
+    return resolveOption(message, broker.findActor(message.actorName), "resultTtl", this.resultTtl);
+  }
+
+  async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
+    if (outcome.error !== undefined || proxy.failed || proxy.retry) return;
+    if (!this.storesResults(broker, proxy.message)) return;
+    await this.resultBackend.storeResult(proxy.message, outcome.result, this.#ttl(broker, proxy.message));
+  }
+
+  async afterSkipMessage(broker: Broker, proxy: MessageProxy): Promise<void> {
+    if (proxy.failed || proxy.retry || !this.storesResults(broker, proxy.message)) return;
+    await this.resultBackend.storeResult(proxy.message, null, this.#ttl(broker, proxy.message));
+  }
+
+  async afterNack(broker: Broker, proxy: MessageProxy): Promise<void> {
+    if (broker.findActor(proxy.actorName) === undefined || !this.storesResults(broker, proxy.message)) return;
+    await this.resultBackend.storeFailure(proxy.message, proxy.error, this.#ttl(broker, proxy.message));
+  }
+}
