@@ -1,0 +1,139 @@
+import { availableParallelism } from "node:os";
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { CliError, ExitCode } from "./exit-codes.ts";
+
+/** Everything the command line says, validated and defaulted. Times in ms, memory in MB. */
+export interface CliOptions {
+  /** Module paths or package names, as typed. */
+  modules: string[];
+  processes: number;
+  /** Async actors running at once per worker process (the Worker's concurrency). */
+  threads: number;
+  /** Size of each process's piscina pool for `threaded` actors. */
+  cpuThreads: number;
+  /** Canonical queue names to consume; undefined means all. */
+  queues: string[] | undefined;
+  /** From `--broker`, else `DRAMATS_BROKER`; undefined means the modules' `setBroker`. */
+  broker: string | undefined;
+  /** How long in-flight actors may take to finish on shutdown. */
+  grace: number;
+  watch: string | undefined;
+  pidFile: string | undefined;
+  logFile: string | undefined;
+  verbose: boolean;
+  /** Replace a worker process after it processed this many messages. */
+  maxMessages: number | undefined;
+  /** Replace a worker process once its RSS passes this many MB. */
+  maxMemory: number | undefined;
+  /** How often a worker process tells the supervisor it is alive. */
+  heartbeatInterval: number;
+  /** Silence after which the supervisor deems a worker's event loop blocked and kills it. */
+  heartbeatTimeout: number;
+  /** How long a worker process may take to import modules and start consuming. */
+  bootTimeout: number;
+}
+
+/** Defaults, in one place. */
+export const CLI_DEFAULTS = Object.freeze({
+  threads: 8,
+  grace: 600_000,
+  heartbeatInterval: 1_000,
+  heartbeatTimeout: 30_000,
+  bootTimeout: 60_000,
+});
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+function buildCommand(version: string): Command {
+  const cores = availableParallelism();
+  return new Command("dramats")
+    .description("Run dramats workers: import MODULEs (paths or package names, .js or .ts) and process their actors' messages.")
+    .argument("<modules...>", "actor modules to import, e.g. app/actors.ts or my-package/actors")
+    .version(version, "-V, --version")
+    .addOption(new Option("-p, --processes <n>", "worker processes").argParser(integer(1)).default(cores))
+    .addOption(new Option("-t, --threads <n>", "async actors running at once per process").argParser(integer(1)).default(CLI_DEFAULTS.threads))
+    .addOption(new Option("--cpu-threads <n>", "worker_threads per process for threaded actors").argParser(integer(1)).default(cores))
+    .addOption(new Option("-Q, --queues <queue...>", "consume only these queues (default: all)"))
+    .addOption(new Option("-b, --broker <url>", "broker URL (redis://, rediss://, amqp://, amqps://)").env("DRAMATS_BROKER"))
+    .addOption(new Option("--grace <ms>", "time in-flight actors get to finish on shutdown").argParser(integer(0)).default(CLI_DEFAULTS.grace))
+    .addOption(new Option("--watch <dir>", "restart worker processes gracefully when files under DIR change"))
+    .addOption(new Option("--pid-file <file>", "write the supervisor's pid to FILE"))
+    .addOption(new Option("--log-file <file>", "append all logs to FILE instead of stdout"))
+    .addOption(new Option("-v, --verbose", "log at debug level").default(false))
+    .addOption(new Option("--max-messages <n>", "replace a worker process after N messages").argParser(integer(1)))
+    .addOption(new Option("--max-memory <mb>", "replace a worker process once its RSS passes MB").argParser(integer(1)))
+    .addOption(new Option("--heartbeat-interval <ms>", "worker process heartbeat period").argParser(integer(10)).default(CLI_DEFAULTS.heartbeatInterval))
+    .addOption(
+      new Option("--heartbeat-timeout <ms>", "kill a worker process silent this long (blocked event loop)")
+        .argParser(integer(50))
+        .default(CLI_DEFAULTS.heartbeatTimeout),
+    )
+    .addOption(new Option("--boot-timeout <ms>", "kill a worker process not consuming after this long").argParser(integer(100)).default(CLI_DEFAULTS.bootTimeout))
+    .showHelpAfterError("(run dramats --help for usage)");
+}
+
+export interface ParseIo {
+  /** Where help and version go. @defaultValue process.stdout */
+  out?: (text: string) => void;
+  /** Where usage errors go. @defaultValue process.stderr */
+  err?: (text: string) => void;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Parses `argv` (without `node` and the script).
+ * @throws CliError with exit code 0 after printing help or the version, or 2 for a bad command line.
+ */
+export function parseArgs(argv: readonly string[], version: string, io: ParseIo = {}): CliOptions {
+  const command = buildCommand(version)
+    .exitOverride()
+    .configureOutput({
+      writeOut: io.out ?? ((text) => process.stdout.write(text)),
+      writeErr: io.err ?? ((text) => process.stderr.write(text)),
+    });
+  // Commander reads `.env()` options from process.env; let callers (specs) supply their own.
+  const savedBroker = process.env.DRAMATS_BROKER;
+  if (io.env) {
+    if (io.env.DRAMATS_BROKER === undefined) delete process.env.DRAMATS_BROKER;
+    else process.env.DRAMATS_BROKER = io.env.DRAMATS_BROKER;
+  }
+  try {
+    command.parse([...argv], { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed help, the version or the usage error already.
+      throw new CliError("", error.exitCode === 0 ? ExitCode.OK : ExitCode.IMPORT_ERROR, { cause: error });
+    }
+    throw error;
+  } finally {
+    if (io.env) {
+      if (savedBroker === undefined) delete process.env.DRAMATS_BROKER;
+      else process.env.DRAMATS_BROKER = savedBroker;
+    }
+  }
+  const o = command.opts();
+  return {
+    modules: command.processedArgs[0] as string[],
+    processes: o.processes,
+    threads: o.threads,
+    cpuThreads: o.cpuThreads,
+    queues: o.queues,
+    broker: o.broker || undefined,
+    grace: o.grace,
+    watch: o.watch,
+    pidFile: o.pidFile,
+    logFile: o.logFile,
+    verbose: o.verbose,
+    maxMessages: o.maxMessages,
+    maxMemory: o.maxMemory,
+    heartbeatInterval: o.heartbeatInterval,
+    heartbeatTimeout: o.heartbeatTimeout,
+    bootTimeout: o.bootTimeout,
+  };
+}

@@ -1,0 +1,117 @@
+import { statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { isAbsolute, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { tsxEntry } from "../threads/tsx.ts";
+import { CliError, ExitCode } from "./exit-codes.ts";
+
+/** A user module, found on disk or left for Node to resolve as a package name. */
+export interface ResolvedModule {
+  /** What the user typed. */
+  readonly spec: string;
+  /** What to `import()`: a file URL, or the bare package specifier. */
+  readonly url: string;
+  /** True when the module is TypeScript and so needs tsx. */
+  readonly typescript: boolean;
+}
+
+const EXTENSIONS = [".ts", ".mts", ".cts", ".js", ".mjs", ".cjs"];
+const TS_FILE = /\.[cm]?tsx?$/;
+
+function isFile(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function probe(base: string): string | undefined {
+  if (isFile(base)) return base;
+  for (const ext of EXTENSIONS) if (isFile(base + ext)) return base + ext;
+  for (const ext of EXTENSIONS) if (isFile(`${base}/index${ext}`)) return `${base}/index${ext}`;
+  return undefined;
+}
+
+function looksLikePath(spec: string): boolean {
+  return spec.startsWith(".") || isAbsolute(spec) || /\.[cm]?[jt]sx?$/.test(spec);
+}
+
+/**
+ * Finds a module given on the command line: a file relative to `cwd` (extension and
+ * `/index` optional, as in `app/actors`), else a package name resolved from `cwd`.
+ * @throws CliError (exit code 2) for a path that does not exist.
+ */
+export function resolveModule(spec: string, cwd: string = process.cwd()): ResolvedModule {
+  const file = probe(resolve(cwd, spec));
+  if (file !== undefined) return { spec, url: pathToFileURL(file).href, typescript: TS_FILE.test(file) };
+  if (looksLikePath(spec)) {
+    throw new CliError(
+      `Module not found: ${spec} (looked for ${resolve(cwd, spec)} with extensions ${EXTENSIONS.join(", ")} and as a folder with an index file)`,
+      ExitCode.IMPORT_ERROR,
+    );
+  }
+  try {
+    const path = createRequire(resolve(cwd, "package.json")).resolve(spec);
+    return { spec, url: pathToFileURL(path).href, typescript: TS_FILE.test(path) };
+  } catch {
+    // ESM-only exports or a name only the importing file can see: let import() decide.
+    return { spec, url: spec, typescript: false };
+  }
+}
+
+/**
+ * Imports the modules in order. Errors become one readable paragraph: exit code 3 when the
+ * module failed to reach its broker, else 2; the full stack only when `verbose`.
+ * @throws CliError
+ */
+export async function importModules(modules: readonly ResolvedModule[], verbose = false): Promise<void> {
+  for (const module of modules) {
+    try {
+      await import(module.url);
+    } catch (error) {
+      throw importFailure(module, error, verbose);
+    }
+  }
+}
+
+function importFailure(module: ResolvedModule, error: unknown, verbose: boolean): CliError {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === "string" && code.startsWith("DRAMATS_ERR_CONNECTION")) {
+    return new CliError(`Module ${module.spec} could not reach its broker: ${e.name}: ${e.message}`, ExitCode.BROKER_CONNECTION_ERROR, { cause: e });
+  }
+  if (code === "ERR_MODULE_NOT_FOUND" && module.url === module.spec) {
+    return new CliError(`Module not found: ${module.spec} is neither a file under ${process.cwd()} nor an installed package`, ExitCode.IMPORT_ERROR, { cause: e });
+  }
+  let text = `Could not import ${module.spec}: ${e.name}: ${e.message}`;
+  const where = verbose ? e.stack : firstUserFrame(e.stack);
+  if (where) text += verbose ? `\n${where}` : `\n    ${where}`;
+  return new CliError(text, ExitCode.IMPORT_ERROR, { cause: e });
+}
+
+/** The first stack frame outside Node's internals and node_modules: where the user's code threw. */
+function firstUserFrame(stack: string | undefined): string | undefined {
+  for (const line of stack?.split("\n").slice(1) ?? []) {
+    const frame = line.trim();
+    if (frame.startsWith("at ") && !frame.includes("node:") && !frame.includes("/node_modules/")) return frame;
+  }
+  return undefined;
+}
+
+/**
+ * The `execArgv` worker processes need: the parent's, plus tsx's loader when a module is
+ * TypeScript and tsx is not loaded yet (threads inherit it from their process).
+ * @throws CliError (exit code 2) when TypeScript modules are given and tsx is not installed.
+ */
+export function workerExecArgv(modules: readonly ResolvedModule[], execArgv: readonly string[] = process.execArgv): string[] {
+  const args = [...execArgv];
+  if (!modules.some((m) => m.typescript)) return args;
+  const loaded = [...args, process.env.NODE_OPTIONS ?? ""].some((arg) => arg.includes("tsx"));
+  if (loaded) return args;
+  const tsx = tsxEntry(".");
+  if (tsx === undefined) {
+    throw new CliError("TypeScript modules need tsx: run `npm install tsx`, or compile the modules to .js", ExitCode.IMPORT_ERROR);
+  }
+  return [...args, "--import", tsx];
+}
