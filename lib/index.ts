@@ -32,6 +32,10 @@ export { ResultBackend } from "./results/backend.ts";
 export type { GetResultOptions, ResultKeySource } from "./results/backend.ts";
 export { StubResultBackend } from "./results/stub-backend.ts";
 
+// cancellation
+export type { CancellationBackend } from "./cancellation/backend.ts";
+export { StubCancellationBackend } from "./cancellation/stub-backend.ts";
+
 // rate limits
 export { RateLimiter, ConcurrentRateLimiter, WindowRateLimiter, BucketRateLimiter } from "./rate-limits/rate-limiter.ts";
 export type { AcquireOptions } from "./rate-limits/rate-limiter.ts";

@@ -3,6 +3,7 @@ import { getBroker, type Broker } from "./broker.ts";
 import { DramatsError } from "./errors.ts";
 import type { GetResultOptions } from "./results/backend.ts";
 import { Results } from "../middleware/results.ts";
+import { Cancellation } from "../middleware/cancellation.ts";
 
 /** A JSON value: what may travel inside a message. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -146,6 +147,20 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
       throw new DramatsError(`Actor ${JSON.stringify(this.actorName)} does not store results: declare it with { storeResults: true }`);
     }
     return results.resultBackend.getResult<R>(this, options);
+  }
+
+  /**
+   * Cancels this message on every worker: if still queued or delayed it never runs; if
+   * running, its actor's signal aborts with MessageCancelled.
+   * @throws DramatsError without the Cancellation middleware.
+   */
+  async cancel(options: { broker?: Broker } = {}): Promise<void> {
+    const broker = options.broker ?? brokers.get(this) ?? getBroker();
+    const cancellation = broker.getMiddleware(Cancellation);
+    if (cancellation === undefined) {
+      throw new DramatsError("message.cancel() needs the Cancellation middleware: broker.addMiddleware(new Cancellation({ backend }))");
+    }
+    await cancellation.cancel(this.messageId);
   }
 
   toString(): string {

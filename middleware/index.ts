@@ -12,3 +12,4 @@ export { Threads, type ThreadsOptions } from "./threads.ts";
 export { Results, type ResultsOptions } from "./results.ts";
 export { GroupCallbacks, type GroupCallbacksOptions } from "./group-callbacks.ts";
 export { RateLimit, type RateLimitOptions, type ActorRateLimit } from "./rate-limit.ts";
+export { Cancellation, type CancellationOptions } from "./cancellation.ts";

@@ -1,4 +1,5 @@
 import type { Broker } from "../lib/broker.ts";
+import { MessageCancelled } from "../lib/errors.ts";
 import type { Message } from "../lib/message.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
 import type { ResultBackend } from "../lib/results/backend.ts";
@@ -52,14 +53,18 @@ export class Results extends Middleware {
   }
 
   async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
-    if (outcome.error !== undefined || proxy.failed || proxy.retry) return;
-    if (!this.storesResults(broker, proxy.message)) return;
-    await this.resultBackend.storeResult(proxy.message, outcome.result, this.#ttl(broker, proxy.message));
+    if (proxy.failed || proxy.retry || !this.storesResults(broker, proxy.message)) return;
+    const ttl = this.#ttl(broker, proxy.message);
+    if (outcome.error === undefined) await this.resultBackend.storeResult(proxy.message, outcome.result, ttl);
+    else if (outcome.error instanceof MessageCancelled) await this.resultBackend.storeFailure(proxy.message, outcome.error, ttl);
   }
 
   async afterSkipMessage(broker: Broker, proxy: MessageProxy): Promise<void> {
     if (proxy.failed || proxy.retry || !this.storesResults(broker, proxy.message)) return;
-    await this.resultBackend.storeResult(proxy.message, null, this.#ttl(broker, proxy.message));
+    const ttl = this.#ttl(broker, proxy.message);
+    // A cancelled message is recorded as cancelled; any other skip stores null, as in Dramatiq.
+    if (proxy.error instanceof MessageCancelled) await this.resultBackend.storeFailure(proxy.message, proxy.error, ttl);
+    else await this.resultBackend.storeResult(proxy.message, null, ttl);
   }
 
   async afterNack(broker: Broker, proxy: MessageProxy): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Actor } from "../lib/actor.ts";
 import { computeBackoff } from "../lib/backoff.ts";
 import type { Broker } from "../lib/broker.ts";
-import { describeError, Retry } from "../lib/errors.ts";
+import { describeError, MessageCancelled, Retry } from "../lib/errors.ts";
 import { getLogger, messageFields } from "../lib/logging.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
 import { Middleware, resolveOption, type ProcessOutcome } from "./middleware.ts";
@@ -72,6 +72,9 @@ export class Retries extends Middleware {
     const log = getLogger("middleware.retries");
     const actor = broker.findActor(proxy.actorName);
     const message = proxy.message;
+
+    // A cancelled message is done, not failed: it is acknowledged, never retried or dead-lettered.
+    if (error instanceof MessageCancelled) return;
 
     const throws = actor?.options.throws;
     if (throws !== undefined && (Array.isArray(throws) ? throws : [throws]).some((cls) => error instanceof cls)) {
