@@ -207,19 +207,43 @@ export abstract class Broker {
    * (such as SkipMessage) propagate; everything else, and every error in `after*` hooks,
    * is logged and swallowed so that a broken middleware never fails a job.
    */
-  async emit<K extends HookName>(hook: K, ...args: Parameters<MiddlewareHooks[K]>): Promise<void> {
+  emit<K extends HookName>(hook: K, ...args: Parameters<MiddlewareHooks[K]>): void | Promise<void> {
     const fns = this.#hooks.get(hook);
     if (fns === undefined) return;
-    const propagate = hook.startsWith("before");
-    for (const fn of fns) {
+    // Stay synchronous while hooks are: most run per message and return nothing.
+    for (let i = 0; i < fns.length; i++) {
+      let out: unknown;
       try {
-        const out = (fn as (...a: unknown[]) => unknown)(...args);
-        if (out !== undefined && typeof (out as Promise<void>).then === "function") await out;
+        out = (fns[i] as (...a: unknown[]) => unknown)(...args);
       } catch (error) {
-        if (propagate && error instanceof MiddlewareError) throw error;
-        this.logger.error({ err: error, hook }, "Middleware hook failed; continuing");
+        this.#hookFailed(hook, error);
+        continue;
+      }
+      if (out !== undefined && typeof (out as Promise<void>).then === "function") {
+        return this.#emitAsync(hook, fns, i, out as Promise<void>, args);
       }
     }
+  }
+
+  async #emitAsync(hook: HookName, fns: HookFn[], index: number, pending: Promise<void>, args: unknown[]): Promise<void> {
+    try {
+      await pending;
+    } catch (error) {
+      this.#hookFailed(hook, error);
+    }
+    for (let i = index + 1; i < fns.length; i++) {
+      try {
+        await (fns[i] as (...a: unknown[]) => unknown)(...args);
+      } catch (error) {
+        this.#hookFailed(hook, error);
+      }
+    }
+  }
+
+  /** The chain's error policy: a MiddlewareError in a before-hook propagates; the rest is logged. */
+  #hookFailed(hook: HookName, error: unknown): void {
+    if (error instanceof MiddlewareError && hook.startsWith("before")) throw error;
+    this.logger.error({ err: error, hook }, "Middleware hook failed; continuing");
   }
 
   /** Synchronous emission for the declare hooks (actors are declared at module load). */

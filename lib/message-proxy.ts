@@ -25,7 +25,11 @@ export class MessageProxy<A extends unknown[] = unknown[]> {
   retry: RetryRequest | undefined = undefined;
   /** Epoch ms when the actor started, set by the worker. */
   startedAt = 0;
-  readonly #abort = new AbortController();
+  // Created on first use: most runs are never interrupted nor look at their signal.
+  #abort: AbortController | undefined;
+  #abortReason: Error | undefined;
+  /** Called once if the run is aborted (the worker uses it to fail the run at once). */
+  onAbort: ((reason: Error) => void) | undefined = undefined;
 
   constructor(message: Message<A>, delivery: Delivery) {
     this.message = message;
@@ -57,12 +61,24 @@ export class MessageProxy<A extends unknown[] = unknown[]> {
 
   /** Aborted when a middleware interrupts the run (time limit, shutdown). */
   get signal(): AbortSignal {
+    if (this.#abort === undefined) {
+      this.#abort = new AbortController();
+      if (this.#abortReason !== undefined) this.#abort.abort(this.#abortReason);
+    }
     return this.#abort.signal;
+  }
+
+  /** The error the run was aborted with, if it was. */
+  get abortReason(): Error | undefined {
+    return this.#abortReason;
   }
 
   /** Interrupts the running actor: its signal aborts and the run fails with `reason`. */
   abort(reason: Error): void {
-    if (!this.#abort.signal.aborted) this.#abort.abort(reason);
+    if (this.#abortReason !== undefined) return;
+    this.#abortReason = reason;
+    this.#abort?.abort(reason);
+    this.onAbort?.(reason);
   }
 
   toString(): string {

@@ -34,16 +34,14 @@ export interface MessageOptions {
   [key: string]: unknown;
 }
 
-const brokers = new WeakMap<Message<any, any>, Broker>();
-
-/** @internal Remembers which broker a message went through, for `result()`. */
+/** @internal Remembers which broker a message went through, for `result()` and `cancel()`. */
 export function bindBroker(message: Message<any, any>, broker: Broker): void {
-  brokers.set(message, broker);
+  Message.bind(message, broker);
 }
 
 /** @internal The broker a message was sent through or built for, if known. */
 export function boundBroker(message: Message<any, any>): Broker | undefined {
-  return brokers.get(message);
+  return Message.boundTo(message);
 }
 
 /** The wire shape, field for field and in Dramatiq's order. */
@@ -70,6 +68,17 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
   readonly messageId: string;
   /** Epoch ms of the first enqueue; kept by retries and copies. */
   readonly messageTimestamp: number;
+  #broker: Broker | undefined = undefined;
+
+  /** @internal */
+  static bind(message: Message<any, any>, broker: Broker): void {
+    message.#broker = broker;
+  }
+
+  /** @internal */
+  static boundTo(message: Message<any, any>): Broker | undefined {
+    return message.#broker;
+  }
 
   constructor(fields: {
     queueName: string;
@@ -126,8 +135,7 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
       messageId: this.messageId,
       messageTimestamp: this.messageTimestamp,
     });
-    const broker = brokers.get(this);
-    if (broker) brokers.set(copy, broker);
+    copy.#broker = this.#broker;
     return copy;
   }
 
@@ -138,7 +146,7 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
    *   DramatsError when results are not stored for this actor.
    */
   async result(options: GetResultOptions & { broker?: Broker } = {}): Promise<R> {
-    const broker = options.broker ?? brokers.get(this) ?? getBroker();
+    const broker = options.broker ?? this.#broker ?? getBroker();
     const results = broker.getMiddleware(Results);
     if (results === undefined) {
       throw new DramatsError("message.result() needs the Results middleware: broker.addMiddleware(new Results({ backend }))");
@@ -155,7 +163,7 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
    * @throws DramatsError without the Cancellation middleware.
    */
   async cancel(options: { broker?: Broker } = {}): Promise<void> {
-    const broker = options.broker ?? brokers.get(this) ?? getBroker();
+    const broker = options.broker ?? this.#broker ?? getBroker();
     const cancellation = broker.getMiddleware(Cancellation);
     if (cancellation === undefined) {
       throw new DramatsError("message.cancel() needs the Cancellation middleware: broker.addMiddleware(new Cancellation({ backend }))");

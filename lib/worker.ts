@@ -295,10 +295,15 @@ export class Worker {
       args = [...args, message.kwargs];
       break;
     }
-    const context: ActorContext = { signal: proxy.signal, message };
+    const context: ActorContext = {
+      get signal() {
+        return proxy.signal;
+      },
+      message,
+    };
     const out = this.broker.wrapProcess(proxy, () => actor.invoke(args, context));
     if (out === null || typeof out !== "object" || typeof (out as Promise<unknown>).then !== "function") return out;
-    return raceAbort(out as Promise<unknown>, proxy.signal);
+    return raceAbort(out as Promise<unknown>, proxy);
   }
 
   async #settle(loop: ConsumerLoop, proxy: MessageProxy): Promise<void> {
@@ -350,18 +355,18 @@ interface WorkItem {
   seq: number;
 }
 
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
+/** Settles with the actor's promise, or rejects as soon as the run is aborted (time limit, shutdown). */
+function raceAbort<T>(promise: Promise<T>, proxy: MessageProxy): Promise<T> {
+  if (proxy.abortReason !== undefined) return Promise.reject(proxy.abortReason);
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
+    proxy.onAbort = reject;
     promise.then(
       (value) => {
-        signal.removeEventListener("abort", onAbort);
+        proxy.onAbort = undefined;
         resolve(value);
       },
       (error) => {
-        signal.removeEventListener("abort", onAbort);
+        proxy.onAbort = undefined;
         reject(error);
       },
     );
