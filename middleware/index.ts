@@ -13,3 +13,4 @@ export { Results, type ResultsOptions } from "./results.ts";
 export { GroupCallbacks, type GroupCallbacksOptions } from "./group-callbacks.ts";
 export { RateLimit, type RateLimitOptions, type ActorRateLimit } from "./rate-limit.ts";
 export { Cancellation, type CancellationOptions } from "./cancellation.ts";
+export { Prometheus, serveMetrics, DURATION_BUCKETS, type PrometheusOptions } from "./prometheus.ts";

@@ -1,0 +1,204 @@
+import { createServer, type Server } from "node:http";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+import type { Broker } from "../lib/broker.ts";
+import { getLogger } from "../lib/logging.ts";
+import type { MessageProxy } from "../lib/message-proxy.ts";
+import type { Worker } from "../lib/worker.ts";
+import { Middleware, type ProcessOutcome } from "./middleware.ts";
+
+/** Dramatiq's duration buckets (ms), so existing dashboards and alerts work unchanged. */
+export const DURATION_BUCKETS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 30000, 60000, 600000, 900000];
+
+const LABELS = ["queue_name", "actor_name"] as const;
+type Label = (typeof LABELS)[number];
+
+interface ActorSeries {
+  total: Counter.Internal;
+  errors: Counter.Internal;
+  retries: Counter.Internal;
+  rejects: Counter.Internal;
+  inProgress: Gauge.Internal<Label>;
+  duration: Histogram.Internal<Label>;
+}
+
+let processRegistry: Registry | undefined;
+
+/** Node's process metrics (CPU, memory, event loop, GC), registered once per process. */
+function defaultMetricsRegistry(): Registry {
+  if (processRegistry === undefined) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry });
+  }
+  return processRegistry;
+}
+
+export interface PrometheusOptions {
+  /** Prefix of the message metrics. @defaultValue "dramatiq" (Dramatiq's names) */
+  prefix?: string;
+  /** Also export Node's process metrics. @defaultValue true */
+  processMetrics?: boolean;
+}
+
+/**
+ * Message metrics with Dramatiq's names, types, labels and buckets:
+ * `dramatiq_messages_total`, `dramatiq_message_errors_total`, `dramatiq_message_retries_total`
+ * (each retry counted once), `dramatiq_message_rejects_total`, `dramatiq_messages_inprogress`,
+ * `dramatiq_message_duration_milliseconds`; plus `dramats_queue_messages{queue_name,state}`
+ * read from the broker at scrape time (delays live in the broker, so this is where they show).
+ */
+export class Prometheus extends Middleware {
+  readonly registry = new Registry();
+  readonly processMetrics: boolean;
+  readonly #series = new Map<string, ActorSeries>();
+  readonly #counters: { total: Counter; errors: Counter; retries: Counter; rejects: Counter };
+  readonly #inProgress: Gauge;
+  readonly #duration: Histogram;
+  #broker: Broker | undefined;
+  #queues: Iterable<string> = [];
+
+  constructor(options: PrometheusOptions = {}) {
+    super();
+    const prefix = options.prefix ?? "dramatiq";
+    this.processMetrics = options.processMetrics ?? true;
+    const registers = [this.registry];
+    const counter = (name: string, help: string) => new Counter({ name: `${prefix}_${name}`, help, labelNames: LABELS, registers });
+    this.#counters = {
+      total: counter("messages_total", "The total number of messages processed."),
+      errors: counter("message_errors_total", "The total number of errors while processing messages."),
+      retries: counter("message_retries_total", "The total number of retries scheduled."),
+      rejects: counter("message_rejects_total", "The total number of messages dead-lettered."),
+    };
+    this.#inProgress = new Gauge({
+      name: `${prefix}_messages_inprogress`,
+      help: "The number of messages in progress.",
+      labelNames: LABELS,
+      registers,
+      aggregator: "sum",
+    });
+    this.#duration = new Histogram({
+      name: `${prefix}_message_duration_milliseconds`,
+      help: "The time spent processing messages.",
+      labelNames: LABELS,
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    const self = this;
+    new Gauge({
+      name: "dramats_queue_messages",
+      help: "Messages held by the broker, by queue and state (ready, delayed, in_flight, dead).",
+      labelNames: ["queue_name", "state"],
+      registers,
+      aggregator: "max",
+      async collect() {
+        this.reset();
+        const broker = self.#broker;
+        if (broker === undefined) return;
+        for (const queue of self.#queues) {
+          try {
+            const d = await broker.depths(queue);
+            this.set({ queue_name: queue, state: "ready" }, d.ready);
+            this.set({ queue_name: queue, state: "delayed" }, d.delayed);
+            this.set({ queue_name: queue, state: "in_flight" }, d.inFlight);
+            this.set({ queue_name: queue, state: "dead" }, d.dead);
+          } catch (error) {
+            getLogger("middleware.prometheus").warn({ err: error, queue }, "Could not read queue depths");
+          }
+        }
+      },
+    });
+  }
+
+  // Labelled children are cached per actor: label lookups are the costly part of an update.
+  #seriesFor(proxy: MessageProxy): ActorSeries {
+    const key = `${proxy.queueName}\u0000${proxy.actorName}`;
+    let series = this.#series.get(key);
+    if (series === undefined) {
+      const labels = { queue_name: proxy.queueName, actor_name: proxy.actorName };
+      series = {
+        total: this.#counters.total.labels(labels),
+        errors: this.#counters.errors.labels(labels),
+        retries: this.#counters.retries.labels(labels),
+        rejects: this.#counters.rejects.labels(labels),
+        inProgress: this.#inProgress.labels(labels),
+        duration: this.#duration.labels(labels),
+      };
+      this.#series.set(key, series);
+    }
+    return series;
+  }
+
+  afterWorkerBoot(broker: Broker, worker: Worker): void {
+    this.#broker = broker;
+    this.#queues = { [Symbol.iterator]: () => worker.queues[Symbol.iterator]() };
+  }
+
+  // Every message whose before-hook ran here reaches exactly one of afterProcessMessage and
+  // afterSkipMessage, so the gauge needs no per-message bookkeeping.
+  beforeProcessMessage(_broker: Broker, proxy: MessageProxy): void {
+    this.#seriesFor(proxy).inProgress.inc();
+  }
+
+  afterProcessMessage(_broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void {
+    const series = this.#seriesFor(proxy);
+    series.inProgress.dec();
+    if (proxy.startedAt > 0) series.duration.observe(Date.now() - proxy.startedAt);
+    series.total.inc();
+    if (outcome.error !== undefined) series.errors.inc();
+    // After-hooks run in reverse order, so Retries (later in the chain) has already decided.
+    if (proxy.retry && outcome.error !== undefined) series.retries.inc();
+  }
+
+  afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
+    const series = this.#seriesFor(proxy);
+    series.inProgress.dec();
+    series.total.inc();
+  }
+
+  afterNack(_broker: Broker, proxy: MessageProxy): void {
+    this.#seriesFor(proxy).rejects.inc();
+  }
+
+  /** This process's metrics as prom-client JSON (what a supervisor aggregates across processes). */
+  async metricsJson(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
+    const own = await this.registry.getMetricsAsJSON();
+    if (!this.processMetrics) return own as MetricObjectWithValues<MetricValue<string>>[];
+    const proc = await defaultMetricsRegistry().getMetricsAsJSON();
+    return [...own, ...proc] as MetricObjectWithValues<MetricValue<string>>[];
+  }
+
+  /** This process's metrics in Prometheus text format. */
+  async metricsText(): Promise<string> {
+    return AggregatorRegistry.aggregate([await this.metricsJson()]).metrics();
+  }
+}
+
+/**
+ * Serves `/metrics` for one process (the `dramats` CLI serves the whole process tree instead).
+ * Binds to loopback unless told otherwise.
+ */
+export async function serveMetrics(
+  source: () => Promise<string>,
+  options: { host?: string; port?: number } = {},
+): Promise<Server> {
+  const server = createServer((request, response) => {
+    if (request.method !== "GET") {
+      response.writeHead(405).end();
+      return;
+    }
+    source().then(
+      (text) => {
+        response.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+        response.end(text);
+      },
+      (error: unknown) => {
+        getLogger("middleware.prometheus").error({ err: error }, "Collecting metrics failed");
+        response.writeHead(500).end();
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 9191, options.host ?? "127.0.0.1", () => resolve());
+  });
+  return server;
+}
