@@ -1,6 +1,6 @@
 import type { Actor, ActorContext } from "./actor.ts";
 import type { Broker, Delivery } from "./broker.ts";
-import { ActorNotFound, describeError, SkipMessage } from "./errors.ts";
+import { ActorNotFound, describeError, MessageCancelled, Retry, SkipMessage } from "./errors.ts";
 import { Heap } from "./heap.ts";
 import { getLogger, messageFields, type Logger } from "./logging.ts";
 import { MessageProxy } from "./message-proxy.ts";
@@ -255,11 +255,14 @@ export class Worker {
       proxy.fail(new ActorNotFound(proxy.actorName));
       return this.#settle(loop, proxy);
     }
+    const debug = this.#log.isLevelEnabled("debug");
+    if (debug) this.#log.debug({ ...messageFields(proxy), redelivered: proxy.redelivered }, "Message received");
     try {
       await broker.emit("beforeProcessMessage", broker, proxy);
     } catch (error) {
       if (!(error instanceof SkipMessage)) throw error;
       if (proxy.failed && proxy.error === undefined) proxy.error = error;
+      this.#log.info({ ...messageFields(proxy), reason: error.message }, "Message skipped");
       await broker.emit("afterSkipMessage", broker, proxy);
       return this.#settle(loop, proxy);
     }
@@ -269,17 +272,16 @@ export class Worker {
       outcome = { result: undefined };
     } else {
       proxy.startedAt = Date.now();
+      if (debug) this.#log.debug(messageFields(proxy), "Actor started");
       try {
         outcome = { result: await this.#run(actor, proxy) };
+        if (debug) this.#log.debug({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt }, "Actor succeeded");
       } catch (error) {
         proxy.error = error;
         outcome = { error };
-      }
-      if (this.#log.isLevelEnabled("debug")) {
-        this.#log.debug(
-          { ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt, ok: outcome.error === undefined },
-          "Actor finished",
-        );
+        // Once per failed attempt, with the stack; Retries then says whether it will retry.
+        const level = error instanceof Retry ? "debug" : error instanceof MessageCancelled ? "info" : "warn";
+        this.#log[level]({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt, err: error }, "Actor failed");
       }
     }
     await broker.emit("afterProcessMessage", broker, proxy, outcome);

@@ -92,7 +92,7 @@ export class Retries extends Middleware {
     const maxRetries = resolveOption<number | null>(message, actor, "maxRetries", this.maxRetries);
     const giveUp = retryWhen ? !retryWhen(retries, error) : maxRetries !== null && retries >= maxRetries;
     if (giveUp) {
-      log.warn({ ...messageFields(proxy), retries, error: describeError(error) }, "Retries exceeded; dead-lettering");
+      log.warn({ ...messageFields(proxy), retries, maxRetries }, "Retries exceeded");
       proxy.fail(error);
       const exhausted = resolveOption<string | Actor | undefined>(message, actor, "onRetryExhausted", undefined);
       if (exhausted !== undefined) {
@@ -110,8 +110,7 @@ export class Retries extends Middleware {
       const maxBackoff = resolveOption(message, actor, "maxBackoff", this.maxBackoff);
       delay = computeBackoff(retries + 1, minBackoff, maxBackoff);
     }
-    const level = error instanceof Retry ? "debug" : "warn";
-    log[level]({ ...messageFields(proxy), delayMs: delay, error: describeError(error) }, "Retrying message");
+    log.info({ ...messageFields(proxy), delayMs: delay, error: describeError(error) }, "Retrying message");
     proxy.retry = { message: message.copy(), delay };
   }
 }
