@@ -1,0 +1,177 @@
+import amqp, { type ChannelModel, type Options } from "amqplib";
+import type { ConnectionOptions as TlsOptions } from "node:tls";
+import { ConnectionClosed, ConnectionFailed } from "../../lib/errors.ts";
+import type { Logger } from "../../lib/logging.ts";
+
+/** How a connector reaches the server and backs off between attempts. */
+export interface ConnectorSettings {
+  readonly url: string;
+  /** Socket and TLS options handed to amqplib (credentials, `ca`, `cert`, `servername`...). */
+  readonly socketOptions: Record<string, unknown> & Partial<TlsOptions>;
+  /** First reconnect delay (ms); doubles per failed attempt, with ±20 % jitter. */
+  readonly minReconnectDelay: number;
+  /** Longest reconnect delay (ms). */
+  readonly maxReconnectDelay: number;
+  /** How long an operation waits for a connection before failing (ms). */
+  readonly connectTimeout: number;
+}
+
+/**
+ * One AMQP connection that reconnects itself with exponential backoff whenever it drops
+ * (server restart, `rabbitmqctl close_all_connections`, missed heartbeats) or is reset after a
+ * channel error. `setup` runs on every new connection before anyone is handed it; a failing
+ * setup counts as a failed attempt. Written by hand rather than with amqplib's `recovery`
+ * because channels and consumers need recreating anyway and we want to know, per delivery,
+ * which connection it came from.
+ */
+export class Connector {
+  readonly name: string;
+  /** Bumped on every new connection; deliveries remember the generation they came from. */
+  generation = 0;
+  readonly #settings: ConnectorSettings;
+  readonly #setup: (model: ChannelModel) => Promise<void>;
+  readonly #log: Logger;
+  #model: ChannelModel | undefined;
+  #running: Promise<void> | undefined;
+  #closed = false;
+  #lastError: unknown;
+  #everConnected = false;
+  #waiters = new Set<() => void>();
+  #wakeBackoff: (() => void) | undefined;
+
+  constructor(name: string, settings: ConnectorSettings, setup: (model: ChannelModel) => Promise<void>, logger: Logger) {
+    this.name = name;
+    this.#settings = settings;
+    this.#setup = setup;
+    this.#log = logger;
+  }
+
+  /** The open connection, if any. */
+  get model(): ChannelModel | undefined {
+    return this.#model;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Starts connecting in the background (idempotent). */
+  start(): void {
+    if (this.#closed || this.#model || this.#running) return;
+    this.#running = this.#loop().finally(() => (this.#running = undefined));
+  }
+
+  /**
+   * Resolves with the open connection, connecting first if needed.
+   * @throws ConnectionFailed when none could be made within `connectTimeout`; ConnectionClosed once closed.
+   */
+  async ready(timeout = this.#settings.connectTimeout): Promise<ChannelModel> {
+    if (this.#model) return this.#model;
+    if (this.#closed) throw new ConnectionClosed(`${this.name}: the connection is closed`);
+    this.start();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, timeout);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.#waiters.add(done);
+    });
+    if (this.#model) return this.#model;
+    if (this.#closed) throw new ConnectionClosed(`${this.name}: the connection is closed`);
+    const cause = this.#lastError;
+    const why = cause instanceof Error ? `: ${cause.message}` : "";
+    throw new ConnectionFailed(`${this.name}: no connection to RabbitMQ within ${timeout} ms${why}`, { cause });
+  }
+
+  async #loop(): Promise<void> {
+    for (let attempt = 1; !this.#closed; attempt++) {
+      let model: ChannelModel | undefined;
+      try {
+        model = await amqp.connect(this.#settings.url, this.#settings.socketOptions as Options.Connect);
+        model.on("error", (error: Error) => this.#log.warn({ err: error, connection: this.name }, "RabbitMQ connection error"));
+        model.on("blocked", (reason: string) => this.#log.warn({ connection: this.name, reason }, "RabbitMQ blocked the connection"));
+        model.on("close", () => this.#onClose(model!));
+        if (this.#closed) throw new ConnectionClosed("closed while connecting");
+        await this.#setup(model);
+        if (this.#closed) throw new ConnectionClosed("closed while connecting");
+        this.generation++;
+        this.#model = model;
+        if (this.#everConnected) this.#log.info({ connection: this.name, attempt }, "Reconnected to RabbitMQ");
+        this.#everConnected = true;
+        this.#lastError = undefined;
+        this.#notify();
+        return;
+      } catch (error) {
+        this.#lastError = error;
+        model?.removeAllListeners("close");
+        model?.close().catch(() => {});
+        if (this.#closed) break;
+        const delay = this.#backoff(attempt);
+        this.#log.error({ err: error, connection: this.name, attempt, retryInMs: Math.round(delay) }, "Connecting to RabbitMQ failed; retrying");
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          this.#wakeBackoff = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wakeBackoff = undefined;
+      }
+    }
+    this.#notify();
+  }
+
+  #backoff(attempt: number): number {
+    const { minReconnectDelay, maxReconnectDelay } = this.#settings;
+    const base = Math.min(minReconnectDelay * 2 ** (attempt - 1), maxReconnectDelay);
+    return base * (0.8 + Math.random() * 0.4);
+  }
+
+  #onClose(model: ChannelModel): void {
+    if (this.#model !== model) return;
+    this.#model = undefined;
+    if (this.#closed) return;
+    this.#log.warn({ connection: this.name }, "Lost the RabbitMQ connection; reconnecting");
+    this.start();
+  }
+
+  #notify(): void {
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  /** Drops the current connection (after a channel error, say) and connects again. */
+  reset(): void {
+    const model = this.#model;
+    if (model === undefined || this.#closed) return;
+    // The close event reconnects; closing may fail if the socket is already gone, which is fine.
+    model.close().catch(() => this.#onClose(model));
+  }
+
+  /** Closes for good: no reconnection afterwards. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#wakeBackoff?.();
+    const model = this.#model;
+    this.#model = undefined;
+    this.#notify();
+    if (model) await model.close().catch(() => {});
+    await this.#running;
+  }
+
+  /**
+   * Destroys the socket without the closing handshake, as a killed process would, and never
+   * reconnects. RabbitMQ requeues the unacknowledged deliveries once it notices. For fault tests.
+   */
+  destroy(): void {
+    this.#closed = true;
+    this.#wakeBackoff?.();
+    const model = this.#model;
+    this.#model = undefined;
+    this.#notify();
+    const stream = (model?.connection as unknown as { stream?: { destroy(): void } } | undefined)?.stream;
+    stream?.destroy();
+  }
+}

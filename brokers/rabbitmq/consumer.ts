@@ -1,0 +1,274 @@
+import type { Channel, ChannelModel, ConsumeMessage, MessageProperties } from "amqplib";
+import { Consumer, type Delivery } from "../../lib/broker.ts";
+import type { Logger } from "../../lib/logging.ts";
+import type { Message } from "../../lib/message.ts";
+import { delayQueueName } from "../../lib/queue-names.ts";
+import type { Connector } from "./connector.ts";
+
+/** A delivery remembers the channel it came on: acks are only ever sent on that channel. */
+export interface RabbitmqDelivery extends Delivery {
+  readonly body: Buffer;
+  readonly redelivered: boolean;
+  readonly raw: ConsumeMessage;
+  readonly channel: Channel;
+}
+
+/** Internal state of a delivery: fetched by the worker, or still waiting in our buffer. */
+interface TrackedDelivery extends RabbitmqDelivery {
+  fetched: boolean;
+}
+
+/** What a consumer needs from its broker. */
+export interface ConsumerHost {
+  readonly logger: Logger;
+  readonly delayQueuePrefetch: number;
+  newConnector(name: string, setup: (model: ChannelModel) => Promise<void>): Connector;
+  /** Declares the queue's topology (once per broker). */
+  ensureQueue(queueName: string): Promise<void>;
+  /**
+   * Counts deliveries this process holds unacknowledged (for depths and join): `prefetched`
+   * ones wait in the consumer's buffer, `inFlight` ones were fetched by the worker.
+   */
+  track(queueName: string, prefetched: number, inFlight: number): void;
+  /** Counts `.DQ` messages being moved into the ladder by this process. */
+  trackMoving(queueName: string, delta: number): void;
+  /** Publishes `body` to `q.XQ` with the reason, confirmed. */
+  deadLetter(queueName: string, body: Buffer, reason: string, error: unknown): Promise<void>;
+  /** Publishes a message (a retry) after `delay` ms, confirmed. */
+  publishMessage(message: Message, delay: number): Promise<void>;
+  /** Sends a message taken from `q.DQ` on its way: to `q` if due, else into the delay ladder. */
+  moveDelayed(queueName: string, body: Buffer, properties: MessageProperties): Promise<void>;
+  consumerClosed(consumer: RabbitmqConsumer): void;
+}
+
+/**
+ * Consumes `q` (manual acks, prefetch) and `q.DQ` on a connection of its own, which reconnects
+ * with backoff. Deliveries pushed by RabbitMQ wait in a local buffer until fetched.
+ *
+ * When the channel dies (connection lost, protocol error, consumer_timeout), every delivery of
+ * that channel is forgotten: RabbitMQ requeues them, and acks, nacks and retries for them are
+ * dropped rather than sent on the new channel, where their delivery tags would mean other
+ * messages. The redelivered copies come with `redelivered = true`.
+ *
+ * Messages on `q.DQ` (Python producers put delayed messages there, with an `eta`) are not handed
+ * to the worker: each is published on at once (to `q` when due, else into the delay ladder) and
+ * then acked, so none is held for longer than a publish round trip.
+ */
+export class RabbitmqConsumer extends Consumer {
+  readonly queueName: string;
+  readonly #host: ConsumerHost;
+  readonly #prefetch: number;
+  readonly #connector: Connector;
+  readonly #log: Logger;
+  #channel: Channel | undefined;
+  #buffer: TrackedDelivery[] = [];
+  /** Deliveries of the current channel not yet acked, nacked or requeued (buffered ones included). */
+  readonly #unsettled = new Set<TrackedDelivery>();
+  readonly #moves = new Set<Promise<void>>();
+  #consumerTags: string[] = [];
+  #waiters = new Set<() => void>();
+  #closing = false;
+
+  constructor(host: ConsumerHost, queueName: string, prefetch: number) {
+    super();
+    this.queueName = queueName;
+    this.#host = host;
+    this.#prefetch = prefetch;
+    this.#log = host.logger;
+    this.#connector = host.newConnector(`consumer ${queueName}`, (model) => this.#setup(model));
+    this.#connector.start();
+  }
+
+  /** Deliveries this consumer holds unsettled. */
+  get unsettled(): number {
+    return this.#unsettled.size;
+  }
+
+  async #setup(model: ChannelModel): Promise<void> {
+    await this.#host.ensureQueue(this.queueName);
+    const channel = await model.createChannel();
+    channel.on("error", (error: Error) => this.#log.warn({ err: error, queue: this.queueName }, "RabbitMQ consumer channel error"));
+    channel.on("close", () => this.#onChannelClosed(channel));
+    this.#channel = channel;
+    await channel.prefetch(this.#prefetch);
+    const main = await channel.consume(this.queueName, (message) => this.#onDelivery(channel, message), { noAck: false });
+    await channel.prefetch(this.#host.delayQueuePrefetch);
+    const delayed = await channel.consume(delayQueueName(this.queueName), (message) => this.#onDelayed(channel, message), { noAck: false });
+    this.#consumerTags = [main.consumerTag, delayed.consumerTag];
+  }
+
+  #onDelivery(channel: Channel, message: ConsumeMessage | null): void {
+    if (channel !== this.#channel) return;
+    if (message === null) return this.#cancelledByServer();
+    const delivery: TrackedDelivery = { body: message.content, redelivered: message.fields.redelivered, raw: message, channel, fetched: false };
+    this.#unsettled.add(delivery);
+    this.#host.track(this.queueName, 1, 0);
+    this.#buffer.push(delivery);
+    this.#wake();
+  }
+
+  #onDelayed(channel: Channel, message: ConsumeMessage | null): void {
+    if (channel !== this.#channel) return;
+    if (message === null) return this.#cancelledByServer();
+    const queueName = this.queueName;
+    this.#host.trackMoving(queueName, 1);
+    const move: Promise<void> = this.#host.moveDelayed(queueName, message.content, message.properties).then(
+      () => {
+        if (channel === this.#channel) channel.ack(message);
+      },
+      (error: unknown) => {
+        this.#log.error({ err: error, queue: queueName }, "Moving a message out of the delay queue failed; RabbitMQ will redeliver it");
+        // Give it back after a pause so that a persistent failure does not spin.
+        setTimeout(() => {
+          if (channel === this.#channel) channel.nack(message, false, true);
+        }, 1_000).unref();
+      },
+    ).finally(() => {
+      this.#host.trackMoving(queueName, -1);
+      this.#moves.delete(move);
+    });
+    this.#moves.add(move);
+  }
+
+  #cancelledByServer(): void {
+    // The queue was deleted under us: reconnecting redeclares it.
+    this.#log.warn({ queue: this.queueName }, "RabbitMQ cancelled the consumer; reconnecting");
+    this.#connector.reset();
+  }
+
+  #onChannelClosed(channel: Channel): void {
+    if (channel !== this.#channel) return;
+    this.#channel = undefined;
+    this.#forgetDeliveries();
+    // A channel closed by the server while the connection lives (a protocol error, a
+    // consumer timeout): start over on a fresh connection.
+    if (!this.#closing) this.#connector.reset();
+  }
+
+  #forgetDeliveries(): void {
+    if (this.#unsettled.size > 0) {
+      const buffered = this.#buffer.length;
+      this.#host.track(this.queueName, -buffered, -(this.#unsettled.size - buffered));
+    }
+    this.#unsettled.clear();
+    this.#buffer = [];
+  }
+
+  #wake(): void {
+    if (this.#waiters.size === 0) return;
+    const waiters = [...this.#waiters];
+    this.#waiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  async fetch(max: number, timeout: number): Promise<RabbitmqDelivery[]> {
+    if (this.#closing) return [];
+    if (this.#buffer.length === 0) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          this.#waiters.delete(done);
+          resolve();
+        };
+        const timer = setTimeout(done, timeout);
+        this.#waiters.add(done);
+      });
+      if (this.#closing) return [];
+    }
+    const taken = this.#buffer.length <= max ? this.#buffer.splice(0) : this.#buffer.splice(0, max);
+    for (const d of taken) d.fetched = true;
+    if (taken.length > 0) this.#host.track(this.queueName, -taken.length, taken.length);
+    return taken;
+  }
+
+  /** Marks a delivery settled; false when it was settled already or belongs to a dead channel. */
+  #settle(d: TrackedDelivery): boolean {
+    if (!this.#unsettled.delete(d)) return false;
+    if (d.fetched) this.#host.track(this.queueName, 0, -1);
+    else {
+      this.#host.track(this.queueName, -1, 0);
+      const at = this.#buffer.indexOf(d);
+      if (at >= 0) this.#buffer.splice(at, 1);
+    }
+    return true;
+  }
+
+  async ack(delivery: Delivery): Promise<void> {
+    const d = delivery as TrackedDelivery;
+    if (!this.#settle(d)) return; // settled already, or its channel died: RabbitMQ redelivers it
+    try {
+      d.channel.ack(d.raw);
+    } catch {
+      // The channel closed in between: the message goes back to the queue.
+    }
+  }
+
+  async nack(delivery: Delivery, reason: string, error?: unknown): Promise<void> {
+    const d = delivery as TrackedDelivery;
+    if (!this.#unsettled.has(d)) return;
+    // Not atomic on AMQP: if the connection drops after the dead letter is confirmed and before
+    // the ack arrives, the message is redelivered too (and may be dead-lettered twice).
+    await this.#host.deadLetter(this.queueName, d.body, reason, error);
+    await this.ack(d);
+  }
+
+  async retry(delivery: Delivery, message: Message, delay: number): Promise<void> {
+    const d = delivery as TrackedDelivery;
+    if (!this.#unsettled.has(d)) return;
+    // Publish-then-ack: a crash in between leaves both the retry and the redelivered original.
+    await this.#host.publishMessage(message, delay);
+    await this.ack(d);
+  }
+
+  async requeue(deliveries: Delivery[]): Promise<void> {
+    for (const delivery of deliveries) {
+      const d = delivery as TrackedDelivery;
+      if (!this.#settle(d)) continue;
+      try {
+        d.channel.nack(d.raw, false, true);
+      } catch {
+        // Channel gone: RabbitMQ requeues it anyway.
+      }
+    }
+  }
+
+  /** @internal Acks (drops) the deliveries waiting in the buffer: `flush` for what this consumer prefetched. */
+  discardPrefetched(): void {
+    for (const d of [...this.#buffer]) void this.ack(d);
+  }
+
+  interrupt(): void {
+    this.#wake();
+  }
+
+  /** Stops consuming, gives buffered deliveries back, waits for moves in progress, and disconnects. */
+  async close(): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.#wake();
+    const channel = this.#channel;
+    if (channel) {
+      for (const tag of this.#consumerTags) await channel.cancel(tag).catch(() => {});
+      await this.requeue([...this.#buffer]);
+    }
+    await Promise.allSettled([...this.#moves]);
+    this.#forgetDeliveries();
+    this.#channel = undefined;
+    await this.#connector.close();
+    this.#host.consumerClosed(this);
+  }
+
+  /**
+   * Vanishes like a killed process: the socket is destroyed with no cleanup, so nothing is
+   * acked or requeued by us; RabbitMQ requeues the unacknowledged deliveries once it notices.
+   * For fault tests.
+   */
+  abandon(): void {
+    this.#closing = true;
+    this.#channel = undefined;
+    this.#wake();
+    this.#forgetDeliveries();
+    this.#connector.destroy();
+    this.#host.consumerClosed(this);
+  }
+}

@@ -1,0 +1,24 @@
+import { RabbitmqBroker, type RabbitmqConsumer } from "../../brokers/rabbitmq/index.ts";
+import { amqpUrl, deleteQueues, waitFor } from "../helpers/amqp.ts";
+import { brokerContract } from "./broker.contract.ts";
+
+brokerContract("rabbitmq", async ({ middleware }) => {
+  const url = await amqpUrl();
+  const broker = new RabbitmqBroker({ url, middleware, heartbeat: 2_000 });
+  return {
+    broker,
+    enqueueRaw: (queue, body) => broker.enqueueRaw(queue, body),
+    // A dead worker: its socket is destroyed with no goodbye; RabbitMQ requeues what it held.
+    crash: async (consumer) => {
+      const doomed = consumer as RabbitmqConsumer;
+      const held = doomed.unsettled;
+      doomed.abandon();
+      await waitFor(async () => (await broker.depths(doomed.queueName)).ready >= held, 5_000, "the crashed consumer's messages to return");
+    },
+    close: async () => {
+      const queues = [...broker.queues];
+      await broker.close();
+      await deleteQueues(url, queues);
+    },
+  };
+});
