@@ -11,6 +11,7 @@ import {
 } from "../lib/broker.ts";
 import { DramatsError, QueueJoinTimeout } from "../lib/errors.ts";
 import { Heap } from "../lib/heap.ts";
+import { MemoryKeyValueStore } from "../lib/key-value-store.ts";
 import type { Message } from "../lib/message.ts";
 
 /** A dead letter as the stub keeps it: with the actor's own error, for `join({ failFast })`. */
@@ -55,6 +56,7 @@ class StubQueue {
  */
 export class StubBroker extends Broker {
   readonly #queues = new Map<string, StubQueue>();
+  readonly #store = new MemoryKeyValueStore();
   #ids = 0;
   #seq = 0;
   #closed = false;
@@ -227,6 +229,10 @@ export class StubBroker extends Broker {
 
   async deadLetters(queueName: string, limit = Infinity): Promise<StubDeadLetter[]> {
     return this.#queue(queueName).dead.slice(0, limit);
+  }
+
+  override get store(): MemoryKeyValueStore {
+    return this.#store;
   }
 
   async close(): Promise<void> {

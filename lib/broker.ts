@@ -1,6 +1,7 @@
 import type { Actor } from "./actor.ts";
 import { getEncoder, type Encoder } from "./encoder.ts";
 import { ActorNotFound, DramatsError, InvalidOptions, MiddlewareError, QueueNotFound } from "./errors.ts";
+import type { KeyValueStore } from "./key-value-store.ts";
 import { getLogger, type Logger } from "./logging.ts";
 import { bindBroker, Message } from "./message.ts";
 import { assertQueueName, delayQueueName } from "./queue-names.ts";
@@ -384,6 +385,14 @@ export abstract class Broker {
 
   /** The queue's dead letters, oldest first, at most `limit`. */
   abstract deadLetters(queueName: string, limit?: number): Promise<DeadLetter[]>;
+
+  /**
+   * The broker's own key-value store, for features that need a shared atomic claim (cron
+   * ticks). Undefined for brokers without one (RabbitMQ): give those features a store.
+   */
+  get store(): KeyValueStore | undefined {
+    return undefined;
+  }
 
   /** Releases connections. The broker cannot be used afterwards. */
   abstract close(): Promise<void>;

@@ -76,6 +76,12 @@ export {
   ERROR_CLASSES,
 } from "./errors.ts";
 
+// schedules and stores
+export { Schedule } from "./schedule.ts";
+export type { ScheduleSpec } from "./schedule.ts";
+export { MemoryKeyValueStore } from "./key-value-store.ts";
+export type { KeyValueStore } from "./key-value-store.ts";
+
 // logging
 export { getLogger, configureLogging } from "./logging.ts";
 export type { Logger } from "./logging.ts";

@@ -4,6 +4,7 @@ import type { Middleware } from "./middleware.ts";
 import { Pipelines } from "./pipelines.ts";
 import { Prometheus } from "./prometheus.ts";
 import { Retries } from "./retries.ts";
+import { Scheduler } from "./scheduler.ts";
 import { ShutdownNotifications } from "./shutdown.ts";
 import { Threads } from "./threads.ts";
 import { TimeLimit } from "./time-limit.ts";
@@ -15,5 +16,5 @@ import { TimeLimit } from "./time-limit.ts";
  * `threaded` is a known actor option on every broker.
  */
 export function defaultMiddleware(): Middleware[] {
-  return [new Prometheus(), new AgeLimit(), new TimeLimit(), new ShutdownNotifications(), new Callbacks(), new Pipelines(), new Retries(), new Threads()];
+  return [new Prometheus(), new AgeLimit(), new TimeLimit(), new ShutdownNotifications(), new Callbacks(), new Pipelines(), new Retries(), new Threads(), new Scheduler()];
 }

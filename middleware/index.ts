@@ -14,3 +14,4 @@ export { GroupCallbacks, type GroupCallbacksOptions } from "./group-callbacks.ts
 export { RateLimit, type RateLimitOptions, type ActorRateLimit } from "./rate-limit.ts";
 export { Cancellation, type CancellationOptions } from "./cancellation.ts";
 export { Prometheus, serveMetrics, DURATION_BUCKETS, type PrometheusOptions } from "./prometheus.ts";
+export { Scheduler, type SchedulerOptions, type ScheduleInfo } from "./scheduler.ts";
