@@ -5,7 +5,7 @@ import { Piscina } from "piscina";
 import { getLogger } from "../logging.ts";
 import type { ThreadData } from "./thread-entry.ts";
 import { tsxEntry } from "./tsx.ts";
-import { deserializeError, type ThreadOutcome, type ThreadTask } from "./wire.ts";
+import { deserializeError, type ThreadOutcome, type ThreadTask, type WarmUpTask } from "./wire.ts";
 
 export interface ThreadPoolOptions {
   /** URLs (or package names) of the modules that declare the actors; each thread imports them. */
@@ -55,14 +55,14 @@ export function threadExecArgv(modules: readonly string[], execArgv: readonly st
  */
 export class ThreadPool {
   readonly size: number;
-  readonly #piscina: Piscina<ThreadTask, ThreadOutcome>;
+  readonly #piscina: Piscina<ThreadTask | WarmUpTask, ThreadOutcome>;
 
   constructor(options: ThreadPoolOptions) {
     const size = options.size ?? availableParallelism();
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`ThreadPool option size must be a positive integer, got ${size}`);
     this.size = size;
     const workerData: ThreadData = { modules: [...options.modules] };
-    this.#piscina = new Piscina<ThreadTask, ThreadOutcome>({
+    this.#piscina = new Piscina<ThreadTask | WarmUpTask, ThreadOutcome>({
       filename: ENTRY,
       minThreads: size,
       maxThreads: size,
@@ -104,6 +104,16 @@ export class ThreadPool {
     }
     if (outcome.ok) return outcome.result;
     throw deserializeError(outcome.error, options.errorClasses);
+  }
+
+  /**
+   * Resolves once every thread has imported the modules (one task per thread), so the first
+   * messages' time limits are not spent on thread start-up.
+   * @throws the import error, rebuilt, when a thread cannot load the modules.
+   */
+  async warmUp(): Promise<void> {
+    const outcomes = await Promise.all(Array.from({ length: this.size }, () => this.#piscina.run({ warmUp: true })));
+    for (const outcome of outcomes) if (!outcome.ok) throw deserializeError(outcome.error);
   }
 
   /** Waits for running tasks (up to `closeTimeout`), then stops the threads. */

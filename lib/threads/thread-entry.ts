@@ -6,7 +6,7 @@ import { peekBroker, setBroker } from "../broker.ts";
 import { ActorNotFound } from "../errors.ts";
 import { Message } from "../message.ts";
 import { ThreadRegistry } from "./registry.ts";
-import { serializeError, type ThreadOutcome, type ThreadTask } from "./wire.ts";
+import { serializeError, type ThreadOutcome, type ThreadTask, type WarmUpTask } from "./wire.ts";
 
 /** What the pool passes every thread. */
 export interface ThreadData {
@@ -57,9 +57,10 @@ function jsonSafe(value: unknown): unknown {
   return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }
 
-export default async function runTask(task: ThreadTask): Promise<ThreadOutcome> {
+export default async function runTask(task: ThreadTask | WarmUpTask): Promise<ThreadOutcome> {
   try {
     if (loadError !== undefined) throw loadError;
+    if ("warmUp" in task) return { ok: true, result: undefined };
     const actor = findActor(task.actorName);
     const result = await actor.invoke(task.args, { signal: NEVER_ABORTED, message: Message.fromData(task.message) });
     return { ok: true, result: jsonSafe(result) };

@@ -8,6 +8,11 @@ export interface ThreadTask {
   message: MessageData;
 }
 
+/** Asks a thread to finish importing the modules, so the first real task does not wait for it. */
+export interface WarmUpTask {
+  warmUp: true;
+}
+
 /**
  * An error as it crosses a thread boundary. Structured cloning keeps only name, message and
  * stack, so the class chain and own fields (`code`, `delay`...) travel explicitly.

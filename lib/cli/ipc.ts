@@ -1,0 +1,49 @@
+/** What a worker process tells its supervisor over the cluster IPC channel. */
+export type WorkerReport =
+  /** Sent on a timer; silence means a blocked event loop. */
+  | { type: "heartbeat" }
+  /**
+   * Modules imported and the broker reached; consumers start now. From here on silence means
+   * a blocked event loop (an actor may block before "ready" gets out).
+   */
+  | { type: "starting" }
+  /** Consumers running. */
+  | { type: "ready"; summary: BootSummary }
+  /** Recycling (message count or memory): start a replacement, this one is draining. */
+  | { type: "retiring"; reason: string };
+
+/** What the boot line reports: one worker process's view after loading the modules. */
+export interface BootSummary {
+  /** Broker class and redacted URL, e.g. `RedisBroker redis://127.0.0.1:6379/0`. */
+  broker: string;
+  queues: string[];
+  actors: { name: string; queue: string; threaded: boolean }[];
+  /** Async actors at once in the process. */
+  concurrency: number;
+  /** Pool threads for threaded actors; 0 when the modules declare none. */
+  cpuThreads: number;
+}
+
+/**
+ * What the supervisor tells a worker process. Over IPC rather than signals, so a process
+ * manager that signals the whole group (systemd, timeout(1)) does not count twice.
+ */
+export type SupervisorCommand =
+  /** Stop gracefully (same as a first SIGTERM). */
+  | { type: "stop" }
+  /** Exit now; held messages are redelivered by the broker. */
+  | { type: "force" };
+
+export function isSupervisorCommand(value: unknown): value is SupervisorCommand {
+  const type = (value as { type?: unknown } | null)?.type;
+  return type === "stop" || type === "force";
+}
+
+export function isWorkerReport(value: unknown): value is WorkerReport {
+  return typeof value === "object" && value !== null && typeof (value as { type?: unknown }).type === "string";
+}
+
+/** Sends a report if the channel to the supervisor is still open. */
+export function report(message: WorkerReport): void {
+  if (process.connected && process.send) process.send(message);
+}

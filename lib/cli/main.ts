@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+// The `dramats` command. The same file runs as the supervisor (cluster primary) and, forked
+// by it, as each worker process.
+import cluster from "node:cluster";
+import { readFileSync } from "node:fs";
+import { configureLogging, getLogger } from "../logging.ts";
+import { parseArgs, type CliOptions } from "./args.ts";
+import { CliError, ExitCode } from "./exit-codes.ts";
+import { LogFile } from "./log-output.ts";
+import { resolveModule, workerExecArgv } from "./modules.ts";
+import { removePidFile, writePidFile } from "./pid-file.ts";
+import { Supervisor } from "./supervisor.ts";
+import { runWorkerProcess } from "./worker-process.ts";
+
+/** The package version, from the package.json above this file (source or dist). */
+function version(): string {
+  for (let dir = new URL("./", import.meta.url); dir.pathname !== "/"; dir = new URL("../", dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { name?: string; version?: string };
+      if (manifest.name === "dramats") return manifest.version ?? "0.0.0";
+    } catch {
+      // Not here; look one folder up.
+    }
+  }
+  return "0.0.0";
+}
+
+async function runSupervisor(options: CliOptions): Promise<number> {
+  if (options.heartbeatTimeout <= options.heartbeatInterval * 2) {
+    throw new CliError(
+      `--heartbeat-timeout (${options.heartbeatTimeout} ms) must be more than twice --heartbeat-interval (${options.heartbeatInterval} ms)`,
+      ExitCode.IMPORT_ERROR,
+    );
+  }
+  // Resolve (not import) here: a missing file fails fast, before any process is forked.
+  const modules = options.modules.map((spec) => resolveModule(spec));
+  const execArgv = workerExecArgv(modules);
+
+  let logFile: LogFile | undefined;
+  if (options.logFile !== undefined) {
+    try {
+      logFile = new LogFile(options.logFile);
+    } catch (error) {
+      throw new CliError(`Cannot open log file ${options.logFile}: ${(error as Error).message}`, ExitCode.ERROR, { cause: error });
+    }
+  }
+  const level = options.verbose ? "debug" : (process.env.DRAMATS_LOG_LEVEL ?? "info");
+  configureLogging({ level, base: { pid: process.pid, process: "MainProcess" } }, logFile?.destination());
+
+  if (options.pidFile !== undefined) writePidFile(options.pidFile);
+  try {
+    const supervisor = new Supervisor({
+      processes: options.processes,
+      heartbeatTimeout: options.heartbeatTimeout,
+      bootTimeout: options.bootTimeout,
+      grace: options.grace,
+      execArgv,
+      watch: options.watch,
+      logFile,
+      logger: getLogger("cli"),
+    });
+    return await supervisor.run();
+  } finally {
+    if (options.pidFile !== undefined) removePidFile(options.pidFile);
+    logFile?.close();
+  }
+}
+
+async function main(): Promise<void> {
+  let code: number;
+  try {
+    const options = parseArgs(process.argv.slice(2), version());
+    if (cluster.isPrimary) {
+      code = await runSupervisor(options);
+    } else {
+      await runWorkerProcess(options, Number(process.env.DRAMATS_WORKER_INDEX ?? 0));
+      return;
+    }
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    if (error.message) process.stderr.write(`dramats: ${error.message}\n`);
+    code = error.exitCode;
+  }
+  process.exit(code);
+}
+
+await main();

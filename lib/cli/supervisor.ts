@@ -1,0 +1,350 @@
+import cluster, { type Worker as ClusterWorker } from "node:cluster";
+import type { Logger } from "../logging.ts";
+import { ExitCode } from "./exit-codes.ts";
+import { isWorkerReport, type BootSummary, type SupervisorCommand } from "./ipc.ts";
+import type { LogFile } from "./log-output.ts";
+import { watchSources } from "./watch.ts";
+
+export interface SupervisorOptions {
+  processes: number;
+  /** Worker processes silent this long after boot are deemed blocked and killed (ms). */
+  heartbeatTimeout: number;
+  /** Worker processes not ready this long after their fork are killed (ms). */
+  bootTimeout: number;
+  /** How long stopping workers get before a forced stop kills them (ms); informs the logs only. */
+  grace: number;
+  /** Node flags for worker processes (tsx's loader for TypeScript modules). */
+  execArgv: string[];
+  /** Reload on source changes under this folder. */
+  watch?: string | undefined;
+  /** Relay children's output here instead of sharing our stdout. */
+  logFile?: LogFile | undefined;
+  logger: Logger;
+  /** Consecutive failed boots of one slot before giving up. @defaultValue 5 */
+  maxBootFailures?: number;
+  /** First restart delay after a crash, doubling while crashes repeat (ms). @defaultValue 100 */
+  minRestartDelay?: number;
+  /** @defaultValue 10000 */
+  maxRestartDelay?: number;
+}
+
+/** One worker process as the supervisor sees it. */
+interface Child {
+  readonly worker: ClusterWorker;
+  readonly slot: Slot;
+  readonly forkedAt: number;
+  /** booting: importing modules; starting: consumers starting; ready: consuming. */
+  state: "booting" | "starting" | "ready" | "retiring";
+  lastSeen: number;
+  summary?: BootSummary;
+}
+
+/** A place for one worker process: its running child and, during a reload, the one replacing it. */
+interface Slot {
+  readonly index: number;
+  current: Child | undefined;
+  next: Child | undefined;
+  bootFailures: number;
+  crashes: number[];
+  restartTimer: NodeJS.Timeout | undefined;
+}
+
+/** Crashes older than this no longer make restarts slower (ms). */
+const CRASH_WINDOW = 60_000;
+/** Stop signals closer together than this count as one (ms). */
+const SIGNAL_DEDUPE_MS = 300;
+/** After a forced stop, how long workers get to exit on their own before SIGKILL (ms). */
+const FORCE_KILL_AFTER = 3_000;
+
+/**
+ * The `dramats` main process: forks worker processes on node:cluster and keeps them alive.
+ * It restarts a process that dies (with backoff, giving up on a boot crash loop), kills one
+ * whose heartbeats stop (a blocked event loop), replaces recycled ones, reloads all of them
+ * on SIGHUP or file changes without downtime, and on SIGTERM/SIGINT stops them gracefully.
+ */
+export class Supervisor {
+  readonly #options: Required<Omit<SupervisorOptions, "watch" | "logFile">> & Pick<SupervisorOptions, "watch" | "logFile">;
+  readonly #log: Logger;
+  readonly #slots: Slot[] = [];
+  readonly #children = new Set<Child>();
+  #stopping = false;
+  #forced = false;
+  #everReady = false;
+  #bootLogged = false;
+  #exitCode: number = ExitCode.OK;
+  #lastStopSignal = 0;
+  #checkTimer: NodeJS.Timeout | undefined;
+  #stopWatching: (() => void) | undefined;
+  #done!: (code: number) => void;
+  readonly #signalHandlers: [NodeJS.Signals, () => void][] = [];
+
+  constructor(options: SupervisorOptions) {
+    this.#options = { maxBootFailures: 5, minRestartDelay: 100, maxRestartDelay: 10_000, ...options };
+    this.#log = options.logger;
+  }
+
+  /** Runs until the fleet stopped; resolves with the exit code for the command. */
+  run(): Promise<number> {
+    const finished = new Promise<number>((resolve) => (this.#done = resolve));
+    cluster.setupPrimary({ execArgv: this.#options.execArgv, silent: this.#options.logFile !== undefined });
+    this.#on("SIGTERM", () => this.#onStopSignal("SIGTERM"));
+    this.#on("SIGINT", () => this.#onStopSignal("SIGINT"));
+    this.#on("SIGHUP", () => this.reload("SIGHUP"));
+    const period = Math.max(10, Math.min(this.#options.heartbeatTimeout, this.#options.bootTimeout) / 4);
+    this.#checkTimer = setInterval(() => this.#checkHealth(), period);
+    if (this.#options.watch !== undefined) {
+      this.#stopWatching = watchSources(this.#options.watch, (file) => this.reload(`change in ${file}`));
+    }
+    for (let index = 0; index < this.#options.processes; index++) {
+      this.#slots.push({ index, current: undefined, next: undefined, bootFailures: 0, crashes: [], restartTimer: undefined });
+    }
+    // The first process boots alone: a module that fails to import is reported once, not N times.
+    this.#slots[0]!.current = this.#fork(this.#slots[0]!);
+    return finished;
+  }
+
+  /** Replaces every worker process with a fresh one, each old one stopping once its successor is ready. */
+  reload(why: string): void {
+    if (this.#stopping) return;
+    this.#log.info({ reason: why }, "Reloading worker processes");
+    for (const slot of this.#slots) {
+      if (slot.current !== undefined && slot.current.state !== "retiring" && slot.next === undefined) slot.next = this.#fork(slot);
+    }
+  }
+
+  /** Stops every worker process gracefully; the fleet's exit code is `code` unless a stop is forced. */
+  stop(code: number = ExitCode.OK): void {
+    if (this.#stopping) return;
+    this.#stopping = true;
+    this.#exitCode = code;
+    this.#stopWatching?.();
+    for (const slot of this.#slots) clearTimeout(slot.restartTimer);
+    this.#log.info({ processes: this.#children.size, graceMs: this.#options.grace }, "Stopping worker processes");
+    for (const child of this.#children) this.#command(child, { type: "stop" });
+    this.#finishIfIdle();
+  }
+
+  #on(signal: NodeJS.Signals, handler: () => void): void {
+    process.on(signal, handler);
+    this.#signalHandlers.push([signal, handler]);
+  }
+
+  #onStopSignal(signal: NodeJS.Signals): void {
+    // timeout(1) and some process managers deliver one stop request twice in a row.
+    const now = Date.now();
+    if (now - this.#lastStopSignal < SIGNAL_DEDUPE_MS) return;
+    this.#lastStopSignal = now;
+    if (!this.#stopping) {
+      this.#log.info({ signal }, "Received signal");
+      this.stop(ExitCode.OK);
+      return;
+    }
+    if (this.#forced) return;
+    // A second signal: workers exit at once (their held messages are redelivered by the broker).
+    this.#forced = true;
+    this.#exitCode = ExitCode.ERROR;
+    this.#log.warn({ signal }, "Second signal: forcing worker processes to exit");
+    for (const child of this.#children) this.#command(child, { type: "force" });
+    setTimeout(() => {
+      for (const child of this.#children) this.#signal(child, "SIGKILL");
+    }, FORCE_KILL_AFTER).unref();
+  }
+
+  #fork(slot: Slot): Child {
+    const worker = cluster.fork({ DRAMATS_WORKER_INDEX: String(slot.index) });
+    const now = Date.now();
+    const child: Child = { worker, slot, forkedAt: now, lastSeen: now, state: "booting" };
+    this.#children.add(child);
+    this.#options.logFile?.relay(worker.process.stdout);
+    this.#options.logFile?.relay(worker.process.stderr);
+    worker.on("message", (message: unknown) => this.#onReport(child, message));
+    worker.on("exit", (code: number | null, signal: string | null) => this.#onExit(child, code, signal));
+    worker.on("error", (error) => this.#log.debug({ err: error, pid: worker.process.pid }, "IPC error with a worker process"));
+    this.#log.debug({ slot: slot.index, pid: worker.process.pid }, "Forked worker process");
+    return child;
+  }
+
+  #onReport(child: Child, message: unknown): void {
+    if (!isWorkerReport(message)) return;
+    child.lastSeen = Date.now();
+    switch (message.type) {
+      case "heartbeat":
+        return;
+      case "starting":
+        return this.#onStarting(child);
+      case "ready":
+        return this.#onReady(child, message.summary);
+      case "retiring":
+        return this.#onRetiring(child, message.reason);
+    }
+  }
+
+  #onStarting(child: Child): void {
+    if (child.state !== "booting") return;
+    child.state = "starting";
+    child.slot.bootFailures = 0;
+    if (!this.#everReady && !this.#stopping) {
+      // The modules import: boot the other processes now.
+      this.#everReady = true;
+      for (const other of this.#slots) if (other.current === undefined) other.current = this.#fork(other);
+    }
+  }
+
+  #onReady(child: Child, summary: BootSummary): void {
+    if (child.state === "booting") this.#onStarting(child);
+    if (child.state !== "starting") return;
+    child.state = "ready";
+    child.summary = summary;
+    const slot = child.slot;
+    this.#log.debug({ slot: slot.index, pid: child.worker.process.pid }, "Worker process ready");
+    if (this.#stopping) {
+      this.#command(child, { type: "stop" });
+      return;
+    }
+    if (!this.#bootLogged) {
+      this.#bootLogged = true;
+      this.#logBoot(summary);
+    }
+    if (slot.next === child) {
+      // A reload: the successor is consuming, so its predecessor may drain and leave.
+      const previous = slot.current;
+      slot.current = child;
+      slot.next = undefined;
+      if (previous) this.#retire(previous);
+    }
+  }
+
+  #onRetiring(child: Child, reason: string): void {
+    const slot = child.slot;
+    child.state = "retiring";
+    this.#log.info({ slot: slot.index, pid: child.worker.process.pid, reason }, "Worker process is recycling; starting its replacement");
+    if (slot.current === child) {
+      slot.current = undefined;
+      if (!this.#stopping) slot.current = slot.next ?? this.#fork(slot);
+      slot.next = undefined;
+    }
+  }
+
+  #retire(child: Child): void {
+    child.state = "retiring";
+    this.#command(child, { type: "stop" });
+  }
+
+  #onExit(child: Child, code: number | null, signal: string | null): void {
+    this.#children.delete(child);
+    const slot = child.slot;
+    const pid = child.worker.process.pid;
+    if (this.#stopping) {
+      if (slot.current === child) slot.current = undefined;
+      if (slot.next === child) slot.next = undefined;
+      if (code !== 0 && !this.#forced) {
+        this.#log.warn({ slot: slot.index, pid, code, signal }, "Worker process exited uncleanly while stopping");
+        if (this.#exitCode === ExitCode.OK) this.#exitCode = ExitCode.ERROR;
+      }
+      return this.#finishIfIdle();
+    }
+    if (child.state === "retiring") {
+      this.#log.info({ slot: slot.index, pid, code, signal }, "Worker process retired");
+      return;
+    }
+    const exitCode = code ?? ExitCode.ERROR;
+    if (slot.next === child) {
+      // A reload's successor died at boot: keep the running process, which still serves.
+      slot.next = undefined;
+      this.#log.error(
+        { slot: slot.index, pid, code, signal },
+        exitCode === ExitCode.IMPORT_ERROR ? "Reload failed: the new code does not import; keeping the running process" : "Reload failed: the new process died at boot; keeping the running process",
+      );
+      return;
+    }
+    if (slot.current === child) slot.current = undefined;
+
+    if (child.state === "booting") {
+      slot.bootFailures++;
+      if (!this.#everReady && (exitCode === ExitCode.IMPORT_ERROR || exitCode === ExitCode.BROKER_CONNECTION_ERROR)) {
+        // The worker printed why; retrying cannot fix an import error or a wrong broker URL.
+        return this.#giveUp(exitCode, "Worker process failed to boot", { code, signal });
+      }
+      if (slot.bootFailures >= this.#options.maxBootFailures) {
+        return this.#giveUp(exitCode === ExitCode.OK ? ExitCode.ERROR : exitCode, `Worker process ${slot.index} failed to boot ${slot.bootFailures} times in a row; giving up`, {
+          code,
+          signal,
+        });
+      }
+    }
+    const delay = this.#restartDelay(slot);
+    this.#log.warn({ slot: slot.index, pid, code, signal, restartInMs: delay, state: child.state }, "Worker process died; restarting it");
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = undefined;
+      if (!this.#stopping && slot.current === undefined) slot.current = this.#fork(slot);
+    }, delay);
+  }
+
+  #restartDelay(slot: Slot): number {
+    const now = Date.now();
+    slot.crashes = slot.crashes.filter((at) => now - at < CRASH_WINDOW);
+    slot.crashes.push(now);
+    return Math.min(this.#options.maxRestartDelay, this.#options.minRestartDelay * 2 ** (slot.crashes.length - 1));
+  }
+
+  #giveUp(code: number, message: string, fields: Record<string, unknown>): void {
+    this.#log.fatal({ ...fields, exitCode: code }, message);
+    this.stop(code);
+  }
+
+  /** Kills processes whose event loop stopped answering, and those that never finished booting. */
+  #checkHealth(): void {
+    const now = Date.now();
+    for (const child of this.#children) {
+      const pid = child.worker.process.pid;
+      if (child.state === "booting") {
+        if (now - child.forkedAt > this.#options.bootTimeout) {
+          this.#log.error({ slot: child.slot.index, pid, bootTimeoutMs: this.#options.bootTimeout }, "Worker process did not boot in time; killing it");
+          this.#signal(child, "SIGKILL");
+        }
+      } else if (now - child.lastSeen > this.#options.heartbeatTimeout) {
+        this.#log.error(
+          { slot: child.slot.index, pid, silentMs: now - child.lastSeen },
+          "Worker process missed its heartbeats (event loop blocked?); killing it, the broker will redeliver its messages",
+        );
+        child.lastSeen = now; // One kill per silence.
+        this.#signal(child, "SIGKILL");
+      }
+    }
+  }
+
+  #command(child: Child, command: SupervisorCommand): void {
+    try {
+      if (child.worker.isConnected()) child.worker.send(command);
+      else this.#signal(child, command.type === "stop" ? "SIGTERM" : "SIGKILL");
+    } catch {
+      // The channel closed under us; its exit event follows.
+    }
+  }
+
+  #signal(child: Child, signal: NodeJS.Signals): void {
+    try {
+      child.worker.process.kill(signal);
+    } catch {
+      // Already gone; its exit event follows.
+    }
+  }
+
+  #finishIfIdle(): void {
+    if (!this.#stopping || this.#children.size > 0) return;
+    clearInterval(this.#checkTimer);
+    for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler);
+    this.#log.info({ exitCode: this.#exitCode }, "All worker processes stopped");
+    this.#done(this.#exitCode);
+  }
+
+  #logBoot(summary: BootSummary): void {
+    const actors = summary.actors.map((a) => (a.threaded ? `${a.name} (threaded)` : a.name)).join(", ") || "none";
+    const threads = summary.cpuThreads > 0 ? `, ${summary.cpuThreads} CPU threads` : "";
+    this.#log.info(
+      { ...summary, processes: this.#options.processes, pid: process.pid },
+      `dramats booted: broker ${summary.broker}; queues ${summary.queues.join(", ") || "none"}; actors ${actors}; ` +
+        `${this.#options.processes} processes x ${summary.concurrency} concurrent actors${threads}`,
+    );
+  }
+}

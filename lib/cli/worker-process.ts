@@ -1,0 +1,180 @@
+import type { Broker } from "../broker.ts";
+import { peekBroker, setBroker } from "../broker.ts";
+import { configureLogging, getLogger, type Logger } from "../logging.ts";
+import { ThreadPool } from "../threads/pool.ts";
+import { Worker } from "../worker.ts";
+import { Threads } from "../../middleware/threads.ts";
+import type { CliOptions } from "./args.ts";
+import { brokerFromUrl, redactUrl } from "./broker-url.ts";
+import { CliError, ExitCode } from "./exit-codes.ts";
+import { isSupervisorCommand, report, type BootSummary } from "./ipc.ts";
+import { importModules, resolveModule } from "./modules.ts";
+import { Recycler } from "./recycler.ts";
+
+/** How long the boot-time broker check may take before it counts as a connection failure (ms). */
+const BROKER_CHECK_TIMEOUT = 10_000;
+/** Extra time after the grace period for closing the pool and the broker before exiting anyway (ms). */
+const CLOSE_MARGIN = 10_000;
+
+/**
+ * One worker process under the supervisor: imports the modules, picks the broker, starts a
+ * Worker (and a thread pool when some actor is threaded), heartbeats over IPC, and stops
+ * gracefully on SIGTERM, on recycling, or when the supervisor goes away.
+ */
+export async function runWorkerProcess(options: CliOptions, index: number): Promise<never> {
+  const name = `WorkerProcess(${index})`;
+  configureLogging({ level: options.verbose ? "debug" : (process.env.DRAMATS_LOG_LEVEL ?? "info"), base: { pid: process.pid, process: name } });
+  const log = getLogger("cli");
+  const heartbeat = setInterval(() => report({ type: "heartbeat" }), options.heartbeatInterval);
+  heartbeat.unref();
+
+  let stop: ((why: string) => void) | undefined;
+  let stopRequested = false;
+  const force = (why: string) => {
+    log.warn({ reason: why }, "Forced stop: exiting without waiting for running actors");
+    process.exit(ExitCode.ERROR);
+  };
+  const requestStop = (why: string) => {
+    // A stop during boot: nothing runs yet, so leave at once.
+    if (stop === undefined) process.exit(ExitCode.OK);
+    stopRequested = true;
+    stop(why);
+  };
+  process.on("SIGTERM", () => (stopRequested ? force("second SIGTERM") : requestStop("SIGTERM")));
+  // Ctrl-C and a terminal hang-up reach the whole process group: the supervisor decides what
+  // they mean (a stop, a reload) and tells us over IPC.
+  process.on("SIGINT", () => {});
+  process.on("SIGHUP", () => {});
+  process.on("message", (message: unknown) => {
+    if (!isSupervisorCommand(message)) return;
+    if (message.type === "force") force("supervisor forced the stop");
+    else requestStop("supervisor asked to stop");
+  });
+  process.on("disconnect", () => requestStop("supervisor went away"));
+
+  let broker: Broker;
+  let worker: Worker;
+  let pool: ThreadPool | undefined;
+  let recycler: Recycler | undefined;
+  try {
+    ({ broker, worker, pool, recycler } = await boot(options, log, (reason) => retire(reason)));
+  } catch (error) {
+    const failure =
+      error instanceof CliError ? error : new CliError(`Worker process failed to boot: ${(error as Error)?.stack ?? String(error)}`, ExitCode.ERROR);
+    if (failure.message) process.stderr.write(`dramats: ${failure.message}\n`);
+    process.exit(failure.exitCode);
+  }
+
+  let stopping: Promise<never> | undefined;
+  stop = (why: string) => {
+    stopping ??= (async () => {
+      log.info({ reason: why, graceMs: options.grace }, "Stopping: finishing running actors, giving back unstarted messages");
+      setTimeout(() => {
+        log.error("Shutdown did not finish in time; exiting");
+        process.exit(ExitCode.ERROR);
+      }, options.grace + CLOSE_MARGIN).unref();
+      recycler?.stop();
+      await worker.stop({ timeout: options.grace });
+      // Anything still on a thread after the grace period is abandoned; the broker redelivers it.
+      await pool?.destroy().catch((error: unknown) => log.error({ err: error }, "Closing the thread pool failed"));
+      await broker.close().catch((error: unknown) => log.error({ err: error }, "Closing the broker failed"));
+      process.exit(ExitCode.OK);
+    })();
+  };
+  const retire = (reason: string) => {
+    log.info({ reason }, "Recycling this worker process");
+    report({ type: "retiring", reason });
+    requestStop("recycle");
+  };
+
+  // Everything from here on happens in handlers.
+  return new Promise<never>(() => {});
+}
+
+async function boot(options: CliOptions, log: Logger, retire: (reason: string) => void) {
+  const modules = options.modules.map((spec) => resolveModule(spec));
+  await importModules(modules, options.verbose);
+
+  // --broker / DRAMATS_BROKER win over the modules' own setBroker: set it after the imports.
+  const declared = peekBroker();
+  let broker: Broker;
+  let url: string | undefined;
+  if (options.broker !== undefined) {
+    url = options.broker;
+    broker = setBroker(await brokerFromUrl(url));
+    if (declared && declared !== broker) await declared.close().catch(() => {});
+  } else if (declared !== undefined) {
+    broker = declared;
+  } else {
+    throw new CliError(
+      "No broker: pass --broker URL, set DRAMATS_BROKER, or call setBroker(...) in one of the modules",
+      ExitCode.IMPORT_ERROR,
+    );
+  }
+  if (broker.actors.size === 0) {
+    log.warn("The modules declared no actors on the broker (do they import the same dramats as this command?)");
+  }
+
+  const threaded = [...broker.actors.values()].filter((a) => a.options.threaded === true);
+  let pool: ThreadPool | undefined;
+  if (threaded.length > 0) {
+    const threads = broker.middleware.find((m): m is Threads => m instanceof Threads);
+    if (threads === undefined) {
+      log.warn("Threaded actors declared, but the broker's middleware has no Threads: they run on the event loop");
+    } else {
+      pool = new ThreadPool({ modules: modules.map((m) => m.url), size: options.cpuThreads });
+      try {
+        await pool.warmUp();
+      } catch (error) {
+        await pool.destroy().catch(() => {});
+        const e = error as Error;
+        throw new CliError(`Pool threads could not import the modules: ${e.name}: ${e.message}`, ExitCode.IMPORT_ERROR, { cause: e });
+      }
+      threads.usePool(pool);
+    }
+  }
+
+  const recycler =
+    options.maxMessages !== undefined || options.maxMemory !== undefined
+      ? new Recycler({ maxMessages: options.maxMessages, maxMemory: options.maxMemory, retire })
+      : undefined;
+  if (recycler) broker.addMiddleware(recycler);
+
+  await broker.emit("afterProcessBoot", broker);
+  const worker = new Worker(broker, { concurrency: options.threads, ...(options.queues ? { queues: options.queues } : {}) });
+  await checkBroker(broker, options.queues?.[0] ?? broker.queues.values().next().value);
+  report({ type: "starting" });
+  await worker.start();
+
+  const summary: BootSummary = {
+    broker: url === undefined ? broker.constructor.name : `${broker.constructor.name} ${redactUrl(url)}`,
+    queues: worker.queues,
+    actors: [...broker.actors.values()].map((a) => ({ name: a.actorName, queue: a.queueName, threaded: a.options.threaded === true })),
+    concurrency: worker.concurrency,
+    cpuThreads: pool?.size ?? 0,
+  };
+  report({ type: "ready", summary });
+  return { broker, worker, pool, recycler };
+}
+
+/** One cheap round trip, so a wrong URL or a down broker fails the boot with exit code 3. */
+async function checkBroker(broker: Broker, queue: string | undefined): Promise<void> {
+  if (queue === undefined) return;
+  if (!broker.queues.has(queue)) broker.declareQueue(queue);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      broker.depths(queue),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${BROKER_CHECK_TIMEOUT} ms`)), BROKER_CHECK_TIMEOUT);
+      }),
+    ]);
+  } catch (error) {
+    await broker.close().catch(() => {});
+    throw new CliError(`Cannot reach the broker (${broker.constructor.name}): ${(error as Error)?.message ?? String(error)}`, ExitCode.BROKER_CONNECTION_ERROR, {
+      cause: error,
+    });
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,93 @@
+// Spawns the real `dramats` command for CLI specs and watches its output.
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../lib/cli/main.ts", import.meta.url));
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+/** One parsed pino line (or `{ msg: line }` for anything else the processes printed). */
+export type LogLine = Record<string, unknown> & { msg?: string; pid?: number; process?: string };
+
+export interface CliRun {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly lines: LogLine[];
+  stderr(): string;
+  /** Resolves with the first line matching, waiting up to `timeout` ms. */
+  waitFor(match: (line: LogLine) => boolean, timeout?: number): Promise<LogLine>;
+  /** Resolves with the exit code (or the signal name), waiting up to `timeout` ms. */
+  exited(timeout?: number): Promise<number | string>;
+  signal(signal: NodeJS.Signals): void;
+  /** SIGKILLs the whole process group (supervisor and workers) if still running. */
+  destroy(): void;
+}
+
+/**
+ * Runs `node --import tsx lib/cli/main.ts ...args` in its own process group, so a spec can
+ * always clean up every process it started.
+ */
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliRun {
+  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, DRAMATS_LOG_LEVEL: "info", ...options.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const lines: LogLine[] = [];
+  let err = "";
+  let waiters: { match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }[] = [];
+  let partial = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+    const parts = (partial + chunk).split("\n");
+    partial = parts.pop()!;
+    for (const text of parts) {
+      if (!text.trim()) continue;
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        line = { msg: text };
+      }
+      lines.push(line);
+      waiters = waiters.filter((w) => (w.match(line) ? (w.resolve(line), false) : true));
+    }
+  });
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
+  const exit = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)));
+
+  return {
+    child,
+    pid: child.pid!,
+    lines,
+    stderr: () => err,
+    waitFor(match, timeout = 15_000) {
+      const seen = lines.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new Error(`No matching log line within ${timeout} ms. Last lines:\n${lines.slice(-15).map((l) => JSON.stringify(l)).join("\n")}\nstderr: ${err}`));
+        }, timeout);
+        waiters.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+      });
+    },
+    exited(timeout = 15_000) {
+      return Promise.race([
+        exit,
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`dramats did not exit within ${timeout} ms; stderr: ${err}`)), timeout).unref()),
+      ]);
+    },
+    signal(signal) {
+      child.kill(signal);
+    },
+    destroy() {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
+
+/** Matches the supervisor's boot line. */
+export const isBootLine = (line: LogLine): boolean => typeof line.msg === "string" && line.msg.startsWith("dramats booted");
