@@ -1,8 +1,9 @@
 import { expect } from "chai";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { pathToFileURL } from "node:url";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { isBootLine, runCli, type CliRun } from "./run-cli.ts";
+import { isBootLine, ROOT, runCli, type CliRun } from "./run-cli.ts";
 
 const APP = "spec/fixtures/cli-stub-app.ts";
 /** Short heartbeats and grace so the whole file stays quick. */
@@ -87,7 +88,7 @@ describe("dramats CLI (in-memory broker)", function () {
     const boot = await cli.waitFor(isBootLine);
     expect(boot.msg).to.equal(
       "dramats booted: broker StubBroker; queues cli-stub, cli-stub-other, cli-stub-block; " +
-        "actors note, other, crunch (threaded), spin (threaded), block; 2 processes x 3 concurrent actors, 1 CPU threads",
+        "actors note, other, crunch (threaded), spin (threaded), block, leak; 2 processes x 3 concurrent actors, 1 CPU threads",
     );
     // Both processes boot and each processes its own in-memory messages.
     await until(() => new Set(runs(out).map((r) => r.pid)).size === 2 && runs(out).length === 8);
@@ -182,6 +183,58 @@ describe("dramats CLI (in-memory broker)", function () {
     await until(() => runs(out).length === 4);
     const pids = new Set(runs(out).map((r) => r.pid));
     expect(pids.size).to.equal(2);
+    cli.signal("SIGTERM");
+    expect(await cli.exited()).to.equal(0);
+  });
+
+  it("recycles a worker process after --max-messages and starts its replacement", async () => {
+    const out = join(dir, "runs.txt");
+    cli = runCli([APP, "--processes", "1", "--threads", "1", "--max-messages", "5", "--queues", "cli-stub", ...FAST], {
+      env: { CLI_SPEC_OUT: out, CLI_SPEC_SEND: "8" },
+    });
+    const retiring = await cli.waitFor((l) => l.msg === "Worker process is recycling; starting its replacement");
+    expect(retiring.reason).to.equal("processed 5 messages (--max-messages 5)");
+    await cli.waitFor((l) => l.msg === "Worker process retired");
+    await until(() => new Set(runs(out).map((r) => r.pid)).size === 2);
+    const first = runs(out)[0]!.pid;
+    // Concurrency 1: the first process ran exactly five messages, then gave the rest back.
+    expect(runs(out).filter((r) => r.pid === first)).to.have.length(5);
+    cli.signal("SIGTERM");
+    expect(await cli.exited()).to.equal(0);
+  });
+
+  it("recycles a worker process whose memory passes --max-memory", async () => {
+    const out = join(dir, "runs.txt");
+    cli = runCli([APP, "--processes", "1", "--threads", "1", "--max-memory", "300", "--queues", "cli-stub", ...FAST], {
+      env: { CLI_SPEC_OUT: out, CLI_SPEC_LEAK: "12" },
+    });
+    const retiring = await cli.waitFor((l) => l.msg === "Worker process is recycling; starting its replacement");
+    expect(retiring.reason).to.match(/^RSS \d+ MB passed --max-memory 300 MB$/);
+    await cli.waitFor((l) => l.msg === "Worker process retired");
+    cli.signal("SIGTERM");
+    expect(await cli.exited()).to.equal(0);
+  });
+
+  it("reloads worker processes when a source file under --watch changes", async () => {
+    const app = join(dir, "app", "actors.ts");
+    const lib = pathToFileURL(join(ROOT, "lib/index.ts")).href;
+    const stub = pathToFileURL(join(ROOT, "brokers/stub.ts")).href;
+    mkdirSync(join(dir, "app"));
+    writeFileSync(join(dir, "app", "package.json"), '{ "type": "module" }\n');
+    const source = (version: number) =>
+      `import { actor, setBroker } from ${JSON.stringify(lib)};\n` +
+      `import { StubBroker } from ${JSON.stringify(stub)};\n` +
+      `setBroker(new StubBroker());\n` +
+      `export const v${version} = actor(function v${version}() {}, { queueName: "watched" });\n` +
+      `console.log("loaded v${version}");\n`;
+    writeFileSync(app, source(1));
+    cli = runCli([app, "--processes", "1", "--watch", join(dir, "app"), ...FAST]);
+    const boot = await cli.waitFor(isBootLine);
+    expect(boot.msg).to.include("actors v1;");
+    writeFileSync(app, source(2));
+    await cli.waitFor((l) => l.msg === "Reloading worker processes");
+    await cli.waitFor((l) => l.msg === "loaded v2");
+    await cli.waitFor((l) => l.msg === "Worker process retired");
     cli.signal("SIGTERM");
     expect(await cli.exited()).to.equal(0);
   });
