@@ -3,6 +3,7 @@ import { Consumer, type Delivery } from "../../lib/broker.ts";
 import type { Logger } from "../../lib/logging.ts";
 import type { Message } from "../../lib/message.ts";
 import { delayQueueName } from "../../lib/queue-names.ts";
+import { AckBatch } from "./acks.ts";
 import type { Connector } from "./connector.ts";
 
 /** A delivery remembers the channel it came on: acks are only ever sent on that channel. */
@@ -10,12 +11,13 @@ export interface RabbitmqDelivery extends Delivery {
   readonly body: Buffer;
   readonly redelivered: boolean;
   readonly raw: ConsumeMessage;
-  readonly channel: Channel;
 }
 
-/** Internal state of a delivery: fetched by the worker, or still waiting in our buffer. */
+/** Internal state of a delivery: its channel's acks, and whether the worker fetched it. */
 interface TrackedDelivery extends RabbitmqDelivery {
+  readonly acks: AckBatch;
   fetched: boolean;
+  settled: boolean;
 }
 
 /** What a consumer needs from its broker. */
@@ -60,12 +62,16 @@ export class RabbitmqConsumer extends Consumer {
   readonly #prefetch: number;
   readonly #connector: Connector;
   readonly #log: Logger;
-  #channel: Channel | undefined;
+  /** Acks of the channel consuming `q`; a new one per channel. */
+  #acks: AckBatch | undefined;
+  /** The channel consuming `q.DQ` (apart, so that `multiple` acks on `q` never touch it). */
+  #delayChannel: Channel | undefined;
   #buffer: TrackedDelivery[] = [];
   /** Deliveries of the current channel not yet acked, nacked or requeued (buffered ones included). */
   readonly #unsettled = new Set<TrackedDelivery>();
   readonly #moves = new Set<Promise<void>>();
-  #consumerTags: string[] = [];
+  #consumerTag: string | undefined;
+  #delayConsumerTag: string | undefined;
   #waiters = new Set<() => void>();
   #closing = false;
 
@@ -86,21 +92,39 @@ export class RabbitmqConsumer extends Consumer {
 
   async #setup(model: ChannelModel): Promise<void> {
     await this.#host.ensureQueue(this.queueName);
+    const channel = await this.#openChannel(model);
+    const acks = new AckBatch(channel);
+    this.#acks = acks;
+    await channel.prefetch(this.#prefetch);
+    const { consumerTag } = await channel.consume(this.queueName, (message) => this.#onDelivery(acks, message), { noAck: false });
+    this.#consumerTag = consumerTag;
+
+    const delayChannel = await this.#openChannel(model);
+    this.#delayChannel = delayChannel;
+    await delayChannel.prefetch(this.#host.delayQueuePrefetch);
+    const delayed = await delayChannel.consume(delayQueueName(this.queueName), (message) => this.#onDelayed(delayChannel, message), { noAck: false });
+    this.#delayConsumerTag = delayed.consumerTag;
+  }
+
+  async #openChannel(model: ChannelModel): Promise<Channel> {
     const channel = await model.createChannel();
     channel.on("error", (error: Error) => this.#log.warn({ err: error, queue: this.queueName }, "RabbitMQ consumer channel error"));
     channel.on("close", () => this.#onChannelClosed(channel));
-    this.#channel = channel;
-    await channel.prefetch(this.#prefetch);
-    const main = await channel.consume(this.queueName, (message) => this.#onDelivery(channel, message), { noAck: false });
-    await channel.prefetch(this.#host.delayQueuePrefetch);
-    const delayed = await channel.consume(delayQueueName(this.queueName), (message) => this.#onDelayed(channel, message), { noAck: false });
-    this.#consumerTags = [main.consumerTag, delayed.consumerTag];
+    return channel;
   }
 
-  #onDelivery(channel: Channel, message: ConsumeMessage | null): void {
-    if (channel !== this.#channel) return;
+  #onDelivery(acks: AckBatch, message: ConsumeMessage | null): void {
+    if (acks !== this.#acks) return;
     if (message === null) return this.#cancelledByServer();
-    const delivery: TrackedDelivery = { body: message.content, redelivered: message.fields.redelivered, raw: message, channel, fetched: false };
+    const delivery: TrackedDelivery = {
+      body: message.content,
+      redelivered: message.fields.redelivered,
+      raw: message,
+      acks,
+      fetched: false,
+      settled: false,
+    };
+    acks.received(delivery);
     this.#unsettled.add(delivery);
     this.#host.track(this.queueName, 1, 0);
     this.#buffer.push(delivery);
@@ -108,25 +132,28 @@ export class RabbitmqConsumer extends Consumer {
   }
 
   #onDelayed(channel: Channel, message: ConsumeMessage | null): void {
-    if (channel !== this.#channel) return;
+    if (channel !== this.#delayChannel) return;
     if (message === null) return this.#cancelledByServer();
     const queueName = this.queueName;
     this.#host.trackMoving(queueName, 1);
-    const move: Promise<void> = this.#host.moveDelayed(queueName, message.content, message.properties).then(
-      () => {
-        if (channel === this.#channel) channel.ack(message);
-      },
-      (error: unknown) => {
-        this.#log.error({ err: error, queue: queueName }, "Moving a message out of the delay queue failed; RabbitMQ will redeliver it");
-        // Give it back after a pause so that a persistent failure does not spin.
-        setTimeout(() => {
-          if (channel === this.#channel) channel.nack(message, false, true);
-        }, 1_000).unref();
-      },
-    ).finally(() => {
-      this.#host.trackMoving(queueName, -1);
-      this.#moves.delete(move);
-    });
+    const move: Promise<void> = this.#host
+      .moveDelayed(queueName, message.content, message.properties)
+      .then(
+        () => {
+          if (channel === this.#delayChannel) channel.ack(message);
+        },
+        (error: unknown) => {
+          this.#log.error({ err: error, queue: queueName }, "Moving a message out of the delay queue failed; RabbitMQ will redeliver it");
+          // Give it back after a pause so that a persistent failure does not spin.
+          setTimeout(() => {
+            if (channel === this.#delayChannel) channel.nack(message, false, true);
+          }, 1_000).unref();
+        },
+      )
+      .finally(() => {
+        this.#host.trackMoving(queueName, -1);
+        this.#moves.delete(move);
+      });
     this.#moves.add(move);
   }
 
@@ -137,15 +164,18 @@ export class RabbitmqConsumer extends Consumer {
   }
 
   #onChannelClosed(channel: Channel): void {
-    if (channel !== this.#channel) return;
-    this.#channel = undefined;
-    this.#forgetDeliveries();
+    if (channel === this.#acks?.channel) this.#forgetDeliveries();
+    else if (channel === this.#delayChannel) this.#delayChannel = undefined;
+    else return;
     // A channel closed by the server while the connection lives (a protocol error, a
     // consumer timeout): start over on a fresh connection.
     if (!this.#closing) this.#connector.reset();
   }
 
+  /** The channel is gone: RabbitMQ requeues its deliveries, so stop counting and never ack them. */
   #forgetDeliveries(): void {
+    this.#acks?.kill();
+    this.#acks = undefined;
     if (this.#unsettled.size > 0) {
       const buffered = this.#buffer.length;
       this.#host.track(this.queueName, -buffered, -(this.#unsettled.size - buffered));
@@ -181,9 +211,10 @@ export class RabbitmqConsumer extends Consumer {
     return taken;
   }
 
-  /** Marks a delivery settled; false when it was settled already or belongs to a dead channel. */
+  /** Marks a delivery settled; false when it was settled already or its channel died. */
   #settle(d: TrackedDelivery): boolean {
     if (!this.#unsettled.delete(d)) return false;
+    d.settled = true;
     if (d.fetched) this.#host.track(this.queueName, 0, -1);
     else {
       this.#host.track(this.queueName, -1, 0);
@@ -195,12 +226,8 @@ export class RabbitmqConsumer extends Consumer {
 
   async ack(delivery: Delivery): Promise<void> {
     const d = delivery as TrackedDelivery;
-    if (!this.#settle(d)) return; // settled already, or its channel died: RabbitMQ redelivers it
-    try {
-      d.channel.ack(d.raw);
-    } catch {
-      // The channel closed in between: the message goes back to the queue.
-    }
+    // Settled already, or its channel died (RabbitMQ redelivers it): nothing to send.
+    if (this.#settle(d)) d.acks.ack(d);
   }
 
   async nack(delivery: Delivery, reason: string, error?: unknown): Promise<void> {
@@ -223,12 +250,7 @@ export class RabbitmqConsumer extends Consumer {
   async requeue(deliveries: Delivery[]): Promise<void> {
     for (const delivery of deliveries) {
       const d = delivery as TrackedDelivery;
-      if (!this.#settle(d)) continue;
-      try {
-        d.channel.nack(d.raw, false, true);
-      } catch {
-        // Channel gone: RabbitMQ requeues it anyway.
-      }
+      if (this.#settle(d)) d.acks.requeue(d);
     }
   }
 
@@ -246,14 +268,17 @@ export class RabbitmqConsumer extends Consumer {
     if (this.#closing) return;
     this.#closing = true;
     this.#wake();
-    const channel = this.#channel;
-    if (channel) {
-      for (const tag of this.#consumerTags) await channel.cancel(tag).catch(() => {});
+    const delayChannel = this.#delayChannel;
+    if (delayChannel && this.#delayConsumerTag !== undefined) await delayChannel.cancel(this.#delayConsumerTag).catch(() => {});
+    const acks = this.#acks;
+    if (acks && this.#consumerTag !== undefined) {
+      await acks.channel.cancel(this.#consumerTag).catch(() => {});
       await this.requeue([...this.#buffer]);
+      acks.flush();
     }
     await Promise.allSettled([...this.#moves]);
     this.#forgetDeliveries();
-    this.#channel = undefined;
+    this.#delayChannel = undefined;
     await this.#connector.close();
     this.#host.consumerClosed(this);
   }
@@ -265,9 +290,9 @@ export class RabbitmqConsumer extends Consumer {
    */
   abandon(): void {
     this.#closing = true;
-    this.#channel = undefined;
     this.#wake();
     this.#forgetDeliveries();
+    this.#delayChannel = undefined;
     this.#connector.destroy();
     this.#host.consumerClosed(this);
   }

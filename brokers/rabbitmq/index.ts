@@ -324,9 +324,14 @@ export class RabbitmqBroker extends Broker {
   async flush(queueName: string): Promise<void> {
     this.assertDeclared(queueName);
     await this.#ensureQueue(queueName);
-    for (const consumer of this.#consumers) if (consumer.queueName === queueName) consumer.discardPrefetched();
+    const discard = () => {
+      for (const consumer of this.#consumers) if (consumer.queueName === queueName) consumer.discardPrefetched();
+    };
+    discard();
     const names = [queueName, delayQueueName(queueName), deadLetterQueueName(queueName), ...levelQueueNames(queueName)];
     await this.#withAdmin((channel) => Promise.all(names.map((name) => channel.purgeQueue(name))));
+    // Deliveries RabbitMQ pushed to our consumers before the purge may land only now.
+    discard();
     this.#recentDead.delete(queueName);
     this.#deadSeen.set(queueName, this.#deadSeq);
   }
