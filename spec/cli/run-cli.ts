@@ -1,5 +1,6 @@
 // Spawns the real `dramats` command for CLI specs and watches its output.
 import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
 const MAIN = fileURLToPath(new URL("../../lib/cli/main.ts", import.meta.url));
@@ -91,3 +92,28 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
 
 /** Matches the supervisor's boot line. */
 export const isBootLine = (line: LogLine): boolean => typeof line.msg === "string" && line.msg.startsWith("dramats booted");
+
+export const APP = "spec/fixtures/cli-stub-app.ts";
+/** Short heartbeats and grace so the whole file stays quick. */
+export const FAST = ["--heartbeat-interval", "100", "--heartbeat-timeout", "1500", "--grace", "2000", "--cpu-threads", "1"];
+
+/** Lines the fixture app appended: "<pid> <actor> <tag> <threadId>". */
+export function runs(file: string): { pid: number; actor: string; tag: string; threadId: number }[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .trim()
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [pid, actor, tag, threadId] = line.split(" ");
+      return { pid: Number(pid), actor: actor!, tag: tag!, threadId: Number(threadId) };
+    });
+}
+
+export async function until(check: () => boolean, timeout = 10_000): Promise<void> {
+  const deadline = Date.now() + timeout;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error("Condition not met in time");
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
