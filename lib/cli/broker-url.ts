@@ -20,19 +20,8 @@ const ADAPTERS: Record<string, { path: string; exportName: string }> = {
  * @throws CliError (exit code 2) for an unknown scheme or an adapter that cannot load.
  */
 export async function brokerFromUrl(url: string): Promise<Broker> {
-  let scheme: string;
-  try {
-    scheme = new URL(url).protocol;
-  } catch {
-    throw new CliError(`Invalid broker URL ${JSON.stringify(redactUrl(url))}`, ExitCode.IMPORT_ERROR);
-  }
-  const adapter = ADAPTERS[scheme];
-  if (adapter === undefined) {
-    throw new CliError(
-      `Unsupported broker URL scheme ${scheme} (supported: ${Object.keys(ADAPTERS).join(" ")})`,
-      ExitCode.IMPORT_ERROR,
-    );
-  }
+  const scheme = checkBrokerUrl(url);
+  const adapter = ADAPTERS[scheme]!;
   // The source runs as .ts (through tsx) and the build as .js: load the sibling of this file's kind.
   const specifier = new URL(adapter.path + extname(new URL(import.meta.url).pathname), import.meta.url).href;
   let Adapter: BrokerClass;
@@ -42,6 +31,24 @@ export async function brokerFromUrl(url: string): Promise<Broker> {
     throw new CliError(`Could not load the ${scheme} broker adapter: ${(error as Error).message}`, ExitCode.IMPORT_ERROR, { cause: error });
   }
   return new Adapter({ url });
+}
+
+/**
+ * Checks that a broker URL parses and names a known scheme, without loading anything.
+ * @returns the scheme, e.g. `redis:`.
+ * @throws CliError (exit code 2)
+ */
+export function checkBrokerUrl(url: string): string {
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    throw new CliError(`Invalid broker URL ${JSON.stringify(redactUrl(url))}`, ExitCode.IMPORT_ERROR);
+  }
+  if (ADAPTERS[scheme] === undefined) {
+    throw new CliError(`Unsupported broker URL scheme ${scheme} (supported: ${Object.keys(ADAPTERS).join(" ")})`, ExitCode.IMPORT_ERROR);
+  }
+  return scheme;
 }
 
 /** The URL with any password replaced by `***`, for logs and the boot line. */

@@ -5,6 +5,7 @@ import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { configureLogging, getLogger } from "../logging.ts";
 import { parseArgs, type CliOptions } from "./args.ts";
+import { checkBrokerUrl } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 import { LogFile } from "./log-output.ts";
 import { resolveModule, workerExecArgv } from "./modules.ts";
@@ -32,7 +33,8 @@ async function runSupervisor(options: CliOptions): Promise<number> {
       ExitCode.IMPORT_ERROR,
     );
   }
-  // Resolve (not import) here: a missing file fails fast, before any process is forked.
+  // Resolve (not import) here: a missing file or a bad URL fails fast, before any fork.
+  if (options.broker !== undefined) checkBrokerUrl(options.broker);
   const modules = options.modules.map((spec) => resolveModule(spec));
   const execArgv = workerExecArgv(modules);
 

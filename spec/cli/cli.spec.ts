@@ -113,4 +113,24 @@ describe("dramats CLI (in-memory broker)", function () {
     expect(new Set(logged.map((l) => l.process))).to.deep.equal(new Set(["MainProcess", "WorkerProcess(0)", "WorkerProcess(1)"]));
     expect(cli.lines).to.deep.equal([]);
   });
+
+  it("takes the broker from DRAMATS_BROKER (or --broker) when the modules set none", async () => {
+    cli = runCli(["spec/fixtures/cli-plain-actors.ts", "--processes", "1", ...FAST], { env: { DRAMATS_BROKER: "stub://local" } });
+    const boot = await cli.waitFor(isBootLine);
+    expect(boot.msg).to.match(/^dramats booted: broker StubBroker stub:\/\/local; queues cli-plain; actors plain;/);
+    cli.signal("SIGINT");
+    expect(await cli.exited()).to.equal(0);
+  });
+
+  it("exits 2 when no broker is given and the modules set none", async () => {
+    cli = runCli(["spec/fixtures/cli-plain-actors.ts", "--processes", "1", ...FAST], { env: { DRAMATS_BROKER: "" } });
+    expect(await cli.exited()).to.equal(2);
+    expect(cli.stderr()).to.include("No broker: pass --broker URL, set DRAMATS_BROKER, or call setBroker(...)");
+  });
+
+  it("exits 2 for a broker URL with an unknown scheme", async () => {
+    cli = runCli(["spec/fixtures/cli-plain-actors.ts", "--processes", "1", "--broker", "kafka://x", ...FAST]);
+    expect(await cli.exited()).to.equal(2);
+    expect(cli.stderr()).to.include("Unsupported broker URL scheme kafka:");
+  });
 });
