@@ -1,0 +1,125 @@
+-- common.lua: helpers prepended to every dramats script when it is registered (scripts.ts).
+--
+-- Key layout for namespace `ns` and queue `q`; `base` is always `ns:q`.
+--   Shared with Python Dramatiq (its RedisBroker reads and writes these):
+--     ns:q                     LIST  ids ready at priority 0, FIFO (Dramatiq's queue)
+--     ns:q.msgs                HASH  id -> payload, from enqueue until ack/nack (ready, delayed, in flight)
+--     ns:q.DQ, ns:q.DQ.msgs    LIST + HASH  delayed messages written by Python producers (`options.eta`)
+--     ns:q.XQ                  ZSET  dead id -> epoch ms of death
+--     ns:q.XQ.msgs             HASH  dead id -> payload
+--     ns:__acks__.<cid>.<q>    SET   ids consumer <cid> fetched and has not settled
+--     ns:__heartbeats__        ZSET  consumer id -> epoch ms of its last heartbeat
+--   dramats only (':' cannot occur in a queue name, so these never collide with Dramatiq's):
+--     ns:q:delayed             ZSET  id -> eta (epoch ms); payload stays in ns:q.msgs
+--     ns:q:prio                HASH  id -> priority, only for priority != 0
+--     ns:q:levels              ZSET  priority -> priority, the non-zero levels that may hold ids
+--     ns:q:level:<p>           LIST  ids ready at priority p != 0, FIFO
+--     ns:q:wake                ZSET  one member: the wake-up marker idle consumers BZPOPMIN on
+--     ns:q:reasons             HASH  dead id -> why it was dead-lettered
+--     ns:__dramats_consumers__ HASH  consumer id -> queue name (registry of acks sets, so no KEYS)
+--
+-- Every script reads the clock from the server (TIME), so hosts with skewed clocks agree
+-- on etas and heartbeats. Every script is idempotent: ioredis re-sends commands that were
+-- in flight when a connection dropped, so any script may run twice.
+
+local CHUNK = 1000 -- ids per variadic call, well under Lua's unpack limit
+
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function level_key(base, p)
+  if p == 0 then return base end
+  return base .. ':level:' .. p
+end
+
+local function priority_of(base, rid)
+  local p = redis.call('HGET', base .. ':prio', rid)
+  if p then return tonumber(p) end
+  return 0
+end
+
+local function wake(base)
+  redis.call('ZADD', base .. ':wake', 0, 'w')
+end
+
+-- Puts rid on its priority level: at the tail (new or due) or the head (given back).
+local function make_ready(base, rid, p, head)
+  local key = level_key(base, p)
+  if head then redis.call('LPUSH', key, rid) else redis.call('RPUSH', key, rid) end
+  if p ~= 0 then redis.call('ZADD', base .. ':levels', p, p) end
+end
+
+-- Stores one message; returns 0 when rid is already stored (a re-sent call).
+local function store(base, now, rid, body, p, delay)
+  if redis.call('HSETNX', base .. '.msgs', rid, body) == 0 then return 0 end
+  if p ~= 0 then redis.call('HSET', base .. ':prio', rid, p) end
+  if delay > 0 then
+    local eta = now + delay
+    local first = redis.call('ZRANGE', base .. ':delayed', 0, 0, 'WITHSCORES')
+    redis.call('ZADD', base .. ':delayed', eta, rid)
+    -- Idle consumers sleep until the earliest eta: wake one to shorten its sleep.
+    if first[2] == nil or eta < tonumber(first[2]) then wake(base) end
+  else
+    make_ready(base, rid, p, false)
+    wake(base)
+  end
+  return 1
+end
+
+-- Removes rid's payload once it left every structure.
+local function forget(base, rid)
+  redis.call('HDEL', base .. '.msgs', rid)
+  redis.call('HDEL', base .. ':prio', rid)
+end
+
+-- Gives ids held in `acks` back to the head of their level (only those still held, and
+-- only while their payload exists). Returns how many became ready again.
+local function requeue_held(base, acks, rids)
+  local n = 0
+  for i = #rids, 1, -1 do -- backwards, so LPUSH keeps their order
+    local rid = rids[i]
+    if redis.call('SREM', acks, rid) == 1 then
+      if redis.call('HEXISTS', base .. '.msgs', rid) == 1 then
+        make_ready(base, rid, priority_of(base, rid), true)
+        n = n + 1
+      else
+        redis.call('HDEL', base .. ':prio', rid)
+      end
+    end
+  end
+  if n > 0 then wake(base) end
+  return n
+end
+
+-- requeue_held over any number of ids, in chunks taken from the end so order is kept.
+local function requeue_list(base, acks, rids)
+  local n = 0
+  local last = #rids
+  while last >= 1 do
+    local first = math.max(1, last - CHUNK + 1)
+    local part = {}
+    for j = first, last do part[#part + 1] = rids[j] end
+    n = n + requeue_held(base, acks, part)
+    last = first - 1
+  end
+  return n
+end
+
+-- Gives back every id of an acks set and deletes it.
+local function requeue_all(base, acks)
+  local n = requeue_list(base, acks, redis.call('SMEMBERS', acks))
+  redis.call('DEL', acks)
+  return n
+end
+
+-- Drops dead letters older than the TTL (at most `limit` per call).
+local function trim_dead(base, now, ttl, limit)
+  local old = redis.call('ZRANGEBYSCORE', base .. '.XQ', '-inf', now - ttl, 'LIMIT', 0, limit)
+  if #old == 0 then return 0 end
+  redis.call('ZREM', base .. '.XQ', unpack(old))
+  redis.call('HDEL', base .. '.XQ.msgs', unpack(old))
+  redis.call('HDEL', base .. ':reasons', unpack(old))
+  return #old
+end

@@ -1,0 +1,197 @@
+import { randomUUID } from "node:crypto";
+import { Consumer, type Delivery } from "../../lib/broker.ts";
+import type { Logger } from "../../lib/logging.ts";
+import type { Message } from "../../lib/message.ts";
+import { Batcher } from "./batcher.ts";
+import type { RedisKeys } from "./keys.ts";
+import type { FetchReply, Scripts } from "./scripts.ts";
+import type { WakeUp } from "./wake-up.ts";
+
+/** A message handed out by a RedisConsumer; `rid` is its id in `ns:q` / `ns:q.msgs`. */
+export interface RedisDelivery extends Delivery {
+  readonly body: string;
+  readonly rid: string;
+}
+
+/** Delayed messages moved to ready per fetch at most (the rest on the next call). */
+const MOVE_LIMIT = 1000;
+
+/** What a consumer needs from its broker. */
+export interface ConsumerHost {
+  readonly scripts: Scripts;
+  readonly keys: RedisKeys;
+  readonly logger: Logger;
+  readonly deadMessageTtl: number;
+  /** A wake-up (its own blocking connection) for one consumer of `queueName`. */
+  createWakeUp(queueName: string, consumerId: string): WakeUp;
+  /** Translates driver errors into typed broker errors. */
+  brokerError(error: unknown, what: string): Error;
+  /** The payload of `message` as stored under `rid`. */
+  payloadFor(message: Message, rid: string): string;
+  priorityOf(message: Message): number;
+  /** Keeps the actor's error of a dead-lettered message for `join({ failFast })` in this process. */
+  rememberDeadLetter(rid: string, error: unknown): void;
+  /** Stops heartbeating the consumer. */
+  detach(consumer: RedisConsumer): void;
+}
+
+/**
+ * Reads one queue for one worker. It is registered under its own id (heartbeat, acks set),
+ * so a consumer that dies is recovered even while its broker's other consumers live on.
+ */
+export class RedisConsumer extends Consumer {
+  /** This consumer's id in `ns:__heartbeats__` and in its acks set's name. */
+  readonly id = randomUUID();
+  readonly queueName: string;
+  readonly #host: ConsumerHost;
+  readonly #base: string;
+  readonly #acksKey: string;
+  /** rids fetched and not yet settled, as far as this process knows. */
+  readonly #held = new Set<string>();
+  readonly #acks: Batcher<string>;
+  readonly #wake: WakeUp;
+  #needsReconcile = false;
+  #closed = false;
+
+  constructor(host: ConsumerHost, queueName: string) {
+    super();
+    this.#host = host;
+    this.queueName = queueName;
+    this.#base = host.keys.queue(queueName);
+    this.#acksKey = host.keys.acks(this.id, queueName);
+    this.#acks = new Batcher((rids) => this.#ackBatch(rids));
+    this.#wake = host.createWakeUp(queueName, this.id);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Messages handed out and not settled. */
+  get held(): number {
+    return this.#held.size;
+  }
+
+  /**
+   * After a reconnection a fetch may have run without its reply reaching us (ioredis re-sends
+   * in-flight commands, or gives up on them): the ids it took sit in our acks set unknown to
+   * the worker. The next fetch first gives such ids back.
+   */
+  markReconnected(): void {
+    this.#needsReconcile = true;
+  }
+
+  async fetch(max: number, timeout: number): Promise<RedisDelivery[]> {
+    if (this.#closed) return [];
+    const count = Math.max(1, Math.floor(max));
+    try {
+      if (this.#needsReconcile) await this.#reconcile();
+      let reply = await this.#fetchOnce(count);
+      if (reply.messages.length === 0 && !this.#closed) {
+        const untilDue = reply.wait >= 0 && reply.wait < timeout;
+        const wait = untilDue ? reply.wait : timeout;
+        if (wait > 0) await this.#wake.wait(wait, untilDue);
+        if (this.#closed) return [];
+        reply = await this.#fetchOnce(count);
+      }
+      return reply.messages.map(([rid, body]) => {
+        this.#held.add(rid);
+        return { rid, body };
+      });
+    } catch (error) {
+      this.#needsReconcile = true;
+      throw this.#host.brokerError(error, "fetch");
+    }
+  }
+
+  #fetchOnce(count: number): Promise<FetchReply> {
+    const { scripts, keys } = this.#host;
+    return scripts.fetch(this.#base, this.#acksKey, keys.heartbeats, keys.consumers, count, this.id, this.queueName, MOVE_LIMIT);
+  }
+
+  async #reconcile(): Promise<void> {
+    const given = await this.#host.scripts.requeue(this.#base, this.#acksKey, "except", [...this.#held]);
+    this.#needsReconcile = false;
+    if (given > 0) this.#host.logger.warn({ queue: this.queueName, count: given }, "Gave back messages fetched by a call whose reply was lost");
+  }
+
+  async ack(delivery: Delivery): Promise<void> {
+    const { rid } = delivery as RedisDelivery;
+    await this.#acks.add(rid);
+    this.#held.delete(rid);
+  }
+
+  async #ackBatch(rids: string[]): Promise<void> {
+    try {
+      await this.#host.scripts.ack(this.#base, this.#acksKey, rids);
+    } catch (error) {
+      throw this.#host.brokerError(error, "ack");
+    }
+  }
+
+  async nack(delivery: Delivery, reason: string, error?: unknown): Promise<void> {
+    const { rid } = delivery as RedisDelivery;
+    try {
+      await this.#host.scripts.nack(this.#base, this.#acksKey, rid, reason, this.#host.deadMessageTtl);
+    } catch (e) {
+      throw this.#host.brokerError(e, "nack");
+    }
+    this.#held.delete(rid);
+    if (error !== undefined) this.#host.rememberDeadLetter(rid, error);
+  }
+
+  async retry(delivery: Delivery, message: Message, delay: number): Promise<void> {
+    const { rid } = delivery as RedisDelivery;
+    const next = randomUUID();
+    const payload = this.#host.payloadFor(message, next);
+    const priority = this.#host.priorityOf(message);
+    try {
+      await this.#host.scripts.retry(this.#base, this.#acksKey, rid, next, payload, priority, Math.max(0, Math.round(delay)));
+    } catch (error) {
+      throw this.#host.brokerError(error, "retry");
+    }
+    this.#held.delete(rid);
+  }
+
+  async requeue(deliveries: Delivery[]): Promise<void> {
+    if (this.#closed || deliveries.length === 0) return; // closing gave everything back already
+    const rids = deliveries.map((d) => (d as RedisDelivery).rid);
+    try {
+      await this.#host.scripts.requeue(this.#base, this.#acksKey, "ids", rids);
+    } catch (error) {
+      throw this.#host.brokerError(error, "requeue");
+    }
+    for (const rid of rids) this.#held.delete(rid);
+  }
+
+  interrupt(): void {
+    this.#wake.interrupt();
+  }
+
+  /** Gives back whatever is still held, unregisters, and drops the wake-up connection. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#wake.close();
+    await this.#acks.drain();
+    this.#host.detach(this);
+    const { scripts, keys } = this.#host;
+    try {
+      await scripts.release(this.#base, this.#acksKey, keys.heartbeats, keys.consumers, this.id);
+    } catch (error) {
+      // Our heartbeat has stopped: a live broker's maintenance will requeue them instead.
+      this.#host.logger.error({ err: error, queue: this.queueName, held: this.#held.size }, "Could not give back held messages on close; they will be recovered after the heartbeat timeout");
+    }
+    this.#held.clear();
+  }
+
+  /**
+   * Disappears the way a killed process does: no more heartbeats, connection dropped, nothing
+   * given back. For specs of crash recovery.
+   */
+  abandon(): void {
+    this.#closed = true;
+    this.#wake.close();
+    this.#host.detach(this);
+  }
+}

@@ -1,0 +1,49 @@
+import { BrokerError, ConnectionClosed, ConnectionFailed, DramatsError } from "../../lib/errors.ts";
+
+/**
+ * `join({ failFast })` saw a message of the queue dead-lettered by another process (in the
+ * same process, join re-throws the actor's own error instead). Carries the stored reason.
+ */
+export class MessageDeadLettered extends BrokerError {
+  override readonly code = "DRAMATS_ERR_DEAD_LETTERED";
+  constructor(
+    readonly queueName: string,
+    readonly messageId: string,
+    readonly reason: string,
+  ) {
+    super(`Message ${messageId} of queue ${JSON.stringify(queueName)} was dead-lettered: ${reason}`);
+  }
+}
+
+const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH"]);
+const CONNECTION_MESSAGES = [
+  "Connection is closed",
+  "Stream isn't writeable",
+  "Command timed out",
+  "Reached the max retries per request limit",
+  "Socket closed unexpectedly",
+];
+
+/** True for errors that mean "Redis could not be reached", as opposed to a server reply. */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === "MaxRetriesPerRequestError") return true;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && CONNECTION_CODES.has(code)) return true;
+  return CONNECTION_MESSAGES.some((text) => error.message.includes(text));
+}
+
+/**
+ * Translates an ioredis error at the boundary: connection problems become ConnectionFailed
+ * (never connected) or ConnectionClosed, server errors BrokerError; ours pass through.
+ */
+export function toBrokerError(error: unknown, everConnected: boolean, what: string): Error {
+  if (error instanceof DramatsError) return error;
+  const detail = error instanceof Error ? error.message : String(error);
+  if (isConnectionError(error)) {
+    return everConnected
+      ? new ConnectionClosed(`Redis connection lost during ${what}: ${detail}`, { cause: error })
+      : new ConnectionFailed(`Could not connect to Redis for ${what}: ${detail}`, { cause: error });
+  }
+  return new BrokerError(`Redis ${what} failed: ${detail}`, { cause: error });
+}

@@ -1,0 +1,97 @@
+-- fetch.lua: hands up to `max` ready messages to one consumer, lowest priority number first.
+-- KEYS[1]  base `ns:q`
+-- KEYS[2]  this consumer's acks set `ns:__acks__.<cid>.<q>`
+-- KEYS[3]  `ns:__heartbeats__`
+-- KEYS[4]  `ns:__dramats_consumers__`
+-- ARGV     max, consumer id, queue name, move limit (delayed ids moved per call)
+-- Returns  { wait, rid1, payload1, rid2, payload2, ... } where `wait` is the ms until the
+--          next delayed message is due (-1: none; 0: more are due now).
+--
+-- Before fetching it moves due delayed ids to their level (atomically: an id is never in
+-- two places) and adopts ids Python producers left on `ns:q.DQ`. A fetch is also a
+-- heartbeat and (re)registers the consumer, so a consumer wrongly reaped comes back.
+local base, acks = KEYS[1], KEYS[2]
+local max, cid, qname, move_limit = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
+local now = now_ms()
+redis.call('ZADD', KEYS[3], now, cid)
+redis.call('HSET', KEYS[4], cid, qname)
+
+-- Python Dramatiq's delayed messages: move each to our delay set, keyed by its eta.
+local dq = base .. '.DQ'
+local pending = redis.call('LLEN', dq)
+for _ = 1, math.min(pending, move_limit) do
+  local rid = redis.call('LPOP', dq)
+  if not rid then break end
+  local body = redis.call('HGET', dq .. '.msgs', rid)
+  if body then
+    local eta = now -- unreadable or missing eta: due now (as Dramatiq does)
+    local ok, msg = pcall(cjson.decode, body)
+    if ok and type(msg) == 'table' and type(msg.options) == 'table' and type(msg.options.eta) == 'number' then
+      eta = msg.options.eta
+    end
+    if redis.call('HSETNX', base .. '.msgs', rid, body) == 1 then
+      redis.call('ZADD', base .. ':delayed', eta, rid)
+    end
+    redis.call('HDEL', dq .. '.msgs', rid)
+  end
+end
+
+-- Due delayed messages become ready.
+local due = redis.call('ZRANGEBYSCORE', base .. ':delayed', '-inf', now, 'LIMIT', 0, move_limit)
+for _, rid in ipairs(due) do
+  redis.call('ZREM', base .. ':delayed', rid)
+  if redis.call('HEXISTS', base .. '.msgs', rid) == 1 then
+    make_ready(base, rid, priority_of(base, rid), false)
+  end
+end
+
+-- Take from the levels in priority order: negative levels, Dramatiq's list (0), positive.
+local levels = redis.call('ZRANGE', base .. ':levels', 0, -1)
+local order, zero_done = {}, false
+for _, l in ipairs(levels) do
+  local p = tonumber(l)
+  if p > 0 and not zero_done then order[#order + 1] = 0; zero_done = true end
+  if p ~= 0 then order[#order + 1] = p end
+end
+if not zero_done then order[#order + 1] = 0 end
+
+local taken = {}
+for _, p in ipairs(order) do
+  local want = max - #taken
+  if want <= 0 then break end
+  local key = level_key(base, p)
+  local ids = redis.call('LPOP', key, want)
+  if ids then
+    for _, rid in ipairs(ids) do taken[#taken + 1] = rid end
+  end
+  if p ~= 0 and (not ids or #ids < want) then redis.call('ZREM', base .. ':levels', p) end
+end
+
+local out = { -1 }
+for i = 1, #taken, CHUNK do
+  local part = {}
+  for j = i, math.min(i + CHUNK - 1, #taken) do part[#part + 1] = taken[j] end
+  redis.call('SADD', acks, unpack(part))
+  local bodies = redis.call('HMGET', base .. '.msgs', unpack(part))
+  for j, rid in ipairs(part) do
+    if bodies[j] then
+      out[#out + 1] = rid
+      out[#out + 1] = bodies[j]
+    else
+      -- An id whose payload is gone (flushed by another client): drop it.
+      redis.call('SREM', acks, rid)
+      redis.call('HDEL', base .. ':prio', rid)
+    end
+  end
+end
+
+-- Others may be waiting while more messages are ready: pass the wake-up on.
+if #taken == max and max > 0 then wake(base) end
+
+if #due == move_limit or pending > move_limit then
+  out[1] = 0
+else
+  local first = redis.call('ZRANGE', base .. ':delayed', 0, 0, 'WITHSCORES')
+  if first[2] ~= nil then out[1] = math.max(0, tonumber(first[2]) - now) end
+end
+return out

@@ -1,0 +1,291 @@
+import { randomUUID } from "node:crypto";
+import { Redis, type RedisOptions } from "ioredis";
+import { Broker, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { DramatsError, QueueJoinTimeout } from "../../lib/errors.ts";
+import { Message } from "../../lib/message.ts";
+import { canonicalQueueName } from "../../lib/queue-names.ts";
+import { sleep } from "../../lib/sleep.ts";
+import { Batcher } from "./batcher.ts";
+import { RedisConsumer, type ConsumerHost } from "./consumer.ts";
+import { MessageDeadLettered, toBrokerError } from "./errors.ts";
+import { RedisKeys } from "./keys.ts";
+import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type ResolvedRedisOptions } from "./options.ts";
+import { Scripts } from "./scripts.ts";
+import { WakeUp } from "./wake-up.ts";
+
+export { RedisConsumer, type RedisDelivery } from "./consumer.ts";
+export { MessageDeadLettered } from "./errors.ts";
+export { parseRedisUrl, REDIS_DEFAULTS, type RedisBrokerOptions } from "./options.ts";
+
+/** Actor errors of recent dead letters kept for `join({ failFast })`, per broker. */
+const REMEMBERED_DEAD_LETTERS = 1_000;
+
+type EnqueueEntry = [rid: string, payload: string, priority: number, delay: number];
+
+/**
+ * A broker on Redis, sharing Python Dramatiq's key layout and message format (see
+ * `common.lua`), with delays and priorities kept in Redis, timer-driven heartbeats,
+ * deterministic recovery of dead consumers' messages, and blocking wake-ups instead of polling.
+ *
+ * Connections: one for commands (auto-pipelined), plus one blocking connection per consumer.
+ */
+export class RedisBroker extends Broker {
+  /** Identifies this broker's connections (`CLIENT LIST` names start with `dramats:<id>`). */
+  readonly id = randomUUID();
+  readonly keys: RedisKeys;
+  readonly #options: ResolvedRedisOptions;
+  readonly #redis: Redis;
+  readonly #scripts: Scripts;
+  readonly #consumers = new Set<RedisConsumer>();
+  readonly #enqueues = new Map<string, Batcher<EnqueueEntry>>();
+  readonly #deadErrors = new Map<string, unknown>();
+  readonly #host: ConsumerHost;
+  #everConnected = false;
+  #closed = false;
+  #heartbeatTimer: NodeJS.Timeout | undefined;
+  #maintenanceTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: RedisBrokerOptions = {}) {
+    super(options);
+    this.#options = resolveRedisOptions(options);
+    this.keys = new RedisKeys(this.#options.namespace);
+    this.#redis = new Redis(this.#connectionOptions("cmd", {
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: REDIS_DEFAULTS.maxRetriesPerRequest,
+      commandTimeout: REDIS_DEFAULTS.commandTimeout,
+    }));
+    this.#redis.on("error", (error) => this.logger.debug({ err: error }, "Redis connection error"));
+    this.#redis.on("ready", () => {
+      if (this.#everConnected) {
+        this.logger.warn("Reconnected to Redis");
+        for (const consumer of this.#consumers) consumer.markReconnected();
+      }
+      this.#everConnected = true;
+    });
+    this.#redis.on("reconnecting", () => {
+      for (const consumer of this.#consumers) consumer.markReconnected();
+    });
+    this.#scripts = new Scripts(this.#redis);
+
+    const broker = this;
+    this.#host = {
+      scripts: this.#scripts,
+      keys: this.keys,
+      logger: this.logger,
+      deadMessageTtl: this.#options.deadMessageTtl,
+      createWakeUp: (queueName, consumerId) =>
+        new WakeUp(this.#connectionOptions(`wake:${queueName}:${consumerId.slice(0, 8)}`), this.keys.wake(queueName), this.#redis, this.logger),
+      brokerError: (error, what) => toBrokerError(error, broker.#everConnected, what),
+      payloadFor: (message, rid) => this.#payload(message, rid),
+      priorityOf: (message) => this.#priority(message),
+      rememberDeadLetter: (rid, error) => this.#rememberDeadLetter(rid, error),
+      detach: (consumer) => this.#consumers.delete(consumer),
+    };
+  }
+
+  /**
+   * Connection options for one of this broker's connections. Our reconnection policy and
+   * fail-fast settings apply unless the user's `client` options say otherwise.
+   */
+  #connectionOptions(role: string, defaults: RedisOptions = {}): RedisOptions {
+    const user = this.#options.connection;
+    return {
+      lazyConnect: true,
+      retryStrategy: (times: number) => Math.min(50 * 2 ** (times - 1), REDIS_DEFAULTS.maxReconnectDelay) + Math.floor(Math.random() * 50),
+      connectionName: `dramats:${this.id.slice(0, 8)}:${role}`,
+      ...defaults,
+      ...user,
+    };
+  }
+
+  /** The payload stored under `rid`: the message with Dramatiq's `redis_message_id` set. */
+  #payload(message: Message, rid: string): string {
+    const data = message.asData();
+    return this.encoder.encode({ ...data, queue_name: canonicalQueueName(data.queue_name), options: { ...data.options, redis_message_id: rid } });
+  }
+
+  #priority(message: Message): number {
+    const p = Math.round(this.priorityOf(message));
+    return Number.isFinite(p) ? p : 0;
+  }
+
+  /**
+   * Reads a payload; messages adopted from Python Dramatiq's delay queue still say
+   * `queue_name: "q.DQ"` and carry `eta`: they are delivered as messages of `q`.
+   */
+  override decode(body: string | Buffer): Message {
+    const message = super.decode(body);
+    if (!message.queueName.endsWith(".DQ")) return message;
+    const { eta: _eta, ...options } = message.options;
+    return new Message({ ...message, args: message.args, queueName: canonicalQueueName(message.queueName), options });
+  }
+
+  protected async writeMessage(message: Message, _body: string, options: WriteOptions): Promise<void> {
+    if (this.#closed) throw new DramatsError("RedisBroker is closed");
+    const rid = randomUUID();
+    const payload = this.#payload(message, rid);
+    const priority = Math.round(options.priority);
+    await this.#enqueueBatcher(message.queueName).add([rid, payload, Number.isFinite(priority) ? priority : 0, Math.max(0, Math.round(options.delay))]);
+  }
+
+  #enqueueBatcher(queueName: string): Batcher<EnqueueEntry> {
+    let batcher = this.#enqueues.get(queueName);
+    if (batcher === undefined) {
+      const base = this.keys.queue(queueName);
+      batcher = new Batcher(async (entries) => {
+        try {
+          await this.#scripts.enqueue(base, entries.flat());
+        } catch (error) {
+          throw toBrokerError(error, this.#everConnected, "enqueue");
+        }
+      }, 500);
+      this.#enqueues.set(queueName, batcher);
+    }
+    return batcher;
+  }
+
+  consume(queueName: string): RedisConsumer {
+    this.assertDeclared(queueName);
+    if (this.#closed) throw new DramatsError("RedisBroker is closed");
+    const consumer = new RedisConsumer(this.#host, queueName);
+    this.#consumers.add(consumer);
+    this.#startTimers();
+    void this.#heartbeat();
+    return consumer;
+  }
+
+  #startTimers(): void {
+    if (this.#heartbeatTimer) return;
+    this.#heartbeatTimer = setInterval(() => void this.#heartbeat(), this.#options.heartbeatInterval).unref();
+    // Spread brokers started together over the interval.
+    const interval = this.#options.maintenanceInterval;
+    const first = setTimeout(() => {
+      void this.runMaintenance().catch(() => undefined);
+      this.#maintenanceTimer = setInterval(() => void this.runMaintenance().catch(() => undefined), interval).unref();
+    }, Math.floor(Math.random() * interval)).unref();
+    this.#maintenanceTimer = first;
+  }
+
+  #stopTimers(): void {
+    clearInterval(this.#heartbeatTimer);
+    clearInterval(this.#maintenanceTimer);
+    this.#heartbeatTimer = undefined;
+    this.#maintenanceTimer = undefined;
+  }
+
+  async #heartbeat(): Promise<void> {
+    if (this.#consumers.size === 0 || this.#closed) return;
+    const pairs: string[] = [];
+    for (const consumer of this.#consumers) pairs.push(consumer.id, consumer.queueName);
+    try {
+      await this.#scripts.heartbeat(this.keys.heartbeats, this.keys.consumers, pairs);
+    } catch (error) {
+      this.logger.warn({ err: error }, "Heartbeat failed; retrying on the next beat");
+    }
+  }
+
+  /**
+   * Requeues the messages of consumers whose heartbeat is older than `heartbeatTimeout` and
+   * trims dead letters past their TTL. Runs on a timer while this broker has consumers; call
+   * it directly to force a round.
+   */
+  async runMaintenance(): Promise<{ reaped: number; requeued: number; trimmed: number }> {
+    const queues = [...new Set([...this.#consumers].map((c) => c.queueName))];
+    try {
+      const result = await this.#scripts.maintenance(
+        this.keys.heartbeats,
+        this.keys.consumers,
+        this.keys.prefix,
+        this.#options.heartbeatTimeout,
+        this.#options.deadMessageTtl,
+        queues,
+      );
+      if (result.reaped > 0 || result.requeued > 0) this.logger.warn(result, "Recovered the messages of dead consumers");
+      return result;
+    } catch (error) {
+      this.logger.warn({ err: error }, "Maintenance failed; retrying on schedule");
+      throw toBrokerError(error, this.#everConnected, "maintenance");
+    }
+  }
+
+  #rememberDeadLetter(rid: string, error: unknown): void {
+    this.#deadErrors.set(rid, error);
+    if (this.#deadErrors.size > REMEMBERED_DEAD_LETTERS) this.#deadErrors.delete(this.#deadErrors.keys().next().value!);
+  }
+
+  async join(queueName: string, options: JoinOptions = {}): Promise<void> {
+    this.assertDeclared(queueName);
+    const failFast = options.failFast ?? true;
+    const deadline = options.timeout === undefined ? Infinity : Date.now() + options.timeout;
+    const base = this.keys.queue(queueName);
+    let since = -1;
+    let pause = 5;
+    for (;;) {
+      const stats = await this.#call("join", () => this.#scripts.stats(base, since));
+      since = stats.since;
+      if (failFast && stats.deadId !== null) throw await this.#deadLetterError(queueName, stats.deadId, stats.deadReason);
+      if (stats.ready + stats.delayed + stats.inFlight === 0) return;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new QueueJoinTimeout(queueName, options.timeout!);
+      await sleep(Math.min(pause, left));
+      pause = Math.min(pause * 2, 50);
+    }
+  }
+
+  async #deadLetterError(queueName: string, rid: string, reason: string | null): Promise<unknown> {
+    const own = this.#deadErrors.get(rid);
+    if (own !== undefined) return own;
+    const [letter] = (await this.deadLetters(queueName)).filter((d) => d.rid === rid);
+    return new MessageDeadLettered(queueName, letter?.id ?? rid, reason ?? letter?.reason ?? "unknown reason");
+  }
+
+  async flush(queueName: string): Promise<void> {
+    this.assertDeclared(queueName);
+    await this.#call("flush", () => this.#scripts.flush(this.keys.queue(queueName)));
+  }
+
+  async depths(queueName: string): Promise<QueueDepths> {
+    this.assertDeclared(queueName);
+    const { ready, delayed, inFlight, dead } = await this.#call("depths", () => this.#scripts.stats(this.keys.queue(queueName), -1));
+    return { ready, delayed, inFlight, dead };
+  }
+
+  /** The queue's dead letters, oldest first. `rid` is the id the payload is stored under. */
+  async deadLetters(queueName: string, limit = Infinity): Promise<(DeadLetter & { rid: string })[]> {
+    this.assertDeclared(queueName);
+    const count = Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1;
+    const raw = await this.#call("deadLetters", () => this.#scripts.deadLetters(this.keys.queue(queueName), count));
+    return raw.map(({ rid, body, reason, deadAt }) => {
+      let id = rid;
+      try {
+        id = this.decode(body).messageId;
+      } catch {
+        // undecodable: keep the broker's id
+      }
+      return { id, rid, body, reason: reason ?? "Dead-lettered by another client (no reason recorded)", deadAt };
+    });
+  }
+
+  async #call<T>(what: string, operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      throw toBrokerError(error, this.#everConnected, what);
+    }
+  }
+
+  /**
+   * Closes every consumer (they give their held messages back), waits for pending writes,
+   * and closes the connections.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const consumer of [...this.#consumers]) await consumer.close();
+    this.#closed = true;
+    this.#stopTimers();
+    await Promise.all([...this.#enqueues.values()].map((b) => b.drain()));
+    const quit = this.#redis.status === "ready" ? this.#redis.quit().catch(() => undefined) : Promise.resolve();
+    await Promise.race([quit, sleep(1_000)]);
+    this.#redis.disconnect();
+  }
+}

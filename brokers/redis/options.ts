@@ -1,0 +1,108 @@
+import type { RedisOptions } from "ioredis";
+import type { BrokerOptions } from "../../lib/broker.ts";
+
+/** Options of {@link RedisBroker}. Times are in milliseconds. */
+export interface RedisBrokerOptions extends BrokerOptions {
+  /**
+   * Where Redis is: `redis://[user:password@]host[:port][/db]`, or `rediss://...` for TLS.
+   * @defaultValue `redis://127.0.0.1:6379`
+   */
+  url?: string;
+  /** ioredis options; they win over what the URL says (e.g. `tls` certificates, `password`). */
+  client?: RedisOptions;
+  /** Prefix of every key, shared with Python Dramatiq's RedisBroker. @defaultValue "dramatiq" */
+  namespace?: string;
+  /** How often each consumer's heartbeat is written, whatever the traffic. @defaultValue 5000 */
+  heartbeatInterval?: number;
+  /** A consumer silent this long is dead; live brokers requeue its messages. @defaultValue 60000 */
+  heartbeatTimeout?: number;
+  /** How often this broker looks for dead consumers (while it has consumers). @defaultValue heartbeatInterval */
+  maintenanceInterval?: number;
+  /** How long dead letters are kept. @defaultValue 604800000 (7 days) */
+  deadMessageTtl?: number;
+}
+
+/** The defaults, in one place. */
+export const REDIS_DEFAULTS = Object.freeze({
+  url: "redis://127.0.0.1:6379",
+  namespace: "dramatiq",
+  heartbeatInterval: 5_000,
+  heartbeatTimeout: 60_000,
+  deadMessageTtl: 604_800_000,
+  /** Attempts (reconnections) a command waits through before it rejects. */
+  maxRetriesPerRequest: 5,
+  /** A command with no reply after this long rejects (a half-open socket must not hang callers). */
+  commandTimeout: 30_000,
+  /** Longest wait between two reconnection attempts. */
+  maxReconnectDelay: 2_000,
+});
+
+export interface ResolvedRedisOptions {
+  readonly connection: RedisOptions;
+  readonly namespace: string;
+  readonly heartbeatInterval: number;
+  readonly heartbeatTimeout: number;
+  readonly maintenanceInterval: number;
+  readonly deadMessageTtl: number;
+}
+
+/**
+ * Validates the options and fills in defaults.
+ * @throws TypeError for a malformed URL or namespace; RangeError for bad durations.
+ */
+export function resolveRedisOptions(options: RedisBrokerOptions): ResolvedRedisOptions {
+  const namespace = options.namespace ?? REDIS_DEFAULTS.namespace;
+  if (typeof namespace !== "string" || namespace === "" || /\s/.test(namespace)) {
+    throw new TypeError(`options.namespace must be a non-empty string without spaces, got ${JSON.stringify(namespace)}`);
+  }
+  const heartbeatInterval = duration("heartbeatInterval", options.heartbeatInterval ?? REDIS_DEFAULTS.heartbeatInterval);
+  const heartbeatTimeout = duration("heartbeatTimeout", options.heartbeatTimeout ?? REDIS_DEFAULTS.heartbeatTimeout);
+  if (heartbeatTimeout <= heartbeatInterval) {
+    throw new RangeError(
+      `options.heartbeatTimeout (${heartbeatTimeout}) must be longer than options.heartbeatInterval (${heartbeatInterval})`,
+    );
+  }
+  return {
+    connection: { ...parseRedisUrl(options.url ?? REDIS_DEFAULTS.url), ...options.client },
+    namespace,
+    heartbeatInterval,
+    heartbeatTimeout,
+    maintenanceInterval: duration("maintenanceInterval", options.maintenanceInterval ?? heartbeatInterval),
+    deadMessageTtl: duration("deadMessageTtl", options.deadMessageTtl ?? REDIS_DEFAULTS.deadMessageTtl, true),
+  };
+}
+
+function duration(name: string, value: number, zeroOk = false): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0 || (!zeroOk && value === 0)) {
+    throw new RangeError(`options.${name} must be a ${zeroOk ? "non-negative" : "positive"} number of ms, got ${value}`);
+  }
+  return value;
+}
+
+/**
+ * Turns a `redis://` or `rediss://` URL into ioredis connection options.
+ * @throws TypeError for another scheme, a bad port or a bad database number.
+ */
+export function parseRedisUrl(url: string): RedisOptions {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`options.url must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`);
+  }
+  if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
+    throw new TypeError(`options.url must use redis:// or rediss://, got ${JSON.stringify(parsed.protocol)}`);
+  }
+  const out: RedisOptions = { host: parsed.hostname.replace(/^\[|\]$/g, "") || "127.0.0.1", port: 6379 };
+  if (parsed.port !== "") out.port = Number(parsed.port);
+  if (parsed.username !== "") out.username = decodeURIComponent(parsed.username);
+  if (parsed.password !== "") out.password = decodeURIComponent(parsed.password);
+  const path = parsed.pathname.replace(/^\//, "");
+  if (path !== "") {
+    const db = Number(path);
+    if (!Number.isInteger(db) || db < 0) throw new TypeError(`options.url names database ${JSON.stringify(path)}, not a number`);
+    out.db = db;
+  }
+  if (parsed.protocol === "rediss:") out.tls = {};
+  return out;
+}

@@ -1,0 +1,153 @@
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+
+/** Bumped whenever a script's KEYS/ARGV contract changes. */
+const SCRIPT_VERSION = 1;
+
+/** Every script and its number of KEYS; each file's header documents its contract. */
+const SCRIPTS = {
+  enqueue: 1,
+  fetch: 4,
+  ack: 2,
+  nack: 2,
+  retry: 2,
+  requeue: 2,
+  release: 4,
+  heartbeat: 2,
+  maintenance: 2,
+  stats: 1,
+  flush: 1,
+  "dead-letters": 1,
+} as const;
+
+type ScriptName = keyof typeof SCRIPTS;
+type Arg = string | number;
+type Call = (...args: Arg[]) => Promise<unknown>;
+
+let sources: Map<ScriptName, string> | undefined;
+
+/** Reads the `.lua` files next to this module (copied to `dist/` by the build), once. */
+function loadSources(): Map<ScriptName, string> {
+  if (sources) return sources;
+  const read = (name: string) => readFileSync(new URL(`./${name}.lua`, import.meta.url), "utf8");
+  // No preprocessor: the shared helpers are simply prepended to every script.
+  const common = read("common");
+  sources = new Map();
+  for (const name of Object.keys(SCRIPTS) as ScriptName[]) sources.set(name, `${common}\n${read(name)}`);
+  return sources;
+}
+
+/** What `fetch.lua` returns. */
+export interface FetchReply {
+  /** ms until the next delayed message is due; -1 when none is. */
+  wait: number;
+  /** Pairs of redis message id and payload. */
+  messages: [string, string][];
+}
+
+export interface StatsReply {
+  ready: number;
+  delayed: number;
+  inFlight: number;
+  dead: number;
+  since: number;
+  deadId: string | null;
+  deadReason: string | null;
+}
+
+export interface RawDeadLetter {
+  rid: string;
+  body: string;
+  reason: string | null;
+  deadAt: number;
+}
+
+/**
+ * The broker's Lua scripts, registered on one ioredis connection with `defineCommand`
+ * (EVALSHA, falling back to EVAL after a server restart) and called through typed methods.
+ */
+export class Scripts {
+  readonly #calls = new Map<ScriptName, Call>();
+
+  constructor(redis: Redis) {
+    for (const [name, lua] of loadSources()) {
+      const command = `dramats_${name.replace("-", "_")}_v${SCRIPT_VERSION}`;
+      redis.defineCommand(command, { numberOfKeys: SCRIPTS[name], lua });
+      const fn = (redis as unknown as Record<string, Call>)[command]!;
+      this.#calls.set(name, fn.bind(redis));
+    }
+  }
+
+  #call(name: ScriptName, ...args: Arg[]): Promise<unknown> {
+    return this.#calls.get(name)!(...args);
+  }
+
+  /** `entries` are flat groups of rid, payload, priority, delay. */
+  async enqueue(base: string, entries: Arg[]): Promise<number> {
+    return (await this.#call("enqueue", base, ...entries)) as number;
+  }
+
+  async fetch(base: string, acks: string, heartbeats: string, registry: string, max: number, consumerId: string, queue: string, moveLimit: number): Promise<FetchReply> {
+    const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit)) as (string | number)[];
+    const messages: [string, string][] = [];
+    for (let i = 1; i < reply.length; i += 2) messages.push([reply[i] as string, reply[i + 1] as string]);
+    return { wait: Number(reply[0]), messages };
+  }
+
+  async ack(base: string, acks: string, rids: string[]): Promise<number> {
+    return (await this.#call("ack", base, acks, ...rids)) as number;
+  }
+
+  async nack(base: string, acks: string, rid: string, reason: string, deadTtl: number): Promise<number> {
+    return (await this.#call("nack", base, acks, rid, reason, deadTtl)) as number;
+  }
+
+  async retry(base: string, acks: string, oldRid: string, newRid: string, body: string, priority: number, delay: number): Promise<number> {
+    return (await this.#call("retry", base, acks, oldRid, newRid, body, priority, delay)) as number;
+  }
+
+  /** Gives back `rids`, or with `except`, every held id but those. */
+  async requeue(base: string, acks: string, mode: "ids" | "except", rids: string[]): Promise<number> {
+    return (await this.#call("requeue", base, acks, mode, ...rids)) as number;
+  }
+
+  async release(base: string, acks: string, heartbeats: string, registry: string, consumerId: string): Promise<number> {
+    return (await this.#call("release", base, acks, heartbeats, registry, consumerId)) as number;
+  }
+
+  /** `pairs` are flat consumer id, queue name. */
+  async heartbeat(heartbeats: string, registry: string, pairs: string[]): Promise<void> {
+    await this.#call("heartbeat", heartbeats, registry, ...pairs);
+  }
+
+  async maintenance(heartbeats: string, registry: string, prefix: string, heartbeatTimeout: number, deadTtl: number, queues: string[]): Promise<{ reaped: number; requeued: number; trimmed: number }> {
+    const [reaped, requeued, trimmed] = (await this.#call("maintenance", heartbeats, registry, prefix, heartbeatTimeout, deadTtl, ...queues)) as number[];
+    return { reaped: reaped!, requeued: requeued!, trimmed: trimmed! };
+  }
+
+  async stats(base: string, since: number): Promise<StatsReply> {
+    const r = (await this.#call("stats", base, since)) as (number | string | null)[];
+    return {
+      ready: r[0] as number,
+      delayed: r[1] as number,
+      inFlight: r[2] as number,
+      dead: r[3] as number,
+      since: Number(r[4]),
+      deadId: (r[5] as string | null) ?? null,
+      deadReason: (r[6] as string | null) ?? null,
+    };
+  }
+
+  async flush(base: string): Promise<void> {
+    await this.#call("flush", base);
+  }
+
+  async deadLetters(base: string, limit: number): Promise<RawDeadLetter[]> {
+    const r = (await this.#call("dead-letters", base, limit)) as (string | null)[];
+    const out: RawDeadLetter[] = [];
+    for (let i = 0; i < r.length; i += 4) {
+      out.push({ rid: r[i]!, body: r[i + 1]!, reason: r[i + 2] ?? null, deadAt: Number(r[i + 3]) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,44 @@
+import { RedisBroker, type RedisConsumer } from "../../brokers/redis/index.ts";
+import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
+import { brokerContract } from "./broker.contract.ts";
+
+// Short heartbeats so that a crashed consumer is recovered within the test's patience.
+const HEARTBEAT = { heartbeatInterval: 100, heartbeatTimeout: 400 };
+
+brokerContract("redis", async ({ middleware }) => {
+  const url = await redisUrl();
+  const namespace = uniqueNamespace("dramats-contract");
+  const broker = new RedisBroker({ url, namespace, middleware, ...HEARTBEAT });
+  return {
+    broker,
+    // What a foreign producer does (Dramatiq's documented recipe, minus a valid payload).
+    enqueueRaw: async (queue, body) => {
+      const client = await redisClient();
+      try {
+        await client.multi().hset(`${namespace}:${queue}.msgs`, "raw-1", body).rpush(`${namespace}:${queue}`, "raw-1").exec();
+      } finally {
+        client.disconnect();
+      }
+    },
+    crash: async (consumer) => {
+      const doomed = consumer as RedisConsumer;
+      doomed.abandon();
+      const client = await redisClient();
+      try {
+        const deadline = Date.now() + 10_000;
+        // The live broker's maintenance must take the silent consumer for dead and requeue.
+        while (await client.hexists(broker.keys.consumers, doomed.id)) {
+          if (Date.now() > deadline) throw new Error("The dead consumer's messages were never recovered");
+          await broker.runMaintenance();
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      } finally {
+        client.disconnect();
+      }
+    },
+    close: async () => {
+      await broker.close();
+      await deleteNamespace(namespace);
+    },
+  };
+});
