@@ -1,0 +1,74 @@
+import { expect } from "chai";
+import { availableParallelism } from "node:os";
+import { CLI_DEFAULTS, parseArgs } from "../../lib/cli/args.ts";
+import { CliError, ExitCode } from "../../lib/cli/exit-codes.ts";
+
+/** Parses without printing; usage errors and help end up in `printed`. */
+function parse(argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const printed: string[] = [];
+  const io = { out: (t: string) => printed.push(t), err: (t: string) => printed.push(t), env };
+  try {
+    return { options: parseArgs(argv, "1.2.3", io), printed, error: undefined };
+  } catch (error) {
+    return { options: undefined, printed, error: error as CliError };
+  }
+}
+
+describe("dramats command line", () => {
+  it("takes modules and fills in Dramatiq-like defaults", () => {
+    const { options } = parse(["app/actors.ts", "more/actors"]);
+    expect(options).to.deep.equal({
+      modules: ["app/actors.ts", "more/actors"],
+      processes: availableParallelism(),
+      threads: CLI_DEFAULTS.threads,
+      cpuThreads: availableParallelism(),
+      queues: undefined,
+      broker: undefined,
+      grace: 600_000,
+      watch: undefined,
+      pidFile: undefined,
+      logFile: undefined,
+      verbose: false,
+      maxMessages: undefined,
+      maxMemory: undefined,
+      heartbeatInterval: 1_000,
+      heartbeatTimeout: 30_000,
+      bootTimeout: 60_000,
+    });
+  });
+
+  it("reads every option, with short forms", () => {
+    const { options } = parse([
+      "a.ts", "-p", "3", "-t", "16", "--cpu-threads", "2", "-Q", "emails", "reports", "-b", "redis://h:1/2",
+      "--grace", "500", "--watch", "src", "--pid-file", "d.pid", "--log-file", "d.log", "-v",
+      "--max-messages", "50", "--max-memory", "512",
+    ]);
+    expect(options).to.include({ processes: 3, threads: 16, cpuThreads: 2, broker: "redis://h:1/2", grace: 500, watch: "src" });
+    expect(options).to.include({ pidFile: "d.pid", logFile: "d.log", verbose: true, maxMessages: 50, maxMemory: 512 });
+    expect(options!.queues).to.deep.equal(["emails", "reports"]);
+  });
+
+  it("takes the broker URL from DRAMATS_BROKER unless --broker is given", () => {
+    expect(parse(["a.ts"], { DRAMATS_BROKER: "amqp://x" }).options!.broker).to.equal("amqp://x");
+    expect(parse(["a.ts", "--broker", "redis://y"], { DRAMATS_BROKER: "amqp://x" }).options!.broker).to.equal("redis://y");
+    expect(parse(["a.ts"], { DRAMATS_BROKER: "" }).options!.broker).to.equal(undefined);
+  });
+
+  it("rejects bad values with exit code 2, naming the option", () => {
+    for (const argv of [["a.ts", "-p", "0"], ["a.ts", "--threads", "1.5"], ["a.ts", "--max-memory", "lots"], ["a.ts", "--nope"], []]) {
+      const { error, printed } = parse(argv);
+      expect(error, argv.join(" ")).to.be.instanceOf(CliError);
+      expect(error!.exitCode).to.equal(ExitCode.IMPORT_ERROR);
+      expect(printed.join("")).to.match(/error: /);
+    }
+  });
+
+  it("prints help and the version with exit code 0", () => {
+    const help = parse(["--help"]);
+    expect(help.error!.exitCode).to.equal(ExitCode.OK);
+    expect(help.printed.join("")).to.include("Usage: dramats [options] <modules...>");
+    const version = parse(["--version"]);
+    expect(version.error!.exitCode).to.equal(ExitCode.OK);
+    expect(version.printed.join("")).to.equal("1.2.3\n");
+  });
+});
