@@ -1,0 +1,26 @@
+// Copies the non-TypeScript files the compiled package reads at run time into dist/:
+// the Redis broker's Lua scripts, which brokers/redis/scripts.ts loads next to itself.
+import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const assets = [{ from: "brokers/redis", to: "dist/brokers/redis", ext: ".lua" }];
+
+let copied = 0;
+for (const { from, to, ext } of assets) {
+  const source = join(root, from);
+  if (!existsSync(source)) continue;
+  const target = join(root, to);
+  mkdirSync(target, { recursive: true });
+  for (const name of readdirSync(source)) {
+    if (!name.endsWith(ext)) continue;
+    copyFileSync(join(source, name), join(target, name));
+    copied++;
+  }
+}
+if (copied === 0) {
+  console.error("copy-assets: no Lua scripts found under brokers/redis");
+  process.exit(1);
+}
+console.log(`copy-assets: copied ${copied} file(s)`);
