@@ -32,6 +32,9 @@ export class Connector {
   readonly #setup: (model: ChannelModel) => Promise<void>;
   readonly #log: Logger;
   #model: ChannelModel | undefined;
+  /** The connection being set up, and whether someone asked for a reset meanwhile. */
+  #connecting: ChannelModel | undefined;
+  #resetWhileConnecting = false;
   #running: Promise<void> | undefined;
   #closed = false;
   #lastError: unknown;
@@ -88,13 +91,18 @@ export class Connector {
     for (let attempt = 1; !this.#closed; attempt++) {
       let model: ChannelModel | undefined;
       try {
+        this.#resetWhileConnecting = false;
         model = await amqp.connect(this.#settings.url, this.#settings.socketOptions as Options.Connect);
+        this.#connecting = model;
         model.on("error", (error: Error) => this.#log.warn({ err: error, connection: this.name }, "RabbitMQ connection error"));
         model.on("blocked", (reason: string) => this.#log.warn({ connection: this.name, reason }, "RabbitMQ blocked the connection"));
         model.on("close", () => this.#onClose(model!));
         if (this.#closed) throw new ConnectionClosed("closed while connecting");
         await this.#setup(model);
         if (this.#closed) throw new ConnectionClosed("closed while connecting");
+        // A channel set up here may already have failed (setup hands out deliveries early).
+        if (this.#resetWhileConnecting) throw new ConnectionClosed("reset while setting up the connection");
+        this.#connecting = undefined;
         this.generation++;
         this.#model = model;
         if (this.#everConnected) this.#log.info({ connection: this.name, attempt }, "Reconnected to RabbitMQ");
@@ -103,6 +111,7 @@ export class Connector {
         this.#notify();
         return;
       } catch (error) {
+        this.#connecting = undefined;
         this.#lastError = error;
         model?.removeAllListeners("close");
         model?.close().catch(() => {});
@@ -144,8 +153,10 @@ export class Connector {
 
   /** Drops the current connection (after a channel error, say) and connects again. */
   reset(): void {
+    if (this.#closed) return;
+    if (this.#connecting) this.#resetWhileConnecting = true;
     const model = this.#model;
-    if (model === undefined || this.#closed) return;
+    if (model === undefined) return;
     // The close event reconnects; closing may fail if the socket is already gone, which is fine.
     model.close().catch(() => this.#onClose(model));
   }
@@ -171,7 +182,7 @@ export class Connector {
     const model = this.#model;
     this.#model = undefined;
     this.#notify();
-    const stream = (model?.connection as unknown as { stream?: { destroy(): void } } | undefined)?.stream;
-    stream?.destroy();
+    const stream = (model?.connection as unknown as { stream?: { destroy(error?: Error): void } } | undefined)?.stream;
+    stream?.destroy(new Error("connection destroyed (simulated crash)"));
   }
 }

@@ -259,6 +259,14 @@ export class RabbitmqConsumer extends Consumer {
     for (const d of [...this.#buffer]) void this.ack(d);
   }
 
+  /**
+   * @internal Makes RabbitMQ close the consuming channel with a protocol error (an ack for an
+   * unknown delivery tag), as a real bug or a consumer timeout would. For fault tests.
+   */
+  provokeChannelError(): void {
+    this.#acks?.channel.ack({ fields: { deliveryTag: 2 ** 31 } } as unknown as ConsumeMessage);
+  }
+
   interrupt(): void {
     this.#wake();
   }

@@ -79,6 +79,11 @@ export class RabbitmqBroker extends Broker {
     };
   }
 
+  /** Publishes written and not yet confirmed by RabbitMQ. */
+  get pendingConfirms(): number {
+    return this.#publisher.outstanding;
+  }
+
   /** @internal A connector with this broker's URL, TLS and backoff settings. */
   newConnector(name: string, setup: (model: ChannelModel) => Promise<void>): Connector {
     return new Connector(name, connectorSettings(this.settings, name), setup, this.logger);
@@ -374,8 +379,8 @@ export class RabbitmqBroker extends Broker {
 
   /** @internal Destroys the broker connection's socket (for fault tests). */
   dropConnectionForTests(): void {
-    const stream = (this.#connector.model?.connection as unknown as { stream?: { destroy(): void } } | undefined)?.stream;
-    stream?.destroy();
+    const stream = (this.#connector.model?.connection as unknown as { stream?: { destroy(error?: Error): void } } | undefined)?.stream;
+    stream?.destroy(new Error("connection dropped for tests"));
   }
 }
 
