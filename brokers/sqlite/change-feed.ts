@@ -1,0 +1,142 @@
+/**
+ * How idle consumers and joins learn that the database changed, without busy polling.
+ *
+ * SQLite has no notifications across processes. Two cheap sources cover it:
+ * - writes made in this process (any SqliteBroker on the same file) wake waiters at once;
+ * - writes made by other processes show in `PRAGMA data_version`, a counter SQLite keeps in the
+ *   WAL index (shared memory): reading it touches no table and takes microseconds. While someone
+ *   waits, it is read every `min` ms right after a change, backing off by doubling to `max` ms.
+ *   Nobody waiting, no timer runs.
+ * Delays and leases fall due by time, not by a write: waiters also set a timer for the next due
+ * time (see SqliteConsumer.fetch).
+ */
+
+type Listener = () => void;
+
+/** Every open feed, by database file, so one broker's writes wake another's waiters in-process. */
+const feedsByPath = new Map<string, Set<ChangeFeed>>();
+
+export interface ChangeWait {
+  readonly promise: Promise<void>;
+  /** Resolves the wait now (interrupt). */
+  cancel(): void;
+}
+
+export class ChangeFeed {
+  readonly #path: string;
+  readonly #readVersion: () => number;
+  readonly #min: number;
+  readonly #max: number;
+  /** Waiters by queue name. */
+  readonly #listeners = new Map<string, Set<Listener>>();
+  #waiters = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #interval: number;
+  #last = 0;
+  #closed = false;
+
+  constructor(path: string, readVersion: () => number, minInterval: number, maxInterval: number) {
+    this.#path = path;
+    this.#readVersion = readVersion;
+    this.#min = minInterval;
+    this.#max = maxInterval;
+    this.#interval = maxInterval;
+    let feeds = feedsByPath.get(path);
+    if (feeds === undefined) feedsByPath.set(path, (feeds = new Set()));
+    feeds.add(this);
+  }
+
+  /** The current version; pass it to `wait` to catch changes made in between. */
+  version(): number {
+    return this.#readVersion();
+  }
+
+  /** Tells every feed on this file in this process that `queue` changed. */
+  announce(queue: string): void {
+    const feeds = feedsByPath.get(this.#path);
+    if (feeds === undefined) return;
+    for (const feed of feeds) feed.#fire(queue);
+  }
+
+  /**
+   * Resolves on the next change (or at once if the version moved past `seen`), after `ms` at
+   * the latest, or on `cancel()`.
+   */
+  wait(queue: string, seen: number, ms: number): ChangeWait {
+    let cancel!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      if (this.#closed || this.#readVersion() !== seen) {
+        cancel = () => {};
+        resolve();
+        return;
+      }
+      let listeners = this.#listeners.get(queue);
+      if (listeners === undefined) this.#listeners.set(queue, (listeners = new Set()));
+      const own = listeners;
+      const done = () => {
+        clearTimeout(timer);
+        if (!own.delete(done)) return;
+        this.#waiters--;
+        if (own.size === 0 && this.#listeners.get(queue) === own) this.#listeners.delete(queue);
+        resolve();
+      };
+      // Ref'd on purpose: a worker waiting for messages keeps its process alive.
+      const timer = setTimeout(done, Math.max(0, ms));
+      own.add(done);
+      this.#waiters++;
+      cancel = done;
+      this.#startPolling(seen);
+    });
+    return { promise, cancel };
+  }
+
+  /** Wakes the waiters of `queue`, or everyone (a change seen from another process names no queue). */
+  #fire(queue?: string): void {
+    if (this.#waiters === 0) return;
+    this.#interval = this.#min;
+    const sets = queue === undefined ? [...this.#listeners.values()] : [this.#listeners.get(queue)];
+    for (const set of sets) if (set !== undefined) for (const listener of [...set]) listener();
+  }
+
+  #startPolling(seen: number): void {
+    if (this.#timer !== undefined) return;
+    this.#last = seen;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    this.#timer = setTimeout(() => this.#poll(), this.#interval);
+    this.#timer.unref();
+  }
+
+  #poll(): void {
+    this.#timer = undefined;
+    if (this.#closed || this.#waiters === 0) return;
+    let version: number;
+    try {
+      version = this.#readVersion();
+    } catch {
+      // The connection is closing: wake everyone so they see it.
+      this.#fire();
+      return;
+    }
+    if (version !== this.#last) {
+      this.#last = version;
+      this.#fire();
+    } else {
+      this.#interval = Math.min(this.#max, this.#interval * 2);
+    }
+    if (this.#waiters > 0) this.#schedule();
+  }
+
+  /** Wakes every waiter and stops polling. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#fire();
+    const feeds = feedsByPath.get(this.#path);
+    feeds?.delete(this);
+    if (feeds?.size === 0) feedsByPath.delete(this.#path);
+  }
+}

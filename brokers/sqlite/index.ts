@@ -1,0 +1,236 @@
+import type { Statement } from "better-sqlite3";
+import { Broker, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { BrokerError, ConnectionClosed, ConnectionError, QueueJoinTimeout } from "../../lib/errors.ts";
+import type { Message } from "../../lib/message.ts";
+import { ChangeFeed } from "./change-feed.ts";
+import { SqliteConsumer, type ConsumerHost } from "./consumer.ts";
+import { resolveSettings, type SqliteBrokerOptions, type SqliteSettings } from "./options.ts";
+import { openDatabase, type Db } from "./schema.ts";
+import { Statements, type DeadRow, type NewMessage } from "./statements.ts";
+import { SqliteKeyValueStore } from "./store.ts";
+
+export type { SqliteBrokerOptions, SqliteSettings } from "./options.ts";
+export { SQLITE_DEFAULTS, pathFromUrl } from "./options.ts";
+export { SqliteConsumer, type SqliteDelivery } from "./consumer.ts";
+export { SqliteKeyValueStore } from "./store.ts";
+
+/** Longest a join sleeps between two looks when nothing announces a change (ms). */
+const JOIN_MAX_WAIT = 1_000;
+/** Shortest gap between two looks of a join: a busy queue announces every ack (ms). */
+const JOIN_MIN_GAP = 5;
+/** Dead letters whose actor error this process remembers, for `join({ failFast })`. */
+const REMEMBERED_ERRORS = 100;
+/** How often expired dead letters are deleted, at most (ms). */
+const TRIM_INTERVAL = 60_000;
+
+/**
+ * A broker in one SQLite file (better-sqlite3, WAL mode): nothing to install or run, durable,
+ * and shared safely by the app and several worker processes on the same machine.
+ *
+ * At-least-once with leases: a fetched message stays in the table, invisible to other workers
+ * while its consumer's lease lasts; the consumer extends its leases on a timer, so a message
+ * is redelivered only when its worker died (after `leaseTime`) or gave it back. Delays and
+ * priorities live in the same indexed table; dead letters, with their reasons, in another; the
+ * key-value store (cron claims) in a third. See `brokers/sqlite/README.md`.
+ */
+export class SqliteBroker extends Broker {
+  readonly settings: SqliteSettings;
+  readonly #db: Db;
+  readonly #statements: Statements;
+  readonly #feed: ChangeFeed;
+  readonly #store: SqliteKeyValueStore;
+  readonly #consumers = new Set<SqliteConsumer>();
+  /** Dead letter id → the actor's error, for the dead letters this process made. */
+  readonly #deadErrors = new Map<number, unknown>();
+  /** Per queue, the last dead letter a `join` or `flush` accounted for. */
+  readonly #deadSeen = new Map<string, number>();
+  readonly #host: ConsumerHost;
+  #lastTrim = 0;
+  #closed = false;
+
+  constructor(options: SqliteBrokerOptions = {}) {
+    super(options);
+    this.settings = resolveSettings(options);
+    this.#db = openDatabase(this.settings);
+    this.#statements = new Statements(this.#db);
+    const dataVersion = this.#db.prepare("PRAGMA data_version").pluck() as Statement<[], number>;
+    this.#feed = new ChangeFeed(
+      this.settings.path,
+      () => this.#guard(() => dataVersion.get()!),
+      this.settings.minPollInterval,
+      this.settings.maxPollInterval,
+    );
+    this.#store = new SqliteKeyValueStore(this.#db, (operation) => this.#guard(operation));
+    this.#host = {
+      logger: this.logger,
+      leaseTime: this.settings.leaseTime,
+      leaseRenewInterval: this.settings.leaseRenewInterval,
+      feed: this.#feed,
+      run: (operation) => this.#guard(() => operation(this.#statements)),
+      newMessage: (message, delay) => this.#newMessage(message, this.encode(message), delay),
+      deadLettered: (_queueName, deadId, error) => {
+        this.#deadErrors.set(deadId, error);
+        if (this.#deadErrors.size > REMEMBERED_ERRORS) this.#deadErrors.delete(this.#deadErrors.keys().next().value!);
+        this.#maybeTrim();
+      },
+      consumerClosed: (consumer) => void this.#consumers.delete(consumer),
+    };
+    this.#maybeTrim();
+  }
+
+  /** Runs a database operation: refuses once closed, and gives SQLite errors dramats types. */
+  #guard<T>(operation: () => T): T {
+    if (this.#closed) throw new ConnectionClosed(`SqliteBroker (${this.settings.path}) is closed`);
+    try {
+      return operation();
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  #translate(error: unknown): unknown {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== "string" || !code.startsWith("SQLITE_")) {
+      if (error instanceof TypeError && /database connection is not open/.test(error.message)) {
+        return new ConnectionClosed(`SqliteBroker (${this.settings.path}) is closed`, { cause: error });
+      }
+      return error;
+    }
+    const message = `SQLite ${code} on ${this.settings.path}: ${(error as Error).message}`;
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+      return new ConnectionError(`${message} (another process held the write lock past busyTimeout = ${this.settings.busyTimeout} ms)`, { cause: error });
+    }
+    return new BrokerError(message, { cause: error });
+  }
+
+  protected override queueDeclared(queueName: string): void {
+    // Dead letters already in the file (an earlier run) do not fail this process's joins.
+    this.#deadSeen.set(queueName, this.#guard(() => this.#statements.lastDeadId(queueName)));
+  }
+
+  // ---- writing ----------------------------------------------------------------------------
+
+  #newMessage(message: Message, body: string, delay: number, priority = this.priorityOf(message)): NewMessage {
+    return { queue: message.queueName, body, messageId: message.messageId, priority, delay: Math.max(0, Math.round(delay)) };
+  }
+
+  protected async writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
+    const row = this.#newMessage(message, body, options.delay, options.priority);
+    this.#guard(() => this.#statements.insert(row, Date.now()));
+    this.#feed.announce(message.queueName);
+  }
+
+  /**
+   * Puts raw bytes on a queue (`delay` ms later), bypassing encoding and middleware, as a
+   * foreign or broken producer would. For tests and tools.
+   */
+  async enqueueRaw(queueName: string, body: string, options: { delay?: number; priority?: number } = {}): Promise<void> {
+    this.assertDeclared(queueName);
+    let messageId: string | null = null;
+    try {
+      messageId = this.decode(body).messageId;
+    } catch {
+      // Undecodable: its dead letter gets the row id.
+    }
+    const row: NewMessage = { queue: queueName, body, messageId, priority: options.priority ?? 0, delay: Math.max(0, Math.round(options.delay ?? 0)) };
+    this.#guard(() => this.#statements.insert(row, Date.now()));
+    this.#feed.announce(queueName);
+  }
+
+  // ---- consuming --------------------------------------------------------------------------
+
+  consume(queueName: string, _options: ConsumeOptions): SqliteConsumer {
+    this.assertDeclared(queueName);
+    if (this.#closed) throw new ConnectionClosed(`SqliteBroker (${this.settings.path}) is closed`);
+    const consumer = new SqliteConsumer(this.#host, queueName);
+    this.#consumers.add(consumer);
+    return consumer;
+  }
+
+  // ---- inspection -------------------------------------------------------------------------
+
+  /**
+   * Counts from the table, for every process sharing the file. An expired lease or a due delay
+   * counts as ready: the next fetch takes it.
+   */
+  async depths(queueName: string): Promise<QueueDepths> {
+    this.assertDeclared(queueName);
+    const now = Date.now();
+    return this.#guard(() => this.#statements.depths(queueName, now, now - this.settings.deadMessageTtl));
+  }
+
+  /**
+   * Waits until the queue holds no ready, delayed or leased message, in any process. With
+   * `failFast`, rejects on the first dead letter since this process's previous `join` or
+   * `flush` of the queue: with the actor's own error when this process dead-lettered it, else
+   * with a BrokerError carrying the reason.
+   */
+  async join(queueName: string, options: JoinOptions = {}): Promise<void> {
+    this.assertDeclared(queueName);
+    const failFast = options.failFast ?? true;
+    const deadline = options.timeout === undefined ? Infinity : Date.now() + options.timeout;
+    const since = this.#deadSeen.get(queueName) ?? 0;
+    try {
+      for (;;) {
+        const seen = this.#feed.version();
+        if (failFast) {
+          const dead = this.#guard(() => this.#statements.firstDeadSince(queueName, since));
+          if (dead !== undefined) throw this.#deadError(queueName, dead);
+        }
+        if (!this.#guard(() => this.#statements.exists(queueName))) return;
+        const checkedAt = Date.now();
+        if (checkedAt >= deadline) throw new QueueJoinTimeout(queueName, options.timeout!);
+        await this.#feed.wait(queueName, seen, Math.min(deadline - checkedAt, JOIN_MAX_WAIT)).promise;
+        const gap = Math.min(JOIN_MIN_GAP - (Date.now() - checkedAt), deadline - Date.now());
+        if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
+      }
+    } finally {
+      if (!this.#closed) this.#deadSeen.set(queueName, this.#statements.lastDeadId(queueName));
+    }
+  }
+
+  #deadError(queueName: string, dead: DeadRow): unknown {
+    const error = this.#deadErrors.get(dead.id);
+    if (error !== undefined) return error;
+    return new BrokerError(`Message ${dead.message_id} of ${JSON.stringify(queueName)} was dead-lettered: ${dead.reason}`);
+  }
+
+  /** Deletes the queue's messages (ready, delayed and leased) and its dead letters, for every process. */
+  async flush(queueName: string): Promise<void> {
+    this.assertDeclared(queueName);
+    this.#guard(() => this.#statements.flush(queueName));
+    this.#deadSeen.set(queueName, 0);
+    this.#feed.announce(queueName);
+  }
+
+  /** The queue's dead letters younger than the dead-message TTL, oldest first. */
+  async deadLetters(queueName: string, limit = Infinity): Promise<DeadLetter[]> {
+    this.assertDeclared(queueName);
+    const rows = this.#guard(() => this.#statements.deadLetters(queueName, Date.now() - this.settings.deadMessageTtl, limit));
+    return rows.map((row) => ({ id: row.message_id, body: row.body, reason: row.reason, deadAt: row.dead_at }));
+  }
+
+  #maybeTrim(): void {
+    const now = Date.now();
+    if (now - this.#lastTrim < TRIM_INTERVAL) return;
+    this.#lastTrim = now;
+    const trimmed = this.#guard(() => this.#statements.trimDead(now - this.settings.deadMessageTtl));
+    if (trimmed > 0) this.logger.info({ count: trimmed }, "Deleted dead letters older than the dead-message TTL");
+  }
+
+  /** The `dramats_kv` table: atomic claims for cron schedules across processes. */
+  override get store(): SqliteKeyValueStore {
+    return this.#store;
+  }
+
+  /** Gives back what open consumers hold, stops polling and closes the file. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    for (const consumer of [...this.#consumers]) await consumer.close().catch((error: unknown) => {
+      this.logger.warn({ err: error, queue: consumer.queueName }, "Could not give back a consumer's messages; their leases will expire");
+    });
+    this.#feed.close();
+    this.#closed = true;
+    this.#db.close();
+  }
+}

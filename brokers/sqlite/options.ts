@@ -1,0 +1,148 @@
+import { resolve } from "node:path";
+import type { BrokerOptions } from "../../lib/broker.ts";
+import { InvalidOptions } from "../../lib/errors.ts";
+
+export interface SqliteBrokerOptions extends BrokerOptions {
+  /**
+   * The database file, shared by the app and every worker process on this machine. It is
+   * created when missing (its folder must exist), with `-wal` and `-shm` files beside it.
+   * `:memory:` is refused: workers in other processes could never see it (use `memory://`,
+   * the StubBroker, for one process).
+   * @defaultValue `./dramats.sqlite`, unless `url` is given
+   */
+  path?: string;
+  /** `sqlite://PATH`, e.g. `sqlite://./dramats.sqlite` or `sqlite:///var/lib/app/jobs.sqlite`. Used when `path` is not given. */
+  url?: string;
+  /**
+   * How long a fetched message stays invisible to other workers (ms). The consumer extends the
+   * lease on a timer while it holds the message, so only a worker that died (or whose event loop
+   * was blocked longer than this) lets it be redelivered, after at most this long.
+   * @defaultValue 30000
+   */
+  leaseTime?: number;
+  /** How often a consumer extends the leases it holds (ms). Must be below `leaseTime`. @defaultValue leaseTime / 3 */
+  leaseRenewInterval?: number;
+  /**
+   * How long a write waits for another process's write lock before failing (ms). Writes are
+   * short, so this is only reached when something holds the file locked for long.
+   * @defaultValue 5000
+   */
+  busyTimeout?: number;
+  /**
+   * Idle consumers look for other processes' writes (one `PRAGMA data_version`, no table read)
+   * this often at least (ms); right after a change they look every `minPollInterval` and back
+   * off by doubling. Writes made in this process wake consumers at once.
+   * @defaultValue 25
+   */
+  maxPollInterval?: number;
+  /** The shortest interval between two looks, right after a change (ms). @defaultValue 2 */
+  minPollInterval?: number;
+  /** How long dead letters are kept (ms). @defaultValue env `dramatiq_dead_message_ttl`, else 7 days */
+  deadMessageTtl?: number;
+  /**
+   * SQLite's `synchronous` setting. `normal` (with WAL) survives any process crash, `kill -9`
+   * included, but may lose the last commits on power loss; `full` also survives power loss,
+   * at the price of an fsync per commit.
+   * @defaultValue "normal"
+   */
+  synchronous?: "normal" | "full";
+}
+
+export interface SqliteSettings {
+  /** Absolute path of the database file. */
+  readonly path: string;
+  readonly leaseTime: number;
+  readonly leaseRenewInterval: number;
+  readonly busyTimeout: number;
+  readonly minPollInterval: number;
+  readonly maxPollInterval: number;
+  readonly deadMessageTtl: number;
+  readonly synchronous: "normal" | "full";
+}
+
+export const SQLITE_DEFAULTS = Object.freeze({
+  path: "./dramats.sqlite",
+  leaseTime: 30_000,
+  busyTimeout: 5_000,
+  minPollInterval: 2,
+  maxPollInterval: 25,
+  deadMessageTtl: 7 * 24 * 3600 * 1000,
+  synchronous: "normal" as const,
+});
+
+const SCHEME = "sqlite://";
+
+/**
+ * The file a `sqlite://PATH` URL names (percent-decoded; a query string is not allowed).
+ * @throws InvalidOptions for another scheme or an empty path.
+ */
+export function pathFromUrl(url: string): string {
+  if (!url.toLowerCase().startsWith(SCHEME)) {
+    throw new InvalidOptions(`SqliteBroker url must start with sqlite://, got ${JSON.stringify(url)}`);
+  }
+  const rest = url.slice(SCHEME.length);
+  if (rest.includes("?") || rest.includes("#")) {
+    throw new InvalidOptions(`SqliteBroker url ${JSON.stringify(url)} must name only a file: pass settings as options`);
+  }
+  let path: string;
+  try {
+    path = decodeURIComponent(rest);
+  } catch (error) {
+    throw new InvalidOptions(`SqliteBroker url ${JSON.stringify(url)} is not valid percent-encoding`, { cause: error });
+  }
+  if (path === "") throw new InvalidOptions(`SqliteBroker url ${JSON.stringify(url)} names no file (try sqlite://./dramats.sqlite)`);
+  return path;
+}
+
+/**
+ * Applies defaults and validates.
+ * @throws InvalidOptions for a bad URL or `:memory:`; RangeError for bad numbers.
+ */
+export function resolveSettings(options: SqliteBrokerOptions): SqliteSettings {
+  const raw = options.path ?? (options.url !== undefined ? pathFromUrl(options.url) : SQLITE_DEFAULTS.path);
+  if (raw === "" || raw === ":memory:" || raw.startsWith("file:")) {
+    throw new InvalidOptions(
+      `SqliteBroker needs a database file that worker processes can open, got ${JSON.stringify(raw)}; ` +
+        "for a single process without a file use the StubBroker (memory://)",
+    );
+  }
+  const leaseTime = positive("leaseTime", options.leaseTime ?? SQLITE_DEFAULTS.leaseTime);
+  const leaseRenewInterval = positive("leaseRenewInterval", options.leaseRenewInterval ?? leaseTime / 3);
+  if (leaseRenewInterval >= leaseTime) {
+    throw new RangeError(`SqliteBroker option leaseRenewInterval (${leaseRenewInterval}) must be below leaseTime (${leaseTime})`);
+  }
+  const minPollInterval = positive("minPollInterval", options.minPollInterval ?? SQLITE_DEFAULTS.minPollInterval);
+  const maxPollInterval = positive("maxPollInterval", options.maxPollInterval ?? Math.max(minPollInterval, SQLITE_DEFAULTS.maxPollInterval));
+  if (maxPollInterval < minPollInterval) {
+    throw new RangeError(`SqliteBroker option maxPollInterval (${maxPollInterval}) must be at least minPollInterval (${minPollInterval})`);
+  }
+  const envTtl = Number(process.env.dramatiq_dead_message_ttl);
+  const synchronous = options.synchronous ?? SQLITE_DEFAULTS.synchronous;
+  if (synchronous !== "normal" && synchronous !== "full") {
+    throw new RangeError(`SqliteBroker option synchronous must be "normal" or "full", got ${JSON.stringify(synchronous)}`);
+  }
+  return {
+    path: resolve(raw),
+    leaseTime: Math.round(leaseTime),
+    leaseRenewInterval: Math.round(leaseRenewInterval),
+    busyTimeout: Math.round(nonNegative("busyTimeout", options.busyTimeout ?? SQLITE_DEFAULTS.busyTimeout)),
+    minPollInterval,
+    maxPollInterval,
+    deadMessageTtl: Math.round(positive("deadMessageTtl", options.deadMessageTtl ?? (envTtl > 0 ? envTtl : SQLITE_DEFAULTS.deadMessageTtl))),
+    synchronous,
+  };
+}
+
+function positive(name: string, value: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`SqliteBroker option ${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new RangeError(`SqliteBroker option ${name} must be a non-negative number, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,64 @@
+import type { Statement } from "better-sqlite3";
+import type { KeyValueStore } from "../../lib/key-value-store.ts";
+import type { Db } from "./schema.ts";
+
+type Params = Record<string, unknown>;
+
+/** How often expired entries are swept out of the table (ms). */
+const SWEEP_INTERVAL = 60_000;
+
+/**
+ * The SqliteBroker's key-value store: the `dramats_kv` table, each entry with an expiry.
+ * `setIfAbsent` is one upsert statement that only overwrites an expired entry, so exactly one
+ * process wins a claim (a cron tick), however many race for it.
+ */
+export class SqliteKeyValueStore implements KeyValueStore {
+  readonly #claim: Statement<[Params]>;
+  readonly #set: Statement<[Params]>;
+  readonly #get: Statement<[Params], string>;
+  readonly #sweep: Statement<[Params]>;
+  readonly #guard: <T>(operation: () => T) => T;
+  #lastSweep = 0;
+
+  /** @param guard runs each operation, translating SQLite errors and refusing once the broker is closed */
+  constructor(db: Db, guard: <T>(operation: () => T) => T) {
+    this.#guard = guard;
+    this.#claim = db.prepare<[Params]>(
+      `INSERT INTO dramats_kv (key, value, expires_at) VALUES (@key, @value, @expiresAt)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
+       WHERE dramats_kv.expires_at <= @now`,
+    );
+    this.#set = db.prepare<[Params]>(
+      `INSERT INTO dramats_kv (key, value, expires_at) VALUES (@key, @value, @expiresAt)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
+    );
+    this.#get = db.prepare<[Params], string>(`SELECT value FROM dramats_kv WHERE key = @key AND expires_at > @now`).pluck();
+    this.#sweep = db.prepare<[Params]>(`DELETE FROM dramats_kv WHERE expires_at <= @now`);
+  }
+
+  async setIfAbsent(key: string, value: string, ttl: number): Promise<boolean> {
+    const now = Date.now();
+    return this.#guard(() => {
+      this.#maybeSweep(now);
+      return this.#claim.run({ key, value, expiresAt: now + ttl, now }).changes === 1;
+    });
+  }
+
+  async set(key: string, value: string, ttl: number): Promise<void> {
+    const now = Date.now();
+    this.#guard(() => {
+      this.#maybeSweep(now);
+      this.#set.run({ key, value, expiresAt: now + ttl });
+    });
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return this.#guard(() => this.#get.get({ key, now: Date.now() }));
+  }
+
+  #maybeSweep(now: number): void {
+    if (now - this.#lastSweep < SWEEP_INTERVAL) return;
+    this.#lastSweep = now;
+    this.#sweep.run({ now });
+  }
+}

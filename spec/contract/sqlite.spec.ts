@@ -1,0 +1,27 @@
+import { SqliteBroker, type SqliteConsumer } from "../../brokers/sqlite/index.ts";
+import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
+import { brokerContract } from "./broker.contract.ts";
+
+/** Short, so the crash case waits well under a second; renewals every 100 ms keep live consumers' leases. */
+const LEASE_TIME = 300;
+
+brokerContract("sqlite", async ({ middleware }) => {
+  const db = tempDatabase();
+  const broker = new SqliteBroker({ path: db.path, middleware, leaseTime: LEASE_TIME });
+  return {
+    broker,
+    enqueueRaw: (queue, body) => broker.enqueueRaw(queue, body),
+    // A dead worker: it stops renewing its leases and gives nothing back; its messages are
+    // visible again once the leases expire.
+    crash: async (consumer) => {
+      const doomed = consumer as SqliteConsumer;
+      const held = doomed.unsettled;
+      doomed.abandon();
+      await waitFor(async () => (await broker.depths(doomed.queueName)).ready >= held, 5_000, "the crashed consumer's leases to expire");
+    },
+    close: async () => {
+      await broker.close();
+      db.cleanup();
+    },
+  };
+});
