@@ -60,7 +60,7 @@ function buildCommand(version: string): Command {
     .addOption(new Option("-t, --threads <n>", "async actors running at once per process").argParser(integer(1)).default(CLI_DEFAULTS.threads))
     .addOption(new Option("--cpu-threads <n>", "worker_threads per process for threaded actors").argParser(integer(1)).default(cores))
     .addOption(new Option("-Q, --queues <queue...>", "consume only these queues (default: all)"))
-    .addOption(new Option("-b, --broker <url>", "broker URL (redis://, rediss://, amqp://, amqps://)").env("DRAMATS_BROKER"))
+    .addOption(new Option("-b, --broker <url>", "broker URL: redis://host:port/db[?namespace=ns], rediss://, amqp://, amqps://").env("DRAMATS_BROKER"))
     .addOption(new Option("--grace <ms>", "time in-flight actors get to finish on shutdown").argParser(integer(0)).default(CLI_DEFAULTS.grace))
     .addOption(new Option("--watch <dir>", "restart worker processes gracefully when files under DIR change"))
     .addOption(new Option("--pid-file <file>", "write the supervisor's pid to FILE"))

@@ -2,7 +2,7 @@ import { extname } from "node:path";
 import type { Broker } from "../broker.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 
-type BrokerClass = new (options: { url: string }) => Broker;
+type BrokerClass = new (options: { url: string; namespace?: string }) => Broker;
 
 /** Adapter module (relative to this file, without extension) and export, by URL scheme. */
 const ADAPTERS: Record<string, { path: string; exportName: string }> = {
@@ -29,6 +29,15 @@ export async function brokerFromUrl(url: string): Promise<Broker> {
     Adapter = ((await import(specifier)) as Record<string, BrokerClass>)[adapter.exportName]!;
   } catch (error) {
     throw new CliError(`Could not load the ${scheme} broker adapter: ${(error as Error).message}`, ExitCode.IMPORT_ERROR, { cause: error });
+  }
+  // Redis keys live under a namespace (Dramatiq's "dramatiq" by default); let the URL pick one.
+  if (scheme === "redis:" || scheme === "rediss:") {
+    const parsed = new URL(url);
+    const namespace = parsed.searchParams.get("namespace");
+    if (namespace !== null) {
+      parsed.searchParams.delete("namespace");
+      return new Adapter({ url: parsed.href, namespace });
+    }
   }
   return new Adapter({ url });
 }

@@ -54,8 +54,14 @@ export function resolveModule(spec: string, cwd: string = process.cwd()): Resolv
   try {
     const path = createRequire(resolve(cwd, "package.json")).resolve(spec);
     return { spec, url: pathToFileURL(path).href, typescript: TS_FILE.test(path) };
-  } catch {
-    // ESM-only exports or a name only the importing file can see: let import() decide.
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "MODULE_NOT_FOUND") {
+      throw new CliError(
+        `Module not found: ${spec} is neither a file under ${cwd} (extensions ${EXTENSIONS.join(", ")} and /index tried) nor an installed package`,
+        ExitCode.IMPORT_ERROR,
+      );
+    }
+    // A package whose exports only an ES module import can resolve: let import() decide.
     return { spec, url: spec, typescript: false };
   }
 }
