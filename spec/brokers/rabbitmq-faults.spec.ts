@@ -1,0 +1,154 @@
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { RabbitmqBroker } from "../../brokers/rabbitmq/index.ts";
+import { actor } from "../../lib/actor.ts";
+import type { Broker } from "../../lib/broker.ts";
+import { ConnectionError } from "../../lib/errors.ts";
+import type { MessageProxy } from "../../lib/message-proxy.ts";
+import { sleep } from "../../lib/sleep.ts";
+import { Worker } from "../../lib/worker.ts";
+import { Middleware } from "../../middleware/middleware.ts";
+import { amqpUrl, closeAllConnections, deleteQueues, isolatedVhost, uniqueQueue, waitFor } from "../helpers/amqp.ts";
+
+const VHOST = "dramats_fault";
+const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
+
+/** Counts redeliveries the worker sees, to prove a fault really hit messages in flight. */
+class CountRedeliveries extends Middleware {
+  redelivered = 0;
+  beforeProcessMessage(_broker: Broker, proxy: MessageProxy): void {
+    if (proxy.redelivered) this.redelivered++;
+  }
+}
+
+describe("RabbitmqBroker under faults", function () {
+  this.timeout(40_000);
+  let queue: string;
+  let url: string;
+  const cleanups: (() => Promise<void>)[] = [];
+
+  beforeEach(() => {
+    queue = uniqueQueue("fault");
+  });
+
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
+  });
+
+  function newBroker(brokerUrl: string, middleware: Middleware[] = []): RabbitmqBroker {
+    const broker = new RabbitmqBroker({ url: brokerUrl, middleware, heartbeat: 2_000, minReconnectDelay: 50, maxReconnectDelay: 500 });
+    cleanups.push(async () => {
+      const queues = [...broker.queues];
+      await broker.close();
+      await deleteQueues(brokerUrl, queues);
+    });
+    return broker;
+  }
+
+  function startWorker(broker: Broker, concurrency: number): Promise<Worker> {
+    const worker = new Worker(broker, { queues: [queue], concurrency, fetchTimeout: 200 });
+    cleanups.push(() => worker.stop({ timeout: 2_000 }));
+    return worker.start().then(() => worker);
+  }
+
+  /** Callers of enqueue retry on ConnectionError: a publish cut off by a drop may or may not have landed. */
+  async function sendRetrying(send: () => Promise<unknown>): Promise<void> {
+    for (;;) {
+      try {
+        await send();
+        return;
+      } catch (error) {
+        if (!(error instanceof ConnectionError)) throw error;
+        await sleep(50);
+      }
+    }
+  }
+
+  it("processes every message when RabbitMQ closes all connections mid-run, twice", async () => {
+    url = await isolatedVhost(VHOST);
+    const redeliveries = new CountRedeliveries();
+    const broker = newBroker(url, [redeliveries]);
+    const done = new Set<number>();
+    const work = actor(async function fault_work(n: number) {
+      await sleep(25);
+      done.add(n);
+    }, { broker, queueName: queue });
+    await Promise.all(range(0, 300).map((i) => work.send(i)));
+    await startWorker(broker, 5);
+
+    await waitFor(() => done.size >= 30, 10_000, "the first messages");
+    await closeAllConnections(VHOST);
+    const atFirstClose = done.size;
+    // Publishing goes on through the outage: enqueue waits for the reconnection.
+    for (const i of range(300, 400)) await sendRetrying(() => work.send(i));
+    await waitFor(() => done.size >= atFirstClose + 50, 10_000, "progress after the first close");
+    await closeAllConnections(VHOST);
+
+    await waitFor(() => done.size === 400, 20_000, "every message");
+    await broker.join(queue, { timeout: 10_000 });
+    expect(atFirstClose).to.be.below(300);
+    expect(redeliveries.redelivered).to.be.above(0);
+    expect(await broker.deadLetters(queue)).to.deep.equal([]);
+  });
+
+  it("loses nothing when a worker process is killed with SIGKILL", async () => {
+    url = await amqpUrl();
+    const broker = newBroker(url);
+    const done = new Set<number>();
+    actor(async function fault_slow(n: number) { done.add(n); }, { broker, queueName: queue });
+    await Promise.all(range(0, 200).map((i) => broker.enqueue(broker.getActor("fault_slow").message(i))));
+
+    const fixture = fileURLToPath(new URL("../fixtures/rabbitmq-worker.ts", import.meta.url));
+    const child: ChildProcess = spawn(process.execPath, ["--import", "tsx", fixture], {
+      env: { ...process.env, AMQP_URL: url, FAULT_QUEUE: queue, DRAMATS_LOG_LEVEL: "silent" },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    cleanups.push(async () => void child.kill("SIGKILL"));
+    const childDone = new Set<number>();
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const match = /^done (\d+)$/.exec(line);
+      if (match) childDone.add(Number(match[1]));
+    });
+
+    await waitFor(() => childDone.size >= 40, 20_000, "the child to process some messages");
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGKILL");
+    expect(await exited).to.equal(null); // killed by the signal, no cleanup ran
+    expect(childDone.size).to.be.below(200);
+
+    const redeliveries = new CountRedeliveries();
+    broker.addMiddleware(redeliveries);
+    await startWorker(broker, 10);
+    await waitFor(() => new Set([...childDone, ...done]).size === 200, 15_000, "the survivor to finish the rest");
+    await broker.join(queue, { timeout: 10_000 });
+    expect(redeliveries.redelivered).to.be.above(0); // the child held unacked messages when it died
+    expect(new Set([...childDone, ...done]).size).to.equal(200);
+  });
+
+  it("dead-letters poison messages into q.XQ and keeps working", async () => {
+    url = await amqpUrl();
+    const broker = newBroker(url);
+    const done: number[] = [];
+    const ok = actor(function fault_ok(n: number) { done.push(n); }, { broker, queueName: queue });
+    await broker.enqueueRaw(queue, "{this is not json");
+    await broker.enqueueRaw(queue, Buffer.from([0xff, 0xfe, 0x00, 0x7b]));
+    await broker.enqueueRaw(queue, JSON.stringify({ hello: "world" }));
+    await broker.enqueueRaw(queue, JSON.stringify({ queue_name: queue, actor_name: "nobody", args: [], kwargs: {}, options: {}, message_id: "m-1", message_timestamp: 1 }));
+    for (const i of range(0, 20)) await ok.send(i);
+    await startWorker(broker, 4);
+    await broker.join(queue, { timeout: 10_000, failFast: false });
+    expect(done.sort((a, b) => a - b)).to.deep.equal(range(0, 20));
+    const dead = await broker.deadLetters(queue);
+    expect(dead).to.have.length(4);
+    const reasons = dead.map((d) => d.reason);
+    expect(reasons.filter((r) => r.startsWith("DecodeError:"))).to.have.length(3);
+    expect(reasons).to.include('ActorNotFound: Actor "nobody" is not declared on this broker');
+    expect(dead[0]!.body).to.equal("{this is not json");
+    // Still consuming after the poison.
+    await ok.send(99);
+    await broker.join(queue, { timeout: 5_000, failFast: false });
+    expect(done).to.include(99);
+  });
+});
