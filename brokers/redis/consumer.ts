@@ -51,6 +51,8 @@ export class RedisConsumer extends Consumer {
   readonly #acks: Batcher<string>;
   readonly #wake: WakeUp;
   #needsReconcile = false;
+  /** Set by interrupt(): the pending fetch returns instead of waiting again. */
+  #interrupted = false;
   #closed = false;
 
   constructor(host: ConsumerHost, queueName: string) {
@@ -86,14 +88,20 @@ export class RedisConsumer extends Consumer {
     const count = Math.max(1, Math.floor(max));
     try {
       if (this.#needsReconcile) await this.#reconcile();
+      const deadline = Date.now() + timeout;
       let reply = await this.#fetchOnce(count);
-      if (reply.messages.length === 0 && !this.#closed) {
-        const untilDue = reply.wait >= 0 && reply.wait < timeout;
-        const wait = untilDue ? reply.wait : timeout;
+      // Sleep until woken or the next eta, then look again, within the caller's timeout.
+      while (reply.messages.length === 0 && !this.#closed && !this.#interrupted) {
+        const left = deadline - Date.now();
+        if (left <= 0) break;
+        const untilDue = reply.wait >= 0 && reply.wait < left;
+        const wait = untilDue ? reply.wait : left;
         if (wait > 0) await this.#wake.wait(wait, untilDue);
-        if (this.#closed) return [];
+        if (this.#closed || this.#interrupted) break;
         reply = await this.#fetchOnce(count);
       }
+      this.#interrupted = false;
+      if (this.#closed) return [];
       return reply.messages.map(([rid, body]) => {
         this.#held.add(rid);
         return { rid, body };
@@ -165,6 +173,7 @@ export class RedisConsumer extends Consumer {
   }
 
   interrupt(): void {
+    this.#interrupted = true;
     this.#wake.interrupt();
   }
 

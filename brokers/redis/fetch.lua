@@ -29,6 +29,11 @@ for _ = 1, math.min(pending, move_limit) do
     if ok and type(msg) == 'table' and type(msg.options) == 'table' and type(msg.options.eta) == 'number' then
       eta = msg.options.eta
     end
+    -- Python writes `"queue_name":"q.DQ"` first: make the stored copy a message of q.
+    local dq_prefix = '{"queue_name":"' .. qname .. '.DQ"'
+    if string.sub(body, 1, #dq_prefix) == dq_prefix then
+      body = '{"queue_name":"' .. qname .. '"' .. string.sub(body, #dq_prefix + 1)
+    end
     if redis.call('HSETNX', base .. '.msgs', rid, body) == 1 then
       redis.call('ZADD', base .. ':delayed', eta, rid)
     end

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
-import { Broker, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { Broker, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
 import { DramatsError, QueueJoinTimeout } from "../../lib/errors.ts";
 import { Message } from "../../lib/message.ts";
 import { canonicalQueueName } from "../../lib/queue-names.ts";
@@ -144,7 +144,7 @@ export class RedisBroker extends Broker {
     return batcher;
   }
 
-  consume(queueName: string): RedisConsumer {
+  consume(queueName: string, _options?: ConsumeOptions): RedisConsumer {
     this.assertDeclared(queueName);
     if (this.#closed) throw new DramatsError("RedisBroker is closed");
     const consumer = new RedisConsumer(this.#host, queueName);

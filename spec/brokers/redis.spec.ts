@@ -1,0 +1,291 @@
+// Redis-only behaviour: configuration, heartbeats and maintenance, wake-ups, delays, reconnection.
+import { expect } from "chai";
+import { randomUUID } from "node:crypto";
+import type { Redis } from "ioredis";
+import { parseRedisUrl, RedisBroker, type RedisConsumer, type RedisDelivery } from "../../brokers/redis/index.ts";
+import { Scripts } from "../../brokers/redis/scripts.ts";
+import { ConnectionError, ConnectionFailed } from "../../lib/errors.ts";
+import { Message } from "../../lib/message.ts";
+import { sleep } from "../../lib/sleep.ts";
+import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
+
+describe("RedisBroker", function () {
+  this.timeout(15_000);
+  let url: string;
+  let namespace: string;
+  let queue: string;
+  let admin: Redis;
+  const brokers: RedisBroker[] = [];
+
+  before(async () => {
+    url = await redisUrl();
+  });
+
+  beforeEach(async () => {
+    namespace = uniqueNamespace("dramats-redis");
+    queue = `q_${randomUUID().slice(0, 8)}`;
+    admin = await redisClient();
+  });
+
+  afterEach(async () => {
+    for (const broker of brokers.splice(0)) await broker.close();
+    admin.disconnect();
+    await deleteNamespace(namespace);
+  });
+
+  function newBroker(options: ConstructorParameters<typeof RedisBroker>[0] = {}): RedisBroker {
+    const broker = new RedisBroker({ url, namespace, middleware: [], heartbeatInterval: 100, heartbeatTimeout: 500, ...options });
+    broker.declareQueue(queue);
+    brokers.push(broker);
+    return broker;
+  }
+
+  const message = (args: unknown[] = [], options: Record<string, unknown> = {}) =>
+    new Message({ queueName: queue, actorName: "redis_noop", args, options });
+
+  describe("configuration", () => {
+    it("reads host, port, credentials, database and TLS from the URL", () => {
+      expect(parseRedisUrl("redis://user:p%40ss@example.com:6380/3")).to.deep.equal({
+        host: "example.com",
+        port: 6380,
+        username: "user",
+        password: "p@ss",
+        db: 3,
+      });
+      expect(parseRedisUrl("rediss://:secret@10.0.0.1")).to.deep.include({ host: "10.0.0.1", port: 6379, password: "secret", tls: {} });
+    });
+
+    it("rejects malformed URLs and options with errors that name them", () => {
+      expect(() => parseRedisUrl("http://localhost")).to.throw(TypeError, /redis:\/\/ or rediss:\/\//);
+      expect(() => parseRedisUrl("redis://localhost/x")).to.throw(TypeError, /database "x"/);
+      expect(() => new RedisBroker({ namespace: "" })).to.throw(TypeError, /options.namespace/);
+      expect(() => new RedisBroker({ heartbeatInterval: 500, heartbeatTimeout: 500 })).to.throw(RangeError, /heartbeatTimeout/);
+      expect(() => new RedisBroker({ deadMessageTtl: -1 })).to.throw(RangeError, /deadMessageTtl/);
+    });
+
+    it("authenticates with the URL's user and password and uses its database", async () => {
+      const user = `dramats-spec-${randomUUID().slice(0, 8)}`;
+      await admin.call("ACL", "SETUSER", user, "on", ">s3cret", `~${namespace}:*`, "+@all");
+      try {
+        const broker = newBroker({ url: `${url.replace(/\/\d*$/, "").replace("://", `://${user}:s3cret@`)}/3` });
+        await broker.enqueue(message(["secured"]));
+        await admin.select(3);
+        expect(await admin.llen(`${namespace}:${queue}`)).to.equal(1);
+        await admin.del(`${namespace}:${queue}`, `${namespace}:${queue}.msgs`, `${namespace}:${queue}:wake`);
+        await admin.select(0);
+      } finally {
+        await admin.call("ACL", "DELUSER", user);
+      }
+    });
+
+    it("rejects an enqueue with a typed error instead of hanging when Redis is unreachable", async () => {
+      const broker = newBroker({ url: "redis://127.0.0.1:1" });
+      const started = Date.now();
+      const error = await broker.enqueue(message()).then(() => undefined, (e: unknown) => e);
+      expect(error).to.be.instanceOf(ConnectionFailed);
+      expect((error as ConnectionError).code).to.equal("DRAMATS_ERR_CONNECTION_FAILED");
+      expect(Date.now() - started).to.be.below(10_000);
+    });
+  });
+
+  describe("priorities", () => {
+    it("serves negative priorities before Dramatiq's list and positive ones after it", async () => {
+      const broker = newBroker();
+      await broker.enqueue(message(["p5"], { priority: 5 }));
+      await broker.enqueue(message(["p0-a"]));
+      await broker.enqueue(message(["m3"], { priority: -3 }));
+      await broker.enqueue(message(["p0-b"]));
+      await broker.enqueue(message(["p1"], { priority: 1 }));
+      // A message a Python producer pushes lands on the priority-0 list, in order.
+      await admin.hset(`${namespace}:${queue}.msgs`, "py", JSON.stringify(message(["py"]).asData()));
+      await admin.rpush(`${namespace}:${queue}`, "py");
+      const consumer = broker.consume(queue, { prefetch: 10 });
+      const got = await consumer.fetch(10, 100);
+      expect(got.map((d) => broker.decode(d.body).args[0])).to.deep.equal(["m3", "p0-a", "p0-b", "py", "p5", "p1"].sort(byLevel));
+      await consumer.close();
+    });
+  });
+
+  describe("wake-ups and delays", () => {
+    it("wakes an idle consumer within milliseconds of an enqueue", async () => {
+      const broker = newBroker();
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      await consumer.fetch(1, 50); // connections up and idle
+      const pending = consumer.fetch(1, 5_000);
+      await sleep(100);
+      const sentAt = performance.now();
+      await broker.enqueue(message(["now"]));
+      const [delivery] = await pending;
+      const latency = performance.now() - sentAt;
+      expect(delivery).to.not.equal(undefined);
+      expect(latency).to.be.below(500); // typically 1-3 ms; far below the 5 s fetch timeout
+      await consumer.close();
+    });
+
+    it("delivers a delayed message close to its eta, even to a consumer already asleep", async () => {
+      const broker = newBroker();
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      await consumer.fetch(1, 50);
+      const pending = consumer.fetch(1, 5_000);
+      await sleep(50);
+      const sentAt = Date.now();
+      await broker.enqueue(message(["later"]), { delay: 300 });
+      const [delivery] = await pending;
+      const late = Date.now() - sentAt - 300;
+      expect(late).to.be.within(0, 150); // about 100 ms precision is the promise; usually ~2 ms
+      expect(broker.decode(delivery!.body).args).to.deep.equal(["later"]);
+      await consumer.close();
+    });
+
+    it("keeps an idle fleet quiet: blocking waits, not polling", async () => {
+      const broker = newBroker({ heartbeatInterval: 1_000, heartbeatTimeout: 5_000 });
+      const consumers = [0, 1, 2].map(() => broker.consume(queue, { prefetch: 5 }));
+      const loops = consumers.map(async (c) => {
+        while (!c.closed) await c.fetch(5, 1_000);
+      });
+      await sleep(200);
+      const monitor = await redisClient();
+      const ours = await addressesOf(broker);
+      let commands = 0;
+      monitor.on("monitor", (_time: string, _args: string[], source: string) => {
+        if (ours.has(source.split(" ").pop()!)) commands++;
+      });
+      await monitor.monitor();
+      await sleep(1_500);
+      monitor.disconnect();
+      for (const c of consumers) await c.close();
+      await Promise.all(loops);
+      // Per consumer and second: a fetch, a blocking wait; plus the broker's heartbeat and
+      // maintenance. A polling loop would issue thousands.
+      expect(commands).to.be.below(40);
+    });
+  });
+
+  describe("heartbeats and recovery", () => {
+    it("beats on a timer while a consumer is busy and fetches nothing", async () => {
+      const broker = newBroker();
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      await sleep(150);
+      const first = Number(await admin.zscore(`${namespace}:__heartbeats__`, consumer.id));
+      await sleep(300);
+      const later = Number(await admin.zscore(`${namespace}:__heartbeats__`, consumer.id));
+      expect(first).to.be.greaterThan(0);
+      expect(later).to.be.greaterThan(first);
+      await consumer.close();
+    });
+
+    it("does not take a live consumer holding a message longer than the heartbeat timeout for dead", async () => {
+      const broker = newBroker();
+      const other = newBroker();
+      await broker.enqueue(message(["long"]));
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      const [held] = await consumer.fetch(1, 1_000);
+      await sleep(800); // > heartbeatTimeout (500)
+      await other.runMaintenance();
+      expect((await broker.depths(queue)).inFlight).to.equal(1);
+      await consumer.ack(held!);
+      await consumer.close();
+    });
+
+    it("requeues a dead consumer's messages from another broker's scheduled maintenance", async () => {
+      const broker = newBroker();
+      for (let i = 0; i < 3; i++) await broker.enqueue(message([i]));
+      const doomed = broker.consume(queue, { prefetch: 3 });
+      expect(await doomed.fetch(3, 1_000)).to.have.length(3);
+      doomed.abandon();
+      const survivor = newBroker({ maintenanceInterval: 100 });
+      const consumer = survivor.consume(queue, { prefetch: 3 }); // starts the maintenance timer
+      const got: RedisDelivery[] = [];
+      const deadline = Date.now() + 5_000;
+      while (got.length < 3 && Date.now() < deadline) got.push(...(await consumer.fetch(3 - got.length, 200)));
+      expect(got.map((d) => broker.decode(d.body).args[0]).sort()).to.deep.equal([0, 1, 2]);
+      expect(await admin.hexists(`${namespace}:__dramats_consumers__`, doomed.id)).to.equal(0);
+      expect(await admin.zscore(`${namespace}:__heartbeats__`, doomed.id)).to.equal(null);
+      for (const d of got) await consumer.ack(d);
+      await consumer.close();
+    });
+
+    it("gives back what a consumer holds when it closes, and unregisters it", async () => {
+      const broker = newBroker();
+      await broker.enqueue(message(["a"]));
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      expect(await consumer.fetch(1, 1_000)).to.have.length(1);
+      await consumer.close();
+      expect(await broker.depths(queue)).to.deep.include({ ready: 1, inFlight: 0 });
+      expect(await admin.exists(`${namespace}:__acks__.${consumer.id}.${queue}`)).to.equal(0);
+      expect(await admin.zscore(`${namespace}:__heartbeats__`, consumer.id)).to.equal(null);
+    });
+
+    it("after a reconnection, gives back ids a fetch took whose reply was lost", async () => {
+      const broker = newBroker();
+      await broker.enqueue(message(["lost"]));
+      const consumer: RedisConsumer = broker.consume(queue, { prefetch: 1 });
+      // What a fetch whose reply never arrived leaves behind: the id in our acks set only.
+      const rid = await admin.lpop(`${namespace}:${queue}`);
+      await admin.sadd(`${namespace}:__acks__.${consumer.id}.${queue}`, rid!);
+      consumer.markReconnected();
+      const [again] = await consumer.fetch(1, 1_000);
+      expect(again?.rid).to.equal(rid);
+      await consumer.ack(again!);
+      expect(await broker.depths(queue)).to.deep.include({ ready: 0, inFlight: 0 });
+      await consumer.close();
+    });
+  });
+
+  describe("scripts", () => {
+    it("are idempotent when ioredis re-sends them after a reconnection", async () => {
+      const scripts = new Scripts(admin);
+      const base = `${namespace}:${queue}`;
+      const acks = `${namespace}:__acks__.c1.${queue}`;
+      const body = JSON.stringify(message(["once"]).asData());
+      expect(await scripts.enqueue(base, ["r1", body, 0, 0])).to.equal(1);
+      expect(await scripts.enqueue(base, ["r1", body, 0, 0])).to.equal(0);
+      expect(await admin.llen(base)).to.equal(1);
+      const heartbeats = `${namespace}:__heartbeats__`;
+      const registry = `${namespace}:__dramats_consumers__`;
+      await scripts.fetch(base, acks, heartbeats, registry, 1, "c1", queue, 100);
+      expect(await scripts.retry(base, acks, "r1", "r2", body, 0, 1_000)).to.equal(1);
+      expect(await scripts.retry(base, acks, "r1", "r2", body, 0, 1_000)).to.equal(0);
+      expect(await admin.zcard(`${base}:delayed`)).to.equal(1);
+      expect(await admin.hkeys(`${base}.msgs`)).to.deep.equal(["r2"]);
+    });
+
+    it("trim dead letters older than the dead-message TTL on schedule", async () => {
+      const broker = newBroker({ deadMessageTtl: 200 });
+      await broker.enqueue(message());
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      const [d] = await consumer.fetch(1, 1_000);
+      await consumer.nack(d!, "Error: gone soon");
+      expect((await broker.depths(queue)).dead).to.equal(1);
+      // The scheduled maintenance (every heartbeat interval here) trims it.
+      await sleep(400);
+      expect((await broker.depths(queue)).dead).to.equal(0);
+      expect(await admin.hlen(`${namespace}:${queue}:reasons`)).to.equal(0);
+      await consumer.close();
+    });
+  });
+});
+
+/** Expected fetch order for the priority spec: by level, then arrival. */
+function byLevel(a: string, b: string): number {
+  const order = ["m3", "p0-a", "p0-b", "py", "p1", "p5"];
+  return order.indexOf(a) - order.indexOf(b);
+}
+
+/** Client addresses (`ip:port`) of a broker's connections, from CLIENT LIST. */
+async function addressesOf(broker: RedisBroker): Promise<Set<string>> {
+  const client = await redisClient();
+  try {
+    const list = (await client.client("LIST")) as string;
+    const prefix = `dramats:${broker.id.slice(0, 8)}:`;
+    const out = new Set<string>();
+    for (const line of list.split("\n")) {
+      const name = /\bname=(\S*)/.exec(line)?.[1] ?? "";
+      const addr = /\baddr=(\S+)/.exec(line)?.[1];
+      if (addr && name.startsWith(prefix)) out.add(addr);
+    }
+    return out;
+  } finally {
+    client.disconnect();
+  }
+}
