@@ -95,6 +95,26 @@ describe("dramats CLI on Redis (acceptance)", function () {
     expect(await broker.depths("cli-a")).to.include({ ready: 0, inFlight: 0 });
   });
 
+  it("exits 1 at once on a second SIGTERM, and the forced-out messages are redelivered", async () => {
+    const first = start(["--processes", "1", "--threads", "4"], { CLI_SPEC_SLOW_MS: "60000" });
+    await first.waitFor(isBootLine);
+    await send("cli-a", "slow", range("f", 3));
+    await until(() => recorded(out).of("start").length === 3);
+    first.signal("SIGTERM");
+    await first.waitFor((l) => l.msg === "Stopping worker processes");
+    await new Promise((r) => setTimeout(r, 400)); // Past the window in which repeats count as one.
+    first.signal("SIGTERM");
+    expect(await first.exited(5_000)).to.equal(1);
+    expect(recorded(out).of("done")).to.have.length(0);
+
+    // A new fleet picks the messages up once the dead consumer's heartbeat expires.
+    const second = start(["--processes", "1", "--threads", "4"], { CLI_SPEC_SLOW_MS: "10" });
+    await until(() => recorded(out).of("done").length === 3, 15_000);
+    expect(recorded(out).tags("done").sort()).to.deep.equal(range("f", 3));
+    second.signal("SIGTERM");
+    expect(await second.exited()).to.equal(0);
+  });
+
   it("replaces a worker process killed with SIGKILL and still processes its messages", async () => {
     const run = start(["--processes", "2", "--threads", "4"], { CLI_SPEC_SLOW_MS: "200" });
     await run.waitFor(isBootLine);
