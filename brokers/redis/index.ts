@@ -110,12 +110,12 @@ export class RedisBroker extends Broker {
   }
 
   /**
-   * Reads a payload; messages adopted from Python Dramatiq's delay queue still say
-   * `queue_name: "q.DQ"` and carry `eta`: they are delivered as messages of `q`.
+   * Reads a payload. Messages adopted from Python Dramatiq's delay queue carry `eta` (and may
+   * still say `queue_name: "q.DQ"`): once ready they are delivered as plain messages of `q`.
    */
   override decode(body: string | Buffer): Message {
     const message = super.decode(body);
-    if (!message.queueName.endsWith(".DQ")) return message;
+    if (message.options.eta === undefined && !message.queueName.endsWith(".DQ")) return message;
     const { eta: _eta, ...options } = message.options;
     return new Message({ ...message, args: message.args, queueName: canonicalQueueName(message.queueName), options });
   }

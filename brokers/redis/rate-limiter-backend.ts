@@ -1,0 +1,77 @@
+import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import type { RateLimiterBackend } from "../../lib/rate-limits/backend.ts";
+import { readLua } from "./lua.ts";
+
+type Call = (...args: (string | number)[]) => Promise<number>;
+
+export interface RedisRateLimiterBackendOptions {
+  /** An ioredis client to use (not closed by `close()`), or a URL to connect to. */
+  client?: Redis;
+  url?: string;
+  /** Key prefix. @defaultValue "dramats-limits" */
+  prefix?: string;
+}
+
+/**
+ * Rate limits and group barriers in Redis. Each operation is one Lua script, so limits hold
+ * across every process; expiries use Redis's clock, so hosts need not agree on the time.
+ */
+export class RedisRateLimiterBackend implements RateLimiterBackend {
+  readonly prefix: string;
+  readonly #redis: Redis;
+  readonly #owned: boolean;
+  readonly #slot: Call;
+  readonly #window: Call;
+  readonly #bucket: Call;
+  readonly #arrive: Call;
+
+  constructor(options: RedisRateLimiterBackendOptions = {}) {
+    this.prefix = options.prefix ?? "dramats-limits";
+    this.#owned = options.client === undefined;
+    this.#redis = options.client ?? new Redis(options.url ?? "redis://127.0.0.1:6379", { enableAutoPipelining: true });
+    const define = (name: string, file: string, keys: number): Call => {
+      this.#redis.defineCommand(name, { numberOfKeys: keys, lua: readLua(file) });
+      const command = (this.#redis as unknown as Record<string, Call>)[name]!;
+      return command.bind(this.#redis);
+    };
+    this.#slot = define("dramatsLimitSlotV1", "limit-slot", 1);
+    this.#window = define("dramatsLimitWindowV1", "limit-window", 1);
+    this.#bucket = define("dramatsLimitBucketV1", "limit-bucket", 1);
+    this.#arrive = define("dramatsBarrierArriveV1", "barrier-arrive", 2);
+  }
+
+  #key(kind: string, key: string): string {
+    return `${this.prefix}:${kind}:${key}`;
+  }
+
+  async acquireSlot(key: string, holder: string, limit: number, ttl: number): Promise<boolean> {
+    return (await this.#slot(this.#key("slots", key), holder, limit, ttl)) === 1;
+  }
+
+  async releaseSlot(key: string, holder: string): Promise<void> {
+    await this.#redis.zrem(this.#key("slots", key), holder);
+  }
+
+  async hitWindow(key: string, limit: number, window: number): Promise<boolean> {
+    return (await this.#window(this.#key("window", key), limit, window, randomUUID())) === 1;
+  }
+
+  async takeToken(key: string, capacity: number, period: number): Promise<boolean> {
+    return (await this.#bucket(this.#key("bucket", key), capacity, period)) === 1;
+  }
+
+  async createBarrier(key: string, parties: number, ttl: number): Promise<boolean> {
+    const hash = this.#key("barrier", key);
+    const [[, created]] = (await this.#redis.multi().hsetnx(hash, "parties", parties).pexpire(hash, ttl).exec()) as [[unknown, number]];
+    return created === 1;
+  }
+
+  async arriveAtBarrier(key: string, member: string): Promise<boolean> {
+    return (await this.#arrive(this.#key("barrier", key), this.#key("barrier-members", key), member)) === 1;
+  }
+
+  async close(): Promise<void> {
+    if (this.#owned) this.#redis.disconnect();
+  }
+}
