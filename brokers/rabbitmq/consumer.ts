@@ -25,8 +25,8 @@ export interface ConsumerHost {
   readonly logger: Logger;
   readonly delayQueuePrefetch: number;
   newConnector(name: string, setup: (model: ChannelModel) => Promise<void>): Connector;
-  /** Declares the queue's topology (once per broker). */
-  ensureQueue(queueName: string): Promise<void>;
+  /** Declares the queue's topology (once per broker, or again with `redeclare`). */
+  ensureQueue(queueName: string, redeclare?: boolean): Promise<void>;
   /**
    * Counts deliveries this process holds unacknowledged (for depths and join): `prefetched`
    * ones wait in the consumer's buffer, `inFlight` ones were fetched by the worker.
@@ -74,6 +74,7 @@ export class RabbitmqConsumer extends Consumer {
   #delayConsumerTag: string | undefined;
   #waiters = new Set<() => void>();
   #closing = false;
+  #setups = 0;
 
   constructor(host: ConsumerHost, queueName: string, prefetch: number) {
     super();
@@ -91,7 +92,8 @@ export class RabbitmqConsumer extends Consumer {
   }
 
   async #setup(model: ChannelModel): Promise<void> {
-    await this.#host.ensureQueue(this.queueName);
+    // On a reconnection the server may have lost the queues (a wiped node, a deleted queue).
+    await this.#host.ensureQueue(this.queueName, this.#setups++ > 0);
     const channel = await this.#openChannel(model);
     const acks = new AckBatch(channel);
     this.#acks = acks;

@@ -66,7 +66,10 @@ export class RabbitmqBroker extends Broker {
       logger: this.logger,
       delayQueuePrefetch: this.settings.delayQueuePrefetch,
       newConnector: (name, setup) => this.newConnector(name, setup),
-      ensureQueue: (queueName) => this.#ensureQueue(queueName),
+      ensureQueue: (queueName, redeclare) => {
+        if (redeclare && !this.#declaring.has(queueName)) this.#undeclare(queueName);
+        return this.#ensureQueue(queueName);
+      },
       track: (queueName, prefetched, inFlight) => {
         if (prefetched !== 0) bump(this.#prefetched, queueName, prefetched);
         if (inFlight !== 0) bump(this.#inFlight, queueName, inFlight);

@@ -213,6 +213,19 @@ describe("RabbitmqBroker", function () {
       await waitFor(async () => (await broker.depths(queue)).ready === 2, 2_000, "both messages back in the queue");
     });
 
+    it("declares the queues again when they were deleted under a running consumer", async () => {
+      const consumer = consume();
+      await broker.enqueue(message(["before"]));
+      const [first] = await fetchN(consumer, 1);
+      await consumer.ack(first!);
+      await deleteQueues(url, [queue]); // RabbitMQ cancels the consumer
+      await broker.enqueue(message(["now"])); // unroutable at first: the broker redeclares and retries
+      await broker.enqueue(message(["later"]), { delay: 50 }); // through a ladder declared again
+      const got = await fetchN(consumer, 2);
+      expect(got.map((d) => broker.decode(d.body).args[0]).sort()).to.deep.equal(["later", "now"]);
+      for (const d of got) await consumer.ack(d);
+    });
+
     it("fails operations with ConnectionFailed when RabbitMQ cannot be reached", async () => {
       const bad = new URL(url);
       bad.password = "wrong-password";
