@@ -24,11 +24,12 @@ export interface CliRun {
 }
 
 /**
- * Runs `node --import tsx lib/cli/main.ts ...args` in its own process group, so a spec can
+ * Runs `node --import tsx lib/cli/main.ts ...args` (or `command ...args`) in its own process group, so a spec can
  * always clean up every process it started.
  */
-export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliRun {
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...args], {
+export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; command?: string[] } = {}): CliRun {
+  const [command, ...leading] = options.command ?? [process.execPath, "--import", "tsx", MAIN];
+  const child = spawn(command!, [...leading, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, DRAMATS_LOG_LEVEL: "info", ...options.env },
     stdio: ["ignore", "pipe", "pipe"],
