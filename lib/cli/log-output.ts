@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 import { createInterface } from "node:readline";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { pino } from "pino";
 import type { DestinationStream } from "pino";
 
@@ -22,10 +22,11 @@ export class LogFile {
     return pino.destination({ fd: this.#fd, sync: true });
   }
 
-  /** Copies a child's output stream into the file, line by line. */
-  relay(stream: Readable | null | undefined): void {
+  /** Copies a child's output stream into the file, line by line, and to `echo` if given. */
+  relay(stream: Readable | null | undefined, echo?: Writable): void {
     if (!stream) return;
     createInterface({ input: stream, crlfDelay: Infinity }).on("line", (line) => {
+      echo?.write(`${line}\n`);
       try {
         writeSync(this.#fd, `${line}\n`);
       } catch {

@@ -156,7 +156,8 @@ export class Supervisor {
     const child: Child = { worker, slot, forkedAt: now, lastSeen: now, state: "booting" };
     this.#children.add(child);
     this.#options.logFile?.relay(worker.process.stdout);
-    this.#options.logFile?.relay(worker.process.stderr);
+    // stderr carries boot failures ("Could not import ..."): keep them visible on the terminal too.
+    this.#options.logFile?.relay(worker.process.stderr, process.stderr);
     worker.on("message", (message: unknown) => this.#onReport(child, message));
     worker.on("exit", (code: number | null, signal: string | null) => this.#onExit(child, code, signal));
     worker.on("error", (error) => this.#log.debug({ err: error, pid: worker.process.pid }, "IPC error with a worker process"));
