@@ -1,15 +1,19 @@
 /**
  * How idle consumers and joins learn that the database changed, without busy polling.
  *
- * SQLite has no notifications across processes. Two cheap sources cover it:
+ * SQLite has no notifications across processes. Cheap sources cover it:
  * - writes made in this process (any SqliteBroker on the same file) wake waiters at once;
  * - writes made by other processes show in `PRAGMA data_version`, a counter SQLite keeps in the
- *   WAL index (shared memory): reading it touches no table and takes microseconds. While someone
- *   waits, it is read every `min` ms right after a change, backing off by doubling to `max` ms.
- *   Nobody waiting, no timer runs.
+ *   WAL index (shared memory): reading it touches no table and takes microseconds;
+ * - every commit appends to the `-wal` file, so an `fs.watch` on it (inotify, kqueue) says when
+ *   to read that counter: other processes' writes wake waiters within a millisecond or so;
+ * - in case the file system sends no events (some network or virtual mounts), the counter is also
+ *   read on a timer while someone waits: every `min` ms right after a change, backing off by
+ *   doubling to `max` ms. Nobody waiting, no timer runs.
  * Delays and leases fall due by time, not by a write: waiters also set a timer for the next due
  * time (see SqliteConsumer.fetch).
  */
+import { watch, type FSWatcher } from "node:fs";
 
 type Listener = () => void;
 
@@ -34,9 +38,13 @@ export class ChangeFeed {
   #interval: number;
   #last = 0;
   #closed = false;
+  readonly #walPath: string | undefined;
+  #watcher: FSWatcher | undefined;
 
-  constructor(path: string, readVersion: () => number, minInterval: number, maxInterval: number) {
+  /** @param walPath the `-wal` file to watch for other processes' commits; undefined to rely on polling */
+  constructor(path: string, readVersion: () => number, minInterval: number, maxInterval: number, walPath?: string) {
     this.#path = path;
+    this.#walPath = walPath;
     this.#readVersion = readVersion;
     this.#min = minInterval;
     this.#max = maxInterval;
@@ -99,9 +107,28 @@ export class ChangeFeed {
   }
 
   #startPolling(seen: number): void {
+    if (this.#walPath !== undefined && this.#watcher === undefined) this.#watch(this.#walPath);
     if (this.#timer !== undefined) return;
     this.#last = seen;
     this.#schedule();
+  }
+
+  /** Kept open once started: a worker waits most of the time it is idle. */
+  #watch(walPath: string): void {
+    try {
+      this.#watcher = watch(walPath, { persistent: false }, () => {
+        if (this.#waiters > 0 && this.#timer !== undefined) this.#check();
+      });
+      this.#watcher.on("error", () => this.#unwatch());
+    } catch {
+      // No events on this file system: the timer alone will do.
+      this.#unwatch();
+    }
+  }
+
+  #unwatch(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
   }
 
   #schedule(): void {
@@ -112,26 +139,30 @@ export class ChangeFeed {
   #poll(): void {
     this.#timer = undefined;
     if (this.#closed || this.#waiters === 0) return;
+    if (!this.#check()) this.#interval = Math.min(this.#max, this.#interval * 2);
+    if (this.#waiters > 0 && this.#timer === undefined) this.#schedule();
+  }
+
+  /** Reads the version; on a change, wakes every waiter. True when it changed. */
+  #check(): boolean {
     let version: number;
     try {
       version = this.#readVersion();
     } catch {
       // The connection is closing: wake everyone so they see it.
       this.#fire();
-      return;
+      return true;
     }
-    if (version !== this.#last) {
-      this.#last = version;
-      this.#fire();
-    } else {
-      this.#interval = Math.min(this.#max, this.#interval * 2);
-    }
-    if (this.#waiters > 0) this.#schedule();
+    if (version === this.#last) return false;
+    this.#last = version;
+    this.#fire();
+    return true;
   }
 
   /** Wakes every waiter and stops polling. */
   close(): void {
     this.#closed = true;
+    this.#unwatch();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#fire();

@@ -3,7 +3,7 @@ import { Consumer, type Delivery } from "../../lib/broker.ts";
 import type { Logger } from "../../lib/logging.ts";
 import type { Message } from "../../lib/message.ts";
 import type { ChangeFeed, ChangeWait } from "./change-feed.ts";
-import type { Statements, TakenRow } from "./statements.ts";
+import type { NewMessage, Statements, TakenRow } from "./statements.ts";
 
 /** A leased message: its row id is the handle that settles it. */
 export interface SqliteDelivery extends Delivery {
@@ -20,8 +20,10 @@ export interface ConsumerHost {
   readonly feed: ChangeFeed;
   /** Runs `operation` on the broker's statements, translating SQLite errors; throws once closed. */
   run<T>(operation: (statements: Statements) => T): T;
-  /** Encodes a retry for `insert`. */
-  newMessage(message: Message, delay: number): Parameters<Statements["insert"]>[0];
+  /** Encodes a retry. */
+  newMessage(message: Message, delay: number): NewMessage;
+  /** Deletes an acked row, in a transaction shared with the other acks of this turn of the event loop. */
+  ack(id: number): Promise<void>;
   deadLettered(queueName: string, deadId: number, error: unknown): void;
   consumerClosed(consumer: SqliteConsumer): void;
 }
@@ -110,7 +112,7 @@ export class SqliteConsumer extends Consumer {
 
   async ack(delivery: Delivery): Promise<void> {
     const { id } = delivery as SqliteDelivery;
-    this.#host.run((s) => s.ack(id));
+    await this.#host.ack(id);
     this.#held.delete(id);
     this.#host.feed.announce(this.queueName);
   }

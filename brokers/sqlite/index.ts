@@ -8,6 +8,7 @@ import { resolveSettings, type SqliteBrokerOptions, type SqliteSettings } from "
 import { openDatabase, type Db } from "./schema.ts";
 import { Statements, type DeadRow, type NewMessage } from "./statements.ts";
 import { SqliteKeyValueStore } from "./store.ts";
+import { WriteBatch } from "./write-batch.ts";
 
 export type { SqliteBrokerOptions, SqliteSettings } from "./options.ts";
 export { SQLITE_DEFAULTS, pathFromUrl } from "./options.ts";
@@ -45,6 +46,8 @@ export class SqliteBroker extends Broker {
   /** Per queue, the last dead letter a `join` or `flush` accounted for. */
   readonly #deadSeen = new Map<string, number>();
   readonly #host: ConsumerHost;
+  readonly #inserts: WriteBatch<NewMessage>;
+  readonly #acks: WriteBatch<number>;
   #lastTrim = 0;
   #closed = false;
 
@@ -59,7 +62,13 @@ export class SqliteBroker extends Broker {
       () => this.#guard(() => dataVersion.get()!),
       this.settings.minPollInterval,
       this.settings.maxPollInterval,
+      this.settings.watch ? `${this.settings.path}-wal` : undefined,
     );
+    this.#inserts = new WriteBatch((rows) => {
+      this.#guard(() => this.#statements.insertMany(rows, Date.now()));
+      for (const queue of new Set(rows.map((row) => row.queue))) this.#feed.announce(queue);
+    }, "microtask");
+    this.#acks = new WriteBatch((ids) => this.#guard(() => this.#statements.ackMany(ids)), "immediate");
     this.#store = new SqliteKeyValueStore(this.#db, (operation) => this.#guard(operation));
     this.#host = {
       logger: this.logger,
@@ -68,6 +77,7 @@ export class SqliteBroker extends Broker {
       feed: this.#feed,
       run: (operation) => this.#guard(() => operation(this.#statements)),
       newMessage: (message, delay) => this.#newMessage(message, this.encode(message), delay),
+      ack: (id) => this.#acks.add(id),
       deadLettered: (_queueName, deadId, error) => {
         this.#deadErrors.set(deadId, error);
         if (this.#deadErrors.size > REMEMBERED_ERRORS) this.#deadErrors.delete(this.#deadErrors.keys().next().value!);
@@ -115,9 +125,8 @@ export class SqliteBroker extends Broker {
   }
 
   protected async writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
-    const row = this.#newMessage(message, body, options.delay, options.priority);
-    this.#guard(() => this.#statements.insert(row, Date.now()));
-    this.#feed.announce(message.queueName);
+    if (this.#closed) throw new ConnectionClosed(`SqliteBroker (${this.settings.path}) is closed`);
+    await this.#inserts.add(this.#newMessage(message, body, options.delay, options.priority));
   }
 
   /**
@@ -132,9 +141,7 @@ export class SqliteBroker extends Broker {
     } catch {
       // Undecodable: its dead letter gets the row id.
     }
-    const row: NewMessage = { queue: queueName, body, messageId, priority: options.priority ?? 0, delay: Math.max(0, Math.round(options.delay ?? 0)) };
-    this.#guard(() => this.#statements.insert(row, Date.now()));
-    this.#feed.announce(queueName);
+    await this.#inserts.add({ queue: queueName, body, messageId, priority: options.priority ?? 0, delay: Math.max(0, Math.round(options.delay ?? 0)) });
   }
 
   // ---- consuming --------------------------------------------------------------------------
@@ -226,6 +233,9 @@ export class SqliteBroker extends Broker {
   /** Gives back what open consumers hold, stops polling and closes the file. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Commit what this turn of the event loop still holds before anything closes.
+    this.#inserts.drain();
+    this.#acks.drain();
     for (const consumer of [...this.#consumers]) await consumer.close().catch((error: unknown) => {
       this.logger.warn({ err: error, queue: consumer.queueName }, "Could not give back a consumer's messages; their leases will expire");
     });

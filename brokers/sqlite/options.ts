@@ -29,10 +29,17 @@ export interface SqliteBrokerOptions extends BrokerOptions {
    */
   busyTimeout?: number;
   /**
-   * Idle consumers look for other processes' writes (one `PRAGMA data_version`, no table read)
-   * this often at least (ms); right after a change they look every `minPollInterval` and back
-   * off by doubling. Writes made in this process wake consumers at once.
-   * @defaultValue 25
+   * Watch the `-wal` file (`fs.watch`) to learn of other processes' commits at once. Writes made
+   * in this process wake consumers at once anyway. Turn it off where file events are unreliable
+   * or costly; polling alone then finds writes within `maxPollInterval`.
+   * @defaultValue true
+   */
+  watch?: boolean;
+  /**
+   * Idle consumers also look for other processes' writes (one `PRAGMA data_version`, no table
+   * read) this often at least (ms); right after a change they look every `minPollInterval` and
+   * back off by doubling. The bound on pickup latency when file events do not arrive.
+   * @defaultValue 100 with `watch`, else 25
    */
   maxPollInterval?: number;
   /** The shortest interval between two looks, right after a change (ms). @defaultValue 2 */
@@ -54,6 +61,7 @@ export interface SqliteSettings {
   readonly leaseTime: number;
   readonly leaseRenewInterval: number;
   readonly busyTimeout: number;
+  readonly watch: boolean;
   readonly minPollInterval: number;
   readonly maxPollInterval: number;
   readonly deadMessageTtl: number;
@@ -64,8 +72,10 @@ export const SQLITE_DEFAULTS = Object.freeze({
   path: "./dramats.sqlite",
   leaseTime: 30_000,
   busyTimeout: 5_000,
+  watch: true,
   minPollInterval: 2,
-  maxPollInterval: 25,
+  maxPollInterval: 100,
+  maxPollIntervalUnwatched: 25,
   deadMessageTtl: 7 * 24 * 3600 * 1000,
   synchronous: "normal" as const,
 });
@@ -111,8 +121,10 @@ export function resolveSettings(options: SqliteBrokerOptions): SqliteSettings {
   if (leaseRenewInterval >= leaseTime) {
     throw new RangeError(`SqliteBroker option leaseRenewInterval (${leaseRenewInterval}) must be below leaseTime (${leaseTime})`);
   }
+  const watch = options.watch ?? SQLITE_DEFAULTS.watch;
   const minPollInterval = positive("minPollInterval", options.minPollInterval ?? SQLITE_DEFAULTS.minPollInterval);
-  const maxPollInterval = positive("maxPollInterval", options.maxPollInterval ?? Math.max(minPollInterval, SQLITE_DEFAULTS.maxPollInterval));
+  const defaultMax = watch ? SQLITE_DEFAULTS.maxPollInterval : SQLITE_DEFAULTS.maxPollIntervalUnwatched;
+  const maxPollInterval = positive("maxPollInterval", options.maxPollInterval ?? Math.max(minPollInterval, defaultMax));
   if (maxPollInterval < minPollInterval) {
     throw new RangeError(`SqliteBroker option maxPollInterval (${maxPollInterval}) must be at least minPollInterval (${minPollInterval})`);
   }
@@ -126,6 +138,7 @@ export function resolveSettings(options: SqliteBrokerOptions): SqliteSettings {
     leaseTime: Math.round(leaseTime),
     leaseRenewInterval: Math.round(leaseRenewInterval),
     busyTimeout: Math.round(nonNegative("busyTimeout", options.busyTimeout ?? SQLITE_DEFAULTS.busyTimeout)),
+    watch: watch !== false,
     minPollInterval,
     maxPollInterval,
     deadMessageTtl: Math.round(positive("deadMessageTtl", options.deadMessageTtl ?? (envTtl > 0 ? envTtl : SQLITE_DEFAULTS.deadMessageTtl))),

@@ -62,6 +62,10 @@ export class Statements {
   readonly retry: (id: number, next: NewMessage, now: number) => boolean;
   readonly nack: (id: number, reason: string, now: number) => number | undefined;
   readonly flush: (queue: string) => void;
+  /** Inserts every message in one transaction. */
+  readonly insertMany: (messages: readonly NewMessage[], now: number) => void;
+  /** Deletes every acked row in one transaction. */
+  readonly ackMany: (ids: readonly number[]) => void;
 
   constructor(db: Db) {
     this.#db = db;
@@ -137,7 +141,7 @@ export class Statements {
       .transaction((id: number, next: NewMessage, now: number) => {
         // Someone else settled it (or it was flushed): writing the retry would duplicate it.
         if (this.#delete.run({ id }).changes === 0) return false;
-        this.insert(next, now);
+        this.#insertOne(next, now);
         return true;
       })
       .immediate;
@@ -149,6 +153,16 @@ export class Statements {
         return Number(this.#insertDead.run({ queue: row.queue, messageId, body: row.body, reason, now }).lastInsertRowid);
       })
       .immediate;
+    this.insertMany = db
+      .transaction((messages: readonly NewMessage[], now: number) => {
+        for (const message of messages) this.#insertOne(message, now);
+      })
+      .immediate;
+    this.ackMany = db
+      .transaction((ids: readonly number[]) => {
+        for (const id of ids) this.#delete.run({ id });
+      })
+      .immediate;
     this.flush = db
       .transaction((queue: string) => {
         this.#flushMessages.run({ queue });
@@ -157,7 +171,7 @@ export class Statements {
       .immediate;
   }
 
-  insert(message: NewMessage, now: number): void {
+  #insertOne(message: NewMessage, now: number): void {
     const eta = now + message.delay;
     const delayed = message.delay > 0;
     this.#insert.run({
@@ -191,10 +205,6 @@ export class Statements {
   /** Makes `owner`'s leased `ids` ready again; `undoDelivery` when they never started. */
   release(ids: readonly number[], owner: string, undoDelivery: boolean): number {
     return this.#release.run({ ids: JSON.stringify(ids), owner, undo: undoDelivery ? 1 : 0 }).changes;
-  }
-
-  ack(id: number): void {
-    this.#delete.run({ id });
   }
 
   exists(queue: string): boolean {
