@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Consumer, type Delivery } from "../../lib/broker.ts";
 import type { Logger } from "../../lib/logging.ts";
 import type { Message } from "../../lib/message.ts";
+import { sleep } from "../../lib/sleep.ts";
 import { Batcher } from "./batcher.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { FetchReply, Scripts } from "./scripts.ts";
@@ -84,7 +85,11 @@ export class RedisConsumer extends Consumer {
   }
 
   async fetch(max: number, timeout: number): Promise<RedisDelivery[]> {
-    if (this.#closed) return [];
+    if (this.#closed) {
+      // A loop still polling a closed consumer must not spin.
+      await sleep(Math.min(timeout, 1_000));
+      return [];
+    }
     const count = Math.max(1, Math.floor(max));
     try {
       if (this.#needsReconcile) await this.#reconcile();
