@@ -1,6 +1,7 @@
 // Threaded (CPU-bound) actor throughput with 1 and 2 pool threads, through a real Worker on
 // the in-memory broker. Prints medians and the 2-thread / 1-thread ratio (target: >= 1.6 on
 // 2 cores). Run: node --import tsx bench/threads.ts [--messages N] [--runs N] [--rounds N]
+import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { StubBroker } from "../brokers/stub.ts";
 import { setBroker, Worker } from "../lib/index.ts";
@@ -50,6 +51,7 @@ await broker.close();
 const one = median(results[1]);
 const two = median(results[2]);
 console.log(`threaded CPU-bound actor, ${MESSAGES} messages x ${ROUNDS}M steps, ${RUNS} runs each (median):`);
+console.log(`  machine: ${cpus().length} cores, load average ${loadavg()[0]!.toFixed(2)} at the end (a busy machine caps the 2-thread figure)`);
 console.log(`  1 thread : ${one.toFixed(1)} msg/s   runs ${results[1].map((x) => x.toFixed(1)).join(", ")}`);
 console.log(`  2 threads: ${two.toFixed(1)} msg/s   runs ${results[2].map((x) => x.toFixed(1)).join(", ")}`);
 console.log(`  ratio 2/1: ${(two / one).toFixed(2)}x`);

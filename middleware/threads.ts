@@ -29,11 +29,19 @@ type ErrorClass = abstract new (...args: never[]) => unknown;
  * Sends runs of `threaded` actors to a thread pool. The pool's threads import the same
  * modules and look the actor up by name; the run's AbortSignal (time limit, shutdown
  * notification) terminates its thread.
+ *
+ * A threaded message waits for a free thread in `beforeProcessMessage`, so place this
+ * middleware before TimeLimit (the default chain does): the wait for a thread must not eat
+ * into the actor's time limit.
  */
 export class Threads extends Middleware implements ProcessWrapper {
   override readonly actorOptions = new Set(["threaded"]);
   #pool: ThreadPool | undefined;
   #warnedInline = false;
+  /** Threads taken by messages between their before- and after-hooks. */
+  #busy = 0;
+  #waiting: (() => void)[] = [];
+  readonly #holding = new WeakSet<MessageProxy>();
 
   constructor(options: ThreadsOptions = {}) {
     super();
@@ -54,6 +62,31 @@ export class Threads extends Middleware implements ProcessWrapper {
     if (threaded !== undefined && typeof threaded !== "boolean") {
       throw new InvalidOptions(`Actor ${JSON.stringify(actor.actorName)}: threaded must be a boolean, got ${JSON.stringify(threaded)}`);
     }
+  }
+
+  /** Waits for a free pool thread (a threaded message holds one until its after-hook). */
+  async beforeProcessMessage(broker: Broker, proxy: MessageProxy): Promise<void> {
+    const pool = this.#pool;
+    if (pool === undefined || broker.findActor(proxy.actorName)?.options.threaded !== true) return;
+    this.#holding.add(proxy);
+    if (this.#busy < pool.size) this.#busy++;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve)); // Handed a thread by #release.
+  }
+
+  afterProcessMessage(_broker: Broker, proxy: MessageProxy): void {
+    this.#release(proxy);
+  }
+
+  afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
+    this.#release(proxy);
+  }
+
+  #release(proxy: MessageProxy): void {
+    if (!this.#holding.delete(proxy)) return;
+    const next = this.#waiting.shift();
+    // Hand the thread straight to the next message, so no newcomer can take it in between.
+    if (next) next();
+    else this.#busy--;
   }
 
   wrapProcessMessage(broker: Broker, proxy: MessageProxy, call: () => unknown): unknown {

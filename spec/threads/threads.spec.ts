@@ -17,6 +17,7 @@ describe("Threaded actors", function () {
 
   before(async () => {
     pool = new ThreadPool({ modules: MODULES, size: 2 });
+    await pool.warmUp();
     threads.usePool(pool);
   });
   after(async () => {
@@ -64,6 +65,15 @@ describe("Threaded actors", function () {
     // maxRetries 1: two runs of spin, both cut off; the pool kept serving fib meanwhile.
     expect(pool.completed - before).to.be.at.least(1);
     expect(pool.threads).to.equal(2);
+  });
+
+  it("starts a threaded message's time limit only once a pool thread is free for it", async () => {
+    await pool.warmUp(); // Threads terminated by earlier specs must not be booting meanwhile.
+    // Two threads, five 300 ms runs, a 500 ms limit: the last ones wait ~600 ms for a thread.
+    for (let i = 0; i < 5; i++) await fixture.busyFor.send(300);
+    await resultsOf();
+    expect(await broker.deadLetters(QUEUE)).to.deep.equal([]);
+    expect(await broker.depths(QUEUE)).to.include({ ready: 0, inFlight: 0, dead: 0 });
   });
 
   it("keeps an error's class for the actor's `throws`, so it is dead-lettered without retries", async () => {
