@@ -6,7 +6,7 @@ import { ChangeFeed } from "./change-feed.ts";
 import { SqliteConsumer, type ConsumerHost } from "./consumer.ts";
 import { resolveSettings, type SqliteBrokerOptions, type SqliteSettings } from "./options.ts";
 import { openDatabase, type Db } from "./schema.ts";
-import { Statements, type DeadRow, type NewMessage } from "./statements.ts";
+import { CHUNK, Statements, type DeadRow, type NewMessage } from "./statements.ts";
 import { SqliteKeyValueStore } from "./store.ts";
 import { WriteBatch } from "./write-batch.ts";
 
@@ -205,7 +205,7 @@ export class SqliteBroker extends Broker {
   /** Deletes the queue's messages (ready, delayed and leased) and its dead letters, for every process. */
   async flush(queueName: string): Promise<void> {
     this.assertDeclared(queueName);
-    this.#guard(() => this.#statements.flush(queueName));
+    while (!this.#guard(() => this.#statements.flushChunk(queueName))) await new Promise((resolve) => setImmediate(resolve));
     this.#deadSeen.set(queueName, 0);
     this.#feed.announce(queueName);
   }
@@ -222,6 +222,7 @@ export class SqliteBroker extends Broker {
     if (now - this.#lastTrim < TRIM_INTERVAL) return;
     this.#lastTrim = now;
     const trimmed = this.#guard(() => this.#statements.trimDead(now - this.settings.deadMessageTtl));
+    if (trimmed === CHUNK) this.#lastTrim = 0; // more to do: again at the next dead letter
     if (trimmed > 0) this.logger.info({ count: trimmed }, "Deleted dead letters older than the dead-message TTL");
   }
 

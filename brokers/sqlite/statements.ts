@@ -28,6 +28,9 @@ export interface DeadRow {
 }
 
 type Params = Record<string, unknown>;
+
+/** Most rows one flush or trim statement deletes (a few milliseconds of work). */
+export const CHUNK = 5_000;
 type Stmt<R = unknown> = Statement<[Params], R>;
 
 /**
@@ -61,7 +64,8 @@ export class Statements {
   readonly take: (queue: string, max: number, owner: string, leaseUntil: number, now: number) => { rows: TakenRow[]; reclaimed: number };
   readonly retry: (id: number, next: NewMessage, now: number) => boolean;
   readonly nack: (id: number, reason: string, now: number) => number | undefined;
-  readonly flush: (queue: string) => void;
+  /** Deletes up to CHUNK messages and CHUNK dead letters of `queue`; true when none are left. */
+  readonly flushChunk: (queue: string) => boolean;
   /** Inserts every message in one transaction. */
   readonly insertMany: (messages: readonly NewMessage[], now: number) => void;
   /** Deletes every acked row in one transaction. */
@@ -109,12 +113,13 @@ export class Statements {
       `INSERT INTO ${D} (queue, message_id, body, reason, dead_at) VALUES (@queue, @messageId, @body, @reason, @now)`,
     );
     this.#exists = prepare(`SELECT EXISTS (SELECT 1 FROM ${M} WHERE queue = @queue) AS ok`);
-    // Counts by time, not by state: an expired lease or a due delay is ready for any fetch.
+    // Counts by time, not by state: an expired lease or a due delay is ready for any fetch. Five
+    // range counts on the covering index are several times faster than one pass with sums.
+    const count = (state: number, due: string) =>
+      `(SELECT count(*) FROM ${M} WHERE queue = @queue AND state = ${state}${due === "" ? "" : ` AND due ${due} @now`})`;
     this.#depths = prepare(
-      `SELECT coalesce(sum(state = ${READY} OR due <= @now), 0) AS ready,
-              coalesce(sum(state = ${DELAYED} AND due > @now), 0) AS delayed,
-              coalesce(sum(state = ${LEASED} AND due > @now), 0) AS inFlight
-       FROM ${M} WHERE queue = @queue`,
+      `SELECT ${count(READY, "")} + ${count(DELAYED, "<=")} + ${count(LEASED, "<=")} AS ready,
+              ${count(DELAYED, ">")} AS delayed, ${count(LEASED, ">")} AS inFlight`,
     );
     this.#deadCount = prepare(`SELECT count(*) AS n FROM ${D} WHERE queue = @queue AND dead_at > @cutoff`);
     this.#deadLetters = prepare(
@@ -125,9 +130,10 @@ export class Statements {
       `SELECT id, message_id, body, reason, dead_at FROM ${D} WHERE queue = @queue AND id > @since ORDER BY id LIMIT 1`,
     );
     this.#lastDeadId = prepare(`SELECT max(id) AS id FROM ${D} WHERE queue = @queue`);
-    this.#flushMessages = prepare(`DELETE FROM ${M} WHERE queue = @queue`);
-    this.#flushDead = prepare(`DELETE FROM ${D} WHERE queue = @queue`);
-    this.#trimDead = prepare(`DELETE FROM ${D} WHERE dead_at <= @cutoff`);
+    // In chunks, so a huge queue does not hold the event loop (or other processes' writes) for long.
+    this.#flushMessages = prepare(`DELETE FROM ${M} WHERE id IN (SELECT id FROM ${M} WHERE queue = @queue LIMIT ${CHUNK})`);
+    this.#flushDead = prepare(`DELETE FROM ${D} WHERE id IN (SELECT id FROM ${D} WHERE queue = @queue LIMIT ${CHUNK})`);
+    this.#trimDead = prepare(`DELETE FROM ${D} WHERE id IN (SELECT id FROM ${D} WHERE dead_at <= @cutoff LIMIT ${CHUNK})`);
 
     this.take = db
       .transaction((queue: string, max: number, owner: string, leaseUntil: number, now: number) => {
@@ -163,10 +169,11 @@ export class Statements {
         for (const id of ids) this.#delete.run({ id });
       })
       .immediate;
-    this.flush = db
+    this.flushChunk = db
       .transaction((queue: string) => {
-        this.#flushMessages.run({ queue });
-        this.#flushDead.run({ queue });
+        const messages = this.#flushMessages.run({ queue }).changes;
+        const dead = this.#flushDead.run({ queue }).changes;
+        return messages < CHUNK && dead < CHUNK;
       })
       .immediate;
   }
@@ -228,6 +235,7 @@ export class Statements {
     return this.#lastDeadId.get({ queue })!.id ?? 0;
   }
 
+  /** Deletes up to CHUNK dead letters older than `cutoff`; returns how many. */
   trimDead(cutoff: number): number {
     return this.#trimDead.run({ cutoff }).changes;
   }
