@@ -143,7 +143,6 @@ describe("RedisBroker under faults", function () {
       }
     }
     expect(killed, "connections killed").to.be.greaterThan(2);
-    if (process.env.DEBUG_FAULTS) console.log({ killed, rejections, doneAtLastKill: done.size });
     await producer;
     await broker.join(queue, { timeout: 20_000 });
     for (const n of accepted) expect(done.has(n), `message ${n}`).to.equal(true);
