@@ -10,12 +10,17 @@ import { RedisConsumer, type ConsumerHost } from "./consumer.ts";
 import { MessageDeadLettered, toBrokerError } from "./errors.ts";
 import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type ResolvedRedisOptions } from "./options.ts";
+import { RedisKeyValueStore } from "./key-value-store.ts";
 import { Scripts } from "./scripts.ts";
 import { WakeUp } from "./wake-up.ts";
 
 export { RedisConsumer, type RedisDelivery } from "./consumer.ts";
 export { MessageDeadLettered } from "./errors.ts";
 export { parseRedisUrl, REDIS_DEFAULTS, type RedisBrokerOptions } from "./options.ts";
+export { RedisResultBackend, type RedisResultBackendOptions } from "./result-backend.ts";
+export { RedisRateLimiterBackend, type RedisRateLimiterBackendOptions } from "./rate-limiter-backend.ts";
+export { RedisCancellationBackend, type RedisCancellationBackendOptions } from "./cancellation-backend.ts";
+export { RedisKeyValueStore } from "./key-value-store.ts";
 
 /** Actor errors of recent dead letters kept for `join({ failFast })`, per broker. */
 const REMEMBERED_DEAD_LETTERS = 1_000;
@@ -278,6 +283,19 @@ export class RedisBroker extends Broker {
    * Closes every consumer (they give their held messages back), waits for pending writes,
    * and closes the connections.
    */
+  #store: RedisKeyValueStore | undefined;
+
+  /** Strings in this broker's namespace, for cron tick claims (SET NX PX). */
+  override get store(): RedisKeyValueStore {
+    this.#store ??= new RedisKeyValueStore(this.#redis, this.#options.namespace);
+    return this.#store;
+  }
+
+  /** The command connection, for backends that share it (results, rate limits). */
+  get client(): Redis {
+    return this.#redis;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     for (const consumer of [...this.#consumers]) await consumer.close();
