@@ -113,7 +113,6 @@ describe("RedisBroker under faults", function () {
     // Producers keep sending while connections die: a send either resolves or rejects with a
     // ConnectionError (and then may or may not have landed); the caller retries.
     const accepted = new Set<number>(range(0, 1500));
-    let rejections = 0;
     const producer = (async () => {
       for (const n of range(1500, 1800)) {
         for (;;) {
@@ -123,7 +122,6 @@ describe("RedisBroker under faults", function () {
             break;
           } catch (error) {
             expect(error).to.be.instanceOf(ConnectionError);
-            rejections++;
             await sleep(20);
           }
         }
@@ -131,24 +129,37 @@ describe("RedisBroker under faults", function () {
       }
     })();
 
-    let killed = 0;
     const prefix = `dramats:${broker.id.slice(0, 8)}:`;
-    for (let round = 0; round < 3; round++) {
-      await sleep(150);
+    const killAll = async () => {
+      let n = 0;
       const list = (await admin.client("LIST")) as string;
       for (const line of list.split("\n")) {
         const id = /\bid=(\d+)/.exec(line)?.[1];
         const name = /\bname=(\S*)/.exec(line)?.[1] ?? "";
-        if (id && name.startsWith(prefix)) killed += Number(await admin.client("KILL", "ID", id));
+        if (id && name.startsWith(prefix)) n += Number(await admin.client("KILL", "ID", id));
       }
+      return n;
+    };
+    let killed = 0;
+    let doneAtFirstKill = -1;
+    for (let round = 0; round < 3; round++) {
+      await sleep(150);
+      killed += await killAll();
+      if (doneAtFirstKill < 0) doneAtFirstKill = done.size;
     }
     expect(killed, "connections killed").to.be.greaterThan(2);
+    expect(doneAtFirstKill, "the first kill hit a running worker").to.be.below(1500);
     await producer;
     await broker.join(queue, { timeout: 20_000 });
     for (const n of accepted) expect(done.has(n), `message ${n}`).to.equal(true);
     expect(await broker.depths(queue)).to.deep.include({ ready: 0, inFlight: 0, dead: 0 });
-    // rejections may be 0 when every kill fell between two sends: then all were simply retried by ioredis.
-    expect(rejections).to.be.at.least(0);
+
+    // An idle worker whose blocking wait is killed too keeps consuming.
+    await sleep(300);
+    expect(await killAll(), "idle connections killed").to.be.greaterThan(1);
+    await work.send(5000);
+    await broker.join(queue, { timeout: 10_000 });
+    expect(done.has(5000)).to.equal(true);
   });
 
   it("dead-letters poison pushed straight into the queue and keeps working", async () => {
