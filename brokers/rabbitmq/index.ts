@@ -23,6 +23,14 @@ const JOIN_POLL_INTERVAL = 20;
 const JOIN_IDLE_CHECKS = 2;
 const RECENT_DEAD_LETTERS = 100;
 
+interface RawPublish {
+  delay?: number;
+  target?: LadderTarget;
+  routingKey?: string;
+  priority?: number | undefined;
+  headers?: Record<string, unknown>;
+}
+
 interface RecentDeadLetter {
   readonly seq: number;
   readonly reason: string;
@@ -166,16 +174,16 @@ export class RabbitmqBroker extends Broker {
 
   // ---- publishing -------------------------------------------------------------------------
 
-  protected async writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
-    await this.#publish(message, body, options.delay, options.priority);
+  protected writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
+    return this.#publish(message, body, options.delay, options.priority);
   }
 
-  async #publishMessage(message: Message, delay: number): Promise<void> {
-    await this.#publish(message, this.encode(message), delay, this.priorityOf(message));
+  #publishMessage(message: Message, delay: number): Promise<void> {
+    return this.#publish(message, this.encode(message), delay, this.priorityOf(message));
   }
 
-  /** Publishes to `q`, or into the delay ladder, confirmed; redeclares once if unroutable. */
-  async #publish(message: Message, body: string, delay: number, priority: number): Promise<void> {
+  /** Publishes to `q`, or into the delay ladder, confirmed. */
+  #publish(message: Message, body: string, delay: number, priority: number): Promise<void> {
     const queueName = message.queueName;
     let target: LadderTarget = "q";
     let content = body;
@@ -186,26 +194,31 @@ export class RabbitmqBroker extends Broker {
       content = this.encode(message.copy({ queueName: delayQueueName(queueName), options: { eta } }));
       delay = MAX_LADDER_DELAY;
     }
-    await this.#publishRaw(queueName, Buffer.from(content), { delay, target, priority: amqpPriority(priority, this.settings.maxPriority) });
+    return this.#publishRaw(queueName, Buffer.from(content), { delay, target, priority: amqpPriority(priority, this.settings.maxPriority) });
   }
 
-  async #publishRaw(
-    queueName: string,
-    content: Buffer,
-    options: { delay?: number; target?: LadderTarget; priority?: number | undefined; headers?: Record<string, unknown>; routingKey?: string },
-  ): Promise<void> {
-    if (this.#closed) throw new BrokerError("RabbitmqBroker is closed");
+  /** Publishes to the default exchange (`routingKey`, else `q`) or into the ladder; redeclares once if unroutable. */
+  #publishRaw(queueName: string, content: Buffer, options: RawPublish): Promise<void> {
+    if (this.#closed) return Promise.reject(new BrokerError("RabbitmqBroker is closed"));
     const delay = Math.round(options.delay ?? 0);
     const { exchange, routingKey } =
       delay > 0 ? ladderRoute(queueName, delay, options.target) : { exchange: "", routingKey: options.routingKey ?? queueName };
-    const properties = { persistent: true, priority: options.priority, headers: options.headers };
-    for (let attempt = 1; ; attempt++) {
-      if (!this.#declared.has(queueName)) await this.#ensureQueue(queueName);
-      if (await this.#publisher.publish(exchange, routingKey, content, properties)) return;
-      if (attempt === 2) throw new BrokerError(`RabbitMQ could not route a message for queue ${JSON.stringify(queueName)} (${exchange || "default exchange"} → ${routingKey})`);
-      this.logger.warn({ queue: queueName }, "A message was unroutable; declaring the queue again");
-      this.#undeclare(queueName);
+    if (!this.#declared.has(queueName)) {
+      return this.#ensureQueue(queueName).then(() => this.#publishRouted(queueName, exchange, routingKey, content, options));
     }
+    return this.#publishRouted(queueName, exchange, routingKey, content, options);
+  }
+
+  #publishRouted(queueName: string, exchange: string, routingKey: string, content: Buffer, options: RawPublish, again = false): Promise<void> {
+    return this.#publisher.publish(exchange, routingKey, content, options).then((routed) => {
+      if (routed) return;
+      const where = `${exchange || "default exchange"} → ${routingKey}`;
+      if (again) throw new BrokerError(`RabbitMQ could not route a message for queue ${JSON.stringify(queueName)} (${where})`);
+      // The queue (or the ladder) was deleted under us: declare it again and try once more.
+      this.logger.warn({ queue: queueName, route: where }, "A message was unroutable; declaring the queue again");
+      this.#undeclare(queueName);
+      return this.#ensureQueue(queueName).then(() => this.#publishRouted(queueName, exchange, routingKey, content, options, true));
+    });
   }
 
   /**

@@ -1,10 +1,16 @@
-import type { ConfirmChannel, Options } from "amqplib";
+import type { ConfirmChannel } from "amqplib";
 import { BrokerError, ConnectionClosed } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logging.ts";
 import type { Connector } from "./connector.ts";
 
+/** What a publish may set besides the body: always persistent and mandatory. */
+export interface PublishProperties {
+  priority?: number | undefined;
+  headers?: Record<string, unknown> | undefined;
+}
+
 /**
- * Publishes with publisher confirms on one confirm channel of a connector. Every publish is
+ * Publishes persistent messages with publisher confirms on one confirm channel of a connector. Every publish is
  * written at once and its promise settles when RabbitMQ confirms it, so many concurrent
  * publishes share the round trip (RabbitMQ acks them in batches) instead of waiting in turn.
  *
@@ -20,7 +26,6 @@ export class Publisher {
   readonly #log: Logger;
   #channel: ConfirmChannel | undefined;
   #opening: Promise<ConfirmChannel> | undefined;
-  #drained: Promise<void> | undefined;
   #seq = 0;
   /** Publish ids RabbitMQ returned as unroutable; the return always precedes the confirm. */
   readonly #returned = new Set<string>();
@@ -37,9 +42,14 @@ export class Publisher {
     return this.#outstanding;
   }
 
-  async publish(exchange: string, routingKey: string, content: Buffer, options: Options.Publish): Promise<boolean> {
-    const channel = this.#channel ?? (await this.#open());
-    if (this.#drained) await this.#drained;
+  publish(exchange: string, routingKey: string, content: Buffer, options: PublishProperties): Promise<boolean> {
+    const channel = this.#channel;
+    // No await on the hot path: one promise per publish, settled by its confirm.
+    if (channel === undefined) return this.#open().then((opened) => this.#write(opened, exchange, routingKey, content, options));
+    return this.#write(channel, exchange, routingKey, content, options);
+  }
+
+  #write(channel: ConfirmChannel, exchange: string, routingKey: string, content: Buffer, options: PublishProperties): Promise<boolean> {
     const id = (++this.#seq).toString(36);
     this.#outstanding++;
     return new Promise<boolean>((resolve, reject) => {
@@ -48,25 +58,13 @@ export class Publisher {
         if (error == null) resolve(!this.#returned.delete(id));
         else reject(translate(error));
       };
-      let writable: boolean;
+      // amqplib buffers what the socket cannot take yet; callers are paced by the confirms.
+      const properties = { persistent: true, mandatory: true, messageId: id, priority: options.priority, headers: options.headers };
       try {
-        writable = channel.publish(exchange, routingKey, content, { ...options, messageId: id, mandatory: true }, done);
+        channel.publish(exchange, routingKey, content, properties, done);
       } catch (error) {
         // The channel closed since we looked: amqplib throws IllegalOperationError.
         done(error);
-        return;
-      }
-      if (!writable && !this.#drained) {
-        this.#drained = new Promise<void>((wake) => {
-          const release = () => {
-            channel.off("drain", release);
-            channel.off("close", release);
-            this.#drained = undefined;
-            wake();
-          };
-          channel.on("drain", release);
-          channel.on("close", release);
-        });
       }
     });
   }

@@ -95,7 +95,7 @@ describe("RabbitmqBroker", function () {
       const connector = broker.newConnector("spec publisher", async () => {});
       const publisher = new Publisher(connector, getLogger("spec"));
       try {
-        const error = await publisher.publish("", refusing, Buffer.from("x"), { persistent: true }).then(() => undefined, (e: unknown) => e);
+        const error = await publisher.publish("", refusing, Buffer.from("x"), {}).then(() => undefined, (e: unknown) => e);
         expect(error).to.be.instanceOf(BrokerError);
         expect((error as Error).message).to.contain("basic.nack");
         // Unroutable is reported, not thrown: the broker redeclares and tries again.
