@@ -127,6 +127,8 @@ export class RedisBroker extends Broker {
 
   protected async writeMessage(message: Message, _body: string, options: WriteOptions): Promise<void> {
     if (this.#closed) throw new DramatsError("RedisBroker is closed");
+    // Dramatiq's workers ack by `options.redis_message_id`, so the stored payload must carry
+    // the id it is stored under: encode again with it rather than splice the caller's bytes.
     const rid = randomUUID();
     const payload = this.#payload(message, rid);
     const priority = Math.round(options.priority);
@@ -228,7 +230,7 @@ export class RedisBroker extends Broker {
     for (;;) {
       const stats = await this.#call("join", () => this.#scripts.stats(base, since));
       since = stats.since;
-      if (failFast && stats.deadId !== null) throw await this.#deadLetterError(queueName, stats.deadId, stats.deadReason);
+      if (failFast && stats.deadId !== null) throw this.#deadLetterError(queueName, stats.deadId, stats.deadReason, stats.deadBody);
       if (stats.ready + stats.delayed + stats.inFlight === 0) return;
       const left = deadline - Date.now();
       if (left <= 0) throw new QueueJoinTimeout(queueName, options.timeout!);
@@ -237,11 +239,16 @@ export class RedisBroker extends Broker {
     }
   }
 
-  async #deadLetterError(queueName: string, rid: string, reason: string | null): Promise<unknown> {
+  #deadLetterError(queueName: string, rid: string, reason: string | null, body: string | null): unknown {
     const own = this.#deadErrors.get(rid);
     if (own !== undefined) return own;
-    const [letter] = (await this.deadLetters(queueName)).filter((d) => d.rid === rid);
-    return new MessageDeadLettered(queueName, letter?.id ?? rid, reason ?? letter?.reason ?? "unknown reason");
+    let id = rid;
+    try {
+      if (body !== null) id = this.decode(body).messageId;
+    } catch {
+      // undecodable: keep the broker's id
+    }
+    return new MessageDeadLettered(queueName, id, reason ?? "unknown reason");
   }
 
   async flush(queueName: string): Promise<void> {

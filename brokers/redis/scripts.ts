@@ -53,6 +53,7 @@ export interface StatsReply {
   since: number;
   deadId: string | null;
   deadReason: string | null;
+  deadBody: string | null;
 }
 
 export interface RawDeadLetter {
@@ -135,6 +136,7 @@ export class Scripts {
       since: Number(r[4]),
       deadId: (r[5] as string | null) ?? null,
       deadReason: (r[6] as string | null) ?? null,
+      deadBody: (r[7] as string | null) ?? null,
     };
   }
 

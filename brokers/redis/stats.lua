@@ -2,7 +2,7 @@
 -- KEYS[1]  base `ns:q`
 -- ARGV[1]  since: epoch ms (server clock) from an earlier call, or -1 for "now"
 -- Returns  { ready, delayed, in flight, dead, since, first dead rid since `since` or false,
---            its reason or false }
+--            its reason or false, its payload or false }
 -- In flight = payloads neither ready nor delayed: held in some consumer's acks set. Counting
 -- it this way needs no scan of acks sets, and includes Python workers' sets too.
 local base = KEYS[1]
@@ -20,9 +20,10 @@ local in_flight = math.max(0, redis.call('HLEN', base .. '.msgs') - ready - dela
 local dead = redis.call('ZCARD', base .. '.XQ')
 
 local first = redis.call('ZRANGEBYSCORE', base .. '.XQ', since, '+inf', 'LIMIT', 0, 1)
-local rid, reason = false, false
+local rid, reason, body = false, false, false
 if first[1] then
   rid = first[1]
   reason = redis.call('HGET', base .. ':reasons', rid)
+  body = redis.call('HGET', base .. '.XQ.msgs', rid)
 end
-return { ready, delayed, in_flight, dead, since, rid, reason }
+return { ready, delayed, in_flight, dead, since, rid, reason, body }

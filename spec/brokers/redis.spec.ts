@@ -2,7 +2,7 @@
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
-import { parseRedisUrl, RedisBroker, type RedisConsumer, type RedisDelivery } from "../../brokers/redis/index.ts";
+import { MessageDeadLettered, parseRedisUrl, RedisBroker, type RedisConsumer, type RedisDelivery } from "../../brokers/redis/index.ts";
 import { Scripts } from "../../brokers/redis/scripts.ts";
 import { ConnectionError, ConnectionFailed } from "../../lib/errors.ts";
 import { Message } from "../../lib/message.ts";
@@ -229,6 +229,23 @@ describe("RedisBroker", function () {
       expect(again?.rid).to.equal(rid);
       await consumer.ack(again!);
       expect(await broker.depths(queue)).to.deep.include({ ready: 0, inFlight: 0 });
+      await consumer.close();
+    });
+  });
+
+  describe("join", () => {
+    it("fails fast with the stored reason when another process dead-lettered a message", async () => {
+      const worker = newBroker();
+      const watcher = newBroker();
+      const sent = await worker.enqueue(message());
+      const consumer = worker.consume(queue, { prefetch: 1 });
+      const [d] = await consumer.fetch(1, 1_000);
+      const joined = watcher.join(queue, { timeout: 5_000 }).then(() => undefined, (e: unknown) => e);
+      await sleep(50);
+      await consumer.nack(d!, "TypeError: bad input", new TypeError("bad input"));
+      const error = await joined;
+      expect(error).to.be.instanceOf(MessageDeadLettered);
+      expect(error).to.deep.include({ code: "DRAMATS_ERR_DEAD_LETTERED", messageId: sent.messageId, reason: "TypeError: bad input" });
       await consumer.close();
     });
   });
