@@ -28,19 +28,20 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
   const heartbeat = setInterval(() => report({ type: "heartbeat" }), options.heartbeatInterval);
   heartbeat.unref();
 
-  let stop: ((why: string) => void) | undefined;
-  let stopRequested = false;
+  let running: Booted | undefined;
+  let stopping = false;
+  const stop = (why: string) => {
+    if (stopping) return;
+    stopping = true;
+    // A stop during boot: nothing runs yet, so leave at once.
+    if (running === undefined) process.exit(ExitCode.OK);
+    void shutdown(running, why, options.grace, log);
+  };
   const force = (why: string) => {
     log.warn({ reason: why }, "Forced stop: exiting without waiting for running actors");
     process.exit(ExitCode.ERROR);
   };
-  const requestStop = (why: string) => {
-    // A stop during boot: nothing runs yet, so leave at once.
-    if (stop === undefined) process.exit(ExitCode.OK);
-    stopRequested = true;
-    stop(why);
-  };
-  process.on("SIGTERM", () => (stopRequested ? force("second SIGTERM") : requestStop("SIGTERM")));
+  process.on("SIGTERM", () => (stopping ? force("second SIGTERM") : stop("SIGTERM")));
   // Ctrl-C and a terminal hang-up reach the whole process group: the supervisor decides what
   // they mean (a stop, a reload) and tells us over IPC.
   process.on("SIGINT", () => {});
@@ -48,50 +49,70 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
   process.on("message", (message: unknown) => {
     if (!isSupervisorCommand(message)) return;
     if (message.type === "force") force("supervisor forced the stop");
-    else requestStop("supervisor asked to stop");
+    else stop("supervisor asked to stop");
   });
-  process.on("disconnect", () => requestStop("supervisor went away"));
+  process.on("disconnect", () => stop("supervisor went away"));
 
-  let broker: Broker;
-  let worker: Worker;
-  let pool: ThreadPool | undefined;
-  let recycler: Recycler | undefined;
+  const retire = (reason: string) => {
+    if (stopping) return;
+    log.info({ reason }, "Recycling this worker process");
+    report({ type: "retiring", reason });
+    stop("recycle");
+  };
+
   try {
-    ({ broker, worker, pool, recycler } = await boot(options, log, (reason) => retire(reason)));
+    running = await boot(options, log, retire);
+    report({ type: "starting" });
+    await running.worker.start();
   } catch (error) {
     const failure =
       error instanceof CliError ? error : new CliError(`Worker process failed to boot: ${(error as Error)?.stack ?? String(error)}`, ExitCode.ERROR);
     if (failure.message) process.stderr.write(`dramats: ${failure.message}\n`);
     process.exit(failure.exitCode);
   }
-
-  let stopping: Promise<never> | undefined;
-  stop = (why: string) => {
-    stopping ??= (async () => {
-      log.info({ reason: why, graceMs: options.grace }, "Stopping: finishing running actors, giving back unstarted messages");
-      setTimeout(() => {
-        log.error("Shutdown did not finish in time; exiting");
-        process.exit(ExitCode.ERROR);
-      }, options.grace + CLOSE_MARGIN).unref();
-      recycler?.stop();
-      await worker.stop({ timeout: options.grace });
-      // Anything still on a thread after the grace period is abandoned; the broker redelivers it.
-      await pool?.destroy().catch((error: unknown) => log.error({ err: error }, "Closing the thread pool failed"));
-      await broker.close().catch((error: unknown) => log.error({ err: error }, "Closing the broker failed"));
-      process.exit(ExitCode.OK);
-    })();
-  };
-  const retire = (reason: string) => {
-    log.info({ reason }, "Recycling this worker process");
-    report({ type: "retiring", reason });
-    requestStop("recycle");
-  };
+  report({ type: "ready", summary: summarize(running) });
 
   // Everything from here on happens in handlers.
   return new Promise<never>(() => {});
 }
 
-async function boot(options: CliOptions, log: Logger, retire: (reason: string) => void) {
+/** What a booted worker process runs. */
+interface Booted {
+  broker: Broker;
+  worker: Worker;
+  pool: ThreadPool | undefined;
+  recycler: Recycler | undefined;
+  /** The broker URL given on the command line, if any. */
+  url: string | undefined;
+}
+
+/** Graceful stop: running actors finish within the grace period, unstarted messages go back. */
+async function shutdown({ broker, worker, pool, recycler }: Booted, why: string, grace: number, log: Logger): Promise<never> {
+  log.info({ reason: why, graceMs: grace }, "Stopping: finishing running actors, giving back unstarted messages");
+  setTimeout(() => {
+    log.error("Shutdown did not finish in time; exiting");
+    process.exit(ExitCode.ERROR);
+  }, grace + CLOSE_MARGIN).unref();
+  recycler?.stop();
+  await worker.stop({ timeout: grace });
+  // Anything still on a thread after the grace period is abandoned; the broker redelivers it.
+  await pool?.destroy().catch((error: unknown) => log.error({ err: error }, "Closing the thread pool failed"));
+  await broker.close().catch((error: unknown) => log.error({ err: error }, "Closing the broker failed"));
+  process.exit(ExitCode.OK);
+}
+
+function summarize({ broker, worker, pool, url }: Booted): BootSummary {
+  return {
+    broker: url === undefined ? broker.constructor.name : `${broker.constructor.name} ${redactUrl(url)}`,
+    queues: worker.queues,
+    actors: [...broker.actors.values()].map((a) => ({ name: a.actorName, queue: a.queueName, threaded: a.options.threaded === true })),
+    concurrency: worker.concurrency,
+    cpuThreads: pool?.size ?? 0,
+  };
+}
+
+/** Imports the modules and prepares the broker, thread pool and worker (not yet started). */
+async function boot(options: CliOptions, log: Logger, retire: (reason: string) => void): Promise<Booted> {
   const modules = options.modules.map((spec) => resolveModule(spec));
   await importModules(modules, options.verbose);
 
@@ -143,18 +164,7 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
   await broker.emit("afterProcessBoot", broker);
   const worker = new Worker(broker, { concurrency: options.threads, ...(options.queues ? { queues: options.queues } : {}) });
   await checkBroker(broker, options.queues?.[0] ?? broker.queues.values().next().value);
-  report({ type: "starting" });
-  await worker.start();
-
-  const summary: BootSummary = {
-    broker: url === undefined ? broker.constructor.name : `${broker.constructor.name} ${redactUrl(url)}`,
-    queues: worker.queues,
-    actors: [...broker.actors.values()].map((a) => ({ name: a.actorName, queue: a.queueName, threaded: a.options.threaded === true })),
-    concurrency: worker.concurrency,
-    cpuThreads: pool?.size ?? 0,
-  };
-  report({ type: "ready", summary });
-  return { broker, worker, pool, recycler };
+  return { broker, worker, pool, recycler, url };
 }
 
 /** One cheap round trip, so a wrong URL or a down broker fails the boot with exit code 3. */
