@@ -17,24 +17,21 @@ async function connect(env: NodeJS.ProcessEnv): Promise<{ broker: Broker; result
   if (url === undefined) return { broker: new StubBroker(), results: new StubResultBackend() };
 
   const parsed = new URL(url);
-  const namespace = parsed.searchParams.get("namespace");
-  parsed.searchParams.delete("namespace");
   const redis = /^rediss?:$/.test(parsed.protocol);
-  const resultsUrl = env.RESULTS_URL || (redis ? parsed.href : undefined);
-  if (resultsUrl === undefined) throw new Error("Set RESULTS_URL to a Redis URL: results are kept in Redis");
-  // Adapters load lazily: a RabbitMQ deployment never loads the Redis broker, and vice versa.
-  let broker: Broker;
-  if (redis) {
-    const { RedisBroker } = await import("../../brokers/redis/index.ts");
-    broker = new RedisBroker({ url: parsed.href, ...(namespace ? { namespace } : {}) });
-  } else if (/^amqps?:/.test(url)) {
-    const { RabbitmqBroker } = await import("../../brokers/rabbitmq/index.ts");
-    broker = new RabbitmqBroker({ url });
-  } else {
+  if (!redis && !/^amqps?:$/.test(parsed.protocol)) {
     throw new Error(`BROKER_URL must start with redis://, rediss://, amqp:// or amqps://, not ${parsed.protocol}//`);
   }
-  const { RedisResultBackend } = await import("./redis-results.ts");
-  return { broker, results: new RedisResultBackend({ url: resultsUrl }) };
+  const namespace = parsed.searchParams.get("namespace");
+  parsed.searchParams.delete("namespace");
+  const resultsUrl = env.RESULTS_URL || (redis ? parsed.href : undefined);
+  if (resultsUrl === undefined) throw new Error("Set RESULTS_URL to a Redis URL: results are kept in Redis");
+
+  // Adapters load lazily, so a Redis deployment never loads amqplib.
+  const { RedisBroker, RedisResultBackend } = await import("../../brokers/redis/index.ts");
+  const results = new RedisResultBackend({ url: resultsUrl });
+  if (redis) return { broker: new RedisBroker({ url: parsed.href, ...(namespace ? { namespace } : {}) }), results };
+  const { RabbitmqBroker } = await import("../../brokers/rabbitmq/index.ts");
+  return { broker: new RabbitmqBroker({ url }), results };
 }
 
 export const { broker, results } = await connect(process.env);

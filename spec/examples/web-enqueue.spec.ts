@@ -5,7 +5,7 @@ import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { StubResultBackend } from "../../lib/index.ts";
-import { FAST, runCli, type LogLine } from "../cli/run-cli.ts";
+import { FAST, runCli, until, type LogLine } from "../cli/run-cli.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -108,6 +108,7 @@ describe("examples/web-enqueue", function () {
     const ids: string[] = [];
     try {
       await worker.waitFor((l) => typeof l.msg === "string" && l.msg.startsWith("dramats booted"));
+      await until(() => worker.lines.filter((l) => l.msg === "Worker started").length === 2);
       server = await startServer(env);
       expect(server.lines.find((l) => l.msg === "Listening")).to.include({ broker: "RedisBroker", inProcessWorker: false });
 
@@ -118,7 +119,6 @@ describe("examples/web-enqueue", function () {
       expect(reports.map((r) => [r.status, r.json.state, r.json.result.words, r.json.result.top[0].word])).to.deep.equal(
         texts.map((_, i) => [200, "done", i + 3, i + 1 > 1 ? "word" : "0"]),
       );
-      expect(worker.lines.filter((l) => l.msg === "Worker started")).to.have.length(2);
 
       const web = await server.stop();
       worker.signal("SIGTERM");
