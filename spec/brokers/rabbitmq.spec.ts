@@ -1,4 +1,11 @@
 import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import tls from "node:tls";
+import { promisify } from "node:util";
 import { RabbitmqBroker, type RabbitmqConsumer, type RabbitmqDelivery } from "../../brokers/rabbitmq/index.ts";
 import { ladderRoute, levelQueueName, MAX_LADDER_DELAY } from "../../brokers/rabbitmq/delays.ts";
 import { Publisher } from "../../brokers/rabbitmq/publisher.ts";
@@ -237,6 +244,66 @@ describe("RabbitmqBroker", function () {
         expect((error as Error).message).to.match(/ACCESS_REFUSED|403|refused/i);
       } finally {
         await unreachable.close();
+      }
+    });
+  });
+
+  describe("TLS", () => {
+    // RabbitMQ here listens in plain AMQP; a local TLS proxy in front of it stands in for an amqps:// listener.
+    let proxy: tls.Server;
+    let cert: string;
+    let tlsUrl: string;
+
+    before(async () => {
+      const dir = mkdtempSync(join(tmpdir(), "dramats-tls-"));
+      const [keyFile, certFile] = [join(dir, "key.pem"), join(dir, "cert.pem")];
+      await promisify(execFile)("openssl", [
+        "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", keyFile, "-out", certFile,
+        "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+      ]);
+      cert = readFileSync(certFile, "utf8");
+      const upstream = new URL(url);
+      proxy = tls.createServer({ key: readFileSync(keyFile), cert }, (socket) => {
+        const server = net.connect(Number(upstream.port || 5672), upstream.hostname);
+        socket.on("error", () => server.destroy());
+        server.on("error", () => socket.destroy());
+        socket.pipe(server).pipe(socket);
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+      const secure = new URL(url);
+      secure.protocol = "amqps:";
+      secure.hostname = "127.0.0.1";
+      secure.port = String((proxy.address() as net.AddressInfo).port);
+      tlsUrl = secure.toString();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    after(() => new Promise<void>((resolve) => proxy.close(() => resolve())));
+
+    it("publishes and consumes over amqps:// with the CA and server name given in `tls`", async () => {
+      const secure = new RabbitmqBroker({ url: tlsUrl, tls: { ca: cert, servername: "localhost" }, middleware: [] });
+      secure.declareQueue(queue);
+      try {
+        await secure.enqueue(message(["over tls"]));
+        const consumer = secure.consume(queue, { prefetch: 1 });
+        const [delivery] = await fetchN(consumer, 1);
+        expect(secure.decode(delivery!.body).args).to.deep.equal(["over tls"]);
+        await consumer.ack(delivery!);
+        await consumer.close();
+      } finally {
+        await secure.close();
+      }
+    });
+
+    it("refuses a server certificate it cannot verify", async () => {
+      const secure = new RabbitmqBroker({ url: tlsUrl, tls: { servername: "localhost" }, middleware: [], connectTimeout: 1_000 });
+      secure.declareQueue(queue);
+      try {
+        const error = await secure.enqueue(message()).then(() => undefined, (e: unknown) => e);
+        expect(error).to.be.instanceOf(ConnectionFailed);
+        expect((error as Error).message).to.match(/certificate/i);
+      } finally {
+        await secure.close();
       }
     });
   });
