@@ -32,12 +32,24 @@ export type SupervisorCommand =
   /** Stop gracefully (same as a first SIGTERM). */
   | { type: "stop" }
   /** Exit now; held messages are redelivered by the broker. */
-  | { type: "force" };
+  | { type: "force" }
+  /** These messages blocked a process's event loop: dead-letter them instead of running them. */
+  | { type: "blocked"; ids: string[] };
 
 export function isSupervisorCommand(value: unknown): value is SupervisorCommand {
   const type = (value as { type?: unknown } | null)?.type;
-  return type === "stop" || type === "force";
+  return type === "stop" || type === "force" || type === "blocked";
 }
+
+/** Environment variables a worker process gets from the supervisor. */
+export const WORKER_ENV = {
+  /** Which slot (0..processes-1) the process fills. */
+  index: "DRAMATS_WORKER_INDEX",
+  /** Where the process records the message whose actor runs synchronously right now. */
+  runningFile: "DRAMATS_RUNNING_FILE",
+  /** JSON array of message ids known to block the event loop. */
+  blocked: "DRAMATS_BLOCKED_MESSAGES",
+} as const;
 
 export function isWorkerReport(value: unknown): value is WorkerReport {
   return typeof value === "object" && value !== null && typeof (value as { type?: unknown }).type === "string";

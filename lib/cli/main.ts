@@ -7,6 +7,7 @@ import { configureLogging, getLogger } from "../logging.ts";
 import { parseArgs, type CliOptions } from "./args.ts";
 import { checkBrokerUrl } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
+import { WORKER_ENV } from "./ipc.ts";
 import { LogFile } from "./log-output.ts";
 import { resolveModule, workerExecArgv } from "./modules.ts";
 import { removePidFile, writePidFile } from "./pid-file.ts";
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
     if (cluster.isPrimary) {
       code = await runSupervisor(options);
     } else {
-      await runWorkerProcess(options, Number(process.env.DRAMATS_WORKER_INDEX ?? 0));
+      await runWorkerProcess(options, Number(process.env[WORKER_ENV.index] ?? 0));
       return;
     }
   } catch (error) {

@@ -1,7 +1,11 @@
 import cluster, { type Worker as ClusterWorker } from "node:cluster";
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { Logger } from "../logging.ts";
 import { ExitCode } from "./exit-codes.ts";
-import { isWorkerReport, type BootSummary, type SupervisorCommand } from "./ipc.ts";
+import { readRunning } from "./block-watch.ts";
+import { isWorkerReport, WORKER_ENV, type BootSummary, type SupervisorCommand } from "./ipc.ts";
 import type { LogFile } from "./log-output.ts";
 import { watchSources } from "./watch.ts";
 
@@ -31,6 +35,8 @@ export interface SupervisorOptions {
 /** One worker process as the supervisor sees it. */
 interface Child {
   readonly worker: ClusterWorker;
+  /** Where the child records the message whose actor runs synchronously (see BlockWatch). */
+  readonly runningFile: string;
   readonly slot: Slot;
   readonly forkedAt: number;
   /** booting: importing modules; starting: consumers starting; ready: consuming. */
@@ -51,6 +57,8 @@ interface Slot {
 
 /** Crashes older than this no longer make restarts slower (ms). */
 const CRASH_WINDOW = 60_000;
+/** How many event-loop-blocking message ids the supervisor remembers. */
+const MAX_BLOCKED_IDS = 1_000;
 /** Stop signals closer together than this count as one (ms). */
 const SIGNAL_DEDUPE_MS = 300;
 /** After a forced stop, how long workers get to exit on their own before SIGKILL (ms). */
@@ -73,6 +81,9 @@ export class Supervisor {
   #bootLogged = false;
   #exitCode: number = ExitCode.OK;
   #lastStopSignal = 0;
+  #forks = 0;
+  /** Messages that blocked a process's event loop, oldest first. */
+  readonly #blocked = new Set<string>();
   #checkTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
   #done!: (code: number) => void;
@@ -151,9 +162,14 @@ export class Supervisor {
   }
 
   #fork(slot: Slot): Child {
-    const worker = cluster.fork({ DRAMATS_WORKER_INDEX: String(slot.index) });
+    const runningFile = join(tmpdir(), `dramats-${process.pid}-${++this.#forks}.running`);
+    const worker = cluster.fork({
+      [WORKER_ENV.index]: String(slot.index),
+      [WORKER_ENV.runningFile]: runningFile,
+      [WORKER_ENV.blocked]: JSON.stringify([...this.#blocked]),
+    });
     const now = Date.now();
-    const child: Child = { worker, slot, forkedAt: now, lastSeen: now, state: "booting" };
+    const child: Child = { worker, runningFile, slot, forkedAt: now, lastSeen: now, state: "booting" };
     this.#children.add(child);
     this.#options.logFile?.relay(worker.process.stdout);
     // stderr carries boot failures ("Could not import ..."): keep them visible on the terminal too.
@@ -233,6 +249,7 @@ export class Supervisor {
 
   #onExit(child: Child, code: number | null, signal: string | null): void {
     this.#children.delete(child);
+    rmSync(child.runningFile, { force: true });
     const slot = child.slot;
     const pid = child.worker.process.pid;
     if (this.#stopping) {
@@ -310,14 +327,28 @@ export class Supervisor {
         );
         child.lastSeen = now; // One kill per silence.
         this.#signal(child, "SIGKILL");
+        this.#noteBlocker(child);
       }
     }
+  }
+
+  /** Remembers the message a blocked child was running, and tells every worker process. */
+  #noteBlocker(child: Child): void {
+    const id = readRunning(child.runningFile);
+    if (id === undefined) {
+      this.#log.warn({ pid: child.worker.process.pid }, "No actor was in its synchronous part: the blocking message is unknown and will be redelivered");
+      return;
+    }
+    this.#blocked.add(id);
+    if (this.#blocked.size > MAX_BLOCKED_IDS) this.#blocked.delete(this.#blocked.values().next().value!);
+    this.#log.error({ messageId: id, pid: child.worker.process.pid }, "Message blocked the event loop; it will be dead-lettered when redelivered");
+    for (const other of this.#children) if (other !== child) this.#command(other, { type: "blocked", ids: [id] });
   }
 
   #command(child: Child, command: SupervisorCommand): void {
     try {
       if (child.worker.isConnected()) child.worker.send(command);
-      else this.#signal(child, command.type === "stop" ? "SIGTERM" : "SIGKILL");
+      else if (command.type !== "blocked") this.#signal(child, command.type === "stop" ? "SIGTERM" : "SIGKILL");
     } catch {
       // The channel closed under us; its exit event follows.
     }

@@ -7,7 +7,8 @@ import { Threads } from "../../middleware/threads.ts";
 import type { CliOptions } from "./args.ts";
 import { brokerFromUrl, redactUrl } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
-import { isSupervisorCommand, report, type BootSummary } from "./ipc.ts";
+import { BlockWatch } from "./block-watch.ts";
+import { isSupervisorCommand, report, WORKER_ENV, type BootSummary } from "./ipc.ts";
 import { importModules, resolveModule } from "./modules.ts";
 import { Recycler } from "./recycler.ts";
 
@@ -46,9 +47,11 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
   // they mean (a stop, a reload) and tells us over IPC.
   process.on("SIGINT", () => {});
   process.on("SIGHUP", () => {});
+  const blockWatch = new BlockWatch(process.env[WORKER_ENV.runningFile], parseBlocked(process.env[WORKER_ENV.blocked]));
   process.on("message", (message: unknown) => {
     if (!isSupervisorCommand(message)) return;
     if (message.type === "force") force("supervisor forced the stop");
+    else if (message.type === "blocked") blockWatch.block(message.ids);
     else stop("supervisor asked to stop");
   });
   process.on("disconnect", () => stop("supervisor went away"));
@@ -61,7 +64,7 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
   };
 
   try {
-    running = await boot(options, log, retire);
+    running = await boot(options, log, retire, blockWatch);
     report({ type: "starting" });
     await running.worker.start();
   } catch (error) {
@@ -112,7 +115,7 @@ function summarize({ broker, worker, pool, url }: Booted): BootSummary {
 }
 
 /** Imports the modules and prepares the broker, thread pool and worker (not yet started). */
-async function boot(options: CliOptions, log: Logger, retire: (reason: string) => void): Promise<Booted> {
+async function boot(options: CliOptions, log: Logger, retire: (reason: string) => void, blockWatch: BlockWatch): Promise<Booted> {
   const modules = options.modules.map((spec) => resolveModule(spec));
   await importModules(modules, options.verbose);
 
@@ -160,6 +163,8 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
       ? new Recycler({ maxMessages: options.maxMessages, maxMemory: options.maxMemory, retire })
       : undefined;
   if (recycler) broker.addMiddleware(recycler);
+  // Last in the chain, so its wrapper sits right around the actor call.
+  broker.addMiddleware(blockWatch);
 
   await broker.emit("afterProcessBoot", broker);
   const worker = new Worker(broker, { concurrency: options.threads, ...(options.queues ? { queues: options.queues } : {}) });
@@ -186,5 +191,14 @@ async function checkBroker(broker: Broker, queue: string | undefined): Promise<v
     });
   } finally {
     clearTimeout(timer);
+  }
+}
+
+function parseBlocked(json: string | undefined): string[] {
+  try {
+    const ids: unknown = JSON.parse(json ?? "[]");
+    return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === "string") : [];
+  } catch {
+    return [];
   }
 }

@@ -152,7 +152,7 @@ describe("dramats CLI on Redis (acceptance)", function () {
     expect(await run.exited()).to.equal(0);
   });
 
-  it("replaces a process whose event loop an async actor blocks, and the other messages are processed", async () => {
+  it("replaces a process whose event loop an async actor blocks, processes the others, and dead-letters the blocker", async () => {
     const run = start(["--processes", "1", "--threads", "4"]);
     await run.waitFor(isBootLine);
     await send("cli-a", "block", ["b"]);
@@ -160,11 +160,13 @@ describe("dramats CLI on Redis (acceptance)", function () {
     await run.waitFor((l) => typeof l.msg === "string" && l.msg.startsWith("Worker process missed its heartbeats"));
     await until(() => new Set(recorded(out).tags("done")).size === 10, 20_000);
     await drained("cli-a");
-    const { of, tags } = recorded(out);
-    expect(tags("block-start")).to.deep.equal(["b"]);
-    // Redelivered after the kill, it ran again in the replacement.
-    expect(tags("block-done")).to.deep.equal(["b"]);
-    expect(of("block-done")[0]!.pid).to.not.equal(of("block-start")[0]!.pid);
+    expect(recorded(out).tags("block-start")).to.deep.equal(["b"]);
+    // Redelivered after the kill, the blocker is dead-lettered instead of blocking the replacement.
+    expect(recorded(out).tags("block-done")).to.deep.equal([]);
+    const dead = await broker.deadLetters("cli-a");
+    expect(dead.map((d) => JSON.parse(d.body).actor_name)).to.deep.equal(["block"]);
+    expect(dead[0]!.reason).to.match(/^EventLoopBlocked: Message .* \(block\) blocked the event loop of a worker process/);
+    expect(run.lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("Worker process missed its heartbeats"))).to.have.length(1);
     run.signal("SIGTERM");
     expect(await run.exited()).to.equal(0);
   });

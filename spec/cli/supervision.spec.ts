@@ -53,6 +53,19 @@ describe("dramats supervision (in-memory broker)", function () {
     expect(await cli.exited()).to.equal(1);
   });
 
+  it("dead-letters a message that blocked a process when it comes back, instead of blocking the replacement", async () => {
+    const out = join(dir, "runs.txt");
+    const messageId = "0b5e55ed-0000-4000-8000-00000000b10c";
+    cli = runCli([APP, "--processes", "1", "--queues", "cli-stub-block", ...FAST], { env: { CLI_SPEC_OUT: out, CLI_SPEC_BLOCK_ID: messageId } });
+    const noted = await cli.waitFor((l) => l.msg === "Message blocked the event loop; it will be dead-lettered when redelivered");
+    expect(noted.messageId).to.equal(messageId);
+    const dead = await cli.waitFor((l) => l.msg === "Message dead-lettered" && l.messageId === messageId);
+    expect(dead.reason).to.match(/^EventLoopBlocked: /);
+    expect(runs(out).filter((r) => r.actor === "block-start")).to.have.length(1);
+    cli.signal("SIGTERM");
+    expect(await cli.exited()).to.equal(0);
+  });
+
   it("replaces every worker process on SIGHUP without stopping", async () => {
     const out = join(dir, "runs.txt");
     cli = runCli([APP, "--processes", "1", ...FAST], { env: { CLI_SPEC_OUT: out, CLI_SPEC_SEND: "1" } });
