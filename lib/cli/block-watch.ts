@@ -1,4 +1,5 @@
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
+import { Worker as Thread } from "node:worker_threads";
 import type { Broker } from "../broker.ts";
 import { DramatsError, SkipMessage } from "../errors.ts";
 import type { MessageProxy } from "../message-proxy.ts";
@@ -9,27 +10,57 @@ export class EventLoopBlocked extends DramatsError {
   override readonly code = "DRAMATS_ERR_EVENT_LOOP_BLOCKED";
 }
 
-/** Fixed-size record: a message id (a UUID is 36 characters) padded with spaces. */
-const RECORD = 64;
-const IDLE = " ".repeat(RECORD);
+/** Room for a message id (a UUID is 36 characters). */
+const ID_BYTES = 64;
+
+/**
+ * A tiny watcher thread: it copies "which message runs synchronously on the main thread" from
+ * shared memory to a file whenever that changes, and keeps doing so while the main thread's
+ * event loop is blocked. Plain CommonJS, evaluated as is (no loader needed).
+ */
+const WATCHER = `
+const { workerData } = require("node:worker_threads");
+const { writeFileSync } = require("node:fs");
+const running = new Int32Array(workerData.shared, 0, 1);
+const id = new Uint8Array(workerData.shared, 4, ${ID_BYTES});
+let last = "";
+setInterval(() => {
+  const now = Atomics.load(running, 0) === 1 ? Buffer.from(id).toString("latin1").trim() : "";
+  if (now === last) return;
+  last = now;
+  try { writeFileSync(workerData.file, now); } catch {}
+}, workerData.interval);
+`;
 
 /**
  * Catches poison messages that block the event loop. While an actor's synchronous part runs,
- * its message id sits in a small file the supervisor reads when it kills this process for
- * missed heartbeats; the supervisor then tells every worker process, and this middleware
- * dead-letters that message when it is redelivered instead of running it again.
- *
- * One positional write before and one after each call: no reader on the hot path.
+ * its message id sits in shared memory (a few stores per message, no system call); a watcher
+ * thread mirrors it into a file, which the supervisor reads when it kills this process for
+ * missed heartbeats. The supervisor then tells every worker process, and this middleware
+ * dead-letters that message when the broker redelivers it, instead of running it again.
+ * A process blocked by the continuation of an async actor (after an await) is still killed
+ * and replaced; its message cannot be named, so it is redelivered.
  */
 export class BlockWatch extends Middleware implements ProcessWrapper {
-  readonly #fd: number | undefined;
+  readonly #running: Int32Array | undefined;
+  readonly #id: Uint8Array | undefined;
   readonly #blocked = new Set<string>();
 
-  /** @param file where to record the running message; undefined turns recording off. */
-  constructor(file: string | undefined, blocked: Iterable<string> = []) {
+  /**
+   * @param file where the watcher thread mirrors the running message; undefined turns it off.
+   * @param interval how often the watcher looks (ms).
+   */
+  constructor(file: string | undefined, blocked: Iterable<string> = [], interval = 50) {
     super();
-    this.#fd = file === undefined ? undefined : openSync(file, "w");
     for (const id of blocked) this.#blocked.add(id);
+    if (file === undefined) return;
+    const shared = new SharedArrayBuffer(4 + ID_BYTES);
+    this.#running = new Int32Array(shared, 0, 1);
+    this.#id = new Uint8Array(shared, 4, ID_BYTES);
+    // No execArgv: the watcher needs no TypeScript loader.
+    const watcher = new Thread(WATCHER, { eval: true, execArgv: [], workerData: { shared, file, interval } });
+    watcher.on("error", () => {}); // Losing the watcher only loses the poison-message guard.
+    watcher.unref();
   }
 
   /** Marks messages that blocked a process: they are dead-lettered when they come back. */
@@ -47,23 +78,24 @@ export class BlockWatch extends Middleware implements ProcessWrapper {
   }
 
   wrapProcessMessage(_broker: Broker, proxy: MessageProxy, call: () => unknown): unknown {
-    const fd = this.#fd;
-    if (fd === undefined) return call();
-    writeSync(fd, proxy.messageId.slice(0, RECORD).padEnd(RECORD), 0, "latin1");
+    const running = this.#running;
+    const view = this.#id;
+    if (running === undefined || view === undefined) return call();
+    const id = proxy.messageId;
+    const length = Math.min(id.length, ID_BYTES);
+    for (let i = 0; i < length; i++) view[i] = id.charCodeAt(i);
+    view.fill(32, length);
+    Atomics.store(running, 0, 1);
     try {
       return call();
     } finally {
       // The synchronous part is over: whatever blocks later is not this call's prefix.
-      writeSync(fd, IDLE, 0, "latin1");
+      Atomics.store(running, 0, 0);
     }
-  }
-
-  close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
   }
 }
 
-/** The message id a process recorded as running synchronously, or undefined. */
+/** The message id a process's watcher recorded as running synchronously, or undefined. */
 export function readRunning(file: string): string | undefined {
   try {
     return readFileSync(file, "latin1").trim() || undefined;

@@ -47,7 +47,11 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
   // they mean (a stop, a reload) and tells us over IPC.
   process.on("SIGINT", () => {});
   process.on("SIGHUP", () => {});
-  const blockWatch = new BlockWatch(process.env[WORKER_ENV.runningFile], parseBlocked(process.env[WORKER_ENV.blocked]));
+  const blockWatch = new BlockWatch(
+    process.env[WORKER_ENV.runningFile],
+    parseBlocked(process.env[WORKER_ENV.blocked]),
+    Math.min(50, options.heartbeatInterval),
+  );
   process.on("message", (message: unknown) => {
     if (!isSupervisorCommand(message)) return;
     if (message.type === "force") force("supervisor forced the stop");
