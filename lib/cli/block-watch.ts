@@ -38,27 +38,38 @@ setInterval(() => {
  * thread mirrors it into a file, which the supervisor reads when it kills this process for
  * missed heartbeats. The supervisor then tells every worker process, and this middleware
  * dead-letters that message when the broker redelivers it, instead of running it again.
- * A process blocked by the continuation of an async actor (after an await) is still killed
- * and replaced; its message cannot be named, so it is redelivered.
+ *
+ * The watcher (a thread, about 11 MB) starts only once the fleet has seen a blocked process,
+ * so healthy fleets pay nothing; a poison message then costs one more kill before it is named.
+ * A process blocked by the continuation of an async actor (after an await) is still killed and
+ * replaced, but its message cannot be named, so it is redelivered.
  */
 export class BlockWatch extends Middleware implements ProcessWrapper {
-  readonly #running: Int32Array | undefined;
-  readonly #id: Uint8Array | undefined;
+  readonly #file: string | undefined;
+  readonly #interval: number;
+  #running: Int32Array | undefined;
+  #id: Uint8Array | undefined;
   readonly #blocked = new Set<string>();
 
   /**
-   * @param file where the watcher thread mirrors the running message; undefined turns it off.
+   * @param file where the watcher thread mirrors the running message; undefined disables it.
    * @param interval how often the watcher looks (ms).
    */
   constructor(file: string | undefined, blocked: Iterable<string> = [], interval = 50) {
     super();
+    this.#file = file;
+    this.#interval = interval;
     for (const id of blocked) this.#blocked.add(id);
-    if (file === undefined) return;
+  }
+
+  /** Starts recording which message runs synchronously (idempotent). */
+  watch(): void {
+    if (this.#running !== undefined || this.#file === undefined) return;
     const shared = new SharedArrayBuffer(4 + ID_BYTES);
     this.#running = new Int32Array(shared, 0, 1);
     this.#id = new Uint8Array(shared, 4, ID_BYTES);
     // No execArgv: the watcher needs no TypeScript loader.
-    const watcher = new Thread(WATCHER, { eval: true, execArgv: [], workerData: { shared, file, interval } });
+    const watcher = new Thread(WATCHER, { eval: true, execArgv: [], workerData: { shared, file: this.#file, interval: this.#interval } });
     watcher.on("error", () => {}); // Losing the watcher only loses the poison-message guard.
     watcher.unref();
   }

@@ -34,11 +34,13 @@ export type SupervisorCommand =
   /** Exit now; held messages are redelivered by the broker. */
   | { type: "force" }
   /** These messages blocked a process's event loop: dead-letter them instead of running them. */
-  | { type: "blocked"; ids: string[] };
+  | { type: "blocked"; ids: string[] }
+  /** A process was killed for a blocked event loop: start recording which message runs. */
+  | { type: "watch" };
 
 export function isSupervisorCommand(value: unknown): value is SupervisorCommand {
   const type = (value as { type?: unknown } | null)?.type;
-  return type === "stop" || type === "force" || type === "blocked";
+  return type === "stop" || type === "force" || type === "blocked" || type === "watch";
 }
 
 /** Environment variables a worker process gets from the supervisor. */
@@ -49,6 +51,8 @@ export const WORKER_ENV = {
   runningFile: "DRAMATS_RUNNING_FILE",
   /** JSON array of message ids known to block the event loop. */
   blocked: "DRAMATS_BLOCKED_MESSAGES",
+  /** "1" once the fleet has seen a blocked process: record running messages from the start. */
+  watch: "DRAMATS_BLOCK_WATCH",
 } as const;
 
 export function isWorkerReport(value: unknown): value is WorkerReport {

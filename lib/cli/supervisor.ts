@@ -84,6 +84,8 @@ export class Supervisor {
   #forks = 0;
   /** Messages that blocked a process's event loop, oldest first. */
   readonly #blocked = new Set<string>();
+  /** Set once a process was killed for a blocked event loop: workers record running messages. */
+  #watching = false;
   #checkTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
   #done!: (code: number) => void;
@@ -167,6 +169,7 @@ export class Supervisor {
       [WORKER_ENV.index]: String(slot.index),
       [WORKER_ENV.runningFile]: runningFile,
       [WORKER_ENV.blocked]: JSON.stringify([...this.#blocked]),
+      [WORKER_ENV.watch]: this.#watching ? "1" : "0",
     });
     const now = Date.now();
     const child: Child = { worker, runningFile, slot, forkedAt: now, lastSeen: now, state: "booting" };
@@ -334,6 +337,13 @@ export class Supervisor {
 
   /** Remembers the message a blocked child was running, and tells every worker process. */
   #noteBlocker(child: Child): void {
+    if (!this.#watching) {
+      // The first blocked process in this fleet: from now on every process records what it runs.
+      this.#watching = true;
+      this.#log.warn("Worker processes now record which message runs, to name a message that blocks again");
+      for (const other of this.#children) if (other !== child) this.#command(other, { type: "watch" });
+      return;
+    }
     const id = readRunning(child.runningFile);
     if (id === undefined) {
       this.#log.warn({ pid: child.worker.process.pid }, "No actor was in its synchronous part: the blocking message is unknown and will be redelivered");
@@ -348,7 +358,7 @@ export class Supervisor {
   #command(child: Child, command: SupervisorCommand): void {
     try {
       if (child.worker.isConnected()) child.worker.send(command);
-      else if (command.type !== "blocked") this.#signal(child, command.type === "stop" ? "SIGTERM" : "SIGKILL");
+      else if (command.type === "stop" || command.type === "force") this.#signal(child, command.type === "stop" ? "SIGTERM" : "SIGKILL");
     } catch {
       // The channel closed under us; its exit event follows.
     }

@@ -52,10 +52,12 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
     parseBlocked(process.env[WORKER_ENV.blocked]),
     Math.min(50, options.heartbeatInterval),
   );
+  if (process.env[WORKER_ENV.watch] === "1") blockWatch.watch();
   process.on("message", (message: unknown) => {
     if (!isSupervisorCommand(message)) return;
     if (message.type === "force") force("supervisor forced the stop");
     else if (message.type === "blocked") blockWatch.block(message.ids);
+    else if (message.type === "watch") blockWatch.watch();
     else stop("supervisor asked to stop");
   });
   process.on("disconnect", () => stop("supervisor went away"));

@@ -53,15 +53,16 @@ describe("dramats supervision (in-memory broker)", function () {
     expect(await cli.exited()).to.equal(1);
   });
 
-  it("dead-letters a message that blocked a process when it comes back, instead of blocking the replacement", async () => {
+  it("names a message that keeps blocking processes and dead-letters it instead of running it again", async () => {
     const out = join(dir, "runs.txt");
     const messageId = "0b5e55ed-0000-4000-8000-00000000b10c";
     cli = runCli([APP, "--processes", "1", "--queues", "cli-stub-block", ...FAST], { env: { CLI_SPEC_OUT: out, CLI_SPEC_BLOCK_ID: messageId } });
-    const noted = await cli.waitFor((l) => l.msg === "Message blocked the event loop; it will be dead-lettered when redelivered");
+    // The first kill turns recording on, the second names the message, the third process skips it.
+    const noted = await cli.waitFor((l) => l.msg === "Message blocked the event loop; it will be dead-lettered when redelivered", 20_000);
     expect(noted.messageId).to.equal(messageId);
     const dead = await cli.waitFor((l) => l.msg === "Message dead-lettered" && l.messageId === messageId);
     expect(dead.reason).to.match(/^EventLoopBlocked: /);
-    expect(runs(out).filter((r) => r.actor === "block-start")).to.have.length(1);
+    expect(runs(out).filter((r) => r.actor === "block-start")).to.have.length(2);
     cli.signal("SIGTERM");
     expect(await cli.exited()).to.equal(0);
   });
