@@ -74,11 +74,13 @@ export class Connector {
     this.start();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(done, timeout);
+      const waiters = this.#waiters;
       function done() {
         clearTimeout(timer);
+        waiters.delete(done);
         resolve();
       }
-      this.#waiters.add(done);
+      waiters.add(done);
     });
     if (this.#model) return this.#model;
     if (this.#closed) throw new ConnectionClosed(`${this.name}: the connection is closed`);

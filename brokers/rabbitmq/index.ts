@@ -326,7 +326,7 @@ export class RabbitmqBroker extends Broker {
         const local = this.#recentDead.get(queueName)?.find((d) => d.seq > startSeq);
         if (local) throw local.error ?? new BrokerError(`A message of ${JSON.stringify(queueName)} was dead-lettered: ${local.reason}`);
         if (depths.dead > start.dead) {
-          const letters = await this.deadLetters(queueName);
+          const letters = await this.deadLetters(queueName, start.dead + 1);
           const first = letters[start.dead] ?? letters[letters.length - 1];
           throw new BrokerError(`Message ${first?.id ?? "?"} of ${JSON.stringify(queueName)} was dead-lettered: ${first?.reason ?? "unknown reason"}`);
         }

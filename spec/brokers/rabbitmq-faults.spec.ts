@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
+import net from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { RabbitmqBroker } from "../../brokers/rabbitmq/index.ts";
@@ -20,6 +21,40 @@ class CountRedeliveries extends Middleware {
   redelivered = 0;
   beforeProcessMessage(_broker: Broker, proxy: MessageProxy): void {
     if (proxy.redelivered) this.redelivered++;
+  }
+}
+
+/** A TCP proxy in front of RabbitMQ that can vanish and come back on the same port. */
+class TcpProxy {
+  port = 0;
+  #server: net.Server | undefined;
+  readonly #sockets = new Set<net.Socket>();
+
+  constructor(readonly target: URL) {}
+
+  async start(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(Number(this.target.port || 5672), this.target.hostname);
+      for (const socket of [client, upstream]) {
+        this.#sockets.add(socket);
+        socket.on("close", () => this.#sockets.delete(socket));
+        socket.on("error", () => {
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, "127.0.0.1", resolve));
+    this.port = (server.address() as net.AddressInfo).port;
+    this.#server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    this.#server = undefined;
+    for (const socket of this.#sockets) socket.destroy();
+    if (server) await new Promise((resolve) => server.close(resolve));
   }
 }
 
@@ -103,6 +138,43 @@ describe("RabbitmqBroker under faults", function () {
     expect(atFirstClose).to.be.below(300);
     expect(redeliveries.redelivered).to.be.above(0);
     expect(await broker.deadLetters(queue)).to.deep.equal([]);
+  });
+
+  it("rides out the server going away and coming back (a restart, seen through a TCP proxy)", async () => {
+    url = await amqpUrl();
+    const proxy = new TcpProxy(new URL(url));
+    await proxy.start();
+    cleanups.push(() => proxy.stop());
+    const through = new URL(url);
+    through.hostname = "127.0.0.1";
+    through.port = String(proxy.port);
+    const redeliveries = new CountRedeliveries();
+    const broker = newBroker(through.toString(), [redeliveries]);
+    cleanups.push(() => deleteQueues(url, [queue])); // the proxy may be down at cleanup time
+    const done = new Set<number>();
+    let gate: Promise<void> | undefined;
+    const work = actor(async function fault_restart(n: number) {
+      if (gate) await gate;
+      done.add(n);
+    }, { broker, queueName: queue });
+    await Promise.all(range(0, 200).map((i) => work.send(i)));
+    await startWorker(broker, 5);
+    await waitFor(() => done.size >= 20, 10_000, "the first messages");
+
+    let open!: () => void;
+    gate = new Promise((resolve) => (open = resolve));
+    await sleep(50);
+    await proxy.stop(); // every connection drops; reconnecting is refused until the restart
+    const duringOutage = sendRetrying(() => work.send(200));
+    await sleep(700);
+    await proxy.start();
+    gate = undefined;
+    open();
+
+    await duringOutage;
+    await waitFor(() => done.size === 201, 20_000, "every message");
+    await broker.join(queue, { timeout: 10_000 });
+    expect(redeliveries.redelivered).to.be.above(0);
   });
 
   it("loses nothing when a worker process is killed with SIGKILL", async () => {
