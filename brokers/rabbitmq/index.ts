@@ -69,7 +69,6 @@ export class RabbitmqBroker extends Broker {
     this.settings = resolveSettings(options);
     this.#connector = this.newConnector("broker", async () => {});
     this.#publisher = new Publisher(this.#connector, this.logger);
-    const broker = this;
     this.#host = {
       logger: this.logger,
       delayQueuePrefetch: this.settings.delayQueuePrefetch,
@@ -86,7 +85,7 @@ export class RabbitmqBroker extends Broker {
       deadLetter: (queueName, body, reason, error) => this.#deadLetter(queueName, body, reason, error),
       publishMessage: (message, delay) => this.#publishMessage(message, delay),
       moveDelayed: (queueName, body, properties) => this.#moveDelayed(queueName, body, properties),
-      consumerClosed: (consumer) => void broker.#consumers.delete(consumer),
+      consumerClosed: (consumer) => void this.#consumers.delete(consumer),
     };
   }
 
