@@ -136,7 +136,12 @@ export class Worker {
     const broker = this.broker;
     this.#unsubscribe?.();
     await broker.emit("beforeWorkerShutdown", broker, this);
-    await Promise.all([...this.#loops.values()].map((loop) => loop.stop()));
+    const loopsStopped = Promise.all([...this.#loops.values()].map((loop) => loop.stop()));
+    // A paused loop waits to be resumed: wake it so it sees it was stopped (dispatch stays paused).
+    const resumeWaiters = this.#resumeWaiters;
+    this.#resumeWaiters = [];
+    for (const wake of resumeWaiters) wake();
+    await loopsStopped;
     await broker.emit("beforeWorkerThreadShutdown", broker, this);
 
     await this.#giveBackUnstarted();

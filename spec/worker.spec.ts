@@ -148,4 +148,16 @@ describe("Worker", () => {
     await worker.stop({ timeout: 50 });
     expect(await broker.depths("default")).to.deep.include({ ready: 1, inFlight: 0 });
   });
+
+  it("stops while paused, with its consumer loops idle", async () => {
+    const broker = new StubBroker({ middleware: [] });
+    broker.declareQueue("default");
+    const worker = new Worker(broker, { fetchTimeout: 20 });
+    await worker.start();
+    worker.pause();
+    await new Promise((r) => setTimeout(r, 60)); // Each loop is now waiting to be resumed.
+    const stopped = worker.stop({ timeout: 100 }).then(() => "stopped");
+    const stuck = new Promise((r) => setTimeout(() => r("stuck"), 2_000));
+    expect(await Promise.race([stopped, stuck])).to.equal("stopped");
+  });
 });
