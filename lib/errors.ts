@@ -80,6 +80,21 @@ export class MessageTooLarge extends DramatsError {
   }
 }
 
+/**
+ * `join({ failFast })` saw a message of the queue dead-lettered by another process (in the
+ * same process, join re-throws the actor's own error instead). Carries the stored reason.
+ */
+export class MessageDeadLettered extends BrokerError {
+  override readonly code = "DRAMATS_ERR_DEAD_LETTERED";
+  constructor(
+    readonly queueName: string,
+    readonly messageId: string,
+    readonly reason: string,
+  ) {
+    super(`Message ${messageId} of queue ${JSON.stringify(queueName)} was dead-lettered: ${reason}`);
+  }
+}
+
 /** `join` did not see the queue drain in time. */
 export class QueueJoinTimeout extends DramatsError {
   override readonly code = "DRAMATS_ERR_QUEUE_JOIN_TIMEOUT";
@@ -184,6 +199,7 @@ export const ERROR_CLASSES = [
   ConnectionError,
   ConnectionFailed,
   ConnectionClosed,
+  MessageDeadLettered,
   DecodeError,
   EncodeError,
   MessageTooLarge,

@@ -58,6 +58,7 @@ export {
   ConnectionError,
   ConnectionFailed,
   ConnectionClosed,
+  MessageDeadLettered,
   DecodeError,
   EncodeError,
   MessageTooLarge,

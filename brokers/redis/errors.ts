@@ -1,19 +1,6 @@
 import { BrokerError, ConnectionClosed, ConnectionFailed, DramatsError } from "../../lib/errors.ts";
 
-/**
- * `join({ failFast })` saw a message of the queue dead-lettered by another process (in the
- * same process, join re-throws the actor's own error instead). Carries the stored reason.
- */
-export class MessageDeadLettered extends BrokerError {
-  override readonly code = "DRAMATS_ERR_DEAD_LETTERED";
-  constructor(
-    readonly queueName: string,
-    readonly messageId: string,
-    readonly reason: string,
-  ) {
-    super(`Message ${messageId} of queue ${JSON.stringify(queueName)} was dead-lettered: ${reason}`);
-  }
-}
+export { MessageDeadLettered } from "../../lib/errors.ts";
 
 const CONNECTION_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH"]);
 const CONNECTION_MESSAGES = [
