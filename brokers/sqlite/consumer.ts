@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Consumer, type Delivery } from "../../lib/broker.ts";
 import type { Logger } from "../../lib/logging.ts";
 import type { Message } from "../../lib/message.ts";
+import { backoff, isBusy } from "./busy.ts";
 import type { ChangeFeed, ChangeWait } from "./change-feed.ts";
 import type { NewMessage, Statements, TakenRow } from "./statements.ts";
 
@@ -17,9 +18,13 @@ export interface ConsumerHost {
   readonly logger: Logger;
   readonly leaseTime: number;
   readonly leaseRenewInterval: number;
+  readonly busyTimeout: number;
   readonly feed: ChangeFeed;
-  /** Runs `operation` on the broker's statements, translating SQLite errors; throws once closed. */
-  run<T>(operation: (statements: Statements) => T): T;
+  /** Runs `operation` on the broker's statements, again while the database is locked; typed errors; rejects once closed. */
+  run<T>(operation: (statements: Statements) => T): Promise<T>;
+  /** Runs `operation` now, once: SQLite's errors come through as they are (see `translate`). */
+  runNow<T>(operation: (statements: Statements) => T): T;
+  translate(error: unknown): unknown;
   /** Encodes a retry. */
   newMessage(message: Message, delay: number): NewMessage;
   /** Deletes an acked row, in a transaction shared with the other acks of this turn of the event loop. */
@@ -45,6 +50,7 @@ export class SqliteConsumer extends Consumer {
   readonly #renewTimer: NodeJS.Timeout;
   #waiting: ChangeWait | undefined;
   #interrupted = false;
+  #renewing = false;
   #closed = false;
 
   constructor(host: ConsumerHost, queueName: string) {
@@ -63,14 +69,30 @@ export class SqliteConsumer extends Consumer {
   async fetch(max: number, timeout: number): Promise<SqliteDelivery[]> {
     const deadline = Date.now() + timeout;
     this.#interrupted = false;
+    let busySince: number | undefined;
+    let attempt = 0;
     while (!this.#closed && !this.#interrupted) {
-      const seen = this.#host.feed.version();
-      const rows = this.#take(max);
+      // Version, look and wait run without a break, so no write can slip between them unseen.
+      let rows: TakenRow[];
+      let seen: number;
+      let nextDue: number | undefined;
+      try {
+        seen = this.#host.feed.version();
+        rows = this.#host.runNow((s) => this.#take(s, max));
+        nextDue = rows.length > 0 ? undefined : this.#host.runNow((s) => s.nextDue(this.queueName));
+      } catch (error) {
+        if (!isBusy(error)) throw this.#host.translate(error);
+        busySince ??= Date.now();
+        if (Date.now() - busySince > this.#host.busyTimeout) throw this.#host.translate(error);
+        await backoff(attempt++);
+        continue;
+      }
+      busySince = undefined;
+      attempt = 0;
       if (rows.length > 0) return rows.map((row) => this.#deliver(row));
       const now = Date.now();
       if (now >= deadline) break;
       // Wake at the next change, or when the next delay or lease falls due, or at the deadline.
-      const nextDue = this.#host.run((s) => s.nextDue(this.queueName));
       const until = nextDue === undefined ? deadline : Math.min(deadline, nextDue + 1);
       this.#waiting = this.#host.feed.wait(this.queueName, seen, until - now);
       await this.#waiting.promise;
@@ -79,16 +101,14 @@ export class SqliteConsumer extends Consumer {
     return [];
   }
 
-  #take(max: number): TakenRow[] {
+  #take(s: Statements, max: number): TakenRow[] {
     const now = Date.now();
-    return this.#host.run((s) => {
-      if (!s.available(this.queueName, now)) return [];
-      const { rows, reclaimed } = s.take(this.queueName, Math.max(1, Math.floor(max)), this.owner, now + this.#host.leaseTime, now);
-      if (reclaimed > 0) {
-        this.#host.logger.warn({ queue: this.queueName, count: reclaimed }, "Redelivering messages whose lease expired (their worker died or stalled)");
-      }
-      return rows.sort(byOrder);
-    });
+    if (!s.available(this.queueName, now)) return [];
+    const { rows, reclaimed } = s.take(this.queueName, Math.max(1, Math.floor(max)), this.owner, now + this.#host.leaseTime, now);
+    if (reclaimed > 0) {
+      this.#host.logger.warn({ queue: this.queueName, count: reclaimed }, "Redelivering messages whose lease expired (their worker died or stalled)");
+    }
+    return rows.sort(byOrder);
   }
 
   #deliver(row: TakenRow): SqliteDelivery {
@@ -98,16 +118,22 @@ export class SqliteConsumer extends Consumer {
 
   /** Extends every lease this consumer holds; runs on a timer, independent of traffic. */
   #renew(): void {
-    if (this.#closed || this.#held.size === 0) return;
+    if (this.#closed || this.#renewing || this.#held.size === 0) return;
     const ids = [...this.#held];
-    try {
-      const kept = this.#host.run((s) => s.extend(ids, this.owner, Date.now() + this.#host.leaseTime));
-      if (kept < ids.length) {
-        this.#host.logger.debug({ queue: this.queueName, lost: ids.length - kept }, "Some leases were no longer held (flushed, or expired and taken over)");
-      }
-    } catch (error) {
-      this.#host.logger.error({ err: error, queue: this.queueName }, "Could not extend message leases; retrying at the next interval");
-    }
+    this.#renewing = true;
+    this.#host
+      .run((s) => s.extend(ids, this.owner, Date.now() + this.#host.leaseTime))
+      .then(
+        (kept) => {
+          if (kept < ids.length) {
+            this.#host.logger.debug({ queue: this.queueName, lost: ids.length - kept }, "Some leases were no longer held (settled meanwhile, flushed, or expired and taken over)");
+          }
+        },
+        (error: unknown) => {
+          if (!this.#closed) this.#host.logger.error({ err: error, queue: this.queueName }, "Could not extend message leases; retrying at the next interval");
+        },
+      )
+      .finally(() => (this.#renewing = false));
   }
 
   async ack(delivery: Delivery): Promise<void> {
@@ -119,7 +145,7 @@ export class SqliteConsumer extends Consumer {
 
   async nack(delivery: Delivery, reason: string, error?: unknown): Promise<void> {
     const { id } = delivery as SqliteDelivery;
-    const deadId = this.#host.run((s) => s.nack(id, reason, Date.now()));
+    const deadId = await this.#host.run((s) => s.nack(id, reason, Date.now()));
     this.#held.delete(id);
     if (deadId !== undefined) this.#host.deadLettered(this.queueName, deadId, error);
     this.#host.feed.announce(this.queueName);
@@ -128,7 +154,7 @@ export class SqliteConsumer extends Consumer {
   async retry(delivery: Delivery, message: Message, delay: number): Promise<void> {
     const { id } = delivery as SqliteDelivery;
     const next = this.#host.newMessage(message, delay);
-    this.#host.run((s) => s.retry(id, next, Date.now()));
+    await this.#host.run((s) => s.retry(id, next, Date.now()));
     this.#held.delete(id);
     this.#host.feed.announce(this.queueName);
   }
@@ -137,7 +163,7 @@ export class SqliteConsumer extends Consumer {
   async requeue(deliveries: Delivery[]): Promise<void> {
     if (deliveries.length === 0) return;
     const ids = deliveries.map((d) => (d as SqliteDelivery).id);
-    this.#host.run((s) => s.release(ids, this.owner, true));
+    await this.#host.run((s) => s.release(ids, this.owner, true));
     for (const id of ids) this.#held.delete(id);
     this.#host.feed.announce(this.queueName);
   }
@@ -157,7 +183,7 @@ export class SqliteConsumer extends Consumer {
     this.#held.clear();
     this.#host.consumerClosed(this);
     if (ids.length === 0) return;
-    this.#host.run((s) => s.release(ids, this.owner, false));
+    await this.#host.run((s) => s.release(ids, this.owner, false));
     this.#host.feed.announce(this.queueName);
   }
 

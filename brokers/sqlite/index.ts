@@ -6,6 +6,7 @@ import { ChangeFeed } from "./change-feed.ts";
 import { SqliteConsumer, type ConsumerHost } from "./consumer.ts";
 import { resolveSettings, type SqliteBrokerOptions, type SqliteSettings } from "./options.ts";
 import { openDatabase, type Db } from "./schema.ts";
+import { retryWhileBusy, retryWhileBusySync } from "./busy.ts";
 import { CHUNK, Statements, type DeadRow, type NewMessage } from "./statements.ts";
 import { SqliteKeyValueStore } from "./store.ts";
 import { WriteBatch } from "./write-batch.ts";
@@ -59,23 +60,29 @@ export class SqliteBroker extends Broker {
     const dataVersion = this.#db.prepare("PRAGMA data_version").pluck() as Statement<[], number>;
     this.#feed = new ChangeFeed(
       this.settings.path,
-      () => this.#guard(() => dataVersion.get()!),
+      () => this.#runSync(() => dataVersion.get()!),
       this.settings.minPollInterval,
       this.settings.maxPollInterval,
       this.settings.watch ? `${this.settings.path}-wal` : undefined,
     );
-    this.#inserts = new WriteBatch((rows) => {
-      this.#guard(() => this.#statements.insertMany(rows, Date.now()));
+    this.#inserts = new WriteBatch(async (rows) => {
+      await this.#run(() => this.#statements.insertMany(rows, Date.now()));
       for (const queue of new Set(rows.map((row) => row.queue))) this.#feed.announce(queue);
     }, "microtask");
-    this.#acks = new WriteBatch((ids) => this.#guard(() => this.#statements.ackMany(ids)), "immediate");
-    this.#store = new SqliteKeyValueStore(this.#db, (operation) => this.#guard(operation));
+    this.#acks = new WriteBatch((ids) => this.#run(() => this.#statements.ackMany(ids)), "immediate");
+    this.#store = new SqliteKeyValueStore(this.#db, (operation) => this.#run(operation));
     this.#host = {
       logger: this.logger,
       leaseTime: this.settings.leaseTime,
       leaseRenewInterval: this.settings.leaseRenewInterval,
       feed: this.#feed,
-      run: (operation) => this.#guard(() => operation(this.#statements)),
+      run: (operation) => this.#run(() => operation(this.#statements)),
+      runNow: (operation) => {
+        this.#assertOpen();
+        return operation(this.#statements);
+      },
+      translate: (error) => this.#translate(error),
+      busyTimeout: this.settings.busyTimeout,
       newMessage: (message, delay) => this.#newMessage(message, this.encode(message), delay),
       ack: (id) => this.#acks.add(id),
       deadLettered: (_queueName, deadId, error) => {
@@ -88,11 +95,32 @@ export class SqliteBroker extends Broker {
     this.#maybeTrim();
   }
 
-  /** Runs a database operation: refuses once closed, and gives SQLite errors dramats types. */
-  #guard<T>(operation: () => T): T {
+  #assertOpen(): void {
     if (this.#closed) throw new ConnectionClosed(`SqliteBroker (${this.settings.path}) is closed`);
+  }
+
+  /**
+   * Runs a (synchronous, all-or-nothing) database operation, again while another process holds
+   * the write lock, without blocking the event loop; refuses once closed; gives errors dramats types.
+   */
+  async #run<T>(operation: () => T): Promise<T> {
     try {
-      return operation();
+      return await retryWhileBusy(() => {
+        this.#assertOpen();
+        return operation();
+      }, this.settings.busyTimeout);
+    } catch (error) {
+      throw this.#translate(error);
+    }
+  }
+
+  /** `#run` for the few places that cannot wait (see retryWhileBusySync). */
+  #runSync<T>(operation: () => T): T {
+    try {
+      return retryWhileBusySync(() => {
+        this.#assertOpen();
+        return operation();
+      }, this.settings.busyTimeout);
     } catch (error) {
       throw this.#translate(error);
     }
@@ -107,7 +135,7 @@ export class SqliteBroker extends Broker {
       return error;
     }
     const message = `SQLite ${code} on ${this.settings.path}: ${(error as Error).message}`;
-    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+    if (code.startsWith("SQLITE_BUSY")) {
       return new ConnectionError(`${message} (another process held the write lock past busyTimeout = ${this.settings.busyTimeout} ms)`, { cause: error });
     }
     return new BrokerError(message, { cause: error });
@@ -115,7 +143,7 @@ export class SqliteBroker extends Broker {
 
   protected override queueDeclared(queueName: string): void {
     // Dead letters already in the file (an earlier run) do not fail this process's joins.
-    this.#deadSeen.set(queueName, this.#guard(() => this.#statements.lastDeadId(queueName)));
+    this.#deadSeen.set(queueName, this.#runSync(() => this.#statements.lastDeadId(queueName)));
   }
 
   // ---- writing ----------------------------------------------------------------------------
@@ -163,7 +191,7 @@ export class SqliteBroker extends Broker {
   async depths(queueName: string): Promise<QueueDepths> {
     this.assertDeclared(queueName);
     const now = Date.now();
-    return this.#guard(() => this.#statements.depths(queueName, now, now - this.settings.deadMessageTtl));
+    return this.#run(() => this.#statements.depths(queueName, now, now - this.settings.deadMessageTtl));
   }
 
   /**
@@ -180,11 +208,14 @@ export class SqliteBroker extends Broker {
     try {
       for (;;) {
         const seen = this.#feed.version();
-        if (failFast) {
-          const dead = this.#guard(() => this.#statements.firstDeadSince(queueName, since));
-          if (dead !== undefined) throw this.#deadError(queueName, dead);
-        }
-        if (!this.#guard(() => this.#statements.exists(queueName))) return;
+        // Pending first, then dead letters: a nack moves a row to the dead letters in one
+        // transaction, so a message gone from the queue is never missed by the second look.
+        const { pending, dead } = await this.#run(() => ({
+          pending: this.#statements.exists(queueName),
+          dead: failFast ? this.#statements.firstDeadSince(queueName, since) : undefined,
+        }));
+        if (dead !== undefined) throw this.#deadError(queueName, dead);
+        if (!pending) return;
         const checkedAt = Date.now();
         if (checkedAt >= deadline) throw new QueueJoinTimeout(queueName, options.timeout!);
         await this.#feed.wait(queueName, seen, Math.min(deadline - checkedAt, JOIN_MAX_WAIT)).promise;
@@ -192,7 +223,7 @@ export class SqliteBroker extends Broker {
         if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
       }
     } finally {
-      if (!this.#closed) this.#deadSeen.set(queueName, this.#statements.lastDeadId(queueName));
+      if (!this.#closed) this.#deadSeen.set(queueName, this.#runSync(() => this.#statements.lastDeadId(queueName)));
     }
   }
 
@@ -205,7 +236,7 @@ export class SqliteBroker extends Broker {
   /** Deletes the queue's messages (ready, delayed and leased) and its dead letters, for every process. */
   async flush(queueName: string): Promise<void> {
     this.assertDeclared(queueName);
-    while (!this.#guard(() => this.#statements.flushChunk(queueName))) await new Promise((resolve) => setImmediate(resolve));
+    while (!(await this.#run(() => this.#statements.flushChunk(queueName)))) await new Promise((resolve) => setImmediate(resolve));
     this.#deadSeen.set(queueName, 0);
     this.#feed.announce(queueName);
   }
@@ -213,17 +244,24 @@ export class SqliteBroker extends Broker {
   /** The queue's dead letters younger than the dead-message TTL, oldest first. */
   async deadLetters(queueName: string, limit = Infinity): Promise<DeadLetter[]> {
     this.assertDeclared(queueName);
-    const rows = this.#guard(() => this.#statements.deadLetters(queueName, Date.now() - this.settings.deadMessageTtl, limit));
+    const rows = await this.#run(() => this.#statements.deadLetters(queueName, Date.now() - this.settings.deadMessageTtl, limit));
     return rows.map((row) => ({ id: row.message_id, body: row.body, reason: row.reason, deadAt: row.dead_at }));
   }
 
+  /** Deletes expired dead letters, at most once a minute, in the background. */
   #maybeTrim(): void {
     const now = Date.now();
     if (now - this.#lastTrim < TRIM_INTERVAL) return;
     this.#lastTrim = now;
-    const trimmed = this.#guard(() => this.#statements.trimDead(now - this.settings.deadMessageTtl));
-    if (trimmed === CHUNK) this.#lastTrim = 0; // more to do: again at the next dead letter
-    if (trimmed > 0) this.logger.info({ count: trimmed }, "Deleted dead letters older than the dead-message TTL");
+    this.#run(() => this.#statements.trimDead(now - this.settings.deadMessageTtl)).then(
+      (trimmed) => {
+        if (trimmed === CHUNK) this.#lastTrim = 0; // more to do: again at the next dead letter
+        if (trimmed > 0) this.logger.info({ count: trimmed }, "Deleted dead letters older than the dead-message TTL");
+      },
+      (error: unknown) => {
+        if (!(error instanceof ConnectionClosed)) this.logger.warn({ err: error }, "Could not delete expired dead letters");
+      },
+    );
   }
 
   /** The `dramats_kv` table: atomic claims for cron schedules across processes. */
@@ -234,9 +272,9 @@ export class SqliteBroker extends Broker {
   /** Gives back what open consumers hold, stops polling and closes the file. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    // Commit what this turn of the event loop still holds before anything closes.
-    this.#inserts.drain();
-    this.#acks.drain();
+    // Commit what is still batched before anything closes.
+    await this.#inserts.drain();
+    await this.#acks.drain();
     for (const consumer of [...this.#consumers]) await consumer.close().catch((error: unknown) => {
       this.logger.warn({ err: error, queue: consumer.queueName }, "Could not give back a consumer's messages; their leases will expire");
     });

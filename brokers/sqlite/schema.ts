@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS dramats_kv (
 
 /**
  * Opens (creating if needed) the database in WAL mode, so readers never wait for the writer
- * and every process on the machine can share the file, with `busy_timeout` for the writers.
+ * and every process on the machine can share the file. Opening waits up to `busyTimeout` for
+ * other processes (SQLite's busy handler); afterwards the connection never sleeps in SQLite.
  * @throws ConnectionFailed when the file cannot be opened or WAL cannot be used on it.
  */
 export function openDatabase(settings: SqliteSettings): Db {
@@ -86,6 +87,8 @@ export function openDatabase(settings: SqliteSettings): Db {
     }
     db.pragma(`synchronous = ${settings.synchronous.toUpperCase()}`);
     migrate(db, settings.path);
+    // From here on a locked write fails at once and is retried from the event loop (busy.ts).
+    db.pragma("busy_timeout = 0");
     return db;
   } catch (error) {
     db.close();

@@ -17,12 +17,12 @@ export class SqliteKeyValueStore implements KeyValueStore {
   readonly #set: Statement<[Params]>;
   readonly #get: Statement<[Params], string>;
   readonly #sweep: Statement<[Params]>;
-  readonly #guard: <T>(operation: () => T) => T;
+  readonly #run: <T>(operation: () => T) => Promise<T>;
   #lastSweep = 0;
 
-  /** @param guard runs each operation, translating SQLite errors and refusing once the broker is closed */
-  constructor(db: Db, guard: <T>(operation: () => T) => T) {
-    this.#guard = guard;
+  /** @param run runs each operation: again while the file is locked, with typed errors, refused once the broker closed */
+  constructor(db: Db, run: <T>(operation: () => T) => Promise<T>) {
+    this.#run = run;
     this.#claim = db.prepare<[Params]>(
       `INSERT INTO dramats_kv (key, value, expires_at) VALUES (@key, @value, @expiresAt)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at
@@ -38,7 +38,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
 
   async setIfAbsent(key: string, value: string, ttl: number): Promise<boolean> {
     const now = Date.now();
-    return this.#guard(() => {
+    return this.#run(() => {
       this.#maybeSweep(now);
       return this.#claim.run({ key, value, expiresAt: now + ttl, now }).changes === 1;
     });
@@ -46,14 +46,14 @@ export class SqliteKeyValueStore implements KeyValueStore {
 
   async set(key: string, value: string, ttl: number): Promise<void> {
     const now = Date.now();
-    this.#guard(() => {
+    await this.#run(() => {
       this.#maybeSweep(now);
       this.#set.run({ key, value, expiresAt: now + ttl });
     });
   }
 
   async get(key: string): Promise<string | undefined> {
-    return this.#guard(() => this.#get.get({ key, now: Date.now() }));
+    return this.#run(() => this.#get.get({ key, now: Date.now() }));
   }
 
   #maybeSweep(now: number): void {

@@ -1,4 +1,4 @@
-/** Most items one transaction writes; the rest wait for the next turn of the event loop. */
+/** Most items one transaction writes; the rest go in the next one. */
 const MAX_BATCH = 500;
 
 interface Pending<T> {
@@ -18,17 +18,19 @@ export type BatchTiming = "microtask" | "immediate";
 
 /**
  * Groups writes into one transaction. A commit costs tens of microseconds (the WAL append and
- * its locks) while a row costs a few, so batches commit several times faster per row. Each `add`
- * resolves once its transaction committed, and rejects if it failed.
+ * its locks) while a row costs a few, so batches commit several times faster per row. Batches
+ * are written one at a time, in order (items that arrive while one waits for the write lock
+ * join the next). Each `add` resolves once its transaction committed, and rejects if it failed.
  */
 export class WriteBatch<T> {
-  readonly #write: (items: T[]) => void;
+  readonly #write: (items: T[]) => Promise<void>;
   readonly #schedule: (flush: () => void) => void;
   #pending: Pending<T>[] = [];
   #scheduled = false;
+  #writing: Promise<void> | undefined;
 
-  /** @param write writes every item in one transaction (synchronously) */
-  constructor(write: (items: T[]) => void, timing: BatchTiming) {
+  /** @param write writes every item in one transaction, retrying while the database is locked */
+  constructor(write: (items: T[]) => Promise<void>, timing: BatchTiming) {
     this.#write = write;
     this.#schedule = timing === "microtask" ? queueMicrotask : (flush) => setImmediate(flush);
   }
@@ -36,34 +38,37 @@ export class WriteBatch<T> {
   add(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ item, resolve, reject });
-      if (!this.#scheduled) {
+      if (!this.#scheduled && this.#writing === undefined) {
         this.#scheduled = true;
-        this.#schedule(() => this.flush());
+        this.#schedule(() => void this.#flush());
       }
     });
   }
 
-  /** Writes everything pending now, in as many transactions as it takes (before closing). */
-  drain(): void {
-    while (this.#pending.length > 0) this.flush();
+  /** Resolves once everything added so far is written (or failed). */
+  async drain(): Promise<void> {
+    while (this.#writing !== undefined || this.#pending.length > 0) {
+      if (this.#writing !== undefined) await this.#writing;
+      else await this.#flush();
+    }
   }
 
-  /** Writes what is pending now (at most MAX_BATCH; the rest on the next turn). */
-  flush(): void {
+  #flush(): Promise<void> {
     this.#scheduled = false;
-    const batch = this.#pending.length > MAX_BATCH ? this.#pending.splice(0, MAX_BATCH) : this.#pending.splice(0);
-    if (this.#pending.length > 0) {
-      // The rest on the next turn, so one huge burst does not hold the event loop.
-      this.#scheduled = true;
-      setImmediate(() => this.flush());
-    }
-    if (batch.length === 0) return;
-    try {
-      this.#write(batch.map((p) => p.item));
-    } catch (error) {
-      for (const p of batch) p.reject(error);
-      return;
-    }
-    for (const p of batch) p.resolve();
+    if (this.#writing !== undefined || this.#pending.length === 0) return this.#writing ?? Promise.resolve();
+    const batch = this.#pending.splice(0, MAX_BATCH);
+    const settle = (error?: unknown) => {
+      // Cleared before the senders resume, so the next `add` schedules its own batch at once.
+      this.#writing = undefined;
+      for (const p of batch) error === undefined ? p.resolve() : p.reject(error);
+      if (this.#pending.length > 0 && !this.#scheduled) {
+        this.#scheduled = true;
+        // After a full batch, yield a turn of the event loop: one huge burst must not hold it.
+        if (batch.length === MAX_BATCH) setImmediate(() => void this.#flush());
+        else this.#schedule(() => void this.#flush());
+      }
+    };
+    this.#writing = this.#write(batch.map((p) => p.item)).then(() => settle(), (error: unknown) => settle(error ?? new Error("write failed")));
+    return this.#writing;
   }
 }
