@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { expect } from "chai";
 import { join } from "node:path";
 import { pathFromUrl, SqliteBroker, type SqliteBrokerOptions, type SqliteConsumer } from "../../brokers/sqlite/index.ts";
-import { actor, BrokerError, ConnectionClosed, ConnectionFailed, InvalidOptions, Message, Worker, type Delivery } from "../../lib/index.ts";
+import { actor, BrokerError, ConnectionClosed, ConnectionError, ConnectionFailed, InvalidOptions, Message, Worker, type Delivery } from "../../lib/index.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
 
 const QUEUE = "sq";
@@ -178,6 +178,50 @@ describe("SqliteBroker", function () {
     expect(await broker.depths(QUEUE)).to.deep.include({ ready: 1, delayed: 0, inFlight: 0 });
     expect(argsOf(broker, await consumer.fetch(5, 100))).to.deep.equal(["new"]);
     await consumer.close();
+  });
+
+  describe("while another connection holds the write lock", () => {
+    let other: Database.Database;
+    beforeEach(() => {
+      other = new Database(db.path);
+    });
+    afterEach(() => {
+      if (other.inTransaction) other.exec("ROLLBACK");
+      other.close();
+    });
+
+    it("waits for it without blocking the event loop", async () => {
+      const broker = newBroker();
+      other.exec("BEGIN IMMEDIATE");
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      // This timer can only fire if the enqueue below leaves the event loop free while it waits.
+      setTimeout(() => other.exec("COMMIT"), 200);
+      const started = Date.now();
+      await broker.enqueue(message(["after the lock"]));
+      clearInterval(ticker);
+      expect(Date.now() - started).to.be.at.least(150);
+      expect(ticks).to.be.at.least(5);
+      expect((await broker.depths(QUEUE)).ready).to.equal(1);
+    });
+
+    it("lets a fetch take its messages once the lock is released", async () => {
+      const broker = newBroker();
+      await broker.enqueue(message(["locked out"]));
+      other.exec("BEGIN IMMEDIATE");
+      setTimeout(() => other.exec("COMMIT"), 150);
+      const consumer = broker.consume(QUEUE, { prefetch: 1 });
+      expect(argsOf(broker, await consumer.fetch(1, 2_000))).to.deep.equal(["locked out"]);
+      await consumer.close();
+    });
+
+    it("fails with ConnectionError once busyTimeout has passed", async () => {
+      const broker = newBroker({ busyTimeout: 100 });
+      other.exec("BEGIN IMMEDIATE");
+      const error = await broker.enqueue(message()).then(() => undefined, (e: unknown) => e);
+      expect(error).to.be.instanceOf(ConnectionError);
+      expect((error as Error).message).to.match(/SQLITE_BUSY.*busyTimeout = 100 ms/);
+    });
   });
 
   describe("dead letters", () => {
