@@ -31,6 +31,8 @@ export interface CliOptions {
   heartbeatTimeout: number;
   /** How long a worker process may take to import modules and start consuming. */
   bootTimeout: number;
+  /** Where the supervisor serves all processes' Prometheus metrics; undefined: not at all. */
+  metrics: { host: string; port: number } | undefined;
 }
 
 /** Defaults, in one place. */
@@ -40,6 +42,8 @@ export const CLI_DEFAULTS = Object.freeze({
   heartbeatInterval: 1_000,
   heartbeatTimeout: 30_000,
   bootTimeout: 60_000,
+  metricsPort: 9191,
+  metricsHost: "127.0.0.1",
 });
 
 function integer(min: number) {
@@ -75,6 +79,9 @@ function buildCommand(version: string): Command {
         .default(CLI_DEFAULTS.heartbeatTimeout),
     )
     .addOption(new Option("--boot-timeout <ms>", "kill a worker process not consuming after this long").argParser(integer(100)).default(CLI_DEFAULTS.bootTimeout))
+    .addOption(new Option("--metrics-port <port>", "serve every process's Prometheus metrics on this port (0: any free one)").argParser(integer(0)).default(CLI_DEFAULTS.metricsPort))
+    .addOption(new Option("--metrics-host <host>", "address the metrics server binds to").default(CLI_DEFAULTS.metricsHost))
+    .addOption(new Option("--no-metrics", "do not serve metrics"))
     .showHelpAfterError("(run dramats --help for usage)");
 }
 
@@ -135,5 +142,6 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     heartbeatInterval: o.heartbeatInterval,
     heartbeatTimeout: o.heartbeatTimeout,
     bootTimeout: o.bootTimeout,
+    metrics: o.metrics === false ? undefined : { host: o.metricsHost, port: o.metricsPort },
   };
 }

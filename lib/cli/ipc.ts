@@ -10,7 +10,9 @@ export type WorkerReport =
   /** Consumers running. */
   | { type: "ready"; summary: BootSummary }
   /** Recycling (message count or memory): start a replacement, this one is draining. */
-  | { type: "retiring"; reason: string };
+  | { type: "retiring"; reason: string }
+  /** The answer to a metrics request: prom-client's JSON for this process (empty without Prometheus). */
+  | { type: "metrics"; id: number; metrics: unknown[] };
 
 /** What the boot line reports: one worker process's view after loading the modules. */
 export interface BootSummary {
@@ -36,11 +38,13 @@ export type SupervisorCommand =
   /** These messages blocked a process's event loop: dead-letter them instead of running them. */
   | { type: "blocked"; ids: string[] }
   /** A process was killed for a blocked event loop: start recording which message runs. */
-  | { type: "watch" };
+  | { type: "watch" }
+  /** Send this process's metrics (a scrape of the supervisor's /metrics). */
+  | { type: "metrics"; id: number };
 
 export function isSupervisorCommand(value: unknown): value is SupervisorCommand {
   const type = (value as { type?: unknown } | null)?.type;
-  return type === "stop" || type === "force" || type === "blocked" || type === "watch";
+  return type === "stop" || type === "force" || type === "blocked" || type === "watch" || type === "metrics";
 }
 
 /** Environment variables a worker process gets from the supervisor. */
@@ -54,6 +58,16 @@ export const WORKER_ENV = {
   /** "1" once the fleet has seen a blocked process: record running messages from the start. */
   watch: "DRAMATS_BLOCK_WATCH",
 } as const;
+
+/** The human half of the boot line: broker, queues, actors and concurrency in one sentence. */
+export function bootLine(summary: BootSummary, processes: number): string {
+  const actors = summary.actors.map((a) => (a.threaded ? `${a.name} (threaded)` : a.name)).join(", ") || "none";
+  const threads = summary.cpuThreads > 0 ? `, ${summary.cpuThreads} CPU threads` : "";
+  return (
+    `dramats booted: broker ${summary.broker}; queues ${summary.queues.join(", ") || "none"}; actors ${actors}; ` +
+    `${processes} processes x ${summary.concurrency} concurrent actors${threads}`
+  );
+}
 
 export function isWorkerReport(value: unknown): value is WorkerReport {
   return typeof value === "object" && value !== null && typeof (value as { type?: unknown }).type === "string";

@@ -60,6 +60,7 @@ async function runSupervisor(options: CliOptions): Promise<number> {
       execArgv,
       watch: options.watch,
       logFile,
+      metrics: options.metrics,
       logger: getLogger("cli"),
     });
     return await supervisor.run();

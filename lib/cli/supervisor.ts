@@ -5,7 +5,8 @@ import { join } from "node:path";
 import type { Logger } from "../logging.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { readRunning } from "./block-watch.ts";
-import { isWorkerReport, WORKER_ENV, type BootSummary, type SupervisorCommand } from "./ipc.ts";
+import { FleetMetrics } from "./metrics.ts";
+import { bootLine, isWorkerReport, WORKER_ENV, type BootSummary, type SupervisorCommand } from "./ipc.ts";
 import type { LogFile } from "./log-output.ts";
 import { watchSources } from "./watch.ts";
 
@@ -23,6 +24,8 @@ export interface SupervisorOptions {
   watch?: string | undefined;
   /** Relay children's output here instead of sharing our stdout. */
   logFile?: LogFile | undefined;
+  /** Serve all processes' metrics here. */
+  metrics?: { host: string; port: number } | undefined;
   logger: Logger;
   /** Consecutive failed boots of one slot before giving up. @defaultValue 5 */
   maxBootFailures?: number;
@@ -71,7 +74,7 @@ const FORCE_KILL_AFTER = 3_000;
  * on SIGHUP or file changes without downtime, and on SIGTERM/SIGINT stops them gracefully.
  */
 export class Supervisor {
-  readonly #options: Required<Omit<SupervisorOptions, "watch" | "logFile">> & Pick<SupervisorOptions, "watch" | "logFile">;
+  readonly #options: Required<Omit<SupervisorOptions, "watch" | "logFile" | "metrics">> & Pick<SupervisorOptions, "watch" | "logFile" | "metrics">;
   readonly #log: Logger;
   readonly #slots: Slot[] = [];
   readonly #children = new Set<Child>();
@@ -86,6 +89,7 @@ export class Supervisor {
   readonly #blocked = new Set<string>();
   /** Set once a process was killed for a blocked event loop: workers record running messages. */
   #watching = false;
+  #metrics: FleetMetrics | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
   #done!: (code: number) => void;
@@ -107,6 +111,10 @@ export class Supervisor {
     this.#checkTimer = setInterval(() => this.#checkHealth(), period);
     if (this.#options.watch !== undefined) {
       this.#stopWatching = watchSources(this.#options.watch, (file) => this.reload(`change in ${file}`));
+    }
+    if (this.#options.metrics !== undefined) {
+      this.#metrics = new FleetMetrics(this.#options.metrics, () => this.#collectMetrics(), this.#log);
+      void this.#metrics.start();
     }
     for (let index = 0; index < this.#options.processes; index++) {
       this.#slots.push({ index, current: undefined, next: undefined, bootFailures: 0, crashes: [], restartTimer: undefined });
@@ -196,6 +204,8 @@ export class Supervisor {
         return this.#onReady(child, message.summary);
       case "retiring":
         return this.#onRetiring(child, message.reason);
+      case "metrics":
+        return this.#metrics?.answer(message.id, message.metrics);
     }
   }
 
@@ -335,6 +345,13 @@ export class Supervisor {
     }
   }
 
+  /** Every consuming process's metrics, for one scrape. */
+  #collectMetrics(): Promise<unknown[][]> {
+    const metrics = this.#metrics!;
+    const children = [...this.#children].filter((child) => child.state === "ready" || child.state === "retiring");
+    return Promise.all(children.map((child) => metrics.request((id) => this.#command(child, { type: "metrics", id }))));
+  }
+
   /** Remembers the message a blocked child was running, and tells every worker process. */
   #noteBlocker(child: Child): void {
     if (!this.#watching) {
@@ -375,18 +392,13 @@ export class Supervisor {
   #finishIfIdle(): void {
     if (!this.#stopping || this.#children.size > 0) return;
     clearInterval(this.#checkTimer);
+    this.#metrics?.close();
     for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler);
     this.#log.info({ exitCode: this.#exitCode }, "All worker processes stopped");
     this.#done(this.#exitCode);
   }
 
   #logBoot(summary: BootSummary): void {
-    const actors = summary.actors.map((a) => (a.threaded ? `${a.name} (threaded)` : a.name)).join(", ") || "none";
-    const threads = summary.cpuThreads > 0 ? `, ${summary.cpuThreads} CPU threads` : "";
-    this.#log.info(
-      { ...summary, processes: this.#options.processes, pid: process.pid },
-      `dramats booted: broker ${summary.broker}; queues ${summary.queues.join(", ") || "none"}; actors ${actors}; ` +
-        `${this.#options.processes} processes x ${summary.concurrency} concurrent actors${threads}`,
-    );
+    this.#log.info({ ...summary, processes: this.#options.processes, pid: process.pid }, bootLine(summary, this.#options.processes));
   }
 }

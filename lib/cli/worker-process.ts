@@ -3,6 +3,7 @@ import { peekBroker, setBroker } from "../broker.ts";
 import { configureLogging, getLogger, type Logger } from "../logging.ts";
 import { ThreadPool } from "../threads/pool.ts";
 import { Worker } from "../worker.ts";
+import { Prometheus } from "../../middleware/prometheus.ts";
 import { Threads } from "../../middleware/threads.ts";
 import type { CliOptions } from "./args.ts";
 import { brokerFromUrl, redactUrl } from "./broker-url.ts";
@@ -58,6 +59,7 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
     if (message.type === "force") force("supervisor forced the stop");
     else if (message.type === "blocked") blockWatch.block(message.ids);
     else if (message.type === "watch") blockWatch.watch();
+    else if (message.type === "metrics") void sendMetrics(running, message.id);
     else stop("supervisor asked to stop");
   });
   process.on("disconnect", () => stop("supervisor went away"));
@@ -198,6 +200,18 @@ async function checkBroker(broker: Broker, queue: string | undefined): Promise<v
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Answers a metrics request with the Prometheus middleware's JSON (nothing if it is absent). */
+async function sendMetrics(running: Booted | undefined, id: number): Promise<void> {
+  const prometheus = running?.broker.middleware.find((m): m is Prometheus => m instanceof Prometheus);
+  let metrics: unknown[] = [];
+  try {
+    if (prometheus) metrics = await prometheus.metricsJson();
+  } catch (error) {
+    getLogger("cli").error({ err: error }, "Collecting metrics failed");
+  }
+  report({ type: "metrics", id, metrics });
 }
 
 function parseBlocked(json: string | undefined): string[] {

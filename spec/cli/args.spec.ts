@@ -34,6 +34,7 @@ describe("dramats command line", () => {
       heartbeatInterval: 1_000,
       heartbeatTimeout: 30_000,
       bootTimeout: 60_000,
+      metrics: { host: "127.0.0.1", port: 9191 },
     });
   });
 
@@ -46,6 +47,11 @@ describe("dramats command line", () => {
     expect(options).to.include({ processes: 3, threads: 16, cpuThreads: 2, broker: "redis://h:1/2", grace: 500, watch: "src" });
     expect(options).to.include({ pidFile: "d.pid", logFile: "d.log", verbose: true, maxMessages: 50, maxMemory: 512 });
     expect(options!.queues).to.deep.equal(["emails", "reports"]);
+  });
+
+  it("serves metrics on 127.0.0.1:9191 unless told another port, host, or --no-metrics", () => {
+    expect(parse(["a.ts", "--metrics-port", "0", "--metrics-host", "0.0.0.0"]).options!.metrics).to.deep.equal({ host: "0.0.0.0", port: 0 });
+    expect(parse(["a.ts", "--no-metrics"]).options!.metrics).to.equal(undefined);
   });
 
   it("takes the broker URL from DRAMATS_BROKER unless --broker is given", () => {

@@ -133,4 +133,18 @@ describe("dramats CLI (in-memory broker)", function () {
     expect(await cli.exited()).to.equal(2);
     expect(cli.stderr()).to.include("Unsupported broker URL scheme kafka:");
   });
+
+  it("serves the sum of every worker process's metrics on one port", async () => {
+    const out = join(dir, "runs.txt");
+    const args = [APP, "--processes", "2", ...FAST.filter((a) => a !== "--no-metrics"), "--metrics-port", "0"];
+    cli = runCli(args, { env: { CLI_SPEC_OUT: out, CLI_SPEC_SEND: "2" } });
+    const serving = await cli.waitFor((l) => l.msg === "Serving the worker processes' metrics");
+    await until(() => runs(out).length === 8 && cli!.lines.filter((l) => l.msg === "Worker started").length === 2);
+    const text = await (await fetch(serving.url as string)).text();
+    // Each process ran its own two "note" messages: the fleet's counter says four.
+    expect(text).to.match(/^dramatiq_messages_total\{queue_name="cli-stub",actor_name="note"\} 4$/m);
+    expect(text).to.include("process_resident_memory_bytes");
+    cli.signal("SIGTERM");
+    expect(await cli.exited()).to.equal(0);
+  });
 });

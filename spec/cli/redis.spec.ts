@@ -9,7 +9,7 @@ import { deleteNamespace, redisUrl, uniqueNamespace } from "../helpers/redis.ts"
 import { isBootLine, runCli, until, type CliRun } from "./run-cli.ts";
 
 const APP = "spec/fixtures/cli-redis-app.ts";
-const FAST = ["--heartbeat-interval", "100", "--heartbeat-timeout", "1500", "--grace", "5000", "--cpu-threads", "1"];
+const FAST = ["--heartbeat-interval", "100", "--heartbeat-timeout", "1500", "--grace", "5000", "--cpu-threads", "1", "--no-metrics"];
 
 /** What the app recorded, by event. */
 function recorded(file: string) {

@@ -96,7 +96,7 @@ export const isBootLine = (line: LogLine): boolean => typeof line.msg === "strin
 
 export const APP = "spec/fixtures/cli-stub-app.ts";
 /** Short heartbeats and grace so the whole file stays quick. */
-export const FAST = ["--heartbeat-interval", "100", "--heartbeat-timeout", "1500", "--grace", "2000", "--cpu-threads", "1"];
+export const FAST = ["--heartbeat-interval", "100", "--heartbeat-timeout", "1500", "--grace", "2000", "--cpu-threads", "1", "--no-metrics"];
 
 /** Lines the fixture app appended: "<pid> <actor> <tag> <threadId>". */
 export function runs(file: string): { pid: number; actor: string; tag: string; threadId: number }[] {
