@@ -66,6 +66,13 @@ export interface WriteOptions {
   priority: number;
 }
 
+/** One message of a bulk write: the message, its encoded body and where it goes. */
+export interface MessageWrite {
+  readonly message: Message;
+  readonly body: string;
+  readonly options: WriteOptions;
+}
+
 /**
  * Reads one queue. `fetch` resolves with up to `max` ready messages, waiting at most
  * `timeout` ms (it must not busy-poll); delayed messages stay in the broker until due.
@@ -364,8 +371,39 @@ export abstract class Broker {
     return message;
   }
 
+  /**
+   * Enqueues several messages in one call (a bulk send), running the enqueue hooks for each
+   * exactly as `enqueue` does. Adapters that can store many messages in one round trip
+   * override `writeMessages`. Resolves once the broker holds every message; rejects with the
+   * first error (messages written before it stay written).
+   */
+  async enqueueMany<M extends Message<any>>(messages: readonly M[], options: EnqueueOptions = {}): Promise<M[]> {
+    const delay = Math.max(0, options.delay ?? 0);
+    const writes: MessageWrite[] = [];
+    for (const message of messages) {
+      this.assertDeclared(message.queueName);
+      await this.emit("beforeEnqueue", this, message, delay);
+      if (delay > 0) await this.emit("beforeDelayMessage", this, message, delay);
+      writes.push({ message, body: this.encode(message), options: { delay, priority: this.priorityOf(message) } });
+    }
+    if (writes.length > 0) await this.writeMessages(writes);
+    for (const message of messages) {
+      bindBroker(message, this);
+      await this.emit("afterEnqueue", this, message, delay);
+    }
+    return [...messages];
+  }
+
   /** Adapters store `body` on `message.queueName` (or its delay store when `delay` > 0). */
   protected abstract writeMessage(message: Message, body: string, options: WriteOptions): Promise<void>;
+
+  /**
+   * Stores several messages; by default one `writeMessage` each, all under way at once.
+   * Adapters override it to use fewer round trips.
+   */
+  protected async writeMessages(writes: readonly MessageWrite[]): Promise<void> {
+    await Promise.all(writes.map((w) => this.writeMessage(w.message, w.body, w.options)));
+  }
 
   /** Opens a consumer on a declared queue. */
   abstract consume(queueName: string, options: ConsumeOptions): Consumer;

@@ -15,6 +15,7 @@ export type {
   JoinOptions,
   QueueDepths,
   WriteOptions,
+  MessageWrite,
 } from "./broker.ts";
 export { canonicalQueueName, delayQueueName, deadLetterQueueName } from "./queue-names.ts";
 

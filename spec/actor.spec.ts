@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { StubBroker } from "../brokers/stub.ts";
-import { actor, actorOf, InvalidOptions, isActor, setBroker, Worker, type ActorContext, type Message } from "../lib/index.ts";
+import { actor, actorOf, InvalidOptions, isActor, Middleware, setBroker, Worker, type ActorContext, type Message } from "../lib/index.ts";
 import { stubWorld } from "./helpers/stub.ts";
 
 describe("actor()", () => {
@@ -49,6 +49,28 @@ describe("actor()", () => {
       expect(message.actorName).to.equal("add");
       await world.broker.join("default");
       expect(results).to.deep.equal([5]);
+    } finally {
+      await world.teardown();
+    }
+  });
+
+  it("sends many calls at once with sendMany, each through the enqueue hooks, and the worker runs them all", async () => {
+    const hooks: string[] = [];
+    class Recorder extends Middleware {
+      beforeEnqueue(_b: unknown, m: Message) { hooks.push(`before ${m.args[0]}`); }
+      afterEnqueue(_b: unknown, m: Message) { hooks.push(`after ${m.args[0]}`); }
+    }
+    const world = await stubWorld({ middleware: [new Recorder()] });
+    try {
+      const results: number[] = [];
+      const double = actor(function double(n: number) { results.push(2 * n); }, { broker: world.broker });
+      const sent = await double.sendMany([[1], [2], [3]]);
+      expect(sent.map((m) => m.args)).to.deep.equal([[1], [2], [3]]);
+      expect(new Set(sent.map((m) => m.messageId)).size).to.equal(3);
+      expect(hooks).to.deep.equal(["before 1", "before 2", "before 3", "after 1", "after 2", "after 3"]);
+      await world.broker.join("default");
+      expect(results.sort()).to.deep.equal([2, 4, 6]);
+      expect(await double.sendMany([])).to.deep.equal([]);
     } finally {
       await world.teardown();
     }

@@ -98,6 +98,19 @@ export function brokerContract(name: string, factory: ContractFactory): void {
       await consumer.close();
     });
 
+    it("stores a bulk send (enqueueMany) whole: every message once, each with its own id", async () => {
+      const sent = await broker.enqueueMany(Array.from({ length: 25 }, (_, i) => message([i])));
+      expect(sent.map((m) => m.args[0])).to.deep.equal([...Array(25).keys()]);
+      expect((await broker.depths(queue)).ready).to.equal(25);
+      const consumer = broker.consume(queue, { prefetch: 25 });
+      const got = await fetchAtLeast(consumer, 25);
+      const ids = got.map((d) => broker.decode(d.body).messageId).sort();
+      expect(ids).to.deep.equal(sent.map((m) => m.messageId).sort());
+      for (const d of got) await consumer.ack(d);
+      expect(await broker.depths(queue)).to.deep.include({ ready: 0, inFlight: 0 });
+      await consumer.close();
+    });
+
     it("wakes a waiting fetch when a message arrives instead of waiting out its timeout", async () => {
       const consumer = broker.consume(queue, { prefetch: 1 });
       const started = Date.now();
