@@ -79,11 +79,19 @@ function buildCommand(version: string): Command {
         .default(CLI_DEFAULTS.heartbeatTimeout),
     )
     .addOption(new Option("--boot-timeout <ms>", "kill a worker process not consuming after this long").argParser(integer(100)).default(CLI_DEFAULTS.bootTimeout))
-    .addOption(new Option("--metrics-port <port>", "serve every process's Prometheus metrics on this port (0: any free one)").argParser(integer(0)).default(CLI_DEFAULTS.metricsPort))
-    .addOption(new Option("--metrics-host <host>", "address the metrics server binds to").default(CLI_DEFAULTS.metricsHost))
+    .addOption(
+      new Option("--metrics-port <port>", "serve every process's Prometheus metrics on this port (0: any free one)")
+        .argParser(integer(0))
+        .env("DRAMATS_METRICS_PORT")
+        .default(CLI_DEFAULTS.metricsPort),
+    )
+    .addOption(new Option("--metrics-host <host>", "address the metrics server binds to").env("DRAMATS_METRICS_HOST").default(CLI_DEFAULTS.metricsHost))
     .addOption(new Option("--no-metrics", "do not serve metrics"))
     .showHelpAfterError("(run dramats --help for usage)");
 }
+
+/** Environment variables that stand in for options (the command line wins). */
+const ENV_OPTIONS = ["DRAMATS_BROKER", "DRAMATS_METRICS_PORT", "DRAMATS_METRICS_HOST"] as const;
 
 export interface ParseIo {
   /** Where help and version go. @defaultValue process.stdout */
@@ -105,10 +113,12 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
       writeErr: io.err ?? ((text) => process.stderr.write(text)),
     });
   // Commander reads `.env()` options from process.env; let callers (specs) supply their own.
-  const savedBroker = process.env.DRAMATS_BROKER;
+  const saved = ENV_OPTIONS.map((name) => [name, process.env[name]] as const);
   if (io.env) {
-    if (io.env.DRAMATS_BROKER === undefined) delete process.env.DRAMATS_BROKER;
-    else process.env.DRAMATS_BROKER = io.env.DRAMATS_BROKER;
+    for (const name of ENV_OPTIONS) {
+      if (io.env[name] === undefined) delete process.env[name];
+      else process.env[name] = io.env[name];
+    }
   }
   try {
     command.parse([...argv], { from: "user" });
@@ -120,8 +130,10 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     throw error;
   } finally {
     if (io.env) {
-      if (savedBroker === undefined) delete process.env.DRAMATS_BROKER;
-      else process.env.DRAMATS_BROKER = savedBroker;
+      for (const [name, value] of saved) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
     }
   }
   const o = command.opts();

@@ -52,6 +52,8 @@ describe("dramats command line", () => {
   it("serves metrics on 127.0.0.1:9191 unless told another port, host, or --no-metrics", () => {
     expect(parse(["a.ts", "--metrics-port", "0", "--metrics-host", "0.0.0.0"]).options!.metrics).to.deep.equal({ host: "0.0.0.0", port: 0 });
     expect(parse(["a.ts", "--no-metrics"]).options!.metrics).to.equal(undefined);
+    const fromEnv = parse(["a.ts"], { DRAMATS_METRICS_PORT: "9300", DRAMATS_METRICS_HOST: "0.0.0.0" }).options!.metrics;
+    expect(fromEnv).to.deep.equal({ host: "0.0.0.0", port: 9300 });
   });
 
   it("takes the broker URL from DRAMATS_BROKER unless --broker is given", () => {
