@@ -64,13 +64,19 @@ export class Threads extends Middleware implements ProcessWrapper {
     }
   }
 
-  /** Waits for a free pool thread (a threaded message holds one until its after-hook). */
-  async beforeProcessMessage(broker: Broker, proxy: MessageProxy): Promise<void> {
+  /**
+   * Waits for a free pool thread (a threaded message holds one until its after-hook).
+   * Returns a promise only when it must wait, so the worker's hot path stays synchronous.
+   */
+  beforeProcessMessage(broker: Broker, proxy: MessageProxy): void | Promise<void> {
     const pool = this.#pool;
     if (pool === undefined || broker.findActor(proxy.actorName)?.options.threaded !== true) return;
     this.#holding.add(proxy);
-    if (this.#busy < pool.size) this.#busy++;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve)); // Handed a thread by #release.
+    if (this.#busy < pool.size) {
+      this.#busy++;
+      return;
+    }
+    return new Promise<void>((resolve) => this.#waiting.push(resolve)); // Handed a thread by #release.
   }
 
   afterProcessMessage(_broker: Broker, proxy: MessageProxy): void {
