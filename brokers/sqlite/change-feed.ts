@@ -117,7 +117,14 @@ export class ChangeFeed {
   #watch(walPath: string): void {
     try {
       this.#watcher = watch(walPath, { persistent: false }, () => {
-        if (this.#waiters > 0 && this.#timer !== undefined) this.#check();
+        if (this.#waiters === 0 || this.#timer === undefined || this.#check()) return;
+        // A commit writes the -wal file before it publishes itself in shared memory: the event
+        // may come a moment early. Look again soon rather than at the slow end of the backoff.
+        if (this.#interval > this.#min) {
+          clearTimeout(this.#timer);
+          this.#interval = this.#min;
+          this.#schedule();
+        }
       });
       this.#watcher.on("error", () => this.#unwatch());
     } catch {
