@@ -13,7 +13,7 @@
  *   message_id  the message id (null for bodies that do not decode)
  *   body        the encoded message, exactly as enqueued
  * A delayed row whose eta passed, or a leased row whose lease expired, is as good as ready:
- * fetch turns it ready (and counts it so) before it picks.
+ * fetch turns it ready (and counts it so) before it picks. Each state has its own partial index.
  *
  * dramats_dead       dead letters (the `.XQ`), kept for the dead-message TTL
  * dramats_kv         the broker's key-value store (cron tick claims), with expiry
@@ -44,10 +44,12 @@ CREATE TABLE IF NOT EXISTS dramats_messages (
   message_id TEXT,
   body TEXT NOT NULL
 );
--- Fetch walks this in order: the first rows are the next to run.
-CREATE INDEX IF NOT EXISTS dramats_messages_order ON dramats_messages (queue, state, priority, eta, id);
--- Finds due delays and expired leases, and the next time one falls due.
-CREATE INDEX IF NOT EXISTS dramats_messages_due ON dramats_messages (queue, state, due);
+-- One partial index per state, so each row sits in exactly one: a state change moves one index
+-- entry, an ack deletes one. Fetch walks the ready one in order: its first rows run next.
+CREATE INDEX IF NOT EXISTS dramats_messages_ready ON dramats_messages (queue, priority, eta, id) WHERE state = 0;
+-- Find due delays and expired leases, and the next time one falls due.
+CREATE INDEX IF NOT EXISTS dramats_messages_delayed ON dramats_messages (queue, due) WHERE state = 1;
+CREATE INDEX IF NOT EXISTS dramats_messages_leased ON dramats_messages (queue, due) WHERE state = 2;
 
 CREATE TABLE IF NOT EXISTS dramats_dead (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
