@@ -54,9 +54,16 @@ export class ChangeFeed {
     feeds.add(this);
   }
 
-  /** The current version; pass it to `wait` to catch changes made in between. */
+  /**
+   * The current version; pass it to `wait` to catch changes made in between. NaN when it cannot
+   * be read right now (the file is locked for recovery, or closing): back off and look again.
+   */
   version(): number {
-    return this.#readVersion();
+    try {
+      return this.#readVersion();
+    } catch {
+      return Number.NaN;
+    }
   }
 
   /** Tells every feed on this file in this process that `queue` changed. */
@@ -73,7 +80,7 @@ export class ChangeFeed {
   wait(queue: string, seen: number, ms: number): ChangeWait {
     let cancel!: () => void;
     const promise = new Promise<void>((resolve) => {
-      if (this.#closed || this.#readVersion() !== seen) {
+      if (this.#closed || this.version() !== seen) {
         cancel = () => {};
         resolve();
         return;

@@ -78,6 +78,10 @@ export class SqliteConsumer extends Consumer {
       let nextDue: number | undefined;
       try {
         seen = this.#host.feed.version();
+        if (Number.isNaN(seen)) {
+          this.#host.runNow(() => undefined); // throws when the broker closed
+          throw Object.assign(new Error("PRAGMA data_version could not be read"), { code: "SQLITE_BUSY" });
+        }
         rows = this.#host.runNow((s) => this.#take(s, max));
         nextDue = rows.length > 0 ? undefined : this.#host.runNow((s) => s.nextDue(this.queueName));
       } catch (error) {

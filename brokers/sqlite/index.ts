@@ -60,7 +60,10 @@ export class SqliteBroker extends Broker {
     const dataVersion = this.#db.prepare("PRAGMA data_version").pluck() as Statement<[], number>;
     this.#feed = new ChangeFeed(
       this.settings.path,
-      () => this.#runSync(() => dataVersion.get()!),
+      () => {
+        this.#assertOpen();
+        return dataVersion.get()!;
+      },
       this.settings.minPollInterval,
       this.settings.maxPollInterval,
       this.settings.watch ? `${this.settings.path}-wal` : undefined,
@@ -208,6 +211,12 @@ export class SqliteBroker extends Broker {
     try {
       for (;;) {
         const seen = this.#feed.version();
+        if (Number.isNaN(seen)) {
+          this.#assertOpen();
+          if (Date.now() >= deadline) throw new QueueJoinTimeout(queueName, options.timeout!);
+          await new Promise((resolve) => setTimeout(resolve, JOIN_MIN_GAP));
+          continue;
+        }
         // Pending first, then dead letters: a nack moves a row to the dead letters in one
         // transaction, so a message gone from the queue is never missed by the second look.
         const { pending, dead } = await this.#run(() => ({
