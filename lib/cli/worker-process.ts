@@ -63,6 +63,9 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
     else stop("supervisor asked to stop");
   });
   process.on("disconnect", () => stop("supervisor went away"));
+  // A promise some actor forgot to await must not take every running actor down with it. An
+  // uncaught exception still ends the process (its state is unknown); the supervisor restarts it.
+  process.on("unhandledRejection", (reason) => log.error({ err: reason }, "Unhandled promise rejection in a worker process"));
 
   const retire = (reason: string) => {
     if (stopping) return;

@@ -55,7 +55,7 @@ describe("dramats CLI (in-memory broker)", function () {
     const boot = await cli.waitFor(isBootLine);
     expect(boot.msg).to.equal(
       "dramats booted: broker StubBroker; queues cli-stub, cli-stub-other, cli-stub-block; " +
-        "actors note, other, crunch (threaded), spin (threaded), block, leak; 2 processes x 3 concurrent actors, 1 CPU threads",
+        "actors note, other, crunch (threaded), spin (threaded), block, stray, leak; 2 processes x 3 concurrent actors, 1 CPU threads",
     );
     // Both processes boot and each processes its own in-memory messages.
     await until(() => new Set(runs(out).map((r) => r.pid)).size === 2 && runs(out).length === 8);

@@ -67,6 +67,19 @@ describe("dramats supervision (in-memory broker)", function () {
     expect(await cli.exited()).to.equal(0);
   });
 
+  it("logs a promise rejection nobody handled and keeps the process serving", async () => {
+    const out = join(dir, "runs.txt");
+    cli = runCli([APP, "--processes", "1", "--threads", "1", "--queues", "cli-stub", ...FAST], {
+      env: { CLI_SPEC_OUT: out, CLI_SPEC_STRAY: "1", CLI_SPEC_SEND: "3" },
+    });
+    const logged = await cli.waitFor((l) => l.msg === "Unhandled promise rejection in a worker process");
+    expect((logged.err as { message?: string }).message).to.equal("stray rejection r0");
+    await until(() => runs(out).filter((r) => r.actor === "note").length === 3);
+    expect(new Set(runs(out).map((r) => r.pid)).size).to.equal(1);
+    cli.signal("SIGTERM");
+    expect(await cli.exited()).to.equal(0);
+  });
+
   it("replaces every worker process on SIGHUP without stopping", async () => {
     const out = join(dir, "runs.txt");
     cli = runCli([APP, "--processes", "1", ...FAST], { env: { CLI_SPEC_OUT: out, CLI_SPEC_SEND: "1" } });
