@@ -86,6 +86,7 @@ export class SqliteConsumer extends Consumer {
         nextDue = rows.length > 0 ? undefined : this.#host.runNow((s) => s.nextDue(this.queueName));
       } catch (error) {
         if (!isBusy(error)) throw this.#host.translate(error);
+        if (Date.now() >= deadline) break;
         busySince ??= Date.now();
         if (Date.now() - busySince > this.#host.busyTimeout) throw this.#host.translate(error);
         await backoff(attempt++);
