@@ -114,7 +114,7 @@ export class Supervisor {
     }
     if (this.#options.metrics !== undefined) {
       this.#metrics = new FleetMetrics(this.#options.metrics, () => this.#collectMetrics(), this.#log);
-      void this.#metrics.start();
+      this.#metrics.start().catch((error: unknown) => this.#log.warn({ err: error }, "Cannot serve metrics; running without"));
     }
     for (let index = 0; index < this.#options.processes; index++) {
       this.#slots.push({ index, current: undefined, next: undefined, bootFailures: 0, crashes: [], restartTimer: undefined });
