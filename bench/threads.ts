@@ -1,6 +1,8 @@
 // Threaded (CPU-bound) actor throughput with 1 and 2 pool threads, through a real Worker on
 // the in-memory broker. Prints medians and the 2-thread / 1-thread ratio (target: >= 1.6 on
 // 2 cores). Run: node --import tsx bench/threads.ts [--messages N] [--runs N] [--rounds N]
+// [--quick] [--out file.json]
+import { writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { StubBroker } from "../brokers/stub.ts";
@@ -10,10 +12,20 @@ import { Threads } from "../middleware/threads.ts";
 import { burn } from "./threads-actors.ts";
 
 const { values } = parseArgs({
-  options: { messages: { type: "string", default: "160" }, runs: { type: "string", default: "3" }, rounds: { type: "string", default: "8" } },
+  options: {
+    messages: { type: "string" },
+    runs: { type: "string" },
+    rounds: { type: "string", default: "8" },
+    quick: { type: "boolean", default: false },
+    out: { type: "string" },
+  },
 });
-const MESSAGES = Number(values.messages);
-const RUNS = Number(values.runs);
+if (values.quick) {
+  values.messages ??= "40";
+  values.runs ??= "2";
+}
+const MESSAGES = Number(values.messages ?? "160");
+const RUNS = Number(values.runs ?? "3");
 const ROUNDS = Number(values.rounds);
 const QUEUE = "bench-threads";
 const MODULES = [new URL("./threads-actors.ts", import.meta.url).href];
@@ -55,3 +67,11 @@ console.log(`  machine: ${cpus().length} cores, load average ${loadavg()[0]!.toF
 console.log(`  1 thread : ${one.toFixed(1)} msg/s   runs ${results[1].map((x) => x.toFixed(1)).join(", ")}`);
 console.log(`  2 threads: ${two.toFixed(1)} msg/s   runs ${results[2].map((x) => x.toFixed(1)).join(", ")}`);
 console.log(`  ratio 2/1: ${(two / one).toFixed(2)}x`);
+
+if (values.out) {
+  const summary = (xs: number[]) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), samples: xs });
+  writeFileSync(
+    values.out,
+    JSON.stringify({ messages: MESSAGES, rounds: ROUNDS, runs: RUNS, threads1: summary(results[1]), threads2: summary(results[2]), ratio: two / one }, null, 2),
+  );
+}

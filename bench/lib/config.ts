@@ -1,0 +1,41 @@
+// Settings every bench script shares: where the servers are, how big and how long a run is.
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    rounds: { type: "string" },
+    messages: { type: "string" },
+    out: { type: "string" },
+    dist: { type: "boolean", default: false },
+    only: { type: "string" },
+  },
+  strict: false,
+});
+
+export const QUICK = values.quick === true;
+export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
+export const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+/** Messages per throughput round (the issue's workload: 20,000). */
+export const MESSAGES = Number(values.messages ?? (QUICK ? 10_000 : 20_000));
+/** Measured rounds per figure; each figure is their median. */
+export const ROUNDS = Number(values.rounds ?? (QUICK ? 3 : 6));
+/** Where a script writes its JSON fragment (bench/index.ts merges them). */
+export const OUT = typeof values.out === "string" ? values.out : undefined;
+/** Run the compiled CLI from dist/ instead of the sources. */
+export const USE_DIST = values.dist === true;
+/** Comma-separated subject names to run (substring match); all when unset. */
+export const ONLY = typeof values.only === "string" ? values.only.split(",") : undefined;
+/** Unique per run, so names never collide with specs or other runs on the same servers. */
+export const RUN_ID = `${process.pid.toString(36)}${Date.now().toString(36).slice(-4)}`;
+
+/** A redis:// URL with the dramats namespace given as the CLI expects it. */
+export function redisUrlWithNamespace(namespace: string): string {
+  const url = new URL(REDIS_URL);
+  url.searchParams.set("namespace", namespace);
+  return url.href;
+}
+
+export function selected(name: string): boolean {
+  return ONLY === undefined || ONLY.some((part) => name.includes(part));
+}

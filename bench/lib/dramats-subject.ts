@@ -1,0 +1,127 @@
+// dramats on a real broker: the bench enqueues through a producer broker in its own process,
+// and one worker process, started with the dramats CLI, drains the queue.
+import { Redis } from "ioredis";
+import { RabbitmqBroker } from "../../brokers/rabbitmq/index.ts";
+import { RedisBroker } from "../../brokers/redis/index.ts";
+import { actor, type Actor, type Broker } from "../../lib/index.ts";
+import { AMQP_URL, MESSAGES, REDIS_URL, RUN_ID, redisUrlWithNamespace, USE_DIST } from "./config.ts";
+import { cpuMicros, nowNs, peakRssMb, redisCpuMicros, resetPeakRss, rssMb } from "./proc.ts";
+import { deleteRabbitQueues, deleteRedisKeys } from "./cleanup.ts";
+import { inChunks, inWindows, modeOf, seconds, WARMUP, type EnqueueMode, type ThroughputSubject } from "./subject.ts";
+import { WorkerProcess } from "./worker-process.ts";
+
+export type BrokerKind = "redis" | "rabbitmq" | "sqlite";
+
+interface Target {
+  producer: Broker;
+  url: string;
+  cleanup(): Promise<void>;
+}
+
+async function target(kind: BrokerKind, label: string, queue: string): Promise<Target> {
+  if (kind === "redis") {
+    const namespace = `bench-${RUN_ID}-${label}`;
+    return {
+      producer: new RedisBroker({ url: REDIS_URL, namespace }),
+      url: redisUrlWithNamespace(namespace),
+      cleanup: () => deleteRedisKeys(`${namespace}:*`),
+    };
+  }
+  if (kind === "rabbitmq") {
+    return {
+      producer: new RabbitmqBroker({ url: AMQP_URL }),
+      url: AMQP_URL,
+      cleanup: () => deleteRabbitQueues([queue]),
+    };
+  }
+  const { SqliteBroker } = await import("../../brokers/sqlite/index.ts");
+  const { mkdtempSync, rmSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const dir = mkdtempSync(join(tmpdir(), "dramats-bench-"));
+  const path = join(dir, "bench.sqlite");
+  return {
+    producer: new SqliteBroker({ path }),
+    url: `sqlite://${path}`,
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export class DramatsSubject implements ThroughputSubject {
+  readonly name: string;
+  readonly #kind: BrokerKind;
+  readonly #concurrency: number;
+  readonly #queue: string;
+  #target!: Target;
+  #noop!: Actor<[number], void>;
+  #worker!: WorkerProcess;
+  #info: Redis | undefined;
+  /** Messages sent so far: the count the worker reaches once it drained them all. */
+  #sent = 0;
+
+  constructor(kind: BrokerKind, concurrency: number) {
+    this.#kind = kind;
+    this.#concurrency = concurrency;
+    this.name = `dramats ${kind} c${concurrency}`;
+    this.#queue = `bench_${RUN_ID}_${kind}_c${concurrency}`;
+  }
+
+  async setup(): Promise<void> {
+    this.#target = await target(this.#kind, `c${this.#concurrency}`, this.#queue);
+    const broker = this.#target.producer;
+    // The same actor name and queue as the worker's module; the body never runs here.
+    this.#noop = actor(function bench_noop(_n: number): void {}, { broker, queueName: this.#queue });
+    if (this.#kind === "redis") this.#info = new Redis(REDIS_URL);
+    this.#worker = WorkerProcess.dramats({
+      name: this.name,
+      brokerUrl: this.#target.url,
+      threads: this.#concurrency,
+      dist: USE_DIST,
+      env: { BENCH_QUEUE: this.#queue },
+    });
+    await this.#worker.ready();
+    await this.#enqueue("bulk", WARMUP);
+    await this.#worker.waitCount(this.#sent);
+  }
+
+  async #enqueue(mode: EnqueueMode, count: number): Promise<void> {
+    const noop = this.#noop;
+    if (mode === "single") await inWindows(count, (i) => noop.send(i));
+    else await inChunks(count, (from, to) => noop.sendMany(Array.from({ length: to - from }, (_, k) => [from + k] as [number])));
+    this.#sent += count;
+  }
+
+  async round(index: number): Promise<Record<string, number>> {
+    const worker = this.#worker;
+    const pid = worker.pid;
+    const mode = modeOf(index);
+    worker.freeze();
+    const rest = rssMb(pid);
+    resetPeakRss(pid);
+    const t0 = nowNs();
+    await this.#enqueue(mode, MESSAGES);
+    const t1 = nowNs();
+    const cpu0 = cpuMicros(pid);
+    const redis0 = this.#info ? await redisCpuMicros(this.#info) : Number.NaN;
+    const start = nowNs();
+    worker.thaw();
+    const end = await worker.waitCount(this.#sent);
+    const cpu1 = cpuMicros(pid);
+    const redis1 = this.#info ? await redisCpuMicros(this.#info) : Number.NaN;
+    return {
+      [`enqueue_${mode}`]: MESSAGES / seconds(t0, t1),
+      drain: MESSAGES / seconds(start, end),
+      worker_cpu_us: (cpu1 - cpu0) / MESSAGES,
+      redis_cpu_us: (redis1 - redis0) / MESSAGES,
+      rss_rest_mb: rest,
+      rss_peak_mb: peakRssMb(pid),
+    };
+  }
+
+  async teardown(): Promise<void> {
+    await this.#worker?.close();
+    await this.#target?.producer.close();
+    this.#info?.disconnect();
+    await this.#target?.cleanup();
+  }
+}

@@ -1,0 +1,111 @@
+// The bench's verdict: each target of the issue as dramats' figure, the baseline measured in the
+// same run, their ratio, and whether the target holds (all medians).
+import type { Summary } from "./stats.ts";
+import { fixed, int, printTable } from "./table.ts";
+
+type Subjects = Record<string, Record<string, Summary> | undefined>;
+
+interface Row {
+  measure: string;
+  dramats: number | undefined;
+  baselineName?: string;
+  baseline?: number | undefined;
+  unit: string;
+  /** Describes the target, e.g. ">= 2x". */
+  target: string;
+  holds: boolean | undefined;
+}
+
+function med(subjects: Subjects | undefined, subject: string, metric: string): number | undefined {
+  return subjects?.[subject]?.[metric]?.median;
+}
+
+function atLeast(a: number | undefined, b: number | undefined, factor: number): boolean | undefined {
+  return a === undefined || b === undefined ? undefined : a >= factor * b;
+}
+
+function below(a: number | undefined, limit: number): boolean | undefined {
+  return a === undefined ? undefined : a < limit;
+}
+
+export function summarize(results: Record<string, unknown>): { rows: Row[]; print(): void } {
+  const tp = (results.throughput as { subjects?: Subjects } | undefined)?.subjects;
+  const lat = (results.latency as { subjects?: Subjects } | undefined)?.subjects;
+  const threads = results.threads as { threads1?: Summary; threads2?: Summary; ratio?: number } | undefined;
+  const rows: Row[] = [];
+  const vs = (measure: string, subject: string, metric: string, baselineName: string, baselineSubject: string, baselineMetric: string, factor: number, unit = "msg/s") => {
+    const dramats = med(tp, subject, metric);
+    const baseline = med(tp, baselineSubject, baselineMetric);
+    rows.push({ measure, dramats, baselineName, baseline, unit, target: `>= ${factor}x`, holds: atLeast(dramats, baseline, factor) });
+  };
+  vs("Redis drain, concurrency 1", "dramats redis c1", "drain", "BullMQ c1", "bullmq c1", "drain", 2);
+  vs("Redis drain, concurrency 50", "dramats redis c50", "drain", "BullMQ c50", "bullmq c50", "drain", 2);
+  vs("Redis drain, concurrency 50", "dramats redis c50", "drain", "raw ioredis loop", "raw ioredis", "drain", 0.5);
+  for (const c of ["c1", "c50"]) {
+    const cpu = med(tp, `dramats redis ${c}`, "worker_cpu_us");
+    rows.push({ measure: `Worker CPU per message, Redis ${c}`, dramats: cpu, baselineName: `BullMQ ${c}`, baseline: med(tp, `bullmq ${c}`, "worker_cpu_us"), unit: "µs", target: "< 20 µs", holds: below(cpu, 20) });
+  }
+  rows.push({
+    measure: "Redis CPU per message, c50",
+    dramats: med(tp, "dramats redis c50", "redis_cpu_us"),
+    baselineName: "BullMQ c50",
+    baseline: med(tp, "bullmq c50", "redis_cpu_us"),
+    unit: "µs",
+    target: "report",
+    holds: undefined,
+  });
+  // Enqueue figures of both Redis subjects of a kind are the same client path: pool them.
+  const pooled = (subject: string, metric: string) => {
+    const samples = [`${subject} c1`, `${subject} c50`].flatMap((s) => tp?.[s]?.[metric]?.samples ?? []);
+    if (samples.length === 0) return undefined;
+    const sorted = samples.sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const single = pooled("dramats redis", "enqueue_single");
+  const add = pooled("bullmq", "enqueue_single");
+  rows.push({ measure: "Enqueue, concurrent single sends (Redis)", dramats: single, baselineName: "BullMQ add", baseline: add, unit: "msg/s", target: ">= 2x", holds: atLeast(single, add, 2) });
+  const bulk = pooled("dramats redis", "enqueue_bulk");
+  const addBulk = pooled("bullmq", "enqueue_bulk");
+  rows.push({ measure: "Enqueue, bulk sendMany (Redis)", dramats: bulk, baselineName: "BullMQ addBulk", baseline: addBulk, unit: "msg/s", target: ">= 2x", holds: atLeast(bulk, addBulk, 2) });
+  vs("RabbitMQ drain, concurrency 50", "dramats rabbitmq c50", "drain", "raw amqplib consume", "raw amqplib", "drain", 0.7);
+  vs("RabbitMQ enqueue, concurrent sends", "dramats rabbitmq c50", "enqueue_single", "raw confirmed publish", "raw amqplib", "enqueue_confirmed", 0.7);
+  vs("RabbitMQ enqueue, bulk sendMany", "dramats rabbitmq c50", "enqueue_bulk", "raw confirmed publish", "raw amqplib", "enqueue_confirmed", 0.7);
+  const p50 = med(lat, "dramats redis", "p50_ms");
+  const bullP50 = med(lat, "bullmq", "p50_ms");
+  rows.push({ measure: "Idle latency p50 (Redis)", dramats: p50, baselineName: "BullMQ", baseline: bullP50, unit: "ms", target: "<= BullMQ", holds: p50 === undefined || bullP50 === undefined ? undefined : p50 <= bullP50 });
+  const p99 = med(lat, "dramats redis", "p99_ms");
+  rows.push({ measure: "Idle latency p99 (Redis)", dramats: p99, baselineName: "BullMQ", baseline: med(lat, "bullmq", "p99_ms"), unit: "ms", target: "< 5 ms", holds: below(p99, 5) });
+  rows.push({ measure: "Idle worker CPU (Redis)", dramats: med(lat, "dramats redis", "idle_cpu_ms_per_s"), baselineName: "BullMQ", baseline: med(lat, "bullmq", "idle_cpu_ms_per_s"), unit: "ms/s", target: "near 0", holds: below(med(lat, "dramats redis", "idle_cpu_ms_per_s"), 10) });
+  if (threads?.threads1 && threads.threads2) {
+    rows.push({ measure: "CPU-bound, 2 threads vs 1", dramats: threads.threads2.median, baselineName: "1 thread", baseline: threads.threads1.median, unit: "msg/s", target: ">= 1.6x", holds: atLeast(threads.threads2.median, threads.threads1.median, 1.6) });
+  }
+  for (const c of ["c1", "c50"]) {
+    const rest = med(tp, `dramats redis ${c}`, "rss_rest_mb");
+    rows.push({ measure: `Worker RSS at rest, Redis ${c}`, dramats: rest, baselineName: `BullMQ ${c}`, baseline: med(tp, `bullmq ${c}`, "rss_rest_mb"), unit: "MB", target: "< 60 MB", holds: below(rest, 60) });
+    const peak = med(tp, `dramats redis ${c}`, "rss_peak_mb");
+    rows.push({ measure: `Worker RSS peak draining, Redis ${c}`, dramats: peak, baselineName: `BullMQ ${c}`, baseline: med(tp, `bullmq ${c}`, "rss_peak_mb"), unit: "MB", target: "< 100 MB", holds: below(peak, 100) });
+  }
+  for (const subject of ["dramats sqlite c50", "dramats stub c50"]) {
+    const drain = med(tp, subject, "drain");
+    if (drain !== undefined) rows.push({ measure: `${subject.replace("dramats ", "")} drain (info)`, dramats: drain, unit: "msg/s", target: "-", holds: undefined });
+  }
+
+  const format = (x: number | undefined, unit: string) => (unit === "msg/s" ? int(x) : fixed(x, unit === "ms" || unit === "ms/s" ? 2 : 1));
+  return {
+    rows,
+    print() {
+      printTable(
+        ["measure", "dramats", "baseline (same run)", "ratio", "target", "holds"],
+        rows.map((r) => [
+          r.measure,
+          `${format(r.dramats, r.unit)} ${r.unit}`,
+          r.baselineName ? `${format(r.baseline, r.unit)} ${r.unit} ${r.baselineName}` : "-",
+          r.dramats !== undefined && r.baseline !== undefined && r.baseline > 0 ? `${(r.dramats / r.baseline).toFixed(2)}x` : "-",
+          r.target,
+          r.holds === undefined ? "" : r.holds ? "yes" : "NO",
+        ]),
+      );
+    },
+  };
+}

@@ -1,0 +1,76 @@
+// No-op throughput, worker CPU and memory: each subject enqueues MESSAGES messages (one small
+// integer argument), then one worker process drains them. Rounds alternate concurrent single
+// sends and bulk sends, and visit the subjects in turn, so that drift in the machine's load hits
+// every subject alike. Run: node --import tsx bench/throughput.ts [--quick] [--rounds N]
+// [--messages N] [--only redis,bullmq] [--dist] [--out file.json]
+import { writeFileSync } from "node:fs";
+import { checkBrokerUrl } from "../lib/cli/broker-url.ts";
+import { MESSAGES, OUT, QUICK, ROUNDS, selected } from "./lib/config.ts";
+import { BullSubject } from "./lib/bullmq-subject.ts";
+import { DramatsSubject } from "./lib/dramats-subject.ts";
+import { RawAmqpSubject } from "./lib/raw-amqp.ts";
+import { RawRedisSubject } from "./lib/raw-redis.ts";
+import { Samples } from "./lib/stats.ts";
+import { StubSubject } from "./lib/stub-subject.ts";
+import type { ThroughputSubject } from "./lib/subject.ts";
+import { fixed, int, printTable, range } from "./lib/table.ts";
+
+/** The SQLite broker joins the bench once the CLI knows its URLs. */
+function sqliteAvailable(): boolean {
+  try {
+    checkBrokerUrl("sqlite:///tmp/bench.sqlite");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const subjects: ThroughputSubject[] = [
+  new DramatsSubject("redis", 1),
+  new BullSubject(1),
+  new DramatsSubject("redis", 50),
+  new BullSubject(50),
+  new RawRedisSubject(),
+  new DramatsSubject("rabbitmq", 50),
+  new RawAmqpSubject(),
+  ...(sqliteAvailable() ? [new DramatsSubject("sqlite", 50)] : []),
+  new StubSubject(50),
+].filter((s) => selected(s.name));
+
+const samples = new Map(subjects.map((s) => [s.name, new Samples()]));
+const started = Date.now();
+console.log(`no-op throughput: ${MESSAGES} messages per round, ${ROUNDS} rounds${QUICK ? " (quick)" : ""}; subjects: ${subjects.map((s) => s.name).join(", ")}`);
+try {
+  // Start every worker at once: boots overlap, and idle workers cost nothing (no polling).
+  await Promise.all(subjects.map((s) => s.setup()));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const subject of subjects) {
+      const figures = await subject.round(round);
+      for (const [metric, value] of Object.entries(figures)) samples.get(subject.name)!.add(metric, value);
+    }
+    process.stdout.write(`  round ${round + 1}/${ROUNDS} done (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+  }
+} finally {
+  for (const subject of subjects) await subject.teardown().catch((error) => console.error(`teardown of ${subject.name} failed:`, error));
+}
+
+const result = Object.fromEntries([...samples].map(([name, s]) => [name, s.toJSON()]));
+const rows = subjects.map((s) => {
+  const m = samples.get(s.name)!;
+  const enqueueConfirmed = m.get("enqueue_confirmed");
+  return [
+    s.name,
+    range(m.get("drain")),
+    range(m.get("enqueue_single") ?? enqueueConfirmed),
+    range(m.get("enqueue_bulk")),
+    range(m.get("worker_cpu_us"), (x) => fixed(x, 1)),
+    range(m.get("redis_cpu_us"), (x) => fixed(x, 1)),
+    range(m.get("rss_rest_mb"), (x) => fixed(x, 0)),
+    range(m.get("rss_peak_mb"), (x) => fixed(x, 0)),
+  ];
+});
+console.log("");
+printTable(["subject", "drain msg/s", "enqueue single msg/s", "enqueue bulk msg/s", "worker CPU µs/msg", "Redis CPU µs/msg", "RSS rest MB", "RSS peak MB"], rows);
+console.log(`medians (min-max) of ${ROUNDS} rounds; raw loops run in the bench process; "enqueue single" of raw amqplib is its confirmed publish; ${int((Date.now() - started) / 1000)} s`);
+
+if (OUT) writeFileSync(OUT, JSON.stringify({ messages: MESSAGES, rounds: ROUNDS, subjects: result }, null, 2));
