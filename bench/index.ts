@@ -1,21 +1,53 @@
-// `npm run bench [-- --quick] [-- throughput latency threads]`: runs each bench script in its own
-// process (so one bench's threads, timers and heap never skew another's figures), then merges
-// their JSON into bench/results/latest.json and prints the summary: dramats against the
-// baselines measured in the same run, as ratios, with the issue's targets.
+// `npm run bench [-- --quick] [-- throughput latency threads]`: compiles the package and the bench
+// to JavaScript (tsc, into node_modules/.cache/dramats-bench), so that worker processes run as in
+// production rather than through tsx; then runs each bench script in its own process (so one
+// bench's threads, timers and heap never skew another's figures), merges their JSON into
+// bench/results/latest.json and prints the summary: dramats against the baselines measured in
+// the same run, as ratios, with the issue's targets. `--source` skips the build and runs the
+// TypeScript through tsx. `profile` (named explicitly) runs bench/profile.ts.
 // Uses REDIS_URL and AMQP_URL (default: the local servers); starts worker processes itself.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { summarize } from "./lib/summary.ts";
 
-const SCRIPTS = ["throughput", "latency", "threads"] as const;
+const SCRIPTS = ["throughput", "latency", "threads"];
 const dir = fileURLToPath(new URL("./", import.meta.url));
+const root = fileURLToPath(new URL("../", import.meta.url));
 const args = process.argv.slice(2);
 const quick = args.includes("--quick");
-const flags = args.filter((a) => a.startsWith("--"));
-const only = args.filter((a) => !a.startsWith("--"));
-const scripts = SCRIPTS.filter((s) => only.length === 0 || only.some((name) => s.startsWith(name)));
+const fromSource = args.includes("--source");
+// Script names select scripts; everything else (--quick, --rounds 3, ...) goes to each script.
+const isScript = (a: string) => a === "profile" || SCRIPTS.includes(a);
+const flags = args.filter((a) => !isScript(a) && a !== "--source");
+const only = args.filter(isScript);
+const scripts = only.includes("profile") ? ["profile"] : SCRIPTS.filter((s) => only.length === 0 || only.includes(s));
+
+/** Compiles with bench/tsconfig.json (incremental) and copies the Lua scripts beside the broker. */
+function build(): string {
+  const out = `${root}node_modules/.cache/dramats-bench/`;
+  const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${dir}tsconfig.json`], { stdio: "inherit" });
+  // tsc emits despite type errors; only a failure to emit stops the bench.
+  if (tsc.status !== 0 && tsc.status !== 2) throw new Error(`building the bench failed (tsc exit ${tsc.status})`);
+  // Compiled files sit under node_modules, outside this package's "type": "module".
+  writeFileSync(`${out}package.json`, JSON.stringify({ type: "module", private: true }));
+  for (const name of readdirSync(`${root}brokers/redis`)) {
+    if (name.endsWith(".lua")) copyFileSync(`${root}brokers/redis/${name}`, `${out}brokers/redis/${name}`);
+  }
+  return `${out}bench/`;
+}
+
+let scriptDir = dir;
+let runner = ["--import", "tsx"];
+let ext = "ts";
+if (!fromSource) {
+  const started = Date.now();
+  scriptDir = build();
+  runner = [];
+  ext = "js";
+  console.log(`built the bench in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
 
 const started = new Date();
 const load = { start: loadavg()[0]!, end: 0 };
@@ -26,7 +58,7 @@ for (const script of scripts) {
   console.log(`\n== ${script}`);
   const out = `${dir}results/${script}.json`;
   rmSync(out, { force: true });
-  const result = spawnSync(process.execPath, ["--import", "tsx", `${dir}${script}.ts`, ...flags, "--out", out], {
+  const result = spawnSync(process.execPath, [...runner, `${scriptDir}${script}.${ext}`, ...flags, "--out", out], {
     stdio: "inherit",
     env: { DRAMATS_LOG_LEVEL: "warn", ...process.env },
   });
@@ -35,16 +67,18 @@ for (const script of scripts) {
     results[script] = JSON.parse(readFileSync(out, "utf8"));
     rmSync(out, { force: true });
   } catch {
-    console.error(`${script} wrote no results`);
+    if (script !== "profile") console.error(`${script} wrote no results`);
   }
 }
 load.end = loadavg()[0]!;
+if (scripts[0] === "profile") process.exit(failed === 0 ? 0 : 1);
 
 const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir, encoding: "utf8" }).stdout.trim();
 const meta = {
   date: started.toISOString(),
   seconds: Math.round((Date.now() - started.getTime()) / 1000),
   quick,
+  compiled: !fromSource,
   commit,
   node: process.version,
   cores: cpus().length,

@@ -13,7 +13,7 @@ import { RedisBroker } from "../brokers/redis/index.ts";
 import { actor, type Broker } from "../lib/index.ts";
 import { bullConnection } from "./lib/bullmq.ts";
 import { deleteRabbitQueues, deleteRedisKeys } from "./lib/cleanup.ts";
-import { AMQP_URL, OUT, QUICK, REDIS_URL, ROUNDS, RUN_ID, redisUrlWithNamespace, selected, USE_DIST } from "./lib/config.ts";
+import { AMQP_URL, OUT, QUICK, REDIS_URL, ROUNDS, RUN_ID, redisUrlWithNamespace, selected } from "./lib/config.ts";
 import { cpuMicros, nowNs } from "./lib/proc.ts";
 import { percentile, Samples } from "./lib/stats.ts";
 import { fixed, printTable, range } from "./lib/table.ts";
@@ -45,7 +45,6 @@ function dramatsSubject(kind: "redis" | "rabbitmq"): LatencySubject {
     name,
     brokerUrl: kind === "redis" ? redisUrlWithNamespace(namespace) : AMQP_URL,
     threads: CONCURRENCY,
-    dist: USE_DIST,
     env: { BENCH_QUEUE: queue },
   });
   return {

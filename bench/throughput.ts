@@ -2,7 +2,7 @@
 // integer argument), then one worker process drains them. Rounds alternate concurrent single
 // sends and bulk sends, and visit the subjects in turn, so that drift in the machine's load hits
 // every subject alike. Run: node --import tsx bench/throughput.ts [--quick] [--rounds N]
-// [--messages N] [--only redis,bullmq] [--dist] [--out file.json]
+// [--messages N] [--only redis,bullmq] [--out file.json]
 import { writeFileSync } from "node:fs";
 import { checkBrokerUrl } from "../lib/cli/broker-url.ts";
 import { MESSAGES, OUT, QUICK, ROUNDS, selected } from "./lib/config.ts";

@@ -7,7 +7,6 @@ const { values } = parseArgs({
     rounds: { type: "string" },
     messages: { type: "string" },
     out: { type: "string" },
-    dist: { type: "boolean", default: false },
     only: { type: "string" },
   },
   strict: false,
@@ -22,8 +21,6 @@ export const MESSAGES = Number(values.messages ?? (QUICK ? 10_000 : 20_000));
 export const ROUNDS = Number(values.rounds ?? (QUICK ? 3 : 6));
 /** Where a script writes its JSON fragment (bench/index.ts merges them). */
 export const OUT = typeof values.out === "string" ? values.out : undefined;
-/** Run the compiled CLI from dist/ instead of the sources. */
-export const USE_DIST = values.dist === true;
 /** Comma-separated subject names to run (substring match); all when unset. */
 export const ONLY = typeof values.only === "string" ? values.only.split(",") : undefined;
 /** Unique per run, so names never collide with specs or other runs on the same servers. */

@@ -4,7 +4,7 @@ import { Redis } from "ioredis";
 import { RabbitmqBroker } from "../../brokers/rabbitmq/index.ts";
 import { RedisBroker } from "../../brokers/redis/index.ts";
 import { actor, type Actor, type Broker } from "../../lib/index.ts";
-import { AMQP_URL, MESSAGES, REDIS_URL, RUN_ID, redisUrlWithNamespace, USE_DIST } from "./config.ts";
+import { AMQP_URL, MESSAGES, REDIS_URL, RUN_ID, redisUrlWithNamespace } from "./config.ts";
 import { cpuMicros, nowNs, peakRssMb, redisCpuMicros, resetPeakRss, rssMb } from "./proc.ts";
 import { deleteRabbitQueues, deleteRedisKeys } from "./cleanup.ts";
 import { inChunks, inWindows, modeOf, seconds, WARMUP, type EnqueueMode, type ThroughputSubject } from "./subject.ts";
@@ -59,11 +59,19 @@ export class DramatsSubject implements ThroughputSubject {
   /** Messages sent so far: the count the worker reaches once it drained them all. */
   #sent = 0;
 
-  constructor(kind: BrokerKind, concurrency: number) {
+  readonly #nodeArgs: string[];
+
+  constructor(kind: BrokerKind, concurrency: number, options: { nodeArgs?: string[] } = {}) {
+    this.#nodeArgs = options.nodeArgs ?? [];
     this.#kind = kind;
     this.#concurrency = concurrency;
     this.name = `dramats ${kind} c${concurrency}`;
     this.#queue = `bench_${RUN_ID}_${kind}_c${concurrency}`;
+  }
+
+  /** The pid of the worker process running the actors. */
+  get workerPid(): number {
+    return this.#worker.pid;
   }
 
   async setup(): Promise<void> {
@@ -76,7 +84,7 @@ export class DramatsSubject implements ThroughputSubject {
       name: this.name,
       brokerUrl: this.#target.url,
       threads: this.#concurrency,
-      dist: USE_DIST,
+      nodeArgs: this.#nodeArgs,
       env: { BENCH_QUEUE: this.#queue },
     });
     await this.#worker.ready();

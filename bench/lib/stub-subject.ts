@@ -15,7 +15,7 @@ export class StubSubject implements ThroughputSubject {
   }
 
   async setup(): Promise<void> {
-    this.#process = WorkerProcess.script({ name: this.name, path: "bench/workers/stub-drain.ts", env: { BENCH_CONCURRENCY: String(this.#concurrency) } });
+    this.#process = WorkerProcess.script({ name: this.name, path: "bench/workers/stub-drain", env: { BENCH_CONCURRENCY: String(this.#concurrency) } });
     await this.#process.ready();
     await this.#process.command(`round bulk ${WARMUP}`);
   }

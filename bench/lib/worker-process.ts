@@ -6,7 +6,13 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
+// `npm run bench` runs the bench compiled to JavaScript (bench/index.ts builds it), so workers
+// run as in production; run from the sources (through tsx), the workers do too.
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const COMPILED = import.meta.url.endsWith(".js");
+const EXT = COMPILED ? "js" : "ts";
+/** How node runs one of our files: plainly when compiled, else with tsx's loader. */
+const run = (path: string) => (COMPILED ? [`${path}.js`] : ["--import", "tsx", `${path}.ts`]);
 
 export interface SpawnOptions {
   /** A label for messages. */
@@ -21,8 +27,6 @@ export interface DramatsSpawnOptions extends SpawnOptions {
   brokerUrl: string;
   /** The CLI's --threads (the worker's concurrency). */
   threads: number;
-  /** Run the compiled CLI in dist/ instead of the sources through tsx. */
-  dist?: boolean;
 }
 
 export interface BullSpawnOptions extends SpawnOptions {
@@ -65,11 +69,10 @@ export class WorkerProcess {
 
   /** `dramats MODULE --processes 1 --threads N --broker URL`, as an operator would start it. */
   static dramats(options: DramatsSpawnOptions): WorkerProcess {
-    const cli = options.dist ? ["dist/lib/cli/main.js"] : ["--import", "tsx", "lib/cli/main.ts"];
     const args = [
       ...(options.nodeArgs ?? []),
-      ...cli,
-      "bench/workers/dramats-actors.ts",
+      ...run("lib/cli/main"),
+      `bench/workers/dramats-actors.${EXT}`,
       "--processes", "1",
       "--threads", String(options.threads),
       "--broker", options.brokerUrl,
@@ -83,7 +86,7 @@ export class WorkerProcess {
   }
 
   static bullmq(options: BullSpawnOptions): WorkerProcess {
-    const args = [...(options.nodeArgs ?? []), "--import", "tsx", "bench/workers/bullmq-worker.ts"];
+    const args = [...(options.nodeArgs ?? []), ...run("bench/workers/bullmq-worker")];
     return WorkerProcess.#spawn(options.name, args, {
       REDIS_URL: options.redisUrl,
       BENCH_QUEUE: options.queue,
@@ -93,9 +96,9 @@ export class WorkerProcess {
     });
   }
 
-  /** A bench script (through tsx) that takes commands on stdin and answers `BENCH result JSON`. */
+  /** A bench script (path without extension) that takes commands on stdin and answers `BENCH result JSON`. */
   static script(options: SpawnOptions & { path: string }): WorkerProcess {
-    return WorkerProcess.#spawn(options.name, [...(options.nodeArgs ?? []), "--import", "tsx", options.path], options.env);
+    return WorkerProcess.#spawn(options.name, [...(options.nodeArgs ?? []), ...run(options.path)], options.env);
   }
 
   static #spawn(name: string, args: string[], env: Record<string, string> = {}): WorkerProcess {
