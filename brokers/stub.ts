@@ -177,10 +177,13 @@ export class StubBroker extends Broker {
   async join(queueName: string, options: JoinOptions = {}): Promise<void> {
     const queue = this.#queue(queueName);
     const failFast = options.failFast ?? true;
-    const deadBefore = queue.dead.length;
+    // By identity, not by count: requeueDeadLetters may take letters out during the join.
+    const deadBefore = new Set(queue.dead);
     const check = (): { done: boolean; error?: unknown } => {
-      if (failFast && queue.dead.length > deadBefore) {
-        const first = queue.dead[deadBefore]!;
+      // New dead letters are appended: only when the last one is new is there one to find.
+      const last = queue.dead[queue.dead.length - 1];
+      const first = failFast && last !== undefined && !deadBefore.has(last) ? queue.dead.find((dead) => !deadBefore.has(dead)) : undefined;
+      if (first !== undefined) {
         return { done: true, error: first.error ?? new DramatsError(first.reason) };
       }
       const idle = queue.ready.size === 0 && queue.delayed.size === 0 && queue.inFlight.size === 0;
@@ -229,6 +232,24 @@ export class StubBroker extends Broker {
 
   async deadLetters(queueName: string, limit = Infinity): Promise<StubDeadLetter[]> {
     return this.#queue(queueName).dead.slice(0, limit);
+  }
+
+  async requeueDeadLetters(queueName: string, ids?: readonly string[]): Promise<number> {
+    if (this.#closed) throw new DramatsError("StubBroker is closed");
+    const queue = this.#queue(queueName);
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    const moving = wanted === undefined ? queue.dead : queue.dead.filter((dead) => wanted.has(dead.id));
+    if (moving.length === 0) return 0;
+    // One synchronous step: no fetch or join sees a message in both places or in neither.
+    queue.dead = wanted === undefined ? [] : queue.dead.filter((dead) => !wanted.has(dead.id));
+    for (const dead of moving) {
+      const message = this.reviveDeadLetter(dead.body);
+      const body = message === undefined ? dead.body : this.encode(message);
+      const entry: Entry = { id: ++this.#ids, body, priority: message ? this.priorityOf(message) : 0, seq: this.#seq++, eta: Date.now(), redelivered: false };
+      queue.ready.push(entry);
+    }
+    queue.notify();
+    return moving.length;
   }
 
   override get store(): MemoryKeyValueStore {

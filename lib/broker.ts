@@ -425,6 +425,33 @@ export abstract class Broker {
   abstract deadLetters(queueName: string, limit?: number): Promise<DeadLetter[]>;
 
   /**
+   * Moves dead letters of the queue back onto it, ready to run again: those whose id (as
+   * `deadLetters` reports it) is in `ids`, or every one when `ids` is omitted. Each comes back
+   * as `reviveDeadLetter` makes it (retry count reset), at its priority, in dead-letter order.
+   * Every message moves atomically: it is at all times either a dead letter or queued, never
+   * both and never neither. Ids that are not dead letters of the queue are ignored.
+   * @returns how many dead letters were requeued.
+   */
+  abstract requeueDeadLetters(queueName: string, ids?: readonly string[]): Promise<number>;
+
+  /**
+   * The message a dead letter runs again as: the same id, arguments and timestamp, without the
+   * `retries` count (so Retries gives it its full budget again), the last `traceback` and any
+   * `eta`. Undefined for a body that does not decode (it is requeued unchanged, and will be
+   * dead-lettered again unless the encoder changed).
+   */
+  reviveDeadLetter(body: string | Buffer): Message | undefined {
+    let message: Message;
+    try {
+      message = this.decode(body);
+    } catch {
+      return undefined;
+    }
+    const { retries: _retries, traceback: _traceback, eta: _eta, ...options } = message.options;
+    return new Message({ ...message, args: message.args, options });
+  }
+
+  /**
    * The broker's own key-value store, for features that need a shared atomic claim (cron
    * ticks). Undefined for brokers without one (RabbitMQ): give those features a store.
    */

@@ -10,6 +10,7 @@ import { DEAD_AT_HEADER, DEAD_ID_HEADER, readDeadLetter, REASON_HEADER } from ".
 import { declareLadderExchanges, declareLadderQueues, ladderRoute, levelQueueNames, MAX_LADDER_DELAY, type LadderTarget } from "./delays.ts";
 import { connectorSettings, resolveSettings, type RabbitmqBrokerOptions, type RabbitmqSettings } from "./options.ts";
 import { Publisher, translate } from "./publisher.ts";
+import { requeueDeadLetters } from "./requeue-dead.ts";
 import { amqpPriority, dramatiqQueues } from "./topology.ts";
 
 export type { RabbitmqBrokerOptions } from "./options.ts";
@@ -381,6 +382,23 @@ export class RabbitmqBroker extends Broker {
     } finally {
       await channel?.close().catch(() => {});
     }
+  }
+
+  /** Moves dead letters from `q.XQ` back to `q`, each acked in `q.XQ` once its copy is confirmed (see `requeue-dead.ts`). */
+  async requeueDeadLetters(queueName: string, ids?: readonly string[]): Promise<number> {
+    this.assertDeclared(queueName);
+    await this.#ensureQueue(queueName);
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    return requeueDeadLetters(await this.#connector.ready(), queueName, {
+      select: (letter) => wanted === undefined || wanted.has(letter.id),
+      revive: (_letter, content) => {
+        const message = this.reviveDeadLetter(content);
+        if (message === undefined) return { body: content, priority: amqpPriority(0, this.settings.maxPriority) };
+        return { body: Buffer.from(this.encode(message)), priority: amqpPriority(this.priorityOf(message), this.settings.maxPriority) };
+      },
+      decodeId: (body) => this.decode(body).messageId,
+      ...(wanted === undefined ? {} : { wanted: wanted.size }),
+    });
   }
 
   /** Closes open consumers, waits for outstanding publisher confirms, then disconnects. */

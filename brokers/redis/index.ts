@@ -24,6 +24,8 @@ export { RedisKeyValueStore } from "./key-value-store.ts";
 
 /** Actor errors of recent dead letters kept for `join({ failFast })`, per broker. */
 const REMEMBERED_DEAD_LETTERS = 1_000;
+/** Dead letters moved back per script call: each call is atomic, and short. */
+const REQUEUE_CHUNK = 500;
 
 type EnqueueEntry = [rid: string, payload: string, priority: number, delay: number];
 
@@ -276,6 +278,27 @@ export class RedisBroker extends Broker {
       }
       return { id, rid, body, reason: reason ?? "Dead-lettered by another client (no reason recorded)", deadAt };
     });
+  }
+
+  /**
+   * Reads the dead letters, then moves the chosen ones back in chunks of one script call each
+   * (see `requeue-dead.lua`); `ids` may name a dead letter by message id or by its rid.
+   */
+  async requeueDeadLetters(queueName: string, ids?: readonly string[]): Promise<number> {
+    const wanted = ids === undefined ? undefined : new Set(ids);
+    const letters = (await this.deadLetters(queueName)).filter((l) => wanted === undefined || wanted.has(l.id) || wanted.has(l.rid));
+    const base = this.keys.queue(queueName);
+    let moved = 0;
+    for (let i = 0; i < letters.length; i += REQUEUE_CHUNK) {
+      const entries: (string | number)[] = [];
+      for (const letter of letters.slice(i, i + REQUEUE_CHUNK)) {
+        const message = this.reviveDeadLetter(letter.body);
+        if (message === undefined) entries.push(letter.rid, letter.body, 0);
+        else entries.push(letter.rid, this.#payload(message, letter.rid), this.#priority(message));
+      }
+      moved += await this.#call("requeueDeadLetters", () => this.#scripts.requeueDead(base, entries));
+    }
+    return moved;
   }
 
   async #call<T>(what: string, operation: () => Promise<T>): Promise<T> {

@@ -18,6 +18,7 @@ const SCRIPTS = {
   stats: 1,
   flush: 1,
   "dead-letters": 1,
+  "requeue-dead": 1,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -142,6 +143,11 @@ export class Scripts {
 
   async flush(base: string): Promise<void> {
     await this.#call("flush", base);
+  }
+
+  /** `entries` are flat groups of rid, payload, priority; returns how many were requeued. */
+  async requeueDead(base: string, entries: Arg[]): Promise<number> {
+    return (await this.#call("requeue-dead", base, ...entries)) as number;
   }
 
   async deadLetters(base: string, limit: number): Promise<RawDeadLetter[]> {

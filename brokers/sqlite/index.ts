@@ -257,6 +257,20 @@ export class SqliteBroker extends Broker {
     return rows.map((row) => ({ id: row.message_id, body: row.body, reason: row.reason, deadAt: row.dead_at }));
   }
 
+  /** Moves dead letters back to the queue in one transaction, so every process sees all or none of the move. */
+  async requeueDeadLetters(queueName: string, ids?: readonly string[]): Promise<number> {
+    this.assertDeclared(queueName);
+    const revive = (row: DeadRow): NewMessage => {
+      const message = this.reviveDeadLetter(row.body);
+      // Undecodable: back as it was, under no message id (as enqueueRaw stores it).
+      if (message === undefined) return { queue: queueName, body: row.body, messageId: null, priority: 0, delay: 0 };
+      return this.#newMessage(message, this.encode(message), 0);
+    };
+    const moved = await this.#run(() => this.#statements.requeueDead(queueName, ids, Date.now() - this.settings.deadMessageTtl, revive, Date.now()));
+    if (moved > 0) this.#feed.announce(queueName);
+    return moved;
+  }
+
   /** Deletes expired dead letters, at most once a minute, in the background. */
   #maybeTrim(): void {
     const now = Date.now();

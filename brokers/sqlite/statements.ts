@@ -60,6 +60,9 @@ export class Statements {
   readonly #flushMessages: Stmt;
   readonly #flushDead: Stmt;
   readonly #trimDead: Stmt;
+  readonly #allDead: Stmt<DeadRow>;
+  readonly #deadByIds: Stmt<DeadRow>;
+  readonly #deleteDead: Stmt;
 
   readonly take: (queue: string, max: number, owner: string, leaseUntil: number, now: number) => { rows: TakenRow[]; reclaimed: number };
   readonly retry: (id: number, next: NewMessage, now: number) => boolean;
@@ -70,6 +73,11 @@ export class Statements {
   readonly insertMany: (messages: readonly NewMessage[], now: number) => void;
   /** Deletes every acked row in one transaction. */
   readonly ackMany: (ids: readonly number[]) => void;
+  /**
+   * Moves dead letters of `queue` younger than `cutoff` (those with a message id in `ids`, or
+   * all) back to the queue as `revive` rewrites them, in one transaction; returns how many.
+   */
+  readonly requeueDead: (queue: string, ids: readonly string[] | undefined, cutoff: number, revive: (row: DeadRow) => NewMessage, now: number) => number;
 
   constructor(db: Db) {
     this.#db = db;
@@ -140,6 +148,12 @@ export class Statements {
     );
     this.#flushDead = prepare(`DELETE FROM ${D} WHERE id IN (SELECT id FROM ${D} WHERE queue = @queue LIMIT ${CHUNK})`);
     this.#trimDead = prepare(`DELETE FROM ${D} WHERE id IN (SELECT id FROM ${D} WHERE dead_at <= @cutoff LIMIT ${CHUNK})`);
+    this.#allDead = prepare(`SELECT id, message_id, body, reason, dead_at FROM ${D} WHERE queue = @queue AND dead_at > @cutoff ORDER BY id`);
+    this.#deadByIds = prepare(
+      `SELECT id, message_id, body, reason, dead_at FROM ${D}
+       WHERE queue = @queue AND dead_at > @cutoff AND message_id IN (SELECT value FROM json_each(@ids)) ORDER BY id`,
+    );
+    this.#deleteDead = prepare(`DELETE FROM ${D} WHERE id = @id`);
 
     this.take = db
       .transaction((queue: string, max: number, owner: string, leaseUntil: number, now: number) => {
@@ -173,6 +187,16 @@ export class Statements {
     this.ackMany = db
       .transaction((ids: readonly number[]) => {
         for (const id of ids) this.#delete.run({ id });
+      })
+      .immediate;
+    this.requeueDead = db
+      .transaction((queue: string, ids: readonly string[] | undefined, cutoff: number, revive: (row: DeadRow) => NewMessage, now: number) => {
+        const rows = ids === undefined ? this.#allDead.all({ queue, cutoff }) : this.#deadByIds.all({ queue, cutoff, ids: JSON.stringify(ids) });
+        for (const row of rows) {
+          this.#deleteDead.run({ id: row.id });
+          this.#insertOne(revive(row), now);
+        }
+        return rows.length;
       })
       .immediate;
     this.flushChunk = db

@@ -31,5 +31,8 @@ export class ThreadRegistry extends Broker {
   async deadLetters(): Promise<DeadLetter[]> {
     throw unavailable("deadLetters");
   }
+  async requeueDeadLetters(): Promise<number> {
+    throw unavailable("requeueDeadLetters");
+  }
   async close(): Promise<void> {}
 }

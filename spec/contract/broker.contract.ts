@@ -278,6 +278,35 @@ export function brokerContract(name: string, factory: ContractFactory): void {
       expect(dead!.reason).to.equal('ActorNotFound: Actor "contract_noop" is not declared on this broker');
     });
 
+    it("requeues dead letters, which then run", async () => {
+      // Failures each tag has left: the first 3 attempts (1 + maxRetries) of all of them fail;
+      // a and b fail once more after the requeue, which only a reset retry count survives.
+      const failures = new Map([["a", 4], ["b", 4], ["c", 3]]);
+      const done: string[] = [];
+      const phoenix = actor(function contract_phoenix(tag: string) {
+        const left = failures.get(tag)!;
+        failures.set(tag, left - 1);
+        if (left > 0) throw new Error(`not yet: ${tag}`);
+        done.push(tag);
+      }, { broker, queueName: queue });
+      const sent = new Map<string, string>();
+      for (const tag of ["a", "b", "c"]) sent.set(tag, (await phoenix.send(tag)).messageId);
+      await startWorker();
+      await broker.join(queue, { timeout: 5_000, failFast: false });
+      expect((await broker.deadLetters(queue)).map((d) => d.id).sort()).to.deep.equal([...sent.values()].sort());
+
+      // By id (unknown ids are ignored), then all the rest.
+      expect(await broker.requeueDeadLetters(queue, [sent.get("a")!, "no-such-message"])).to.equal(1);
+      await broker.join(queue, { timeout: 5_000, failFast: false });
+      expect(done).to.deep.equal(["a"]);
+      expect((await broker.deadLetters(queue)).map((d) => d.id).sort()).to.deep.equal([sent.get("b"), sent.get("c")].sort());
+      expect(await broker.requeueDeadLetters(queue)).to.equal(2);
+      await broker.join(queue, { timeout: 5_000, failFast: false });
+      expect(done.sort()).to.deep.equal(["a", "b", "c"]);
+      expect(await broker.depths(queue)).to.deep.include({ ready: 0, delayed: 0, inFlight: 0, dead: 0 });
+      expect(await broker.requeueDeadLetters(queue)).to.equal(0);
+    });
+
     it("flushes ready, delayed and dead messages", async () => {
       await broker.enqueue(message());
       await broker.enqueue(message(), { delay: 60_000 });
