@@ -18,6 +18,8 @@ export type {
   MessageWrite,
 } from "./broker.ts";
 export { canonicalQueueName, delayQueueName, deadLetterQueueName } from "./queue-names.ts";
+export { connect, brokerFromUrl, brokerOrigin, defaultBrokerUrl, DEFAULT_BROKER_URL } from "./connect.ts";
+export type { BrokerUrlSource } from "./connect.ts";
 
 // messages and encoding
 export { Message } from "./message.ts";
@@ -32,6 +34,8 @@ export type { GroupChild, RunOptions } from "./composition.ts";
 export { ResultBackend } from "./results/backend.ts";
 export type { GetResultOptions, ResultKeySource } from "./results/backend.ts";
 export { StubResultBackend } from "./results/stub-backend.ts";
+export { StoreResultBackend } from "./results/store-backend.ts";
+export type { StoreResultBackendOptions } from "./results/store-backend.ts";
 
 // cancellation
 export type { CancellationBackend } from "./cancellation/backend.ts";
@@ -86,5 +90,6 @@ export type { KeyValueStore } from "./key-value-store.ts";
 
 // logging
 export { getLogger, configureLogging } from "./logging.ts";
+export { redactUrl } from "./redact.ts";
 export type { Logger } from "./logging.ts";
 export { computeBackoff } from "./backoff.ts";

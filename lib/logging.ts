@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from "pino";
+import { redact } from "./redact.ts";
 
 export type { Logger } from "pino";
 
@@ -13,7 +14,10 @@ let root: Logger = createRoot();
 
 function createRoot(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
   const level = options.level ?? process.env.DRAMATS_LOG_LEVEL ?? "info";
-  const merged: LoggerOptions = { name: "dramats", ...options, level };
+  // Every line passes `redact`, so no broker password reaches the output (see lib/redact.ts).
+  const streamWrite = options.hooks?.streamWrite;
+  const hooks = { ...options.hooks, streamWrite: streamWrite ? (s: string) => redact(streamWrite(s)) : redact };
+  const merged: LoggerOptions = { name: "dramats", ...options, level, hooks };
   return destination ? pino(merged, destination) : pino(merged);
 }
 
@@ -45,11 +49,13 @@ export function messageFields(message: {
   actorName: string;
   queueName: string;
   options: { retries?: number };
+  /** A MessageProxy's attempt, fixed when it was received. */
+  attempt?: number;
 }): Record<string, unknown> {
   return {
     messageId: message.messageId,
     actor: message.actorName,
     queue: message.queueName,
-    attempt: (message.options.retries ?? 0) + 1,
+    attempt: message.attempt ?? (message.options.retries ?? 0) + 1,
   };
 }

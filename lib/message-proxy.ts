@@ -25,6 +25,8 @@ export class MessageProxy<A extends unknown[] = unknown[]> {
   retry: RetryRequest | undefined = undefined;
   /** Epoch ms when the actor started, set by the worker. */
   startedAt = 0;
+  /** Which attempt this delivery is (1 for the first), fixed at receipt: Retries bumps the message's count before logging. */
+  readonly attempt: number;
   // Created on first use: most runs are never interrupted nor look at their signal.
   #abort: AbortController | undefined;
   #abortReason: Error | undefined;
@@ -34,6 +36,7 @@ export class MessageProxy<A extends unknown[] = unknown[]> {
   constructor(message: Message<A>, delivery: Delivery) {
     this.message = message;
     this.delivery = delivery;
+    this.attempt = (message.options.retries ?? 0) + 1;
   }
 
   get messageId(): string {

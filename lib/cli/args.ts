@@ -13,8 +13,10 @@ export interface CliOptions {
   cpuThreads: number;
   /** Canonical queue names to consume; undefined means all. */
   queues: string[] | undefined;
-  /** From `--broker`, else `DRAMATS_BROKER`; undefined means the modules' `setBroker`. */
+  /** From `--broker`, else `DRAMATS_BROKER`; undefined means the modules' `setBroker`, else `sqlite://./dramats.sqlite`. */
   broker: string | undefined;
+  /** Run cron schedules in the worker processes (`--no-scheduler` turns them off). */
+  scheduler: boolean;
   /** How long in-flight actors may take to finish on shutdown. */
   grace: number;
   watch: string | undefined;
@@ -64,7 +66,7 @@ function buildCommand(version: string): Command {
     .addOption(new Option("-t, --threads <n>", "async actors running at once per process").argParser(integer(1)).default(CLI_DEFAULTS.threads))
     .addOption(new Option("--cpu-threads <n>", "worker_threads per process for threaded actors").argParser(integer(1)).default(cores))
     .addOption(new Option("-Q, --queues <queue...>", "consume only these queues (default: all)"))
-    .addOption(new Option("-b, --broker <url>", "broker URL: redis://host:port/db[?namespace=ns], rediss://, amqp://, amqps://").env("DRAMATS_BROKER"))
+    .addOption(new Option("-b, --broker <url>", "broker URL: redis://host:port/db[?namespace=ns], rediss://, amqp://, amqps://, sqlite://PATH, memory:// (default: the modules' setBroker, else sqlite://./dramats.sqlite)").env("DRAMATS_BROKER"))
     .addOption(new Option("--grace <ms>", "time in-flight actors get to finish on shutdown").argParser(integer(0)).default(CLI_DEFAULTS.grace))
     .addOption(new Option("--watch <dir>", "restart worker processes gracefully when files under DIR change"))
     .addOption(new Option("--pid-file <file>", "write the supervisor's pid to FILE"))
@@ -87,6 +89,7 @@ function buildCommand(version: string): Command {
     )
     .addOption(new Option("--metrics-host <host>", "address the metrics server binds to").env("DRAMATS_METRICS_HOST").default(CLI_DEFAULTS.metricsHost))
     .addOption(new Option("--no-metrics", "do not serve metrics"))
+    .addOption(new Option("--no-scheduler", "enqueue no cron ticks from these worker processes (other fleets still do)"))
     .showHelpAfterError("(run dramats --help for usage)");
 }
 
@@ -144,6 +147,7 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     cpuThreads: o.cpuThreads,
     queues: o.queues,
     broker: o.broker || undefined,
+    scheduler: o.scheduler !== false,
     grace: o.grace,
     watch: o.watch,
     pidFile: o.pidFile,

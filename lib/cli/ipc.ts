@@ -11,7 +11,10 @@ export type WorkerReport =
   | { type: "ready"; summary: BootSummary }
   /** Recycling (message count or memory): start a replacement, this one is draining. */
   | { type: "retiring"; reason: string }
-  /** The answer to a metrics request: prom-client's JSON for this process (empty without Prometheus). */
+  /**
+   * The answer to a metrics request: prom-client's JSON for this process (empty without
+   * Prometheus). Id 0 is unasked: a process's final metrics, sent as it exits.
+   */
   | { type: "metrics"; id: number; metrics: unknown[] };
 
 /** What the boot line reports: one worker process's view after loading the modules. */
@@ -76,4 +79,16 @@ export function isWorkerReport(value: unknown): value is WorkerReport {
 /** Sends a report if the channel to the supervisor is still open. */
 export function report(message: WorkerReport): void {
   if (process.connected && process.send) process.send(message);
+}
+
+/** Sends a report and resolves once it left this process (or the channel is gone): for a last word before exiting. */
+export function reportAndWait(message: WorkerReport, timeout = 1_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.connected || !process.send) return resolve();
+    const timer = setTimeout(resolve, timeout);
+    process.send(message, undefined, undefined, () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }

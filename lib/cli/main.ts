@@ -5,6 +5,8 @@ import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { configureLogging, getLogger } from "../logging.ts";
 import { parseArgs, type CliOptions } from "./args.ts";
+import { BROKER_ENV, IN_PROCESS_SCHEMES } from "../connect.ts";
+import { addUrlSecret, redact } from "../redact.ts";
 import { checkBrokerUrl } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 import { WORKER_ENV } from "./ipc.ts";
@@ -35,7 +37,19 @@ async function runSupervisor(options: CliOptions): Promise<number> {
     );
   }
   // Resolve (not import) here: a missing file or a bad URL fails fast, before any fork.
-  if (options.broker !== undefined) checkBrokerUrl(options.broker);
+  if (options.broker !== undefined) {
+    addUrlSecret(options.broker);
+    const scheme = checkBrokerUrl(options.broker);
+    if (IN_PROCESS_SCHEMES.has(scheme) && options.processes > 1) {
+      throw new CliError(
+        `${scheme}// keeps messages inside one process, so ${options.processes} worker processes would each see only their own: ` +
+          "pass --processes 1, or use sqlite://PATH to share a queue between processes",
+        ExitCode.IMPORT_ERROR,
+      );
+    }
+    // Modules that call connect() in the worker processes then get the broker the command names.
+    process.env[BROKER_ENV] = options.broker;
+  }
   const modules = options.modules.map((spec) => resolveModule(spec));
   const execArgv = workerExecArgv(modules);
 
@@ -82,7 +96,7 @@ async function main(): Promise<void> {
     }
   } catch (error) {
     if (!(error instanceof CliError)) throw error;
-    if (error.message) process.stderr.write(`dramats: ${error.message}\n`);
+    if (error.message) process.stderr.write(`dramats: ${redact(error.message)}\n`);
     code = error.exitCode;
   }
   process.exit(code);

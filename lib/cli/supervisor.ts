@@ -205,7 +205,7 @@ export class Supervisor {
       case "retiring":
         return this.#onRetiring(child, message.reason);
       case "metrics":
-        return this.#metrics?.answer(message.id, message.metrics);
+        return this.#metrics?.answer(message.id, message.metrics, child);
     }
   }
 
@@ -262,6 +262,7 @@ export class Supervisor {
 
   #onExit(child: Child, code: number | null, signal: string | null): void {
     this.#children.delete(child);
+    this.#metrics?.departed(child);
     rmSync(child.runningFile, { force: true });
     const slot = child.slot;
     const pid = child.worker.process.pid;
@@ -346,7 +347,7 @@ export class Supervisor {
   }
 
   /** Every consuming process's metrics, for one scrape. */
-  #collectMetrics(): Promise<unknown[][]> {
+  #collectMetrics(): Promise<unknown[]> {
     const metrics = this.#metrics!;
     const children = [...this.#children].filter((child) => child.state === "ready" || child.state === "retiring");
     return Promise.all(children.map((child) => metrics.request((id) => this.#command(child, { type: "metrics", id }))));

@@ -4,12 +4,15 @@ import { configureLogging, getLogger, type Logger } from "../logging.ts";
 import { ThreadPool } from "../threads/pool.ts";
 import { Worker } from "../worker.ts";
 import { Prometheus } from "../../middleware/prometheus.ts";
+import { Scheduler } from "../../middleware/scheduler.ts";
+import { brokerOrigin, DEFAULT_BROKER_URL } from "../connect.ts";
+import { addUrlSecret, redact } from "../redact.ts";
 import { Threads } from "../../middleware/threads.ts";
 import type { CliOptions } from "./args.ts";
 import { brokerFromUrl, redactUrl } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 import { BlockWatch } from "./block-watch.ts";
-import { isSupervisorCommand, report, WORKER_ENV, type BootSummary } from "./ipc.ts";
+import { isSupervisorCommand, report, reportAndWait, WORKER_ENV, type BootSummary } from "./ipc.ts";
 import { importModules, resolveModule } from "./modules.ts";
 import { Recycler } from "./recycler.ts";
 
@@ -27,6 +30,7 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
   const name = `WorkerProcess(${index})`;
   configureLogging({ level: options.verbose ? "debug" : (process.env.DRAMATS_LOG_LEVEL ?? "info"), base: { pid: process.pid, process: name } });
   const log = getLogger("cli");
+  if (options.broker !== undefined) addUrlSecret(options.broker);
   const heartbeat = setInterval(() => report({ type: "heartbeat" }), options.heartbeatInterval);
   heartbeat.unref();
 
@@ -81,7 +85,7 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
   } catch (error) {
     const failure =
       error instanceof CliError ? error : new CliError(`Worker process failed to boot: ${(error as Error)?.stack ?? String(error)}`, ExitCode.ERROR);
-    if (failure.message) process.stderr.write(`dramats: ${failure.message}\n`);
+    if (failure.message) process.stderr.write(`dramats: ${redact(failure.message)}\n`);
     process.exit(failure.exitCode);
   }
   report({ type: "ready", summary: summarize(running) });
@@ -96,8 +100,10 @@ interface Booted {
   worker: Worker;
   pool: ThreadPool | undefined;
   recycler: Recycler | undefined;
-  /** The broker URL given on the command line, if any. */
+  /** The URL the broker was built from, if known. */
   url: string | undefined;
+  /** True when no flag, variable or module chose the broker: the embedded default. */
+  isDefault: boolean;
 }
 
 /** Graceful stop: running actors finish within the grace period, unstarted messages go back. */
@@ -111,13 +117,18 @@ async function shutdown({ broker, worker, pool, recycler }: Booted, why: string,
   await worker.stop({ timeout: grace });
   // Anything still on a thread after the grace period is abandoned; the broker redelivers it.
   await pool?.destroy().catch((error: unknown) => log.error({ err: error }, "Closing the thread pool failed"));
+  // The supervisor keeps a departed process's counters in its /metrics: give it the final ones.
+  const metrics = await metricsOf(broker);
   await broker.close().catch((error: unknown) => log.error({ err: error }, "Closing the broker failed"));
+  await reportAndWait({ type: "metrics", id: 0, metrics });
   process.exit(ExitCode.OK);
 }
 
-function summarize({ broker, worker, pool, url }: Booted): BootSummary {
+function summarize({ broker, worker, pool, url, isDefault }: Booted): BootSummary {
+  let name = url === undefined ? broker.constructor.name : `${broker.constructor.name} ${redactUrl(url)}`;
+  if (isDefault) name += " (the default: choose another with --broker or DRAMATS_BROKER)";
   return {
-    broker: url === undefined ? broker.constructor.name : `${broker.constructor.name} ${redactUrl(url)}`,
+    broker: name,
     queues: worker.queues,
     actors: [...broker.actors.values()].map((a) => ({ name: a.actorName, queue: a.queueName, threaded: a.options.threaded === true })),
     concurrency: worker.concurrency,
@@ -130,21 +141,10 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
   const modules = options.modules.map((spec) => resolveModule(spec));
   await importModules(modules, options.verbose);
 
-  // --broker / DRAMATS_BROKER win over the modules' own setBroker: set it after the imports.
-  const declared = peekBroker();
-  let broker: Broker;
-  let url: string | undefined;
-  if (options.broker !== undefined) {
-    url = options.broker;
-    broker = setBroker(await brokerFromUrl(url));
-    if (declared && declared !== broker) await declared.close().catch(() => {});
-  } else if (declared !== undefined) {
-    broker = declared;
-  } else {
-    throw new CliError(
-      "No broker: pass --broker URL, set DRAMATS_BROKER, or call setBroker(...) in one of the modules",
-      ExitCode.IMPORT_ERROR,
-    );
+  const { broker, url, isDefault } = await chooseBroker(options.broker);
+  if (!options.scheduler) {
+    for (const scheduler of broker.middleware) if (scheduler instanceof Scheduler) scheduler.enabled = false;
+    log.info("Scheduler off (--no-scheduler): this process enqueues no cron ticks");
   }
   if (broker.actors.size === 0) {
     log.warn("The modules declared no actors on the broker (do they import the same dramats as this command?)");
@@ -180,7 +180,27 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
   await broker.emit("afterProcessBoot", broker);
   const worker = new Worker(broker, { concurrency: options.threads, ...(options.queues ? { queues: options.queues } : {}) });
   await checkBroker(broker, options.queues?.[0] ?? broker.queues.values().next().value);
-  return { broker, worker, pool, recycler, url };
+  return { broker, worker, pool, recycler, url, isDefault };
+}
+
+/**
+ * The broker this process consumes from: `--broker`/`DRAMATS_BROKER` (set after the imports,
+ * so it wins over the modules' own setBroker, whose middleware it keeps), else the modules'
+ * broker, else the embedded default, an SQLite file in the working directory.
+ */
+async function chooseBroker(requested: string | undefined): Promise<{ broker: Broker; url: string | undefined; isDefault: boolean }> {
+  const declared = peekBroker();
+  const origin = declared && brokerOrigin(declared);
+  if (requested === undefined) {
+    if (declared !== undefined) return { broker: declared, url: origin?.url, isDefault: origin?.source === "default" };
+    return { broker: setBroker(await brokerFromUrl(DEFAULT_BROKER_URL)), url: DEFAULT_BROKER_URL, isDefault: true };
+  }
+  // A module that called connect() already holds this very broker.
+  if (declared !== undefined && origin?.url === requested) return { broker: declared, url: requested, isDefault: false };
+  // Keep the modules' middleware (Results, rate limits...): their actors' options need it.
+  const broker = setBroker(await brokerFromUrl(requested, declared ? { middleware: [...declared.middleware] } : {}));
+  if (declared !== undefined) await declared.close().catch(() => {});
+  return { broker, url: requested, isDefault: false };
 }
 
 /** One cheap round trip, so a wrong URL or a down broker fails the boot with exit code 3. */
@@ -207,14 +227,17 @@ async function checkBroker(broker: Broker, queue: string | undefined): Promise<v
 
 /** Answers a metrics request with the Prometheus middleware's JSON (nothing if it is absent). */
 async function sendMetrics(running: Booted | undefined, id: number): Promise<void> {
-  const prometheus = running?.broker.middleware.find((m): m is Prometheus => m instanceof Prometheus);
-  let metrics: unknown[] = [];
+  report({ type: "metrics", id, metrics: running ? await metricsOf(running.broker) : [] });
+}
+
+async function metricsOf(broker: Broker): Promise<unknown[]> {
+  const prometheus = broker.middleware.find((m): m is Prometheus => m instanceof Prometheus);
   try {
-    if (prometheus) metrics = await prometheus.metricsJson();
+    return prometheus ? await prometheus.metricsJson() : [];
   } catch (error) {
     getLogger("cli").error({ err: error }, "Collecting metrics failed");
+    return [];
   }
-  report({ type: "metrics", id, metrics });
 }
 
 function parseBlocked(json: string | undefined): string[] {

@@ -24,6 +24,7 @@ describe("dramats command line", () => {
       cpuThreads: availableParallelism(),
       queues: undefined,
       broker: undefined,
+      scheduler: true,
       grace: 600_000,
       watch: undefined,
       pidFile: undefined,
@@ -60,6 +61,11 @@ describe("dramats command line", () => {
     expect(parse(["a.ts"], { DRAMATS_BROKER: "amqp://x" }).options!.broker).to.equal("amqp://x");
     expect(parse(["a.ts", "--broker", "redis://y"], { DRAMATS_BROKER: "amqp://x" }).options!.broker).to.equal("redis://y");
     expect(parse(["a.ts"], { DRAMATS_BROKER: "" }).options!.broker).to.equal(undefined);
+  });
+
+  it("runs cron schedules unless --no-scheduler is given", () => {
+    expect(parse(["a.ts"]).options!.scheduler).to.equal(true);
+    expect(parse(["a.ts", "--no-scheduler"]).options!.scheduler).to.equal(false);
   });
 
   it("rejects bad values with exit code 2, naming the option", () => {

@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { APP, FAST, isBootLine, runCli, runs, until, type CliRun } from "./run-cli.ts";
+import { APP, FAST, isBootLine, ROOT, runCli, runs, until, type CliRun } from "./run-cli.ts";
 
 describe("dramats CLI (in-memory broker)", function () {
   this.timeout(30_000);
@@ -115,17 +115,29 @@ describe("dramats CLI (in-memory broker)", function () {
   });
 
   it("takes the broker from DRAMATS_BROKER (or --broker) when the modules set none", async () => {
-    cli = runCli(["spec/fixtures/cli-plain-actors.ts", "--processes", "1", ...FAST], { env: { DRAMATS_BROKER: "stub://local" } });
+    cli = runCli(["spec/fixtures/cli-plain-actors.ts", "--processes", "1", ...FAST], { env: { DRAMATS_BROKER: "memory://local" } });
     const boot = await cli.waitFor(isBootLine);
-    expect(boot.msg).to.match(/^dramats booted: broker StubBroker stub:\/\/local; queues cli-plain; actors plain;/);
+    expect(boot.msg).to.match(/^dramats booted: broker StubBroker memory:\/\/local; queues cli-plain; actors plain;/);
     cli.signal("SIGINT");
     expect(await cli.exited()).to.equal(0);
   });
 
-  it("exits 2 when no broker is given and the modules set none", async () => {
-    cli = runCli(["spec/fixtures/cli-plain-actors.ts", "--processes", "1", ...FAST], { env: { DRAMATS_BROKER: "" } });
+  it("uses the embedded SQLite broker sqlite://./dramats.sqlite when nothing names a broker, and says so", async () => {
+    const module = join(ROOT, "spec/fixtures/cli-plain-actors.ts");
+    cli = runCli([module, "--processes", "2", ...FAST], { cwd: dir, env: { DRAMATS_BROKER: "" } });
+    const boot = await cli.waitFor(isBootLine);
+    expect(boot.msg).to.match(
+      /^dramats booted: broker SqliteBroker sqlite:\/\/\.\/dramats\.sqlite \(the default: choose another with --broker or DRAMATS_BROKER\); queues cli-plain; actors plain; 2 processes/,
+    );
+    expect(existsSync(join(dir, "dramats.sqlite"))).to.equal(true);
+    cli.signal("SIGTERM");
+    expect(await cli.exited()).to.equal(0);
+  });
+
+  it("exits 2 for memory:// with more than one process: each would see only its own messages", async () => {
+    cli = runCli(["spec/fixtures/cli-plain-actors.ts", "--processes", "2", "--broker", "memory://", ...FAST]);
     expect(await cli.exited()).to.equal(2);
-    expect(cli.stderr()).to.include("No broker: pass --broker URL, set DRAMATS_BROKER, or call setBroker(...)");
+    expect(cli.stderr()).to.include("memory:// keeps messages inside one process").and.to.include("--processes 1");
   });
 
   it("exits 2 for a broker URL with an unknown scheme", async () => {

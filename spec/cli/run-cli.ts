@@ -2,8 +2,11 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { tsxEntry } from "../../lib/threads/tsx.ts";
 
-const MAIN = fileURLToPath(new URL("../../lib/cli/main.ts", import.meta.url));
+export const MAIN = fileURLToPath(new URL("../../lib/cli/main.ts", import.meta.url));
+/** tsx's loader by file URL, so the command also starts from a working directory without node_modules. */
+export const TSX = tsxEntry(".")!;
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 
 /** One parsed pino line (or `{ msg: line }` for anything else the processes printed). */
@@ -28,7 +31,7 @@ export interface CliRun {
  * always clean up every process it started.
  */
 export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; command?: string[] } = {}): CliRun {
-  const [command, ...leading] = options.command ?? [process.execPath, "--import", "tsx", MAIN];
+  const [command, ...leading] = options.command ?? [process.execPath, "--import", TSX, MAIN];
   const child = spawn(command!, [...leading, ...args], {
     cwd: options.cwd ?? ROOT,
     env: { ...process.env, DRAMATS_LOG_LEVEL: "info", ...options.env },
