@@ -1,0 +1,156 @@
+// Issue 6 acceptance: one structured log line per message event, with the fields an operator
+// filters on, and no broker password anywhere in the output. Runs the real command on a Redis
+// user with a password (an ACL user this spec creates and deletes).
+import { expect } from "chai";
+import { randomUUID } from "node:crypto";
+import { RedisBroker } from "../../brokers/redis/index.ts";
+import { Message } from "../../lib/index.ts";
+import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
+import { FAST, isBootLine, runCli, type CliRun, type LogLine } from "./run-cli.ts";
+
+const OUTCOMES = "spec/fixtures/cli-outcomes-app.ts";
+const DEBUG = 20;
+const INFO = 30;
+const WARN = 40;
+const ERROR = 50;
+
+describe("dramats logs", function () {
+  this.timeout(30_000);
+  let url: string;
+  let ns: string;
+  let user: string;
+  let password: string;
+  /** The broker URL as the worker gets it: user and password included. */
+  let secretUrl: string;
+  let broker: RedisBroker;
+  let cli: CliRun | undefined;
+
+  before(async () => {
+    url = await redisUrl();
+  });
+  beforeEach(async () => {
+    ns = uniqueNamespace("dramats-logs");
+    user = `dramats-spec-${randomUUID().slice(0, 8)}`;
+    password = `pw-${randomUUID()}`;
+    const admin = await redisClient();
+    try {
+      await admin.call("ACL", "SETUSER", user, "on", `>${password}`, "~*", "&*", "+@all");
+    } finally {
+      admin.disconnect();
+    }
+    const parsed = new URL(url);
+    parsed.username = user;
+    parsed.password = password;
+    parsed.searchParams.set("namespace", ns);
+    secretUrl = parsed.href;
+    broker = new RedisBroker({ url, namespace: ns, middleware: [] });
+    broker.declareQueue("outcomes");
+  });
+  afterEach(async () => {
+    cli?.destroy();
+    cli = undefined;
+    await broker.flushAll();
+    await broker.close();
+    await deleteNamespace(ns);
+    const admin = await redisClient();
+    try {
+      await admin.call("ACL", "DELUSER", user);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  /** Everything the command printed: every stdout line as it came, and stderr. */
+  const output = (run: CliRun) => run.lines.map((l) => JSON.stringify(l)).join("\n") + run.stderr();
+
+  it("logs each message event once with messageId, actor, queue, attempt (and durationMs), debug with --verbose", async () => {
+    cli = runCli([OUTCOMES, "--processes", "1", "--verbose", "--broker", secretUrl, ...FAST]);
+    const boot = await cli.waitFor(isBootLine);
+    expect(boot.msg).to.include(`redis://${user}:***@`);
+
+    const send = (args: unknown[], actorName = "work", messageTimestamp?: number) =>
+      broker.enqueue(new Message({ queueName: "outcomes", actorName, args, ...(messageTimestamp ? { messageTimestamp } : {}) }));
+    const ok = await send(["ok", 0]);
+    const flaky = await send(["flaky", 1]);
+    const doomed = await send(["doomed", 99]);
+    const stale = await send([], "stale", Date.now() - 60_000);
+    await broker.join("outcomes", { timeout: 15_000, failFast: false });
+    await cli.waitFor((l) => l.msg === "Message dead-lettered" && l.messageId === doomed.messageId);
+    await cli.waitFor((l) => l.msg === "Message dead-lettered" && l.messageId === stale.messageId);
+
+    const about = (id: string) => cli!.lines.filter((l) => l.messageId === id);
+    /** Each (attempt, event) of a message, in order, checking the common fields on the way. */
+    const events = (id: string, actor = "work") =>
+      about(id).map((l) => {
+        expect(l, JSON.stringify(l)).to.include({ actor, queue: "outcomes", component: l.component });
+        expect(l.attempt, JSON.stringify(l)).to.be.a("number");
+        return `${l.attempt} ${l.msg}`;
+      });
+    const one = (id: string, attempt: number, msg: string): LogLine => {
+      const found = about(id).filter((l) => l.attempt === attempt && l.msg === msg);
+      expect(found, `${msg} (attempt ${attempt})`).to.have.length(1);
+      return found[0]!;
+    };
+
+    expect(events(ok.messageId)).to.deep.equal(["1 Message received", "1 Actor started", "1 Actor succeeded"]);
+    const succeeded = one(ok.messageId, 1, "Actor succeeded");
+    expect(succeeded.level).to.equal(DEBUG);
+    expect(succeeded.durationMs).to.be.a("number").and.to.be.at.least(0);
+
+    expect(events(flaky.messageId)).to.deep.equal([
+      "1 Message received", "1 Actor started", "1 Actor failed", "1 Retrying message",
+      "2 Message received", "2 Actor started", "2 Actor succeeded",
+    ]);
+    const failed = one(flaky.messageId, 1, "Actor failed");
+    expect(failed.level).to.equal(WARN);
+    expect(failed.durationMs).to.be.a("number");
+    const err = failed.err as { message: string; stack: string };
+    expect(err.message).to.equal("planned failure of flaky on attempt 1");
+    expect(err.stack).to.include("cli-outcomes-app.ts");
+    const retrying = one(flaky.messageId, 1, "Retrying message");
+    expect(retrying.level).to.equal(INFO);
+    expect(retrying.delayMs).to.be.a("number").and.to.be.within(10, 40);
+
+    expect(events(doomed.messageId).filter((e) => !e.endsWith("Retries exceeded"))).to.deep.equal([
+      "1 Message received", "1 Actor started", "1 Actor failed", "1 Retrying message",
+      "2 Message received", "2 Actor started", "2 Actor failed", "2 Retrying message",
+      "3 Message received", "3 Actor started", "3 Actor failed", "3 Message dead-lettered",
+    ]);
+    const dead = one(doomed.messageId, 3, "Message dead-lettered");
+    expect(dead.level).to.equal(ERROR);
+    expect(dead.reason).to.equal("Error: planned failure of doomed on attempt 3");
+
+    const skipped = one(stale.messageId, 1, "Message skipped");
+    expect(skipped.level).to.equal(INFO);
+    expect(skipped.reason).to.match(/^Message age limit exceeded/);
+    expect(events(stale.messageId, "stale")).to.include.members(["1 Message received", "1 Message skipped"]);
+    expect(events(stale.messageId, "stale")).not.to.include("1 Actor started");
+
+    cli.signal("SIGTERM");
+    expect(await cli.exited()).to.equal(0);
+    expect(cli.lines.some((l) => l.msg === "Worker stopped")).to.equal(true);
+    expect(output(cli)).not.to.include(password);
+  });
+
+  it("never prints the password of DRAMATS_BROKER: not at info level, not when the broker refuses it", async () => {
+    cli = runCli([OUTCOMES, "--processes", "1", ...FAST], { env: { DRAMATS_BROKER: secretUrl } });
+    const boot = await cli.waitFor(isBootLine);
+    expect(boot.msg).to.include(`redis://${user}:***@`);
+    const ok = await broker.enqueue(new Message({ queueName: "outcomes", actorName: "work", args: ["quiet", 0] }));
+    await broker.join("outcomes", { timeout: 10_000 });
+    // At info level a success logs nothing per message.
+    expect(cli.lines.filter((l) => l.messageId === ok.messageId)).to.deep.equal([]);
+    expect(cli.lines.some((l) => l.level === DEBUG)).to.equal(false);
+    cli.signal("SIGTERM");
+    expect(await cli.exited()).to.equal(0);
+    expect(output(cli)).not.to.include(password);
+
+    // A wrong password: the boot fails with exit code 3, and neither password is printed.
+    const wrong = new URL(secretUrl);
+    wrong.password = `wrong-${password}`;
+    cli = runCli([OUTCOMES, "--processes", "1", "--verbose", ...FAST], { env: { DRAMATS_BROKER: wrong.href } });
+    expect(await cli.exited()).to.equal(3);
+    expect(cli.stderr()).to.include("Cannot reach the broker");
+    expect(output(cli)).not.to.include(password);
+  });
+});
