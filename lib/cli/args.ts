@@ -90,6 +90,7 @@ function buildCommand(version: string): Command {
     .addOption(new Option("--metrics-host <host>", "address the metrics server binds to").env("DRAMATS_METRICS_HOST").default(CLI_DEFAULTS.metricsHost))
     .addOption(new Option("--no-metrics", "do not serve metrics"))
     .addOption(new Option("--no-scheduler", "enqueue no cron ticks from these worker processes (other fleets still do)"))
+    .addHelpText("after", "\nOperator commands (each with --help): dramats queues | dead-letters | requeue | purge | schedules | cancel")
     .showHelpAfterError("(run dramats --help for usage)");
 }
 

@@ -8,6 +8,7 @@ import { parseArgs, type CliOptions } from "./args.ts";
 import { BROKER_ENV, IN_PROCESS_SCHEMES } from "../connect.ts";
 import { addUrlSecret, redact } from "../redact.ts";
 import { checkBrokerUrl } from "./broker-url.ts";
+import { isOperatorCommand, runOperatorCommand } from "./commands/index.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 import { WORKER_ENV } from "./ipc.ts";
 import { LogFile } from "./log-output.ts";
@@ -87,12 +88,17 @@ async function runSupervisor(options: CliOptions): Promise<number> {
 async function main(): Promise<void> {
   let code: number;
   try {
-    const options = parseArgs(process.argv.slice(2), version());
-    if (cluster.isPrimary) {
-      code = await runSupervisor(options);
+    if (isOperatorCommand(process.argv[2])) {
+      // `dramats queues`, `requeue`...: one process, no workers (lib/cli/commands/).
+      code = await runOperatorCommand(process.argv.slice(2), version());
     } else {
-      await runWorkerProcess(options, Number(process.env[WORKER_ENV.index] ?? 0));
-      return;
+      const options = parseArgs(process.argv.slice(2), version());
+      if (cluster.isPrimary) {
+        code = await runSupervisor(options);
+      } else {
+        await runWorkerProcess(options, Number(process.env[WORKER_ENV.index] ?? 0));
+        return;
+      }
     }
   } catch (error) {
     if (!(error instanceof CliError)) throw error;

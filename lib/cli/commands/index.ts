@@ -1,0 +1,158 @@
+// The operator's subcommands: `dramats queues | dead-letters | requeue | purge | schedules | cancel`.
+// Each opens the broker the way worker processes do, does one thing, prints it for people or
+// as JSON, and exits: 0 done, 1 partly done, 2 bad usage, 3 broker unreachable.
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { pino } from "pino";
+import { configureLogging } from "../../logging.ts";
+import { CliError, ExitCode } from "../exit-codes.ts";
+import { cancelCommand, splitCancelArguments } from "./cancel.ts";
+import { deadLettersCommand } from "./dead-letters.ts";
+import { processOutput, type Output } from "./output.ts";
+import { purgeCommand } from "./purge.ts";
+import { queuesCommand } from "./queues.ts";
+import { requeueCommand } from "./requeue.ts";
+import { schedulesCommand } from "./schedules.ts";
+import { DEFAULT_CALL_TIMEOUT, openSession, type Session, type SessionOptions } from "./session.ts";
+
+/** The first words that name an operator command rather than a module to run. */
+export const OPERATOR_COMMANDS: ReadonlySet<string> = new Set(["queues", "dead-letters", "requeue", "purge", "schedules", "cancel"]);
+
+/** True when `dramats <word> ...` is an operator command (a module named so is given as `./queues`). */
+export function isOperatorCommand(word: string | undefined): boolean {
+  return word !== undefined && OPERATOR_COMMANDS.has(word);
+}
+
+/** Options every operator command takes. */
+interface Common {
+  broker?: string;
+  json?: boolean;
+  timeout: number;
+  verbose?: boolean;
+  module?: string[];
+}
+
+type Run = (session: Session, out: Output) => Promise<number>;
+/** What the parsed command line asks for: how to open the broker, then what to do. */
+interface Plan {
+  session: SessionOptions;
+  run: Run;
+}
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function common(command: Command, withModules: boolean): Command {
+  command
+    .addOption(new Option("-b, --broker <url>", "broker URL (redis://, amqp://, sqlite://PATH...; default: the modules' setBroker)").env("DRAMATS_BROKER"))
+    .addOption(new Option("--json", "print JSON instead of a table"))
+    .addOption(new Option("--timeout <ms>", "give up on a broker that does not answer within MS (exit code 3)").argParser(integer(1)).default(DEFAULT_CALL_TIMEOUT))
+    .addOption(new Option("-v, --verbose", "log at debug level (to stderr)"));
+  if (withModules) command.addOption(new Option("-m, --module <module>", "import MODULE first, for its broker settings (repeatable)").argParser(collect));
+  return command;
+}
+
+function sessionOf(o: Common, modules: readonly string[], useDefault = true): SessionOptions {
+  return { modules: [...(o.module ?? []), ...modules], broker: o.broker || undefined, timeout: o.timeout, verbose: o.verbose === true, useDefault };
+}
+
+function buildProgram(version: string, plan: (p: Plan) => void): Command {
+  const program = new Command("dramats").version(version, "-V, --version").showHelpAfterError("(add --help for usage)");
+
+  common(program.command("queues").description("Show how many messages each queue holds: ready, delayed, in flight, dead."), false)
+    .argument("[modules...]", "modules whose actors' queues to show")
+    .addOption(new Option("-q, --queue <queue>", "also show QUEUE (repeatable)").argParser(collect))
+    .action((modules: string[], o: Common & { queue?: string[] }) =>
+      plan({ session: sessionOf(o, modules), run: (s, out) => queuesCommand(s, { queues: o.queue ?? [], json: o.json === true }, out) }),
+    );
+
+  common(program.command("dead-letters").description("List a queue's dead letters, oldest first, with the reason each failed."), true)
+    .argument("<queue>")
+    .addOption(new Option("-n, --limit <n>", "show at most N").argParser(integer(1)).default(100))
+    .action((queue: string, o: Common & { limit: number }) =>
+      plan({ session: sessionOf(o, []), run: (s, out) => deadLettersCommand(s, { queue, limit: o.limit, json: o.json === true }, out) }),
+    );
+
+  common(program.command("requeue").description("Move dead letters back to their queue to run again, with their retry counts reset."), true)
+    .argument("<queue>")
+    .addOption(new Option("--id <ids...>", "the dead letters to requeue, by message id"))
+    .addOption(new Option("--all", "requeue every dead letter of the queue"))
+    .action((queue: string, o: Common & { id?: string[]; all?: boolean }) =>
+      plan({ session: sessionOf(o, []), run: (s, out) => requeueCommand(s, { queue, ids: o.id, all: o.all === true, json: o.json === true }, out) }),
+    );
+
+  common(program.command("purge").description("Drop every ready, delayed and dead message of a queue."), true)
+    .argument("<queue>")
+    .addOption(new Option("-y, --yes", "do not ask for confirmation"))
+    .action((queue: string, o: Common & { yes?: boolean }) =>
+      plan({ session: sessionOf(o, []), run: (s, out) => purgeCommand(s, { queue, yes: o.yes === true, json: o.json === true }, out) }),
+    );
+
+  common(program.command("schedules").description("List periodic actors with their next run times and the last tick enqueued."), false)
+    .argument("<modules...>", "modules that declare the scheduled actors")
+    .addOption(new Option("--next <n>", "upcoming run times to show per schedule").argParser(integer(1)).default(3))
+    .action((modules: string[], o: Common & { next: number }) =>
+      plan({ session: sessionOf(o, modules), run: (s, out) => schedulesCommand(s, { next: o.next, json: o.json === true }, out) }),
+    );
+
+  common(program.command("cancel").description("Cancel messages: queued or delayed ones never run, running ones are aborted."), false)
+    .argument("<ids-and-modules...>", "message ids (UUIDs), then the modules whose broker has the Cancellation middleware")
+    .addOption(new Option("--id <ids...>", "more message ids, for ids that are not UUIDs"))
+    .action((args: string[], o: Common & { id?: string[] }) => {
+      const { ids, modules } = splitCancelArguments(args);
+      ids.push(...(o.id ?? []));
+      if (ids.length === 0) throw new CliError("cancel: give the ids of the messages to cancel", ExitCode.IMPORT_ERROR);
+      if (modules.length === 0) throw new CliError("cancel: name the modules whose broker has the Cancellation middleware", ExitCode.IMPORT_ERROR);
+      plan({ session: sessionOf(o, modules, false), run: (s, out) => cancelCommand(s, { ids, json: o.json === true }, out) });
+    });
+
+  return program;
+}
+
+/**
+ * Runs one operator command (`argv` without `node` and the script, starting with the
+ * command's name).
+ * @returns the exit code.
+ * @throws CliError for bad usage (2), an unreachable broker (3) and other expected failures.
+ */
+export async function runOperatorCommand(argv: readonly string[], version: string, out: Output = processOutput()): Promise<number> {
+  const verbose = argv.includes("-v") || argv.includes("--verbose");
+  // Logs go to stderr, so stdout holds only the answer (and stays valid JSON with --json). By
+  // default none at all: a failure ends in one line that says what went wrong.
+  configureLogging({ level: verbose ? "debug" : (process.env.DRAMATS_LOG_LEVEL ?? "silent") }, pino.destination({ fd: 2, sync: true }));
+
+  let chosen: Plan | undefined;
+  const program = buildProgram(version, (p) => (chosen = p));
+  program.exitOverride();
+  for (const command of program.commands) command.exitOverride();
+  try {
+    program.parse([...argv], { from: "user" });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander printed the help, the version or the usage error already.
+      throw new CliError("", error.exitCode === 0 ? ExitCode.OK : ExitCode.IMPORT_ERROR, { cause: error });
+    }
+    throw error;
+  }
+  if (chosen === undefined) return ExitCode.OK;
+  const plan: Plan = chosen;
+  try {
+    const session = await openSession(plan.session);
+    try {
+      return await plan.run(session, out);
+    } finally {
+      await session.close();
+    }
+  } catch (error) {
+    if (error instanceof CliError) throw error;
+    // Unexpected: one readable line (the stack with --verbose), through the same redaction as the rest.
+    const e = error instanceof Error ? error : new Error(String(error));
+    throw new CliError(plan.session.verbose ? (e.stack ?? `${e.name}: ${e.message}`) : `${e.name}: ${e.message}`, ExitCode.ERROR, { cause: e });
+  }
+}
