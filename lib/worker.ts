@@ -43,6 +43,8 @@ export class Worker {
   readonly #host: ConsumerLoopHost;
   #seq = 0;
   #inFlight = 0;
+  /** Acks, nacks and retries sent to the broker and not yet confirmed. */
+  #settling = 0;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
   #paused = false;
   #resumeWaiters: (() => void)[] = [];
@@ -164,7 +166,7 @@ export class Worker {
   async join(): Promise<void> {
     for (;;) {
       for (const queue of this.#loops.keys()) await this.broker.join(queue, { failFast: false });
-      if (this.#work.size === 0 && this.#inFlight === 0) {
+      if (this.#work.size === 0 && this.#inFlight === 0 && this.#settling === 0) {
         let busy = false;
         for (const queue of this.#loops.keys()) {
           const d = await this.broker.depths(queue);
@@ -190,12 +192,14 @@ export class Worker {
       } catch (error) {
         this.#log.error({ err: error, queue: loop.queueName, count: deliveries.length }, "Could not give back unstarted messages; the broker will redeliver them");
       }
+      loop.started(deliveries.length);
       loop.release(deliveries.length);
     }
   }
 
+  /** Resolves true once no actor runs and no settle awaits the broker, false after `timeout`. */
   #waitIdle(timeout: number): Promise<boolean> {
-    if (this.#inFlight === 0) return Promise.resolve(true);
+    if (this.#inFlight === 0 && this.#settling === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeout);
       this.#idleWaiters.push(() => {
@@ -211,6 +215,7 @@ export class Worker {
       try {
         proxy = new MessageProxy(this.broker.decode(delivery.body), delivery);
       } catch (error) {
+        loop.started();
         void this.#deadLetterUndecodable(loop, delivery, error);
         continue;
       }
@@ -230,6 +235,7 @@ export class Worker {
   #dispatch(): void {
     while (!this.#paused && this.#inFlight < this.concurrency && this.#work.size > 0) {
       const item = this.#work.pop()!;
+      item.loop.started();
       this.#inFlight++;
       this.#process(item).then(
         () => this.#finish(item),
@@ -241,16 +247,43 @@ export class Worker {
     }
   }
 
+  /**
+   * The actor and its hooks are done and the settle is on its way to the broker: the slot and
+   * the prefetch room free up now. Waiting for the broker's confirmation first would leave a
+   * slot idle for a round trip per message (and at concurrency 1 serialize every message
+   * behind its ack); the next fetch can also share the ack's write this way.
+   */
   #finish(item: WorkItem): void {
     this.#inFlight--;
-    this.processed++;
     item.loop.release();
-    if (this.#inFlight === 0 && this.#idleWaiters.length > 0) {
+    this.#wakeIdleWaiters();
+    if (this.#state === "running") this.#dispatch();
+  }
+
+  /** Settles in the background; `stop()` and `join()` wait for it to be confirmed. */
+  #beginSettle(loop: ConsumerLoop, proxy: MessageProxy): void {
+    this.#settling++;
+    this.#settle(loop, proxy).then(
+      () => this.#settled(),
+      (error) => {
+        this.#log.error({ err: error, ...messageFields(proxy) }, "Unexpected error while settling a message");
+        this.#settled();
+      },
+    );
+  }
+
+  #settled(): void {
+    this.#settling--;
+    this.processed++;
+    this.#wakeIdleWaiters();
+  }
+
+  #wakeIdleWaiters(): void {
+    if (this.#inFlight === 0 && this.#settling === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const wake of waiters) wake();
     }
-    if (this.#state === "running") this.#dispatch();
   }
 
   async #process({ proxy, loop }: WorkItem): Promise<void> {
@@ -258,7 +291,7 @@ export class Worker {
     const actor = broker.findActor(proxy.actorName);
     if (actor === undefined) {
       proxy.fail(new ActorNotFound(proxy.actorName));
-      return this.#settle(loop, proxy);
+      return this.#beginSettle(loop, proxy);
     }
     const debug = this.#log.isLevelEnabled("debug");
     if (debug) this.#log.debug({ ...messageFields(proxy), redelivered: proxy.redelivered }, "Message received");
@@ -269,7 +302,7 @@ export class Worker {
       if (proxy.failed && proxy.error === undefined) proxy.error = error;
       this.#log.info({ ...messageFields(proxy), reason: error.message }, "Message skipped");
       await broker.emit("afterSkipMessage", broker, proxy);
-      return this.#settle(loop, proxy);
+      return this.#beginSettle(loop, proxy);
     }
 
     let outcome: ProcessOutcome;
@@ -290,7 +323,7 @@ export class Worker {
       }
     }
     await broker.emit("afterProcessMessage", broker, proxy, outcome);
-    return this.#settle(loop, proxy);
+    return this.#beginSettle(loop, proxy);
   }
 
   /** Calls the actor, and fails at once if a middleware aborts the run (time limit, shutdown). */

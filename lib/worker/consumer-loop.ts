@@ -11,16 +11,28 @@ export interface ConsumerLoopHost {
 
 const MAX_FETCH_BACKOFF = 5_000;
 
+const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
+
 /**
  * Keeps one queue's consumer fed: fetches as many deliveries as the prefetch window has room
  * for, hands them to the worker, and waits (without polling) when the window is full.
+ *
+ * Fetches are batched: once the window has filled, the loop fetches again when a quarter of
+ * it is free, or at once when nothing fetched is left waiting to start (so actors never idle
+ * for want of a fetch). After being woken it also lets the current turn's settles finish
+ * (one process.nextTick), so that messages done together free their room together, and the
+ * fetch goes out in the same write as their acks. Fewer, larger fetches cut round trips.
  */
 export class ConsumerLoop {
   readonly queueName: string;
   readonly consumer: Consumer;
   /** Deliveries fetched and not yet settled or given back. */
   outstanding = 0;
+  /** Deliveries handed to the worker that have not started yet (the worker keeps it). */
+  queued = 0;
   readonly #prefetch: number;
+  /** Free room worth a fetch while fetched messages still wait to start. */
+  readonly #refill: number;
   readonly #fetchTimeout: number;
   readonly #host: ConsumerLoopHost;
   readonly #log: Logger;
@@ -39,6 +51,7 @@ export class ConsumerLoop {
     this.queueName = options.queueName;
     this.consumer = options.consumer;
     this.#prefetch = options.prefetch;
+    this.#refill = Math.max(1, Math.floor(options.prefetch / 4));
     this.#fetchTimeout = options.fetchTimeout;
     this.#host = options.host;
     this.#log = options.logger;
@@ -53,6 +66,12 @@ export class ConsumerLoop {
   release(count = 1): void {
     this.outstanding -= count;
     this.#wake();
+  }
+
+  /** Called by the worker when a handed-over delivery starts (or is given back unstarted). */
+  started(count = 1): void {
+    this.queued -= count;
+    if (this.queued === 0) this.#wake();
   }
 
   /** Stops fetching; resolves when the loop has exited. The consumer stays open for acks. */
@@ -79,8 +98,9 @@ export class ConsumerLoop {
         continue;
       }
       const room = this.#prefetch - this.outstanding;
-      if (room <= 0) {
+      if (room <= 0 || (room < this.#refill && this.queued > 0)) {
         await new Promise<void>((resolve) => (this.#wakeUp = resolve));
+        await nextTick();
         continue;
       }
       let deliveries: Delivery[];
@@ -103,6 +123,7 @@ export class ConsumerLoop {
         return;
       }
       this.outstanding += deliveries.length;
+      this.queued += deliveries.length;
       this.#host.accept(this, deliveries);
     }
   }
