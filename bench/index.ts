@@ -4,7 +4,7 @@
 // bench's threads, timers and heap never skew another's figures), merges their JSON into
 // bench/results/latest.json and prints the summary: dramats against the baselines measured in
 // the same run, as ratios, with the issue's targets. `--source` skips the build and runs the
-// TypeScript through tsx. `profile` (named explicitly) runs bench/profile.ts.
+// TypeScript through tsx. `profile` and `ab` (named explicitly) run those tools instead.
 // Uses REDIS_URL and AMQP_URL (default: the local servers); starts worker processes itself.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,10 +19,12 @@ const args = process.argv.slice(2);
 const quick = args.includes("--quick");
 const fromSource = args.includes("--source");
 // Script names select scripts; everything else (--quick, --rounds 3, ...) goes to each script.
-const isScript = (a: string) => a === "profile" || SCRIPTS.includes(a);
+const TOOLS = ["profile", "ab"];
+const isScript = (a: string) => TOOLS.includes(a) || SCRIPTS.includes(a);
 const flags = args.filter((a) => !isScript(a) && a !== "--source");
 const only = args.filter(isScript);
-const scripts = only.includes("profile") ? ["profile"] : SCRIPTS.filter((s) => only.length === 0 || only.includes(s));
+const tool = TOOLS.find((t) => only.includes(t));
+const scripts = tool ? [tool] : SCRIPTS.filter((s) => only.length === 0 || only.includes(s));
 
 /** Compiles with bench/tsconfig.json (incremental) and copies the Lua scripts beside the broker. */
 function build(): string {
@@ -67,11 +69,11 @@ for (const script of scripts) {
     results[script] = JSON.parse(readFileSync(out, "utf8"));
     rmSync(out, { force: true });
   } catch {
-    if (script !== "profile") console.error(`${script} wrote no results`);
+    if (!tool) console.error(`${script} wrote no results`);
   }
 }
 load.end = loadavg()[0]!;
-if (scripts[0] === "profile") process.exit(failed === 0 ? 0 : 1);
+if (tool) process.exit(failed === 0 ? 0 : 1);
 
 const commit = spawnSync("git", ["rev-parse", "--short", "HEAD"], { cwd: dir, encoding: "utf8" }).stdout.trim();
 const meta = {

@@ -1,14 +1,14 @@
 // dramats on a real broker: the bench enqueues through a producer broker in its own process,
 // and one worker process, started with the dramats CLI, drains the queue.
+// The dramats code (worker and producer alike) comes from a tree: the bench's own by default, or
+// another compiled copy, so that A/B runs (bench/ab.ts) compare two commits in one process.
 import { Redis } from "ioredis";
-import { RabbitmqBroker } from "../../brokers/rabbitmq/index.ts";
-import { RedisBroker } from "../../brokers/redis/index.ts";
-import { actor, type Actor, type Broker } from "../../lib/index.ts";
+import type { Actor, Broker } from "../../lib/index.ts";
 import { AMQP_URL, MESSAGES, REDIS_URL, RUN_ID, redisUrlWithNamespace } from "./config.ts";
 import { cpuMicros, nowNs, peakRssMb, redisCpuMicros, resetPeakRss, rssMb } from "./proc.ts";
 import { deleteRabbitQueues, deleteRedisKeys } from "./cleanup.ts";
 import { inChunks, inWindows, modeOf, seconds, WARMUP, type EnqueueMode, type ThroughputSubject } from "./subject.ts";
-import { WorkerProcess } from "./worker-process.ts";
+import { moduleUrl, OWN_TREE, WorkerProcess, type Tree } from "./worker-process.ts";
 
 export type BrokerKind = "redis" | "rabbitmq" | "sqlite";
 
@@ -18,9 +18,16 @@ interface Target {
   cleanup(): Promise<void>;
 }
 
-async function target(kind: BrokerKind, label: string, queue: string): Promise<Target> {
+type BrokerClass = new (options: Record<string, unknown>) => Broker;
+
+async function brokerClass(tree: Tree, path: string, name: string): Promise<BrokerClass> {
+  return ((await import(moduleUrl(tree, path))) as Record<string, BrokerClass>)[name]!;
+}
+
+async function target(tree: Tree, kind: BrokerKind, label: string, queue: string): Promise<Target> {
   if (kind === "redis") {
     const namespace = `bench-${RUN_ID}-${label}`;
+    const RedisBroker = await brokerClass(tree, "brokers/redis/index", "RedisBroker");
     return {
       producer: new RedisBroker({ url: REDIS_URL, namespace }),
       url: redisUrlWithNamespace(namespace),
@@ -28,13 +35,14 @@ async function target(kind: BrokerKind, label: string, queue: string): Promise<T
     };
   }
   if (kind === "rabbitmq") {
+    const RabbitmqBroker = await brokerClass(tree, "brokers/rabbitmq/index", "RabbitmqBroker");
     return {
       producer: new RabbitmqBroker({ url: AMQP_URL }),
       url: AMQP_URL,
       cleanup: () => deleteRabbitQueues([queue]),
     };
   }
-  const { SqliteBroker } = await import("../../brokers/sqlite/index.ts");
+  const SqliteBroker = await brokerClass(tree, "brokers/sqlite/index", "SqliteBroker");
   const { mkdtempSync, rmSync } = await import("node:fs");
   const { tmpdir } = await import("node:os");
   const { join } = await import("node:path");
@@ -60,13 +68,17 @@ export class DramatsSubject implements ThroughputSubject {
   #sent = 0;
 
   readonly #nodeArgs: string[];
+  readonly #tree: Tree;
 
-  constructor(kind: BrokerKind, concurrency: number, options: { nodeArgs?: string[] } = {}) {
+  /** `label` tells apart subjects of the same kind (A/B runs); it joins the name. */
+  constructor(kind: BrokerKind, concurrency: number, options: { nodeArgs?: string[]; tree?: Tree; label?: string } = {}) {
     this.#nodeArgs = options.nodeArgs ?? [];
+    this.#tree = options.tree ?? OWN_TREE;
     this.#kind = kind;
     this.#concurrency = concurrency;
-    this.name = `dramats ${kind} c${concurrency}`;
-    this.#queue = `bench_${RUN_ID}_${kind}_c${concurrency}`;
+    const label = options.label ? `${options.label}_` : "";
+    this.name = `dramats ${kind} c${concurrency}${options.label ? ` ${options.label}` : ""}`;
+    this.#queue = `bench_${RUN_ID}_${label}${kind}_c${concurrency}`;
   }
 
   /** The pid of the worker process running the actors. */
@@ -75,8 +87,9 @@ export class DramatsSubject implements ThroughputSubject {
   }
 
   async setup(): Promise<void> {
-    this.#target = await target(this.#kind, `c${this.#concurrency}`, this.#queue);
+    this.#target = await target(this.#tree, this.#kind, this.#queue.replaceAll("_", "-"), this.#queue);
     const broker = this.#target.producer;
+    const { actor } = (await import(moduleUrl(this.#tree, "lib/index"))) as typeof import("../../lib/index.ts");
     // The same actor name and queue as the worker's module; the body never runs here.
     this.#noop = actor(function bench_noop(_n: number): void {}, { broker, queueName: this.#queue });
     if (this.#kind === "redis") this.#info = new Redis(REDIS_URL);
@@ -85,6 +98,7 @@ export class DramatsSubject implements ThroughputSubject {
       brokerUrl: this.#target.url,
       threads: this.#concurrency,
       nodeArgs: this.#nodeArgs,
+      tree: this.#tree,
       env: { BENCH_QUEUE: this.#queue },
     });
     await this.#worker.ready();

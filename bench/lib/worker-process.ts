@@ -8,11 +8,28 @@ import { fileURLToPath } from "node:url";
 
 // `npm run bench` runs the bench compiled to JavaScript (bench/index.ts builds it), so workers
 // run as in production; run from the sources (through tsx), the workers do too.
+// Another compiled tree (an older commit, for A/B runs) may be given as `root`.
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const COMPILED = import.meta.url.endsWith(".js");
-const EXT = COMPILED ? "js" : "ts";
-/** How node runs one of our files: plainly when compiled, else with tsx's loader. */
-const run = (path: string) => (COMPILED ? [`${path}.js`] : ["--import", "tsx", `${path}.ts`]);
+
+/** A copy of dramats to run: the bench's own (default) or a compiled tree elsewhere. */
+export interface Tree {
+  /** Absolute directory holding lib/, brokers/, bench/ (trailing slash). */
+  root: string;
+  compiled: boolean;
+}
+
+export const OWN_TREE: Tree = { root: ROOT, compiled: COMPILED };
+
+/** The URL of one of a tree's modules (`path` without extension), for dynamic import. */
+export function moduleUrl(tree: Tree, path: string): string {
+  return `file://${tree.root}${path}.${tree.compiled ? "js" : "ts"}`;
+}
+
+/** How node runs one of a tree's files: plainly when compiled, else with tsx's loader. */
+function run(tree: Tree, path: string): string[] {
+  return tree.compiled ? [`${tree.root}${path}.js`] : ["--import", "tsx", `${tree.root}${path}.ts`];
+}
 
 export interface SpawnOptions {
   /** A label for messages. */
@@ -21,6 +38,8 @@ export interface SpawnOptions {
   env?: Record<string, string>;
   /** Extra node flags (e.g. --cpu-prof). */
   nodeArgs?: string[];
+  /** The copy of dramats to run. @defaultValue OWN_TREE */
+  tree?: Tree;
 }
 
 export interface DramatsSpawnOptions extends SpawnOptions {
@@ -71,8 +90,8 @@ export class WorkerProcess {
   static dramats(options: DramatsSpawnOptions): WorkerProcess {
     const args = [
       ...(options.nodeArgs ?? []),
-      ...run("lib/cli/main"),
-      `bench/workers/dramats-actors.${EXT}`,
+      ...run(options.tree ?? OWN_TREE, "lib/cli/main"),
+      run(options.tree ?? OWN_TREE, "bench/workers/dramats-actors").at(-1)!,
       "--processes", "1",
       "--threads", String(options.threads),
       "--broker", options.brokerUrl,
@@ -86,7 +105,7 @@ export class WorkerProcess {
   }
 
   static bullmq(options: BullSpawnOptions): WorkerProcess {
-    const args = [...(options.nodeArgs ?? []), ...run("bench/workers/bullmq-worker")];
+    const args = [...(options.nodeArgs ?? []), ...run(OWN_TREE, "bench/workers/bullmq-worker")];
     return WorkerProcess.#spawn(options.name, args, {
       REDIS_URL: options.redisUrl,
       BENCH_QUEUE: options.queue,
@@ -98,7 +117,7 @@ export class WorkerProcess {
 
   /** A bench script (path without extension) that takes commands on stdin and answers `BENCH result JSON`. */
   static script(options: SpawnOptions & { path: string }): WorkerProcess {
-    return WorkerProcess.#spawn(options.name, [...(options.nodeArgs ?? []), ...run(options.path)], options.env);
+    return WorkerProcess.#spawn(options.name, [...(options.nodeArgs ?? []), ...run(options.tree ?? OWN_TREE, options.path)], options.env);
   }
 
   static #spawn(name: string, args: string[], env: Record<string, string> = {}): WorkerProcess {
