@@ -24,6 +24,8 @@ export class RedisCancellationBackend implements CancellationBackend {
     this.#channel = `${prefix}:events`;
     this.#owned = options.client === undefined;
     this.#redis = options.client ?? new Redis(options.url ?? "redis://127.0.0.1:6379", { enableAutoPipelining: true });
+    // Commands fail on their own while Redis is away; without a listener ioredis prints every reconnect error.
+    if (this.#owned) this.#redis.on("error", () => {});
     this.#subscriber = new Subscriber(this.#redis);
   }
 

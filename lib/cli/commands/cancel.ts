@@ -35,7 +35,7 @@ export async function cancelCommand(session: Session, options: CancelOptions, ou
     );
   }
   const ids = [...new Set(options.ids)];
-  for (const id of ids) await session.call(`cancelling ${id}`, () => cancellation.cancel(id));
+  for (const id of ids) await session.call(`cancelling ${id}`, () => cancellation.cancel(id), `the Cancellation backend (${cancellation.backend.constructor.name})`);
   if (options.json) out.json({ cancelled: ids });
   else {
     out.line(`Cancelled ${plural(ids.length, "message")}: ${ids.join(", ")}`);

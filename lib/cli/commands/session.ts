@@ -44,20 +44,20 @@ export class Session {
   }
 
   /**
-   * Runs one broker operation. No answer within the timeout, or a connection error, ends the
-   * command with exit code 3; other errors pass through.
+   * Runs one broker operation (or one on a backend: `target` names it in the message). No answer
+   * within the timeout, or a connection error, ends the command with exit code 3; other errors pass through.
    * @throws CliError
    */
-  async call<T>(what: string, operation: () => Promise<T>): Promise<T> {
+  async call<T>(what: string, operation: () => Promise<T>, target = `the broker (${this.label})`): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new CliError(`Cannot reach the broker (${this.label}): no answer to ${what} within ${this.timeout} ms (--verbose shows the broker's errors)`, ExitCode.BROKER_CONNECTION_ERROR)), this.timeout);
+      timer = setTimeout(() => reject(new CliError(`Cannot reach ${target}: no answer to ${what} within ${this.timeout} ms (--verbose shows the errors)`, ExitCode.BROKER_CONNECTION_ERROR)), this.timeout);
     });
     try {
       return await Promise.race([operation(), late]);
     } catch (error) {
       if (isConnectionError(error)) {
-        throw new CliError(`Cannot reach the broker (${this.label}): ${(error as Error).message}`, ExitCode.BROKER_CONNECTION_ERROR, { cause: error });
+        throw new CliError(`Cannot reach ${target}: ${(error as Error).message}`, ExitCode.BROKER_CONNECTION_ERROR, { cause: error });
       }
       throw error;
     } finally {
@@ -73,9 +73,14 @@ export class Session {
   }
 }
 
+/** Socket errors a driver may pass through untranslated (stores and backends use raw clients). */
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+
 function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && code.startsWith("DRAMATS_ERR_CONNECTION");
+  if (typeof code === "string" && (code.startsWith("DRAMATS_ERR_CONNECTION") || NETWORK_CODES.has(code))) return true;
+  // ioredis, when its retries for one command ran out.
+  return (error as { name?: unknown } | null)?.name === "MaxRetriesPerRequestError";
 }
 
 /**
