@@ -59,7 +59,14 @@ function common(command: Command, withModules: boolean): Command {
 }
 
 function sessionOf(o: Common, modules: readonly string[], useDefault = true): SessionOptions {
-  return { modules: [...(o.module ?? []), ...modules], broker: o.broker || undefined, timeout: o.timeout, verbose: o.verbose === true, useDefault };
+  return {
+    modules: [...(o.module ?? []), ...modules],
+    broker: o.broker || undefined,
+    timeout: o.timeout,
+    verbose: o.verbose === true,
+    useDefault,
+    expectActors: modules.length > 0,
+  };
 }
 
 function buildProgram(version: string, plan: (p: Plan) => void): Command {

@@ -26,6 +26,8 @@ export interface SessionOptions {
    * command never creates an empty one). Otherwise that is a usage error.
    */
   useDefault?: boolean;
+  /** The modules are named for their actors (not only for broker settings): say so when they declare none. */
+  expectActors?: boolean;
 }
 
 /** An open broker for one operator command. */
@@ -90,6 +92,14 @@ function isConnectionError(error: unknown): boolean {
  * @throws CliError: 2 for bad modules, URLs or no broker at all; 3 for a database file that is not there.
  */
 export async function openSession(options: SessionOptions): Promise<Session> {
+  const session = await chooseBroker(options);
+  if (options.expectActors && options.modules.length > 0 && session.broker.actors.size === 0) {
+    process.stderr.write("dramats: note: the modules declared no actors on this broker (do they import the same dramats as this command?)\n");
+  }
+  return session;
+}
+
+async function chooseBroker(options: SessionOptions): Promise<Session> {
   const timeout = options.timeout ?? DEFAULT_CALL_TIMEOUT;
   if (options.broker !== undefined) {
     addUrlSecret(options.broker);
