@@ -241,7 +241,9 @@ export abstract class Broker {
     }
     for (let i = index + 1; i < fns.length; i++) {
       try {
-        await (fns[i] as (...a: unknown[]) => unknown)(...args);
+        // Await only what is awaitable: a synchronous hook costs no extra turn.
+        const out = (fns[i] as (...a: unknown[]) => unknown)(...args);
+        if (out !== undefined && typeof (out as Promise<void>).then === "function") await out;
       } catch (error) {
         this.#hookFailed(hook, error);
       }

@@ -263,13 +263,30 @@ export class Worker {
   /** Settles in the background; `stop()` and `join()` wait for it to be confirmed. */
   #beginSettle(loop: ConsumerLoop, proxy: MessageProxy): void {
     this.#settling++;
-    this.#settle(loop, proxy).then(
-      () => this.#settled(),
-      (error) => {
-        this.#log.error({ err: error, ...messageFields(proxy) }, "Unexpected error while settling a message");
-        this.#settled();
-      },
-    );
+    const broker = this.broker;
+    // The common case, a plain ack nobody hooks, without #settle's machinery: one promise.
+    if (proxy.retry === undefined && !proxy.failed && !broker.hasHook("beforeAck") && !broker.hasHook("afterAck")) {
+      let acked: Promise<void>;
+      try {
+        acked = loop.consumer.ack(proxy.delivery);
+      } catch (error) {
+        acked = Promise.reject(error);
+      }
+      acked.then(this.#onSettled, (error) => this.#ackFailed(loop, proxy, error));
+      return;
+    }
+    this.#settle(loop, proxy).then(this.#onSettled, (error) => this.#settleFailed(proxy, error));
+  }
+
+  readonly #onSettled = (): void => this.#settled();
+
+  #ackFailed(loop: ConsumerLoop, proxy: MessageProxy, error: unknown): void {
+    this.#retrySettle(loop, () => loop.consumer.ack(proxy.delivery), error).then(this.#onSettled, (e) => this.#settleFailed(proxy, e));
+  }
+
+  #settleFailed(proxy: MessageProxy, error: unknown): void {
+    this.#log.error({ err: error, ...messageFields(proxy) }, "Unexpected error while settling a message");
+    this.#settled();
   }
 
   #settled(): void {
@@ -296,7 +313,9 @@ export class Worker {
     const debug = this.#log.isLevelEnabled("debug");
     if (debug) this.#log.debug({ ...messageFields(proxy), redelivered: proxy.redelivered }, "Message received");
     try {
-      await broker.emit("beforeProcessMessage", broker, proxy);
+      // Hooks return a promise only when they have something to wait for: await only then.
+      const before = broker.emit("beforeProcessMessage", broker, proxy);
+      if (before !== undefined) await before;
     } catch (error) {
       if (!(error instanceof SkipMessage)) throw error;
       if (proxy.failed && proxy.error === undefined) proxy.error = error;
@@ -312,7 +331,8 @@ export class Worker {
       proxy.startedAt = Date.now();
       if (debug) this.#log.debug(messageFields(proxy), "Actor started");
       try {
-        outcome = { result: await this.#run(actor, proxy) };
+        const out = this.#run(actor, proxy);
+        outcome = { result: out instanceof Promise ? await out : out };
         if (debug) this.#log.debug({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt }, "Actor succeeded");
       } catch (error) {
         proxy.error = error;
@@ -322,7 +342,8 @@ export class Worker {
         this.#log[level]({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt, err: error }, "Actor failed");
       }
     }
-    await broker.emit("afterProcessMessage", broker, proxy, outcome);
+    const after = broker.emit("afterProcessMessage", broker, proxy, outcome);
+    if (after !== undefined) await after;
     return this.#beginSettle(loop, proxy);
   }
 
@@ -375,14 +396,24 @@ export class Worker {
    * they succeed or the worker has stopped (the broker then redelivers the message).
    */
   async #settleWithRetry(loop: ConsumerLoop, operation: () => Promise<void>): Promise<void> {
+    try {
+      return await operation();
+    } catch (error) {
+      return this.#retrySettle(loop, operation, error);
+    }
+  }
+
+  /** The retries of #settleWithRetry, after a first attempt failed with `error`. */
+  async #retrySettle(loop: ConsumerLoop, operation: () => Promise<void>, error: unknown): Promise<void> {
     for (let attempt = 1; ; attempt++) {
+      if (this.#state === "stopped") throw error;
+      const delay = Math.min(100 * 2 ** attempt, 5_000);
+      this.#log.error({ err: error, queue: loop.queueName, attempt, retryInMs: delay }, "Settling a message failed; retrying");
+      await sleep(delay);
       try {
         return await operation();
-      } catch (error) {
-        if (this.#state === "stopped") throw error;
-        const delay = Math.min(100 * 2 ** attempt, 5_000);
-        this.#log.error({ err: error, queue: loop.queueName, attempt, retryInMs: delay }, "Settling a message failed; retrying");
-        await sleep(delay);
+      } catch (next) {
+        error = next;
       }
     }
   }

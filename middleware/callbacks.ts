@@ -21,11 +21,12 @@ declare module "../lib/actor.ts" {
 export class Callbacks extends Middleware {
   override readonly actorOptions = new Set(["onSuccess", "onFailure"]);
 
-  async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
+  // Synchronous (no promise) when there is no callback to send: the common case per message.
+  afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void> {
     const actor = broker.findActor(proxy.actorName);
     if (outcome.error === undefined && !proxy.failed) {
       const target = resolveOption<string | Actor | undefined>(proxy.message, actor, "onSuccess", undefined);
-      if (target !== undefined) await send(broker, target, [proxy.message.asData(), outcome.result ?? null]);
+      if (target !== undefined) return send(broker, target, [proxy.message.asData(), outcome.result ?? null]);
     } else {
       const target = resolveOption<string | Actor | undefined>(proxy.message, actor, "onFailure", undefined);
       if (target === undefined) return;
@@ -34,7 +35,7 @@ export class Callbacks extends Middleware {
         type: error instanceof Error ? error.name : "Error",
         message: error instanceof Error ? error.message : describeError(error),
       };
-      await send(broker, target, [proxy.message.asData(), info]);
+      return send(broker, target, [proxy.message.asData(), info]);
     }
   }
 }

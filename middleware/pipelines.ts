@@ -1,5 +1,5 @@
 import type { Broker } from "../lib/broker.ts";
-import { Message } from "../lib/message.ts";
+import { Message, type MessageData } from "../lib/message.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
 import { Middleware, type ProcessOutcome } from "./middleware.ts";
 
@@ -21,9 +21,14 @@ declare module "../lib/actor.ts" {
 export class Pipelines extends Middleware {
   override readonly actorOptions = new Set(["pipeIgnore"]);
 
-  async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
+  // Synchronous (no promise) for messages outside a pipeline: the common case per message.
+  afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void> {
     const target = proxy.message.options.pipe_target;
     if (target === undefined || outcome.error !== undefined || proxy.failed) return;
+    return this.#next(broker, target, outcome);
+  }
+
+  async #next(broker: Broker, target: MessageData, outcome: ProcessOutcome): Promise<void> {
     let next = Message.fromData(target);
     const ignore = next.options.pipe_ignore ?? broker.findActor(next.actorName)?.options.pipeIgnore ?? false;
     if (!ignore) next = next.copy({ args: [...next.args, outcome.result ?? null] });

@@ -66,9 +66,13 @@ export class Retries extends Middleware {
     this.retryWhen = options.retryWhen;
   }
 
-  async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
+  // Synchronous (no promise) after a success: the common case per message.
+  afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void> {
     if (outcome.error === undefined) return;
-    const error = outcome.error;
+    return this.#failed(broker, proxy, outcome.error);
+  }
+
+  async #failed(broker: Broker, proxy: MessageProxy, error: unknown): Promise<void> {
     const log = getLogger("middleware.retries");
     const actor = broker.findActor(proxy.actorName);
     const message = proxy.message;

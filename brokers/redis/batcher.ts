@@ -1,5 +1,7 @@
-interface Pending<T> {
-  item: T;
+/** One script call's worth of items, and the promise every one of their callers shares. */
+interface Batch<T> {
+  items: T[];
+  promise: Promise<void>;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -7,12 +9,14 @@ interface Pending<T> {
 /**
  * Collects the items added during one turn of the event loop (including the promise
  * continuations it triggers) and runs them as one call, so a burst of acks or sends costs
- * one script run instead of one per message.
+ * one script run instead of one per message. Every item of a batch shares the batch's promise:
+ * adding an item allocates nothing per item.
  */
 export class Batcher<T> {
   readonly #run: (items: T[]) => Promise<void>;
   readonly #maxBatch: number;
-  #pending: Pending<T>[] = [];
+  /** Batches filling up this turn; all but the last are full. */
+  #open: Batch<T>[] = [];
   #scheduled = false;
   readonly #running = new Set<Promise<void>>();
 
@@ -23,15 +27,25 @@ export class Batcher<T> {
 
   /** Resolves once the batch holding `item` has run; rejects with that batch's error. */
   add(item: T): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ item, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        // nextTick runs after the current microtask queue drains: it sees every item added
-        // by promise chains started in this turn.
-        process.nextTick(() => this.#flush());
-      }
-    });
+    let batch = this.#open[this.#open.length - 1];
+    if (batch === undefined || batch.items.length >= this.#maxBatch) {
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      batch = { items: [], promise, resolve, reject };
+      this.#open.push(batch);
+    }
+    batch.items.push(item);
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      // nextTick runs after the current microtask queue drains: it sees every item added
+      // by promise chains started in this turn.
+      process.nextTick(() => this.#flush());
+    }
+    return batch.promise;
   }
 
   /** Resolves when nothing is pending or running (failures are the callers' business). */
@@ -44,18 +58,10 @@ export class Batcher<T> {
 
   #flush(): void {
     this.#scheduled = false;
-    const all = this.#pending;
-    this.#pending = [];
-    for (let i = 0; i < all.length; i += this.#maxBatch) {
-      const part = all.slice(i, i + this.#maxBatch);
-      const running = this.#run(part.map((p) => p.item)).then(
-        () => {
-          for (const p of part) p.resolve();
-        },
-        (error: unknown) => {
-          for (const p of part) p.reject(error);
-        },
-      );
+    const batches = this.#open;
+    this.#open = [];
+    for (const batch of batches) {
+      const running = this.#run(batch.items).then(batch.resolve, batch.reject);
       this.#running.add(running);
       void running.finally(() => this.#running.delete(running));
     }

@@ -128,10 +128,9 @@ export class RedisConsumer extends Consumer {
     if (given > 0) this.#host.logger.warn({ queue: this.queueName, count: given }, "Gave back messages fetched by a call whose reply was lost");
   }
 
-  async ack(delivery: Delivery): Promise<void> {
-    const { rid } = delivery as RedisDelivery;
-    await this.#acks.add(rid);
-    this.#held.delete(rid);
+  /** Joins this turn's batch of acks (one script call); resolves when that call succeeded. */
+  ack(delivery: Delivery): Promise<void> {
+    return this.#acks.add((delivery as RedisDelivery).rid);
   }
 
   async #ackBatch(rids: string[]): Promise<void> {
@@ -140,6 +139,7 @@ export class RedisConsumer extends Consumer {
     } catch (error) {
       throw this.#host.brokerError(error, "ack");
     }
+    for (const rid of rids) this.#held.delete(rid);
   }
 
   async nack(delivery: Delivery, reason: string, error?: unknown): Promise<void> {
