@@ -34,6 +34,44 @@ describe("Prometheus", () => {
     expect(sample(text, "dramats_queue_messages", 'queue_name="metrics_q",state="dead"')).to.equal(1);
   });
 
+  it("shows running messages as in progress and counts each message once however often it is scraped", async () => {
+    const prometheus = new Prometheus({ processMetrics: false });
+    const broker = new StubBroker({ middleware: [prometheus] });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const job = actor(async function gated(wait: boolean) {
+      if (wait) await gate;
+    }, { broker, queueName: "metrics_gauge" });
+    const worker = new Worker(broker, { fetchTimeout: 50, concurrency: 4 });
+    await worker.start();
+    const labels = 'queue_name="metrics_gauge",actor_name="gated"';
+    try {
+      await job.send(false);
+      await job.send(true);
+      await job.send(true);
+      // Wait (bounded) for the first to finish and the two gated ones to be running.
+      let during = "";
+      for (const deadline = Date.now() + 2_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 5))) {
+        during = await prometheus.metricsText();
+        if (sample(during, "dramatiq_messages_total", labels) === 1 && sample(during, "dramatiq_messages_inprogress", labels) === 2) break;
+      }
+      expect(sample(during, "dramatiq_messages_total", labels)).to.equal(1);
+      expect(sample(during, "dramatiq_messages_inprogress", labels)).to.equal(2);
+      release();
+      await broker.join("metrics_gauge");
+      await worker.join();
+      const first = await prometheus.metricsText();
+      const second = await prometheus.metricsText();
+      for (const text of [first, second]) {
+        expect(sample(text, "dramatiq_messages_total", labels)).to.equal(3);
+        expect(sample(text, "dramatiq_messages_inprogress", labels)).to.equal(0);
+      }
+    } finally {
+      release();
+      await worker.stop();
+    }
+  });
+
   it("serves the metrics over HTTP on loopback, with Node's process metrics", async () => {
     const prometheus = new Prometheus();
     const server = await serveMetrics(() => prometheus.metricsText(), { port: 0 });
