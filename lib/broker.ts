@@ -189,15 +189,14 @@ export abstract class Broker {
 
   /** Runs `call` (the actor) inside every middleware's `wrapProcessMessage`, first middleware outermost. */
   wrapProcess(proxy: MessageProxy, call: () => unknown): unknown {
-    const wrappers = this.#wrappers;
-    if (wrappers.length === 0) return call();
-    let run = call;
-    for (let i = wrappers.length - 1; i >= 0; i--) {
-      const wrapper = wrappers[i]!;
-      const inner = run;
-      run = () => wrapper.wrapProcessMessage(this, proxy, inner);
-    }
-    return run();
+    return this.#wrapFrom(this.#wrappers, 0, proxy, call);
+  }
+
+  // One closure per wrapper, made only when that wrapper is reached.
+  #wrapFrom(wrappers: ProcessWrapper[], index: number, proxy: MessageProxy, call: () => unknown): unknown {
+    const wrapper = wrappers[index];
+    if (wrapper === undefined) return call();
+    return wrapper.wrapProcessMessage(this, proxy, () => this.#wrapFrom(wrappers, index + 1, proxy, call));
   }
 
   /** The first middleware that is an instance of `cls`, if any. */

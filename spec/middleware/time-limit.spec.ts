@@ -56,4 +56,26 @@ describe("TimeLimit", () => {
     await world.broker.join("default");
     expect(ran.sort()).to.deep.equal(["fast", "overridden"]);
   });
+
+  it("stops each run at its own deadline when runs with the same limit start at different times", async () => {
+    const started = Date.now();
+    const abortedAt = new Map<string, number>();
+    const job = actor(function stuckUntilAborted(this: ActorContext, tag: string) {
+      return new Promise<void>((_, reject) => {
+        this.signal.addEventListener("abort", () => {
+          abortedAt.set(tag, Date.now() - started);
+          reject(this.signal.reason);
+        });
+      });
+    }, { broker: world.broker, timeLimit: 100 });
+    const quick = actor(function quick() {}, { broker: world.broker, timeLimit: 100 });
+    await job.send("first");
+    await new Promise((r) => setTimeout(r, 150));
+    await quick.send(); // starts and ends between the two: must not disturb their deadlines
+    await job.send("second");
+    await world.broker.join("default", { failFast: false });
+    // Deadlines at about 100 and 250 ms: none early, and the second not at the first's deadline.
+    expect(abortedAt.get("first")).to.be.at.least(99);
+    expect(abortedAt.get("second")! - abortedAt.get("first")!).to.be.at.least(100);
+  });
 });
