@@ -86,9 +86,15 @@ export function reportAndWait(message: WorkerReport, timeout = 1_000): Promise<v
   return new Promise((resolve) => {
     if (!process.connected || !process.send) return resolve();
     const timer = setTimeout(resolve, timeout);
-    process.send(message, undefined, undefined, () => {
+    try {
+      process.send(message, undefined, undefined, () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    } catch {
+      // The channel closed in between: there is no one left to tell.
       clearTimeout(timer);
       resolve();
-    });
+    }
   });
 }
