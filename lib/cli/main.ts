@@ -12,7 +12,7 @@ import { isOperatorCommand, runOperatorCommand } from "./commands/index.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 import { WORKER_ENV } from "./ipc.ts";
 import { LogFile } from "./log-output.ts";
-import { resolveModule, workerExecArgv } from "./modules.ts";
+import { resolveModule, withWorkerV8Defaults, workerExecArgv } from "./modules.ts";
 import { removePidFile, writePidFile } from "./pid-file.ts";
 import { Supervisor } from "./supervisor.ts";
 import { runWorkerProcess } from "./worker-process.ts";
@@ -52,7 +52,7 @@ async function runSupervisor(options: CliOptions): Promise<number> {
     process.env[BROKER_ENV] = options.broker;
   }
   const modules = options.modules.map((spec) => resolveModule(spec));
-  const execArgv = workerExecArgv(modules);
+  const execArgv = withWorkerV8Defaults(workerExecArgv(modules));
 
   let logFile: LogFile | undefined;
   if (options.logFile !== undefined) {

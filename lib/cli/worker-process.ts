@@ -1,7 +1,7 @@
 import type { Broker } from "../broker.ts";
 import { peekBroker, setBroker } from "../broker.ts";
 import { configureLogging, getLogger, type Logger } from "../logging.ts";
-import { ThreadPool } from "../threads/pool.ts";
+import type { ThreadPool } from "../threads/pool.ts";
 import { Worker } from "../worker.ts";
 import { Prometheus } from "../../middleware/prometheus.ts";
 import { Scheduler } from "../../middleware/scheduler.ts";
@@ -157,6 +157,8 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
     if (threads === undefined) {
       log.warn("Threaded actors declared, but the broker's middleware has no Threads: they run on the event loop");
     } else {
+      // Loaded only when some actor is threaded: workers without any never load piscina.
+      const { ThreadPool } = await import("../threads/pool.ts");
       pool = new ThreadPool({ modules: modules.map((m) => m.url), size: options.cpuThreads });
       try {
         await pool.warmUp();

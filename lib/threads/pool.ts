@@ -37,15 +37,23 @@ function tsxRegistersInThreads(version: string = process.versions.node): boolean
 }
 
 /**
- * Flags for pool threads. On older Node lines tsx only hooks the main thread's ES module
- * loader, so threads that must import .ts files register it themselves first.
+ * Heap-size flags of the process. Node refuses them in a thread's execArgv
+ * (ERR_WORKER_INVALID_EXEC_ARGV); threads size their heaps through resourceLimits instead.
+ */
+const PROCESS_HEAP_FLAG = /^--max[-_](semi|old)[-_]space[-_]size(=|$)/;
+
+/**
+ * Flags for pool threads: the process's, without its heap sizes. On older Node lines tsx only
+ * hooks the main thread's ES module loader, so threads that must import .ts files register it
+ * themselves first.
  */
 export function threadExecArgv(modules: readonly string[], execArgv: readonly string[]): string[] {
+  const inherited = execArgv.filter((arg) => !PROCESS_HEAP_FLAG.test(arg));
   const needsTs = ENTRY.endsWith(".ts") || modules.some((m) => /\.[cm]?tsx?$/.test(m));
-  if (!needsTs || tsxRegistersInThreads()) return [...execArgv];
+  if (!needsTs || tsxRegistersInThreads()) return inherited;
   const api = tsxEntry("./esm/api");
-  if (api === undefined) return [...execArgv]; // Importing will fail with a clear "Unknown file extension" error.
-  return [...execArgv, "--import", `data:text/javascript,import{register}from${JSON.stringify(api)};register();`];
+  if (api === undefined) return inherited; // Importing will fail with a clear "Unknown file extension" error.
+  return [...inherited, "--import", `data:text/javascript,import{register}from${JSON.stringify(api)};register();`];
 }
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { CliError } from "../../lib/cli/exit-codes.ts";
-import { importModules, resolveModule, workerExecArgv } from "../../lib/cli/modules.ts";
+import { importModules, resolveModule, withWorkerV8Defaults, workerExecArgv } from "../../lib/cli/modules.ts";
 import { ROOT } from "./run-cli.ts";
 
 describe("module resolution for the CLI", () => {
@@ -65,5 +65,12 @@ describe("module resolution for the CLI", () => {
     } finally {
       if (saved !== undefined) process.env.NODE_OPTIONS = saved;
     }
+  });
+
+  it("caps the young generation of worker processes unless the user sized it", () => {
+    expect(withWorkerV8Defaults(["--enable-source-maps"], "")).to.deep.equal(["--enable-source-maps", "--max-semi-space-size=2"]);
+    expect(withWorkerV8Defaults(["--max-semi-space-size=8"], "")).to.deep.equal(["--max-semi-space-size=8"]);
+    expect(withWorkerV8Defaults(["--max_semi_space_size=8"], "")).to.deep.equal(["--max_semi_space_size=8"]);
+    expect(withWorkerV8Defaults([], "--max-old-space-size=512 --max-semi-space-size=16")).to.deep.equal([]);
   });
 });

@@ -116,6 +116,17 @@ describe("Threaded actors", function () {
     expect(error?.name).to.equal("ActorNotFound");
   });
 
+  it("starts its threads when the process runs with heap-size flags (which threads refuse)", async () => {
+    const sized = new ThreadPool({ modules: MODULES, size: 1, execArgv: [...process.execArgv, "--max-semi-space-size=2", "--max_old_space_size=512"] });
+    try {
+      await sized.warmUp();
+      const result = await sized.run({ actorName: "fib", args: [10], message: fixture.fib.message(10).asData() });
+      expect(result).to.equal(55);
+    } finally {
+      await sized.destroy();
+    }
+  });
+
   it("runs threaded actors inline when no pool is set", async () => {
     fixture.runsHere.length = 0;
     threads.usePool(undefined);
