@@ -89,8 +89,18 @@ const meta = {
   redisUrl: process.env.REDIS_URL ?? "redis://127.0.0.1:6379 (default)",
   amqpUrl: (process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672 (default)").replace(/\/\/[^@/]*@/, "//***@"),
 };
-const summary = summarize(results);
 const latest = `${dir}results/latest.json`;
+// A run of some scripts only keeps the other scripts' results from the previous run.
+if (only.length > 0) {
+  try {
+    const previous = JSON.parse(readFileSync(latest, "utf8")) as Record<string, unknown>;
+    for (const script of SCRIPTS) if (!(script in results) && script in previous) results[script] = previous[script];
+  } catch {
+    // no previous results
+  }
+}
+for (const script of scripts) if (results[script]) (results[script] as Record<string, unknown>).measuredAt = meta.date;
+const summary = summarize(results);
 writeFileSync(latest, JSON.stringify({ meta, summary, ...results }, null, 2));
 console.log(`\n== summary (${meta.seconds} s, load average ${load.start.toFixed(1)} -> ${load.end.toFixed(1)} on ${meta.cores} cores; ${latest})`);
 summary.print();

@@ -28,7 +28,8 @@ const MESSAGES = Number(values.messages ?? "160");
 const RUNS = Number(values.runs ?? "3");
 const ROUNDS = Number(values.rounds);
 const QUEUE = "bench-threads";
-const MODULES = [new URL("./threads-actors.ts", import.meta.url).href];
+// Compiled by `npm run bench`, this file is .js and so is the actors module beside it.
+const MODULES = [new URL(`./threads-actors.${import.meta.url.endsWith(".js") ? "js" : "ts"}`, import.meta.url).href];
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -10,10 +10,14 @@ import { BullSubject } from "./lib/bullmq-subject.ts";
 import { DramatsSubject } from "./lib/dramats-subject.ts";
 import { RawAmqpSubject } from "./lib/raw-amqp.ts";
 import { RawRedisSubject } from "./lib/raw-redis.ts";
+import { rssMb } from "./lib/proc.ts";
 import { Samples } from "./lib/stats.ts";
 import { StubSubject } from "./lib/stub-subject.ts";
 import type { ThroughputSubject } from "./lib/subject.ts";
 import { fixed, int, printTable, range } from "./lib/table.ts";
+
+/** Idle time before the at-rest RSS is read, once the rounds are over. */
+const IDLE_MS = 12_000;
 
 /** The SQLite broker joins the bench once the CLI knows its URLs. */
 function sqliteAvailable(): boolean {
@@ -50,6 +54,14 @@ try {
     }
     process.stdout.write(`  round ${round + 1}/${ROUNDS} done (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   }
+  // At rest: V8 gives back memory (its memory reducer) some seconds after a process goes idle.
+  await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
+  for (const subject of subjects) {
+    if (subject.workerPid === undefined) continue;
+    const s = samples.get(subject.name)!;
+    if (subject.bootRss !== undefined) s.add("rss_boot_mb", subject.bootRss);
+    s.add("rss_idle_mb", rssMb(subject.workerPid));
+  }
 } finally {
   for (const subject of subjects) await subject.teardown().catch((error) => console.error(`teardown of ${subject.name} failed:`, error));
 }
@@ -65,12 +77,21 @@ const rows = subjects.map((s) => {
     range(m.get("enqueue_bulk")),
     range(m.get("worker_cpu_us"), (x) => fixed(x, 1)),
     range(m.get("redis_cpu_us"), (x) => fixed(x, 1)),
+    range(m.get("rss_boot_mb"), (x) => fixed(x, 0)),
     range(m.get("rss_rest_mb"), (x) => fixed(x, 0)),
     range(m.get("rss_peak_mb"), (x) => fixed(x, 0)),
+    range(m.get("rss_idle_mb"), (x) => fixed(x, 0)),
   ];
 });
 console.log("");
-printTable(["subject", "drain msg/s", "enqueue single msg/s", "enqueue bulk msg/s", "worker CPU µs/msg", "Redis CPU µs/msg", "RSS rest MB", "RSS peak MB"], rows);
-console.log(`medians (min-max) of ${ROUNDS} rounds; raw loops run in the bench process; "enqueue single" of raw amqplib is its confirmed publish; ${int((Date.now() - started) / 1000)} s`);
+printTable(
+  ["subject", "drain msg/s", "enqueue single msg/s", "enqueue bulk msg/s", "worker CPU µs/msg", "Redis CPU µs/msg", "RSS boot", "RSS between", "RSS peak", `RSS idle ${IDLE_MS / 1000}s`],
+  rows,
+);
+console.log(
+  `medians (min-max) of ${ROUNDS} rounds; RSS in MB: boot = booted, before any message; between = idle ~1 s after a drain; ` +
+    `peak = while draining; idle = ${IDLE_MS / 1000} s after the last round. Raw loops run in the bench process; ` +
+    `"enqueue single" of raw amqplib is its confirmed publish. ${int((Date.now() - started) / 1000)} s`,
+);
 
 if (OUT) writeFileSync(OUT, JSON.stringify({ messages: MESSAGES, rounds: ROUNDS, subjects: result }, null, 2));

@@ -18,11 +18,17 @@ export class BullSubject implements ThroughputSubject {
   #worker!: WorkerProcess;
   #info!: Redis;
   #sent = 0;
+  bootRss: number | undefined;
 
   constructor(concurrency: number) {
     this.#concurrency = concurrency;
     this.name = `bullmq c${concurrency}`;
     this.#prefix = `bench-${RUN_ID}-bull-c${concurrency}`;
+  }
+
+  /** The pid of the worker process running the actors. */
+  get workerPid(): number {
+    return this.#worker.pid;
   }
 
   async setup(): Promise<void> {
@@ -41,6 +47,9 @@ export class BullSubject implements ThroughputSubject {
       concurrency: this.#concurrency,
     });
     await this.#worker.ready();
+    // Booted and idle: nothing processed yet (its pid is announced once its modules loaded).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    this.bootRss = rssMb(this.#worker.pid);
     await this.#enqueue("bulk", WARMUP);
     await this.#worker.waitCount(this.#sent);
   }

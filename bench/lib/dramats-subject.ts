@@ -66,13 +66,16 @@ export class DramatsSubject implements ThroughputSubject {
   #info: Redis | undefined;
   /** Messages sent so far: the count the worker reaches once it drained them all. */
   #sent = 0;
+  bootRss: number | undefined;
 
   readonly #nodeArgs: string[];
   readonly #tree: Tree;
+  readonly #env: Record<string, string>;
 
   /** `label` tells apart subjects of the same kind (A/B runs); it joins the name. */
-  constructor(kind: BrokerKind, concurrency: number, options: { nodeArgs?: string[]; tree?: Tree; label?: string } = {}) {
+  constructor(kind: BrokerKind, concurrency: number, options: { nodeArgs?: string[]; tree?: Tree; label?: string; env?: Record<string, string> } = {}) {
     this.#nodeArgs = options.nodeArgs ?? [];
+    this.#env = options.env ?? {};
     this.#tree = options.tree ?? OWN_TREE;
     this.#kind = kind;
     this.#concurrency = concurrency;
@@ -99,9 +102,12 @@ export class DramatsSubject implements ThroughputSubject {
       threads: this.#concurrency,
       nodeArgs: this.#nodeArgs,
       tree: this.#tree,
-      env: { BENCH_QUEUE: this.#queue },
+      env: { ...this.#env, BENCH_QUEUE: this.#queue },
     });
     await this.#worker.ready();
+    // Booted and idle: nothing processed yet (its pid is announced once its modules loaded).
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    this.bootRss = rssMb(this.#worker.pid);
     await this.#enqueue("bulk", WARMUP);
     await this.#worker.waitCount(this.#sent);
   }

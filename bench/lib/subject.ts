@@ -12,6 +12,10 @@ export interface ThroughputSubject {
   round(index: number): Promise<Record<string, number>>;
   /** Stops processes and deletes what the subject created on the servers. */
   teardown(): Promise<void>;
+  /** The pid of the worker process, for subjects that have one. */
+  readonly workerPid?: number;
+  /** RSS (MB) of the worker process right after it booted, before any message. */
+  readonly bootRss?: number;
 }
 
 /** How a round enqueues: concurrent single sends, or bulk sends. Rounds alternate. */

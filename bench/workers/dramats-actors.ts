@@ -24,3 +24,4 @@ export const started = actor(
 
 // Pool threads (if any) import this module too; only the process itself announces its pid.
 if (isMainThread) report(`pid ${process.pid}`);
+
