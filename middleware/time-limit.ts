@@ -38,7 +38,9 @@ interface Lane {
  * Runs are kept in one lane per limit value with a single timer each, rather than a timer per
  * message: creating and clearing a Node timer per message was a measurable share of a no-op
  * message's cost. A lane's timer fires at its earliest deadline; runs that ended meanwhile are
- * simply gone from the lane, and the timer is re-armed for the next deadline.
+ * simply gone from the lane, and the timer is re-armed for the next deadline, if any. The
+ * timer is never cleared (one message at a time would otherwise set and clear one per
+ * message): it is unref'd, so a stale one keeps no process alive.
  */
 export class TimeLimit extends Middleware {
   override readonly actorOptions = new Set(["timeLimit"]);
@@ -63,6 +65,7 @@ export class TimeLimit extends Middleware {
     const first = lane.deadlines.values().next();
     if (first.done) return;
     lane.timer = setTimeout(() => this.#expire(lane), Math.max(0, first.value - Date.now()));
+    lane.timer.unref();
   }
 
   #expire(lane: Lane): void {
@@ -85,14 +88,6 @@ export class TimeLimit extends Middleware {
   }
 
   #clear(proxy: MessageProxy): void {
-    for (const lane of this.#lanes.values()) {
-      if (!lane.deadlines.delete(proxy)) continue;
-      // An idle lane holds no timer (it would keep the process alive for nothing).
-      if (lane.deadlines.size === 0 && lane.timer !== undefined) {
-        clearTimeout(lane.timer);
-        lane.timer = undefined;
-      }
-      return;
-    }
+    for (const lane of this.#lanes.values()) if (lane.deadlines.delete(proxy)) return;
   }
 }

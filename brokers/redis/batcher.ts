@@ -6,6 +6,24 @@ interface Batch<T> {
   reject: (error: unknown) => void;
 }
 
+export interface BatcherOptions {
+  /** Most items per call. @defaultValue 1000 */
+  maxBatch?: number;
+  /**
+   * When the collected items run: at the end of the current turn (`tick`, process.nextTick),
+   * or after this loop iteration's I/O callbacks (`immediate`, setImmediate), which leaves
+   * room for another call of the same turn to take them along (`takePending`).
+   * @defaultValue "tick"
+   */
+  defer?: "tick" | "immediate";
+}
+
+/** Items taken out of a batcher to ride on another call; `settle` passes that call's outcome on. */
+export interface PendingItems<T> {
+  readonly items: T[];
+  settle(call: Promise<unknown>): void;
+}
+
 /**
  * Collects the items added during one turn of the event loop (including the promise
  * continuations it triggers) and runs them as one call, so a burst of acks or sends costs
@@ -15,14 +33,16 @@ interface Batch<T> {
 export class Batcher<T> {
   readonly #run: (items: T[]) => Promise<void>;
   readonly #maxBatch: number;
+  readonly #defer: (callback: () => void) => void;
   /** Batches filling up this turn; all but the last are full. */
   #open: Batch<T>[] = [];
   #scheduled = false;
   readonly #running = new Set<Promise<void>>();
 
-  constructor(run: (items: T[]) => Promise<void>, maxBatch = 1000) {
+  constructor(run: (items: T[]) => Promise<void>, options: BatcherOptions = {}) {
     this.#run = run;
-    this.#maxBatch = maxBatch;
+    this.#maxBatch = options.maxBatch ?? 1000;
+    this.#defer = options.defer === "immediate" ? (callback) => setImmediate(callback) : (callback) => process.nextTick(callback);
   }
 
   /** Resolves once the batch holding `item` has run; rejects with that batch's error. */
@@ -41,17 +61,42 @@ export class Batcher<T> {
     batch.items.push(item);
     if (!this.#scheduled) {
       this.#scheduled = true;
-      // nextTick runs after the current microtask queue drains: it sees every item added
-      // by promise chains started in this turn.
-      process.nextTick(() => this.#flush());
+      // Either runs after the current microtask queue drains: it sees every item added by
+      // promise chains started in this turn.
+      this.#defer(() => this.#flush());
     }
     return batch.promise;
+  }
+
+  /**
+   * Takes every pending item out, for the caller to send along with a call of its own; the
+   * items' promises settle with that call. Undefined when nothing is pending.
+   */
+  takePending(): PendingItems<T> | undefined {
+    const batches = this.#open;
+    if (batches.length === 0) return undefined;
+    this.#open = [];
+    return {
+      items: batches.length === 1 ? batches[0]!.items : batches.flatMap((b) => b.items),
+      settle: (call) => {
+        const running = call.then(
+          () => {
+            for (const b of batches) b.resolve();
+          },
+          (error: unknown) => {
+            for (const b of batches) b.reject(error);
+          },
+        );
+        this.#running.add(running);
+        void running.finally(() => this.#running.delete(running));
+      },
+    };
   }
 
   /** Resolves when nothing is pending or running (failures are the callers' business). */
   async drain(): Promise<void> {
     while (this.#scheduled || this.#running.size > 0) {
-      if (this.#scheduled) await new Promise<void>((r) => process.nextTick(r));
+      if (this.#scheduled) await new Promise<void>((r) => this.#defer(r));
       else await Promise.allSettled([...this.#running]);
     }
   }

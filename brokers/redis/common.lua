@@ -74,6 +74,30 @@ local function forget(base, rid)
   redis.call('HDEL', base .. ':prio', rid)
 end
 
+-- Forgets the messages of `rids` (from index `from` on) that `acks` still holds. An id no
+-- longer held (requeued after the consumer was taken for dead, or acked by an earlier run of
+-- the same call) is left alone, so its payload is never removed from under the consumer that
+-- now holds it. Returns how many were still held.
+local function ack_held(base, acks, rids, from)
+  local settled = 0
+  for i = from, #rids, CHUNK do
+    local part = {}
+    for j = i, math.min(i + CHUNK - 1, #rids) do part[#part + 1] = rids[j] end
+    local held = redis.call('SMISMEMBER', acks, unpack(part))
+    local mine = {}
+    for j, rid in ipairs(part) do
+      if held[j] == 1 then mine[#mine + 1] = rid end
+    end
+    if #mine > 0 then
+      redis.call('SREM', acks, unpack(mine))
+      redis.call('HDEL', base .. '.msgs', unpack(mine))
+      redis.call('HDEL', base .. ':prio', unpack(mine))
+      settled = settled + #mine
+    end
+  end
+  return settled
+end
+
 -- Gives ids held in `acks` back to the head of their level (only those still held, and
 -- only while their payload exists). Returns how many became ready again.
 local function requeue_held(base, acks, rids)

@@ -62,7 +62,9 @@ export class RedisConsumer extends Consumer {
     this.queueName = queueName;
     this.#base = host.keys.queue(queueName);
     this.#acksKey = host.keys.acks(this.id, queueName);
-    this.#acks = new Batcher((rids) => this.#ackBatch(rids));
+    // Acks wait for the end of the loop iteration, so that a fetch of the same turn can carry
+    // them (one script call instead of two); otherwise they go on their own.
+    this.#acks = new Batcher((rids) => this.#ackBatch(rids), { defer: "immediate" });
     this.#wake = host.createWakeUp(queueName, this.id);
   }
 
@@ -119,7 +121,21 @@ export class RedisConsumer extends Consumer {
 
   #fetchOnce(count: number): Promise<FetchReply> {
     const { scripts, keys } = this.#host;
-    return scripts.fetch(this.#base, this.#acksKey, keys.heartbeats, keys.consumers, count, this.id, this.queueName, MOVE_LIMIT);
+    const finished = this.#acks.takePending();
+    const reply = scripts.fetch(this.#base, this.#acksKey, keys.heartbeats, keys.consumers, count, this.id, this.queueName, MOVE_LIMIT, finished?.items);
+    if (finished !== undefined) {
+      finished.settle(
+        reply.then(
+          () => {
+            for (const rid of finished.items) this.#held.delete(rid);
+          },
+          (error: unknown) => {
+            throw this.#host.brokerError(error, "ack");
+          },
+        ),
+      );
+    }
+    return reply;
   }
 
   async #reconcile(): Promise<void> {

@@ -3,18 +3,22 @@
 -- KEYS[2]  this consumer's acks set `ns:__acks__.<cid>.<q>`
 -- KEYS[3]  `ns:__heartbeats__`
 -- KEYS[4]  `ns:__dramats_consumers__`
--- ARGV     max, consumer id, queue name, move limit (delayed ids moved per call)
+-- ARGV     max, consumer id, queue name, move limit (delayed ids moved per call), then the
+--          rids this consumer finished since its last call (acked first, as ack.lua does)
 -- Returns  { wait, rid1, payload1, rid2, payload2, ... } where `wait` is the ms until the
---          next delayed message is due (-1: none; 0: more are due now).
+--          next delayed message is due (-1: none; 0: more are due now; only computed when
+--          nothing was taken, as only an empty fetch waits).
 --
 -- Before fetching it moves due delayed ids to their level (atomically: an id is never in
 -- two places) and adopts ids Python producers left on `ns:q.DQ`. A fetch is also a
 -- heartbeat and (re)registers the consumer, so a consumer wrongly reaped comes back.
+-- Carrying the acks saves a script call (and a round trip) per batch of messages.
 local base, acks = KEYS[1], KEYS[2]
 local max, cid, qname, move_limit = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
 local now = now_ms()
 redis.call('ZADD', KEYS[3], now, cid)
 redis.call('HSET', KEYS[4], cid, qname)
+if #ARGV > 4 then ack_held(base, acks, ARGV, 5) end
 
 -- Python Dramatiq's delayed messages: move each to our delay set, keyed by its eta.
 local dq = base .. '.DQ'
@@ -95,7 +99,7 @@ if #taken == max and max > 0 then wake(base) end
 
 if #due == move_limit or pending > move_limit then
   out[1] = 0
-else
+elseif #taken == 0 then
   local first = redis.call('ZRANGE', base .. ':delayed', 0, 0, 'WITHSCORES')
   if first[2] ~= nil then out[1] = math.max(0, tonumber(first[2]) - now) end
 end

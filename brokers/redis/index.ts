@@ -147,7 +147,7 @@ export class RedisBroker extends Broker {
         } catch (error) {
           throw toBrokerError(error, this.#everConnected, "enqueue");
         }
-      }, 500);
+      }, { maxBatch: 500 });
       this.#enqueues.set(queueName, batcher);
     }
     return batcher;

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 
 /** Bumped whenever a script's KEYS/ARGV contract changes. */
-const SCRIPT_VERSION = 1;
+const SCRIPT_VERSION = 2;
 
 /** Every script and its number of KEYS; each file's header documents its contract. */
 const SCRIPTS = {
@@ -40,7 +40,7 @@ function loadSources(): Map<ScriptName, string> {
 
 /** What `fetch.lua` returns. */
 export interface FetchReply {
-  /** ms until the next delayed message is due; -1 when none is. */
+  /** ms until the next delayed message is due; -1 when none is (only computed when no message was taken). */
   wait: number;
   /** Pairs of redis message id and payload. */
   messages: [string, string][];
@@ -89,8 +89,19 @@ export class Scripts {
     return (await this.#call("enqueue", base, ...entries)) as number;
   }
 
-  async fetch(base: string, acks: string, heartbeats: string, registry: string, max: number, consumerId: string, queue: string, moveLimit: number): Promise<FetchReply> {
-    const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit)) as (string | number)[];
+  /** Acks `finished` (rids the consumer holds), then fetches up to `max`. */
+  async fetch(
+    base: string,
+    acks: string,
+    heartbeats: string,
+    registry: string,
+    max: number,
+    consumerId: string,
+    queue: string,
+    moveLimit: number,
+    finished: readonly string[] = [],
+  ): Promise<FetchReply> {
+    const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit, ...finished)) as (string | number)[];
     const messages: [string, string][] = [];
     for (let i = 1; i < reply.length; i += 2) messages.push([reply[i] as string, reply[i + 1] as string]);
     return { wait: Number(reply[0]), messages };

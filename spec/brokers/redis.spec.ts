@@ -162,6 +162,40 @@ describe("RedisBroker", function () {
     });
   });
 
+  describe("acks", () => {
+    it("sends the acks of a turn along with the fetch that follows them, in one script call", async () => {
+      const broker = newBroker({ heartbeatInterval: 10_000, heartbeatTimeout: 60_000, maintenanceInterval: 10_000 });
+      for (let i = 0; i < 4; i++) await broker.enqueue(message([i]));
+      const consumer = broker.consume(queue, { prefetch: 4 });
+      const first = await consumer.fetch(2, 1_000);
+      expect(first).to.have.length(2);
+      const client = await redisClient();
+      const ours = await addressesOf(broker);
+      const scripts: number[] = []; // numkeys of each script call: fetch has 4, ack 2 (depths' stats 1)
+      const monitor = await client.monitor();
+      monitor.on("monitor", (_time: string, args: string[], source: string) => {
+        // A script's first call on a connection may be an EVAL (ioredis loads it that way).
+        if (ours.has(source.split(" ").pop()!) && /^eval(sha)?$/i.test(args[0] ?? "") && args[2] !== "1") scripts.push(Number(args[2]));
+      });
+      await sleep(50);
+      const acked = Promise.all(first.map((d) => consumer.ack(d)));
+      const next = await consumer.fetch(2, 1_000);
+      await acked;
+      await sleep(50);
+      expect(scripts, "script calls (by number of keys)").to.deep.equal([4]);
+      expect(next).to.have.length(2);
+      expect((await broker.depths(queue)).inFlight, "the first two are gone").to.equal(2);
+      // Alone, acks go out by themselves by the end of the loop iteration.
+      await Promise.all(next.map((d) => consumer.ack(d)));
+      await sleep(50);
+      monitor.disconnect();
+      client.disconnect();
+      expect(scripts).to.deep.equal([4, 2]);
+      expect(await broker.depths(queue)).to.deep.include({ ready: 0, inFlight: 0 });
+      await consumer.close();
+    });
+  });
+
   describe("heartbeats and recovery", () => {
     it("beats on a timer while a consumer is busy and fetches nothing", async () => {
       const broker = newBroker();
