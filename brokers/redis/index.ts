@@ -11,6 +11,7 @@ import { MessageDeadLettered, toBrokerError } from "./errors.ts";
 import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
+import { encodePayload, storedPayload } from "./payload.ts";
 import { Scripts } from "./scripts.ts";
 import { WakeUp } from "./wake-up.ts";
 
@@ -107,8 +108,7 @@ export class RedisBroker extends Broker {
 
   /** The payload stored under `rid`: the message with Dramatiq's `redis_message_id` set. */
   #payload(message: Message, rid: string): string {
-    const data = message.asData();
-    return this.encoder.encode({ ...data, queue_name: canonicalQueueName(data.queue_name), options: { ...data.options, redis_message_id: rid } });
+    return encodePayload(this.encoder, message, rid);
   }
 
   #priority(message: Message): number {
@@ -127,12 +127,12 @@ export class RedisBroker extends Broker {
     return new Message({ ...message, args: message.args, queueName: canonicalQueueName(message.queueName), options });
   }
 
-  protected async writeMessage(message: Message, _body: string, options: WriteOptions): Promise<void> {
+  protected async writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
     if (this.#closed) throw new DramatsError("RedisBroker is closed");
-    // Dramatiq's workers ack by `options.redis_message_id`, so the stored payload must carry
-    // the id it is stored under: encode again with it rather than splice the caller's bytes.
+    // Dramatiq's workers ack by `options.redis_message_id`: the stored payload carries the id
+    // it is stored under (spliced into `body` when the bytes are known to match; payload.ts).
     const rid = randomUUID();
-    const payload = this.#payload(message, rid);
+    const payload = storedPayload(this.encoder, message, body, rid);
     const priority = Math.round(options.priority);
     await this.#enqueueBatcher(message.queueName).add([rid, payload, Number.isFinite(priority) ? priority : 0, Math.max(0, Math.round(options.delay))]);
   }
