@@ -361,15 +361,30 @@ export abstract class Broker {
    * Writes a message to its queue, visible after `delay` ms, running the enqueue hooks.
    * Resolves once the broker holds it; rejects with a typed error otherwise.
    */
-  async enqueue<M extends Message<any>>(message: M, options: EnqueueOptions = {}): Promise<M> {
-    const delay = Math.max(0, options.delay ?? 0);
-    this.assertDeclared(message.queueName);
-    await this.emit("beforeEnqueue", this, message, delay);
+  enqueue<M extends Message<any>>(message: M, options: EnqueueOptions = {}): Promise<M> {
+    try {
+      const delay = Math.max(0, options.delay ?? 0);
+      this.assertDeclared(message.queueName);
+      const before = this.emit("beforeEnqueue", this, message, delay);
+      if (before !== undefined || delay > 0) return this.#enqueueWaiting(message, delay, before);
+      // No hook to wait for (the default chain has none): one promise, no extra turns.
+      return this.writeMessage(message, this.encode(message), { delay, priority: this.priorityOf(message) }).then(() => this.#enqueued(message, delay));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #enqueueWaiting<M extends Message<any>>(message: M, delay: number, before: void | Promise<void>): Promise<M> {
+    await before;
     if (delay > 0) await this.emit("beforeDelayMessage", this, message, delay);
     await this.writeMessage(message, this.encode(message), { delay, priority: this.priorityOf(message) });
+    return this.#enqueued(message, delay);
+  }
+
+  #enqueued<M extends Message<any>>(message: M, delay: number): M | Promise<M> {
     bindBroker(message, this);
-    await this.emit("afterEnqueue", this, message, delay);
-    return message;
+    const after = this.emit("afterEnqueue", this, message, delay);
+    return after === undefined ? message : after.then(() => message);
   }
 
   /**

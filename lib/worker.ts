@@ -238,13 +238,7 @@ export class Worker {
       const item = this.#work.pop()!;
       item.loop.started();
       this.#inFlight++;
-      this.#process(item).then(
-        () => this.#finish(item),
-        (error) => {
-          this.#log.error({ err: error, ...messageFields(item.proxy) }, "Unexpected error while processing a message");
-          this.#finish(item);
-        },
-      );
+      void this.#handle(item);
     }
   }
 
@@ -302,6 +296,16 @@ export class Worker {
       this.#idleWaiters = [];
       for (const wake of waiters) wake();
     }
+  }
+
+  /** Processes one item, then frees its slot (#process never throws past here). */
+  async #handle(item: WorkItem): Promise<void> {
+    try {
+      await this.#process(item);
+    } catch (error) {
+      this.#log.error({ err: error, ...messageFields(item.proxy) }, "Unexpected error while processing a message");
+    }
+    this.#finish(item);
   }
 
   async #process({ proxy, loop }: WorkItem): Promise<void> {

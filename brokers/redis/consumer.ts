@@ -109,10 +109,8 @@ export class RedisConsumer extends Consumer {
       }
       this.#interrupted = false;
       if (this.#closed) return [];
-      return reply.messages.map(([rid, body]) => {
-        this.#held.add(rid);
-        return { rid, body };
-      });
+      for (const delivery of reply.messages) this.#held.add(delivery.rid);
+      return reply.messages;
     } catch (error) {
       this.#needsReconcile = true;
       throw this.#host.brokerError(error, "fetch");

@@ -42,8 +42,8 @@ function loadSources(): Map<ScriptName, string> {
 export interface FetchReply {
   /** ms until the next delayed message is due; -1 when none is (only computed when no message was taken). */
   wait: number;
-  /** Pairs of redis message id and payload. */
-  messages: [string, string][];
+  /** The messages taken: redis message id and payload (the consumer's deliveries as they are). */
+  messages: { rid: string; body: string }[];
 }
 
 export interface StatsReply {
@@ -102,8 +102,8 @@ export class Scripts {
     finished: readonly string[] = [],
   ): Promise<FetchReply> {
     const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit, ...finished)) as (string | number)[];
-    const messages: [string, string][] = [];
-    for (let i = 1; i < reply.length; i += 2) messages.push([reply[i] as string, reply[i + 1] as string]);
+    const messages: { rid: string; body: string }[] = [];
+    for (let i = 1; i < reply.length; i += 2) messages.push({ rid: reply[i] as string, body: reply[i + 1] as string });
     return { wait: Number(reply[0]), messages };
   }
 
