@@ -2,6 +2,7 @@ import amqp, { type ChannelModel, type Options } from "amqplib";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { ConnectionClosed, ConnectionFailed } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logging.ts";
+import { batchSocketWrites } from "./write-batching.ts";
 
 /** How a connector reaches the server and backs off between attempts. */
 export interface ConnectorSettings {
@@ -95,6 +96,7 @@ export class Connector {
       try {
         this.#resetWhileConnecting = false;
         model = await amqp.connect(this.#settings.url, this.#settings.socketOptions as Options.Connect);
+        batchSocketWrites(model);
         this.#connecting = model;
         model.on("error", (error: Error) => this.#log.warn({ err: error, connection: this.name }, "RabbitMQ connection error"));
         model.on("blocked", (reason: string) => this.#log.warn({ connection: this.name, reason }, "RabbitMQ blocked the connection"));

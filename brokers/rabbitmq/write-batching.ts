@@ -1,0 +1,36 @@
+import type { ChannelModel } from "amqplib";
+
+/** The parts of amqplib's (2.x) connection internals this relies on. */
+interface Internals {
+  stream?: { cork?: () => void; uncork?: () => void };
+  muxer?: { _readIncoming?: () => void };
+}
+
+/**
+ * Makes a connection write the frames queued by its channels in one socket write per burst
+ * instead of one per frame.
+ *
+ * amqplib queues each publish (or ack) as a frame on its channel, and its multiplexer then
+ * copies the queued frames to the socket one `write` at a time. While the kernel accepts them,
+ * every frame costs a syscall: about a third of a producer's CPU when a thousand publishes are
+ * written at once. Corking the socket while the multiplexer runs gathers them into one
+ * `writev` per pass (a pass stops at the socket's high-water mark and resumes on `drain`). The
+ * frames, their order and the moment they leave are unchanged: the pass ends with the uncork.
+ *
+ * Returns false, changing nothing, when the internals are not what it expects.
+ */
+export function batchSocketWrites(model: ChannelModel): boolean {
+  const { stream, muxer } = (model as unknown as { connection?: Internals }).connection ?? {};
+  const readIncoming = muxer?._readIncoming;
+  if (stream?.cork === undefined || stream.uncork === undefined || muxer === undefined || typeof readIncoming !== "function") return false;
+  const socket = stream as { cork(): void; uncork(): void };
+  muxer._readIncoming = function (this: unknown): void {
+    socket.cork();
+    try {
+      readIncoming.call(this);
+    } finally {
+      socket.uncork();
+    }
+  };
+  return true;
+}

@@ -1,0 +1,42 @@
+import { expect } from "chai";
+import amqp from "amqplib";
+import { batchSocketWrites } from "../../brokers/rabbitmq/write-batching.ts";
+import { amqpUrl, uniqueQueue } from "../helpers/amqp.ts";
+
+describe("RabbitMQ socket write batching", function () {
+  this.timeout(15_000);
+
+  it("writes a burst of publishes in a few socket writes, every frame intact", async () => {
+    const model = await amqp.connect(await amqpUrl());
+    const queue = uniqueQueue("rmq_batch");
+    try {
+      // Fails when an amqplib upgrade moves the internals it patches.
+      expect(batchSocketWrites(model)).to.equal(true);
+      const channel = await model.createConfirmChannel();
+      await channel.assertQueue(queue, { durable: false, autoDelete: false });
+      const socket = (model as unknown as { connection: { stream: { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void } } }).connection.stream;
+      let writes = 0;
+      for (const method of ["_write", "_writev"] as const) {
+        const original = socket[method];
+        socket[method] = function (this: unknown, ...args: unknown[]) {
+          writes++;
+          return original.apply(this, args);
+        };
+      }
+      const count = 300;
+      for (let i = 0; i < count; i++) channel.publish("", queue, Buffer.from(JSON.stringify({ i })), { persistent: true });
+      await channel.waitForConfirms();
+      // One write per frame without batching; a 16 KiB socket buffer's worth per write with it.
+      expect(writes).to.be.below(count / 10);
+      expect((await channel.checkQueue(queue)).messageCount).to.equal(count);
+      const got: number[] = [];
+      for (let message = await channel.get(queue, { noAck: true }); message !== false; message = await channel.get(queue, { noAck: true })) {
+        got.push((JSON.parse(message.content.toString()) as { i: number }).i);
+      }
+      expect(got).to.deep.equal(Array.from({ length: count }, (_, i) => i));
+      await channel.deleteQueue(queue);
+    } finally {
+      await model.close();
+    }
+  });
+});
