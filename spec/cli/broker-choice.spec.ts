@@ -1,12 +1,11 @@
 // Which broker the worker processes use, and what they run on it: --broker over a module's own
 // broker (keeping its middleware), and --no-scheduler.
 import { expect } from "chai";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteBroker } from "../../brokers/sqlite/index.ts";
 import { Message } from "../../lib/index.ts";
-import { FAST, isBootLine, runCli, until, type CliRun } from "./run-cli.ts";
+import { cliSpec, FAST, isBootLine, until, type CliRun } from "./run-cli.ts";
 
 function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, "utf8").trim().split("\n").filter(Boolean) : [];
@@ -14,27 +13,12 @@ function lines(file: string): string[] {
 
 describe("dramats broker choice and scheduler", function () {
   this.timeout(30_000);
-  let dir: string;
-  let out: string;
-  const runsNow: CliRun[] = [];
+  const spec = cliSpec("dramats-choice-");
 
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "dramats-choice-"));
-    out = join(dir, "runs.txt");
-  });
-  afterEach(() => {
-    for (const run of runsNow.splice(0)) run.destroy();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  function start(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
-    const run = runCli([...args, ...FAST], { env: { CLI_SPEC_OUT: out, ...env } });
-    runsNow.push(run);
-    return run;
-  }
+  const start = (args: string[], env: NodeJS.ProcessEnv = {}): CliRun => spec.start([...args, ...FAST], { env: { CLI_SPEC_OUT: spec.out, ...env } });
 
   it("--broker replaces a module's own broker but keeps its middleware (Results: storeResults stays a known option)", async () => {
-    const url = `sqlite://${join(dir, "jobs.sqlite")}`;
+    const url = `sqlite://${join(spec.dir, "jobs.sqlite")}`;
     const run = start(["spec/fixtures/cli-results-app.ts", "--processes", "2", "--broker", url]);
     const boot = await run.waitFor(isBootLine);
     expect(boot.msg).to.include(`broker SqliteBroker ${url};`);
@@ -46,22 +30,21 @@ describe("dramats broker choice and scheduler", function () {
     } finally {
       await producer.close();
     }
-    expect(lines(out).map((l) => l.split(" ").slice(1).join(" ")).sort()).to.deep.equal(["add 10", "add 11", "add 12", "add 13"]);
-    run.signal("SIGTERM");
-    expect(await run.exited()).to.equal(0);
+    expect(lines(spec.out).map((l) => l.split(" ").slice(1).join(" ")).sort()).to.deep.equal(["add 10", "add 11", "add 12", "add 13"]);
+    expect(await run.stop()).to.equal(0);
     expect(run.stderr()).not.to.include("unknown option");
   });
 
   it("--no-scheduler: worker processes enqueue no cron ticks (without it, they do)", async () => {
     const off = start(["spec/fixtures/cli-schedule-app.ts", "--processes", "1", "--broker", "memory://", "--no-scheduler"]);
-    await off.waitFor((l) => l.msg === "Scheduler off (--no-scheduler): this process enqueues no cron ticks");
+    await off.waitFor("Scheduler off (--no-scheduler): this process enqueues no cron ticks");
     await off.waitFor(isBootLine);
     // The same app with the scheduler on ticks every second, in its own out file.
-    const onOut = join(dir, "on.txt");
+    const onOut = join(spec.dir, "on.txt");
     const on = start(["spec/fixtures/cli-schedule-app.ts", "--processes", "1", "--broker", "memory://"], { CLI_SPEC_OUT: onOut });
-    await on.waitFor((l) => l.msg === "Scheduler started");
+    await on.waitFor("Scheduler started");
     await until(() => lines(onOut).length >= 2, 5_000);
-    expect(lines(out)).to.deep.equal([]);
+    expect(lines(spec.out)).to.deep.equal([]);
     expect(off.lines.some((l) => l.msg === "Scheduler started")).to.equal(false);
     for (const run of [off, on]) run.signal("SIGTERM");
     expect(await off.exited()).to.equal(0);

@@ -2,12 +2,11 @@
 // shebang, loading an app that imports the compiled library (as `import "dramats"` would).
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
-import { isBootLine, ROOT, runCli, runs, until, type CliRun } from "./run-cli.ts";
+import { cliSpec, isBootLine, ROOT, runs, until } from "./run-cli.ts";
 
 const run = promisify(execFile);
 // Inside node_modules, so the build resolves dramats' own dependencies as an install would.
@@ -16,30 +15,23 @@ const BIN = join(BUILD, "lib", "cli", "main.js");
 
 describe("the compiled dramats bin", function () {
   this.timeout(90_000);
-  let dir: string;
-  let cli: CliRun | undefined;
+  const spec = cliSpec("dramats-bin-");
 
   before(async () => {
     await run(process.execPath, [join(ROOT, "node_modules", "typescript", "bin", "tsc"), "-p", "tsconfig.build.json", "--outDir", BUILD], { cwd: ROOT });
     chmodSync(BIN, 0o755);
-    dir = mkdtempSync(join(tmpdir(), "dramats-bin-"));
-    writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
   });
   after(() => {
     rmSync(BUILD, { recursive: true, force: true });
-    rmSync(dir, { recursive: true, force: true });
-  });
-  afterEach(() => {
-    cli?.destroy();
-    cli = undefined;
   });
 
-  /** An app module importing the compiled library; `ts` adds type annotations. */
+  /** An app module (in an ES module package) importing the compiled library; `ts` adds type annotations. */
   function writeApp(name: string, ts: boolean): string {
     const lib = pathToFileURL(join(BUILD, "lib", "index.js")).href;
     const stub = pathToFileURL(join(BUILD, "brokers", "stub.js")).href;
     const n = ts ? "n: number" : "n";
-    const path = join(dir, name);
+    writeFileSync(join(spec.dir, "package.json"), '{ "type": "module" }\n');
+    const path = join(spec.dir, name);
     writeFileSync(
       path,
       `import { appendFileSync } from "node:fs";\n` +
@@ -61,11 +53,11 @@ describe("the compiled dramats bin", function () {
 
   for (const ts of [false, true]) {
     it(`runs a ${ts ? "TypeScript (through tsx)" : "JavaScript"} app, threaded actors included, and stops on SIGTERM`, async () => {
-      const out = join(dir, `runs-${ts ? "ts" : "js"}.txt`);
+      const out = spec.out;
       const app = writeApp(ts ? "app.ts" : "app.js", ts);
-      cli = runCli([app, "--processes", "1", "--cpu-threads", "1", "--heartbeat-interval", "100", "--heartbeat-timeout", "5000"], {
+      const cli = spec.start([app, "--processes", "1", "--cpu-threads", "1", "--heartbeat-interval", "100", "--heartbeat-timeout", "5000"], {
         command: [BIN],
-        cwd: dir,
+        cwd: spec.dir,
         env: { CLI_SPEC_OUT: out, NODE_OPTIONS: "" },
       });
       const boot = await cli.waitFor(isBootLine, 30_000);
@@ -74,8 +66,7 @@ describe("the compiled dramats bin", function () {
       const byActor = new Map(runs(out).map((r) => [r.actor, r]));
       expect(byActor.get("hello")!.threadId).to.equal(0);
       expect(byActor.get("heavy")!.threadId).to.be.above(0);
-      cli.signal("SIGTERM");
-      expect(await cli.exited()).to.equal(0);
+      expect(await cli.stop()).to.equal(0);
     });
   }
 });

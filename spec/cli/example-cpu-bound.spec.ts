@@ -3,27 +3,25 @@ import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { deleteNamespace, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
-import { isBootLine, ROOT, runCli, until, type CliRun } from "./run-cli.ts";
+import { cliSpec, isBootLine, ROOT, until } from "./run-cli.ts";
 
 const run = promisify(execFile);
 
 describe("examples/cpu-bound through the CLI", function () {
   this.timeout(30_000);
-  let cli: CliRun | undefined;
+  const spec = cliSpec("dramats-example-");
   let namespace: string;
 
   beforeEach(() => {
     namespace = uniqueNamespace("dramats-example");
   });
   afterEach(async () => {
-    cli?.destroy();
-    cli = undefined;
     await deleteNamespace(namespace);
   });
 
   it("blurs images on pool threads and reports each result from an async actor", async () => {
     const url = await redisUrl();
-    cli = runCli([
+    const cli = spec.start([
       "examples/cpu-bound/actors.ts",
       "--broker", `${url}?namespace=${namespace}`,
       "--processes", "1", "--cpu-threads", "2", "--heartbeat-interval", "100", "--heartbeat-timeout", "5000",
@@ -37,7 +35,7 @@ describe("examples/cpu-bound through the CLI", function () {
     });
     expect(sent.stdout.trim()).to.equal("sent 4 blur jobs");
 
-    const reports = () => cli!.lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("blurred photo-"));
+    const reports = () => cli.lines.filter((l) => typeof l.msg === "string" && l.msg.startsWith("blurred photo-"));
     await until(() => reports().length === 4, 20_000);
     const byImage = new Map(reports().map((l) => [l.image as string, l]));
     expect([...byImage.keys()].sort()).to.deep.equal(["photo-0.png", "photo-1.png", "photo-2.png", "photo-3.png"]);
@@ -45,7 +43,6 @@ describe("examples/cpu-bound through the CLI", function () {
       expect(line).to.include({ requestedBy: "enqueue.ts", width: 400, height: 300 });
       expect(line.mean).to.be.within(100, 155); // A blurred uniform-noise image is mid-grey.
     }
-    cli.signal("SIGTERM");
-    expect(await cli.exited()).to.equal(0);
+    expect(await cli.stop()).to.equal(0);
   });
 });

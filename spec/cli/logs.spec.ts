@@ -3,10 +3,10 @@
 // user with a password (an ACL user this spec creates and deletes).
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
-import { RedisBroker } from "../../brokers/redis/index.ts";
 import { Message } from "../../lib/index.ts";
-import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
-import { FAST, isBootLine, runCli, type CliRun, type LogLine } from "./run-cli.ts";
+import { redisClient } from "../helpers/redis.ts";
+import { redisNamespace } from "./redis-namespace.ts";
+import { cliSpec, FAST, isBootLine, type CliRun, type LogLine } from "./run-cli.ts";
 
 const OUTCOMES = "spec/fixtures/cli-outcomes-app.ts";
 const DEBUG = 20;
@@ -16,20 +16,14 @@ const ERROR = 50;
 
 describe("dramats logs", function () {
   this.timeout(30_000);
-  let url: string;
-  let ns: string;
+  const spec = cliSpec("dramats-logs-");
+  const redis = redisNamespace("dramats-logs", ["outcomes"]);
   let user: string;
   let password: string;
   /** The broker URL as the worker gets it: user and password included. */
   let secretUrl: string;
-  let broker: RedisBroker;
-  let cli: CliRun | undefined;
 
-  before(async () => {
-    url = await redisUrl();
-  });
   beforeEach(async () => {
-    ns = uniqueNamespace("dramats-logs");
     user = `dramats-spec-${randomUUID().slice(0, 8)}`;
     password = `pw-${randomUUID()}`;
     const admin = await redisClient();
@@ -38,20 +32,12 @@ describe("dramats logs", function () {
     } finally {
       admin.disconnect();
     }
-    const parsed = new URL(url);
+    const parsed = new URL(redis.brokerUrl());
     parsed.username = user;
     parsed.password = password;
-    parsed.searchParams.set("namespace", ns);
     secretUrl = parsed.href;
-    broker = new RedisBroker({ url, namespace: ns, middleware: [] });
-    broker.declareQueue("outcomes");
   });
   afterEach(async () => {
-    cli?.destroy();
-    cli = undefined;
-    await broker.flushAll();
-    await broker.close();
-    await deleteNamespace(ns);
     const admin = await redisClient();
     try {
       await admin.call("ACL", "DELUSER", user);
@@ -64,7 +50,8 @@ describe("dramats logs", function () {
   const output = (run: CliRun) => run.lines.map((l) => JSON.stringify(l)).join("\n") + run.stderr();
 
   it("logs each message event once with messageId, actor, queue, attempt (and durationMs), debug with --verbose", async () => {
-    cli = runCli([OUTCOMES, "--processes", "1", "--verbose", "--broker", secretUrl, ...FAST]);
+    const { broker } = redis;
+    const cli = spec.start([OUTCOMES, "--processes", "1", "--verbose", "--broker", secretUrl, ...FAST]);
     const boot = await cli.waitFor(isBootLine);
     expect(boot.msg).to.include(`redis://${user}:***@`);
 
@@ -78,7 +65,7 @@ describe("dramats logs", function () {
     await cli.waitFor((l) => l.msg === "Message dead-lettered" && l.messageId === doomed.messageId);
     await cli.waitFor((l) => l.msg === "Message dead-lettered" && l.messageId === stale.messageId);
 
-    const about = (id: string) => cli!.lines.filter((l) => l.messageId === id);
+    const about = (id: string) => cli.lines.filter((l) => l.messageId === id);
     /** Each (attempt, event) of a message, in order, checking the common fields on the way. */
     const events = (id: string, actor = "work") =>
       about(id).map((l) => {
@@ -126,14 +113,14 @@ describe("dramats logs", function () {
     expect(events(stale.messageId, "stale")).to.include.members(["1 Message received", "1 Message skipped"]);
     expect(events(stale.messageId, "stale")).not.to.include("1 Actor started");
 
-    cli.signal("SIGTERM");
-    expect(await cli.exited()).to.equal(0);
+    expect(await cli.stop()).to.equal(0);
     expect(cli.lines.some((l) => l.msg === "Worker stopped")).to.equal(true);
     expect(output(cli)).not.to.include(password);
   });
 
   it("never prints the password of DRAMATS_BROKER: not at info level, not when the broker refuses it", async () => {
-    cli = runCli([OUTCOMES, "--processes", "1", ...FAST], { env: { DRAMATS_BROKER: secretUrl } });
+    const { broker } = redis;
+    const cli = spec.start([OUTCOMES, "--processes", "1", ...FAST], { env: { DRAMATS_BROKER: secretUrl } });
     const boot = await cli.waitFor(isBootLine);
     expect(boot.msg).to.include(`redis://${user}:***@`);
     const ok = await broker.enqueue(new Message({ queueName: "outcomes", actorName: "work", args: ["quiet", 0] }));
@@ -141,16 +128,15 @@ describe("dramats logs", function () {
     // At info level a success logs nothing per message.
     expect(cli.lines.filter((l) => l.messageId === ok.messageId)).to.deep.equal([]);
     expect(cli.lines.some((l) => l.level === DEBUG)).to.equal(false);
-    cli.signal("SIGTERM");
-    expect(await cli.exited()).to.equal(0);
+    expect(await cli.stop()).to.equal(0);
     expect(output(cli)).not.to.include(password);
 
     // A wrong password: the boot fails with exit code 3, and neither password is printed.
     const wrong = new URL(secretUrl);
     wrong.password = `wrong-${password}`;
-    cli = runCli([OUTCOMES, "--processes", "1", "--verbose", ...FAST], { env: { DRAMATS_BROKER: wrong.href } });
-    expect(await cli.exited()).to.equal(3);
-    expect(cli.stderr()).to.include("Cannot reach the broker");
-    expect(output(cli)).not.to.include(password);
+    const refused = spec.start([OUTCOMES, "--processes", "1", "--verbose", ...FAST], { env: { DRAMATS_BROKER: wrong.href } });
+    expect(await refused.exited()).to.equal(3);
+    expect(refused.stderr()).to.include("Cannot reach the broker");
+    expect(output(refused)).not.to.include(password);
   });
 });

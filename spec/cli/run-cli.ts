@@ -1,6 +1,8 @@
 // Spawns the real `dramats` command for CLI specs and watches its output.
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { tsxEntry } from "../../lib/threads/tsx.ts";
 
@@ -17,14 +19,23 @@ export interface CliRun {
   readonly pid: number;
   readonly lines: LogLine[];
   stderr(): string;
-  /** Resolves with the first line matching, waiting up to `timeout` ms. */
-  waitFor(match: (line: LogLine) => boolean, timeout?: number): Promise<LogLine>;
+  /** Resolves with the first line matching (a string: the line whose msg is that), waiting up to `timeout` ms. */
+  waitFor(match: LineMatch, timeout?: number): Promise<LogLine>;
+  /** How many lines so far match. */
+  count(match: LineMatch): number;
   /** Resolves with the exit code (or the signal name), waiting up to `timeout` ms. */
   exited(timeout?: number): Promise<number | string>;
   signal(signal: NodeJS.Signals): void;
+  /** Sends `signal` (SIGTERM unless told) and resolves with the exit code, as `exited` does. */
+  stop(signal?: NodeJS.Signals, timeout?: number): Promise<number | string>;
   /** SIGKILLs the whole process group (supervisor and workers) if still running. */
   destroy(): void;
 }
+
+/** A line's exact msg, or a test on the whole line. */
+export type LineMatch = string | ((line: LogLine) => boolean);
+
+const matcher = (match: LineMatch) => (typeof match === "string" ? (line: LogLine) => line.msg === match : match);
 
 /**
  * Runs `node --import tsx lib/cli/main.ts ...args` (or `command ...args`) in its own process group, so a spec can
@@ -59,6 +70,11 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
   });
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (err += chunk));
   const exit = new Promise<number | string>((resolve) => child.on("exit", (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = (timeout = 15_000) =>
+    Promise.race([
+      exit,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`dramats did not exit within ${timeout} ms; stderr: ${err}`)), timeout).unref()),
+    ]);
 
   return {
     child,
@@ -66,23 +82,26 @@ export function runCli(args: string[], options: { env?: NodeJS.ProcessEnv; cwd?:
     lines,
     stderr: () => err,
     waitFor(match, timeout = 15_000) {
-      const seen = lines.find(match);
+      const test = matcher(match);
+      const seen = lines.find(test);
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           reject(new Error(`No matching log line within ${timeout} ms. Last lines:\n${lines.slice(-15).map((l) => JSON.stringify(l)).join("\n")}\nstderr: ${err}`));
         }, timeout);
-        waiters.push({ match, resolve: (line) => (clearTimeout(timer), resolve(line)) });
+        waiters.push({ match: test, resolve: (line) => (clearTimeout(timer), resolve(line)) });
       });
     },
-    exited(timeout = 15_000) {
-      return Promise.race([
-        exit,
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`dramats did not exit within ${timeout} ms; stderr: ${err}`)), timeout).unref()),
-      ]);
+    count(match) {
+      return lines.filter(matcher(match)).length;
     },
+    exited,
     signal(signal) {
       child.kill(signal);
+    },
+    stop(signal = "SIGTERM", timeout) {
+      child.kill(signal);
+      return exited(timeout);
     },
     destroy() {
       try {
@@ -100,19 +119,70 @@ export const isBootLine = (line: LogLine): boolean => typeof line.msg === "strin
 export const APP = "spec/fixtures/cli-stub-app.ts";
 /** Short heartbeats and grace so the whole file stays quick. */
 export const FAST = ["--heartbeat-interval", "100", "--heartbeat-timeout", "1500", "--grace", "2000", "--cpu-threads", "1", "--no-metrics"];
+/** FAST, serving the fleet's metrics on a free port (the supervisor logs its URL). */
+export const WITH_METRICS = [...FAST.filter((a) => a !== "--no-metrics"), "--metrics-port", "0"];
 
-/** Lines the fixture app appended: "<pid> <actor> <tag> <threadId>". */
-export function runs(file: string): { pid: number; actor: string; tag: string; threadId: number }[] {
+export interface CliSpec {
+  /** This test's own temporary directory. */
+  readonly dir: string;
+  /** `<dir>/runs.txt`: where the fixture apps record their runs (pass it as CLI_SPEC_OUT). */
+  readonly out: string;
+  /** `runCli`, killed (with its whole process group) after the test. */
+  start(args: string[], options?: Parameters<typeof runCli>[1]): CliRun;
+  /** Kills every command this test started now, for cleanups that need them gone first. */
+  destroyAll(): void;
+}
+
+/**
+ * The setup every CLI spec shares, as mocha hooks of the calling `describe`: a fresh
+ * temporary directory per test, removed after it along with every command it started.
+ * Hooks registered after this call run after its cleanup.
+ */
+export function cliSpec(prefix = "dramats-cli-"): CliSpec {
+  const started: CliRun[] = [];
+  let dir = "";
+  const spec: CliSpec = {
+    get dir() {
+      return dir;
+    },
+    get out() {
+      return join(dir, "runs.txt");
+    },
+    start(args, options) {
+      const run = runCli(args, options);
+      started.push(run);
+      return run;
+    },
+    destroyAll() {
+      for (const run of started.splice(0)) run.destroy();
+    },
+  };
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+  });
+  afterEach(() => {
+    spec.destroyAll();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return spec;
+}
+
+/** Lines the fixture app appended: "<pid> <actor> <tag> <threadId>" (only `actor`'s when given). */
+export function runs(file: string, actor?: string): { pid: number; actor: string; tag: string; threadId: number }[] {
   if (!existsSync(file)) return [];
-  return readFileSync(file, "utf8")
+  const all = readFileSync(file, "utf8")
     .trim()
     .split("\n")
     .filter(Boolean)
     .map((line) => {
-      const [pid, actor, tag, threadId] = line.split(" ");
-      return { pid: Number(pid), actor: actor!, tag: tag!, threadId: Number(threadId) };
+      const [pid, name, tag, threadId] = line.split(" ");
+      return { pid: Number(pid), actor: name!, tag: tag!, threadId: Number(threadId) };
     });
+  return actor === undefined ? all : all.filter((r) => r.actor === actor);
 }
+
+/** How many processes appended to `file`. */
+export const pidsIn = (file: string): number => new Set(runs(file).map((r) => r.pid)).size;
 
 export async function until(check: () => boolean, timeout = 10_000): Promise<void> {
   const deadline = Date.now() + timeout;
