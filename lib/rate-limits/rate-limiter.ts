@@ -23,10 +23,18 @@ export abstract class RateLimiter {
   readonly backend: RateLimiterBackend;
   readonly key: string;
 
-  constructor(backend: RateLimiterBackend, key: string) {
+  /**
+   * `settings`: a subclass's numeric options, each checked to be a positive number and kept
+   * as the field of that name (which the subclass `declare`s, so no field initializer resets it).
+   */
+  constructor(backend: RateLimiterBackend, key: string, settings: Record<string, number> = {}) {
     if (!key) throw new RangeError("A rate limiter needs a non-empty key");
     this.backend = backend;
     this.key = key;
+    for (const [name, value] of Object.entries(settings)) {
+      if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`Rate limiter ${name} must be a positive number, got ${value}`);
+    }
+    Object.assign(this, settings);
   }
 
   /** One attempt to be admitted, as `holder`. */
@@ -66,13 +74,11 @@ export abstract class RateLimiter {
  * limit 1). A holder that dies frees its slot after `ttl` ms.
  */
 export class ConcurrentRateLimiter extends RateLimiter {
-  readonly limit: number;
-  readonly ttl: number;
+  declare readonly limit: number;
+  declare readonly ttl: number;
 
   constructor(backend: RateLimiterBackend, key: string, options: { limit?: number; ttl?: number } = {}) {
-    super(backend, key);
-    this.limit = positive("limit", options.limit ?? 1);
-    this.ttl = positive("ttl", options.ttl ?? 900_000);
+    super(backend, key, { limit: options.limit ?? 1, ttl: options.ttl ?? 900_000 });
   }
 
   protected tryAcquire(holder: string): Promise<boolean> {
@@ -86,13 +92,11 @@ export class ConcurrentRateLimiter extends RateLimiter {
 
 /** At most `limit` calls in any `window` ms (a sliding window, so no bursts at window edges). */
 export class WindowRateLimiter extends RateLimiter {
-  readonly limit: number;
-  readonly window: number;
+  declare readonly limit: number;
+  declare readonly window: number;
 
   constructor(backend: RateLimiterBackend, key: string, options: { limit: number; window: number }) {
-    super(backend, key);
-    this.limit = positive("limit", options.limit);
-    this.window = positive("window", options.window);
+    super(backend, key, { limit: options.limit, window: options.window });
   }
 
   protected tryAcquire(): Promise<boolean> {
@@ -102,21 +106,14 @@ export class WindowRateLimiter extends RateLimiter {
 
 /** A token bucket: bursts of up to `capacity` calls, refilled at `capacity` per `period` ms. */
 export class BucketRateLimiter extends RateLimiter {
-  readonly capacity: number;
-  readonly period: number;
+  declare readonly capacity: number;
+  declare readonly period: number;
 
   constructor(backend: RateLimiterBackend, key: string, options: { capacity: number; period: number }) {
-    super(backend, key);
-    this.capacity = positive("capacity", options.capacity);
-    this.period = positive("period", options.period);
+    super(backend, key, { capacity: options.capacity, period: options.period });
   }
 
   protected tryAcquire(): Promise<boolean> {
     return this.backend.takeToken(this.key, this.capacity, this.period);
   }
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value)) throw new RangeError(`Rate limiter ${name} must be a positive number, got ${value}`);
-  return value;
 }
