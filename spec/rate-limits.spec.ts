@@ -61,7 +61,15 @@ describe("rate limiters (stub backend)", () => {
 
   it("validates its options", () => {
     expect(() => new WindowRateLimiter(new StubRateLimiterBackend(), "w", { limit: 0, window: 1 })).to.throw(RangeError, "limit");
+    expect(() => new BucketRateLimiter(new StubRateLimiterBackend(), "b", { capacity: 1, period: Infinity })).to.throw(RangeError, "period");
     expect(() => new ConcurrentRateLimiter(new StubRateLimiterBackend(), "")).to.throw(RangeError, "key");
+  });
+
+  it("keeps its options as fields, with the concurrent limiter's defaults", () => {
+    const backend = new StubRateLimiterBackend();
+    expect(new ConcurrentRateLimiter(backend, "c")).to.include({ backend, key: "c", limit: 1, ttl: 900_000 });
+    expect(new WindowRateLimiter(backend, "w", { limit: 3, window: 200 })).to.include({ limit: 3, window: 200 });
+    expect(new BucketRateLimiter(backend, "b", { capacity: 2, period: 100 })).to.include({ capacity: 2, period: 100 });
   });
 });
 
