@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { APP, cliSpec, FAST, isBootLine, pidsIn, ROOT, runs, until, WITH_METRICS } from "./run-cli.ts";
-import { metricsUrl, scrape } from "./scrape.ts";
+import { metricsUrl, scrapeUntil } from "./scrape.ts";
 
 describe("dramats CLI (in-memory broker)", function () {
   this.timeout(30_000);
@@ -130,9 +130,10 @@ describe("dramats CLI (in-memory broker)", function () {
     const cli = spec.start([APP, "--processes", "2", ...WITH_METRICS], { env: { CLI_SPEC_OUT: spec.out, CLI_SPEC_SEND: "2" } });
     const url = await metricsUrl(cli);
     await until(() => runs(spec.out).length === 8 && cli.count("Worker started") === 2);
-    const text = await scrape(url);
     // Each process ran its own two "note" messages: the fleet's counter says four.
-    expect(text).to.match(/^dramatiq_messages_total\{queue_name="cli-stub",actor_name="note"\} 4$/m);
+    const notes = /^dramatiq_messages_total\{queue_name="cli-stub",actor_name="note"\} 4$/m;
+    const text = await scrapeUntil(url, (t) => notes.test(t));
+    expect(text).to.match(notes);
     expect(text).to.include("process_resident_memory_bytes");
     expect(await cli.stop()).to.equal(0);
   });

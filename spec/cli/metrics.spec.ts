@@ -58,14 +58,15 @@ describe("dramats metrics across worker processes", function () {
       const cli = spec.start([APP, "--processes", "2", ...WITH_METRICS], { env: { CLI_SPEC_OUT: spec.out, CLI_SPEC_SEND: "2" } });
       const url = await metricsUrl(cli);
       await until(() => runs(spec.out, "note").length === 4);
-      expect(notes(await scrape(url))).to.equal(4);
+      // Both processes answer this scrape with their two, so these are the values kept below.
+      expect(notes(await scrapeUntil(url, (t) => notes(t) === 4))).to.equal(4);
 
       process.kill(runs(spec.out)[0]!.pid, "SIGKILL");
       await cli.waitFor("Worker process died; restarting it");
       // The replacement runs its own two.
       await until(() => runs(spec.out, "note").length === 6);
       await until(() => cli.count("Worker started") === 3);
-      expect(notes(await scrape(url)), "2 kept from the dead process + 2 + 2").to.equal(6);
+      expect(notes(await scrapeUntil(url, (t) => notes(t) === 6)), "2 kept from the dead process + 2 + 2").to.equal(6);
       expect(await cli.stop()).to.equal(0);
     });
 
@@ -77,7 +78,7 @@ describe("dramats metrics across worker processes", function () {
       cli.signal("SIGHUP");
       await cli.waitFor("Worker process retired");
       await until(() => runs(spec.out, "note").length === 4);
-      const first = notes(await scrape(url));
+      const first = notes(await scrapeUntil(url, (t) => notes(t) === 4));
       expect(first, "2 from the retired process + 2 from its successor").to.equal(4);
       // And it never goes backwards.
       expect(notes(await scrape(url))).to.equal(4);

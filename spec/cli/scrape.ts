@@ -21,7 +21,12 @@ export async function scrape(url: string): Promise<string> {
   return (await fetch(url)).text();
 }
 
-/** Scrapes until `done` holds (or 10 s pass), returning the last text. */
+/**
+ * Scrapes until `done` holds (or 10 s pass), returning the last text for the spec to assert on.
+ * What the fixture app recorded can be ahead of a scrape: a process that logged "Worker started"
+ * already runs messages but has not yet told the supervisor it is ready, and until then a scrape
+ * does not ask it. Counters only grow, so waiting for the expected value hides no double count.
+ */
 export async function scrapeUntil(url: string, done: (text: string) => boolean): Promise<string> {
   const deadline = Date.now() + 10_000;
   for (;;) {

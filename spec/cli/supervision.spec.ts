@@ -86,7 +86,11 @@ describe("dramats supervision (in-memory broker)", function () {
   });
 
   it("recycles a worker process whose memory passes --max-memory", async () => {
-    const cli = spec.start([APP, "--processes", "1", "--threads", "1", "--max-memory", "300", "--queues", "cli-stub", ...FAST], {
+    // The in-memory broker's twelve 40 MB leaks run back to back without a turn of the event loop
+    // for timers: on a loaded machine that can outlast FAST's 1.5 s heartbeat timeout, and the
+    // process is killed as blocked before its RSS check runs. A longer timeout keeps this about memory.
+    const patient = [...FAST, "--heartbeat-timeout", "10000"];
+    const cli = spec.start([APP, "--processes", "1", "--threads", "1", "--max-memory", "300", "--queues", "cli-stub", ...patient], {
       env: { CLI_SPEC_OUT: spec.out, CLI_SPEC_LEAK: "12" },
     });
     const retiring = await cli.waitFor("Worker process is recycling; starting its replacement");
