@@ -4,13 +4,13 @@
 // every subject alike. Run: node --import tsx bench/throughput.ts [--quick] [--rounds N]
 // [--messages N] [--only redis,bullmq] [--out file.json]
 import { writeFileSync } from "node:fs";
-import { checkBrokerUrl } from "../lib/cli/broker-url.ts";
 import { MESSAGES, OUT, QUICK, ROUNDS, selected } from "./lib/config.ts";
+import { sqliteAvailable } from "./lib/broker-target.ts";
 import { BullSubject } from "./lib/bullmq-subject.ts";
 import { DramatsSubject } from "./lib/dramats-subject.ts";
 import { RawAmqpSubject } from "./lib/raw-amqp.ts";
 import { RawRedisSubject } from "./lib/raw-redis.ts";
-import { rssMb } from "./lib/proc.ts";
+import { rssMb, summed } from "./lib/proc.ts";
 import { Samples } from "./lib/stats.ts";
 import { StubSubject } from "./lib/stub-subject.ts";
 import type { ThroughputSubject } from "./lib/subject.ts";
@@ -18,16 +18,6 @@ import { fixed, int, printTable, range } from "./lib/table.ts";
 
 /** Idle time before the at-rest RSS is read, once the rounds are over. */
 const IDLE_MS = 12_000;
-
-/** The SQLite broker joins the bench once the CLI knows its URLs. */
-function sqliteAvailable(): boolean {
-  try {
-    checkBrokerUrl("sqlite:///tmp/bench.sqlite");
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const subjects: ThroughputSubject[] = [
   new DramatsSubject("redis", 1),
@@ -57,10 +47,10 @@ try {
   // At rest: V8 gives back memory (its memory reducer) some seconds after a process goes idle.
   await new Promise((resolve) => setTimeout(resolve, IDLE_MS));
   for (const subject of subjects) {
-    if (subject.workerPid === undefined) continue;
+    if (subject.workerPids === undefined) continue;
     const s = samples.get(subject.name)!;
     if (subject.bootRss !== undefined) s.add("rss_boot_mb", subject.bootRss);
-    s.add("rss_idle_mb", rssMb(subject.workerPid));
+    s.add("rss_idle_mb", summed(subject.workerPids, rssMb));
   }
 } finally {
   for (const subject of subjects) await subject.teardown().catch((error) => console.error(`teardown of ${subject.name} failed:`, error));

@@ -67,3 +67,8 @@ export async function redisCpuMicros(redis: Redis): Promise<number> {
 export function nowNs(): bigint {
   return process.hrtime.bigint();
 }
+
+/** `measure` (e.g. rssMb, cpuMicros) added up over several processes, such as a CLI's workers. */
+export function summed(pids: readonly number[], measure: (pid: number) => number): number {
+  return pids.reduce((total, pid) => total + measure(pid), 0);
+}

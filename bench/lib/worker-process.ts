@@ -188,6 +188,11 @@ export class WorkerProcess {
     return this.#pid;
   }
 
+  /** Every process running the actors. */
+  get pids(): readonly number[] {
+    return [this.pid];
+  }
+
   /** Messages counted so far by the no-op actor (in steps of REPORT_EVERY). */
   get count(): number {
     return this.#count;
