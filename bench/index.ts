@@ -1,5 +1,5 @@
 // `npm run bench [-- --quick] [-- throughput latency threads]`: compiles the package and the bench
-// to JavaScript (tsc, into node_modules/.cache/dramats-bench), so that worker processes run as in
+// to JavaScript (tsc, into node_modules/.cache/dramats-bench-*), so that worker processes run as in
 // production rather than through tsx; then runs each bench script in its own process (so one
 // bench's threads, timers and heap never skew another's figures), merges their JSON into
 // bench/results/latest.json and prints the summary: dramats against the baselines measured in
@@ -7,7 +7,8 @@
 // TypeScript through tsx. `profile` and `ab` (named explicitly) run those tools instead.
 // Uses REDIS_URL and AMQP_URL (default: the local servers); starts worker processes itself.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { summarize } from "./lib/summary.ts";
@@ -28,8 +29,11 @@ const scripts = tool ? [tool] : SCRIPTS.filter((s) => only.length === 0 || only.
 
 /** Compiles with bench/tsconfig.json (incremental) and copies the Lua scripts beside the broker. */
 function build(): string {
-  const out = `${root}node_modules/.cache/dramats-bench/`;
-  const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${dir}tsconfig.json`], { stdio: "inherit" });
+  // Checkouts may share node_modules (a worktree's symlink to it): each compiles into its own
+  // directory, so that one's build never swaps the code under another's run.
+  const checkout = createHash("sha1").update(realpathSync(root)).digest("hex").slice(0, 8);
+  const out = `${root}node_modules/.cache/dramats-bench-${checkout}/`;
+  const tsc = spawnSync(process.execPath, [`${root}node_modules/typescript/bin/tsc`, "-p", `${dir}tsconfig.json`, "--outDir", out, "--tsBuildInfoFile", `${out}.tsbuildinfo`], { stdio: "inherit" });
   // tsc emits despite type errors; only a failure to emit stops the bench.
   if (tsc.status !== 0 && tsc.status !== 2) throw new Error(`building the bench failed (tsc exit ${tsc.status})`);
   // Compiled files sit under node_modules, outside this package's "type": "module".
