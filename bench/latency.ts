@@ -8,16 +8,15 @@
 import { writeFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Queue } from "bullmq";
-import { RabbitmqBroker } from "../brokers/rabbitmq/index.ts";
-import { RedisBroker } from "../brokers/redis/index.ts";
-import { actor, type Broker } from "../lib/index.ts";
+import { actor } from "../lib/index.ts";
+import { brokerTarget, sqliteAvailable, type BrokerKind } from "./lib/broker-target.ts";
 import { bullConnection } from "./lib/bullmq.ts";
-import { deleteRabbitQueues, deleteRedisKeys } from "./lib/cleanup.ts";
-import { AMQP_URL, OUT, QUICK, REDIS_URL, ROUNDS, RUN_ID, redisUrlWithNamespace, selected } from "./lib/config.ts";
+import { deleteRedisKeys } from "./lib/cleanup.ts";
+import { OUT, QUICK, REDIS_URL, ROUNDS, RUN_ID, selected } from "./lib/config.ts";
 import { cpuMicros, nowNs } from "./lib/proc.ts";
 import { percentile, Samples } from "./lib/stats.ts";
 import { fixed, printTable, range } from "./lib/table.ts";
-import { WorkerProcess } from "./lib/worker-process.ts";
+import { OWN_TREE, WorkerProcess } from "./lib/worker-process.ts";
 
 /** Messages per round and subject (the issue's 500 = 5 rounds of 100). */
 const PER_ROUND = 100;
@@ -35,26 +34,20 @@ interface LatencySubject {
   close(): Promise<void>;
 }
 
-function dramatsSubject(kind: "redis" | "rabbitmq"): LatencySubject {
+async function dramatsSubject(kind: BrokerKind): Promise<LatencySubject> {
   const queue = `bench_${RUN_ID}_latency_${kind}`;
-  const namespace = `bench-${RUN_ID}-latency`;
-  const producer: Broker = kind === "redis" ? new RedisBroker({ url: REDIS_URL, namespace }) : new RabbitmqBroker({ url: AMQP_URL });
-  const started = actor(function bench_started(_seq: number): void {}, { broker: producer, queueName: queue });
+  const target = await brokerTarget(OWN_TREE, kind, "latency", queue);
+  const started = actor(function bench_started(_seq: number): void {}, { broker: target.producer, queueName: queue });
   const name = `dramats ${kind}`;
-  const worker = WorkerProcess.dramats({
-    name,
-    brokerUrl: kind === "redis" ? redisUrlWithNamespace(namespace) : AMQP_URL,
-    threads: CONCURRENCY,
-    env: { BENCH_QUEUE: queue },
-  });
+  const worker = WorkerProcess.dramats({ name, brokerUrl: target.url, threads: CONCURRENCY, env: { BENCH_QUEUE: queue } });
   return {
     name,
     worker,
     send: (seq) => started.send(seq),
     async close() {
       await worker.close();
-      await producer.close();
-      await (kind === "redis" ? deleteRedisKeys(`${namespace}:*`) : deleteRabbitQueues([queue]));
+      await target.producer.close();
+      await target.cleanup();
     },
   };
 }
@@ -89,7 +82,14 @@ async function once(subject: LatencySubject, seq: number): Promise<number> {
   return Number(started - sent) / 1e6;
 }
 
-const subjects = [dramatsSubject("redis"), bullSubject(), dramatsSubject("rabbitmq")].filter((s) => selected(s.name));
+// Only the selected subjects start: a name is known before its subject is made.
+const makers: [string, () => LatencySubject | Promise<LatencySubject>][] = [
+  ["dramats redis", () => dramatsSubject("redis")],
+  ["bullmq", bullSubject],
+  ["dramats rabbitmq", () => dramatsSubject("rabbitmq")],
+];
+if (sqliteAvailable()) makers.push(["dramats sqlite", () => dramatsSubject("sqlite")]);
+const subjects = await Promise.all(makers.filter(([name]) => selected(name)).map(([, make]) => make()));
 const samples = new Map(subjects.map((s) => [s.name, new Samples()]));
 const all = new Map<string, number[]>(subjects.map((s) => [s.name, []]));
 console.log(`idle latency: ${ROUND_COUNT} rounds of ${PER_ROUND} messages sent one at a time, ${GAP_MS} ms apart; subjects: ${subjects.map((s) => s.name).join(", ")}`);

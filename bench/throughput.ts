@@ -1,5 +1,5 @@
 // No-op throughput, worker CPU and memory: each subject enqueues MESSAGES messages (one small
-// integer argument), then one worker process drains them. Rounds alternate concurrent single
+// integer argument), then one worker process drains them (two for "p2" subjects). Rounds alternate concurrent single
 // sends and bulk sends, and visit the subjects in turn, so that drift in the machine's load hits
 // every subject alike. Run: node --import tsx bench/throughput.ts [--quick] [--rounds N]
 // [--messages N] [--only redis,bullmq] [--out file.json]
@@ -27,7 +27,8 @@ const subjects: ThroughputSubject[] = [
   new RawRedisSubject(),
   new DramatsSubject("rabbitmq", 50),
   new RawAmqpSubject(),
-  ...(sqliteAvailable() ? [new DramatsSubject("sqlite", 50)] : []),
+  // SQLite is embedded: the one broker whose workers scale by processes on one machine.
+  ...(sqliteAvailable() ? [new DramatsSubject("sqlite", 50), new DramatsSubject("sqlite", 50, { processes: 2 })] : []),
   new StubSubject(50),
 ].filter((s) => selected(s.name));
 
@@ -80,7 +81,8 @@ printTable(
 );
 console.log(
   `medians (min-max) of ${ROUNDS} rounds; RSS in MB: boot = booted, before any message; between = idle ~1 s after a drain; ` +
-    `peak = while draining; idle = ${IDLE_MS / 1000} s after the last round. Raw loops run in the bench process; ` +
+    `peak = while draining; idle = ${IDLE_MS / 1000} s after the last round; "p2": 2 worker processes, CPU and RSS summed. ` +
+    `Raw loops run in the bench process; ` +
     `"enqueue single" of raw amqplib is its confirmed publish. ${int((Date.now() - started) / 1000)} s`,
 );
 

@@ -1,5 +1,5 @@
 // dramats on a real broker: the bench enqueues through a producer broker in its own process,
-// and one worker process, started with the dramats CLI, drains the queue.
+// and worker processes (one unless told), started with the dramats CLI, drain the queue.
 // The dramats code (worker and producer alike) comes from a tree: the bench's own by default, or
 // another compiled copy, so that A/B runs (bench/ab.ts) compare two commits in one process.
 import type { Actor } from "../../lib/index.ts";
@@ -16,6 +16,8 @@ export interface DramatsSubjectOptions {
   /** Tells apart subjects of the same kind (A/B runs); it joins the name. */
   label?: string;
   env?: Record<string, string>;
+  /** The CLI's --processes; more than one adds `pN` to the name. @defaultValue 1 */
+  processes?: number;
 }
 
 export class DramatsSubject extends WorkerSubject {
@@ -27,12 +29,13 @@ export class DramatsSubject extends WorkerSubject {
   #noop!: Actor<[number], void>;
 
   constructor(kind: BrokerKind, concurrency: number, options: DramatsSubjectOptions = {}) {
-    super(`dramats ${kind} c${concurrency}${options.label ? ` ${options.label}` : ""}`, { redisCpu: kind === "redis" });
+    const processes = options.processes ?? 1;
+    super(`dramats ${kind} c${concurrency}${processes > 1 ? ` p${processes}` : ""}${options.label ? ` ${options.label}` : ""}`, { redisCpu: kind === "redis" });
     this.#kind = kind;
     this.#concurrency = concurrency;
     this.#options = options;
     const label = options.label ? `${options.label}_` : "";
-    this.#queue = `bench_${RUN_ID}_${label}${kind}_c${concurrency}`;
+    this.#queue = `bench_${RUN_ID}_${label}${kind}_c${concurrency}${processes > 1 ? `_p${processes}` : ""}`;
   }
 
   protected override async start(): Promise<WorkerProcess> {
@@ -45,6 +48,7 @@ export class DramatsSubject extends WorkerSubject {
     return WorkerProcess.dramats({
       name: this.name,
       brokerUrl: this.#target.url,
+      processes: this.#options.processes ?? 1,
       threads: this.#concurrency,
       nodeArgs: this.#options.nodeArgs ?? [],
       tree,

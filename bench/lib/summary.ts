@@ -88,10 +88,13 @@ export function summarize(results: Record<string, unknown>): { rows: Row[]; prin
     const peak = med(tp, `dramats redis ${c}`, "rss_peak_mb");
     rows.push({ measure: `Worker RSS peak draining, Redis ${c}`, dramats: peak, baselineName: `BullMQ ${c}`, baseline: med(tp, `bullmq ${c}`, "rss_peak_mb"), unit: "MB", target: "< 100 MB", holds: below(peak, 100) });
   }
-  for (const subject of ["dramats sqlite c50", "dramats stub c50"]) {
-    const drain = med(tp, subject, "drain");
-    if (drain !== undefined) rows.push({ measure: `${subject.replace("dramats ", "")} drain (info)`, dramats: drain, unit: "msg/s", target: "-", holds: undefined });
-  }
+  const info = (measure: string, subject: string, metric: string, unit: string, baselineName?: string, baselineSubject?: string) =>
+    rows.push({ measure: `${measure} (info)`, dramats: med(tp, subject, metric), baselineName, baseline: baselineSubject === undefined ? undefined : med(tp, baselineSubject, metric), unit, target: "-", holds: undefined });
+  info("sqlite c50 drain", "dramats sqlite c50", "drain", "msg/s");
+  // The embedded broker scales by worker processes: two against one, same run.
+  info("sqlite c50 drain, 2 processes", "dramats sqlite c50 p2", "drain", "msg/s", "1 process", "dramats sqlite c50");
+  info("sqlite c50 worker CPU, 2 processes", "dramats sqlite c50 p2", "worker_cpu_us", "µs", "1 process", "dramats sqlite c50");
+  info("stub c50 drain", "dramats stub c50", "drain", "msg/s");
 
   const format = (x: number | undefined, unit: string) => (unit === "msg/s" ? int(x) : fixed(x, unit === "ms" || unit === "ms/s" ? 2 : 1));
   return {

@@ -1,7 +1,7 @@
-// A worker process the bench drives: a `dramats` CLI (supervisor + one worker process) or a
-// BullMQ worker. It reads the worker's `BENCH ...` lines (bench/workers/report.ts), knows
-// the pid of the process that runs the actors, and can freeze it (SIGSTOP) while the bench
-// enqueues, so that enqueue and drain are timed apart without restarting the worker.
+// A worker process the bench drives: a `dramats` CLI (supervisor + worker processes, one unless
+// told) or a BullMQ worker. It reads the workers' `BENCH ...` lines (bench/workers/report.ts),
+// knows the pids of the processes that run the actors, and can freeze them (SIGSTOP) while the
+// bench enqueues, so that enqueue and drain are timed apart without restarting the worker.
 import { spawn, type ChildProcess } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -46,6 +46,8 @@ export interface DramatsSpawnOptions extends SpawnOptions {
   brokerUrl: string;
   /** The CLI's --threads (the worker's concurrency). */
   threads: number;
+  /** The CLI's --processes. @defaultValue 1 */
+  processes?: number;
 }
 
 export interface BullSpawnOptions extends SpawnOptions {
@@ -57,12 +59,18 @@ export interface BullSpawnOptions extends SpawnOptions {
 
 type Waiter = { until: number; resolve: (ns: bigint) => void };
 
+/** Where one worker process's count stands: how many, and the worker's clock at the last. */
+type Tally = { count: number; at: bigint };
+
 export class WorkerProcess {
   readonly name: string;
   readonly #child: ChildProcess;
-  /** The process that runs the actors (the CLI's worker process, not its supervisor). */
-  #pid: number | undefined;
-  #pidWaiters: ((pid: number) => void)[] = [];
+  /** The processes that run the actors (the CLI's worker processes, not its supervisor). */
+  readonly #pids: number[] = [];
+  readonly #processes: number;
+  #pidWaiters: (() => void)[] = [];
+  /** Counts by reporting process (its pid; "" where lines carry none: one process). */
+  readonly #tallies = new Map<string, Tally>();
   #count = 0;
   #countAt = 0n;
   #countWaiters: Waiter[] = [];
@@ -73,9 +81,10 @@ export class WorkerProcess {
   #exited: Promise<number | null>;
   #exitCode: number | null | undefined;
 
-  private constructor(name: string, child: ChildProcess) {
+  private constructor(name: string, child: ChildProcess, processes: number) {
     this.name = name;
     this.#child = child;
+    this.#processes = processes;
     this.#exited = new Promise((resolve) =>
       child.on("exit", (code, signal) => {
         this.#exitCode = code ?? (signal ? -1 : null);
@@ -86,13 +95,14 @@ export class WorkerProcess {
     createInterface({ input: child.stderr! }).on("line", (line) => this.#keep(line));
   }
 
-  /** `dramats MODULE --processes 1 --threads N --broker URL`, as an operator would start it. */
+  /** `dramats MODULE --processes P --threads N --broker URL`, as an operator would start it. */
   static dramats(options: DramatsSpawnOptions): WorkerProcess {
+    const processes = options.processes ?? 1;
     const args = [
       ...(options.nodeArgs ?? []),
       ...run(options.tree ?? OWN_TREE, "lib/cli/main"),
       run(options.tree ?? OWN_TREE, "bench/workers/dramats-actors").at(-1)!,
-      "--processes", "1",
+      "--processes", String(processes),
       "--threads", String(options.threads),
       "--broker", options.brokerUrl,
       // The bench freezes workers while it enqueues: the supervisor must not take that for a
@@ -101,7 +111,9 @@ export class WorkerProcess {
       "--metrics-port", "0",
       "--grace", "5000",
     ];
-    return WorkerProcess.#spawn(options.name, args, options.env);
+    // Several processes each count their own share, and report it with their pid (report.ts).
+    const env = processes > 1 ? { ...options.env, BENCH_REPORT_OWN: "1" } : options.env;
+    return WorkerProcess.#spawn(options.name, args, env, processes);
   }
 
   static bullmq(options: BullSpawnOptions): WorkerProcess {
@@ -120,13 +132,13 @@ export class WorkerProcess {
     return WorkerProcess.#spawn(options.name, [...(options.nodeArgs ?? []), ...run(options.tree ?? OWN_TREE, options.path)], options.env);
   }
 
-  static #spawn(name: string, args: string[], env: Record<string, string> = {}): WorkerProcess {
+  static #spawn(name: string, args: string[], env: Record<string, string> = {}, processes = 1): WorkerProcess {
     const child = spawn(process.execPath, args, {
       cwd: ROOT,
       env: { ...process.env, DRAMATS_LOG_LEVEL: process.env.DRAMATS_LOG_LEVEL ?? "warn", ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });
-    return new WorkerProcess(name, child);
+    return new WorkerProcess(name, child, processes);
   }
 
   #keep(line: string): void {
@@ -136,14 +148,22 @@ export class WorkerProcess {
 
   #line(line: string): void {
     if (!line.startsWith("BENCH ")) return this.#keep(line);
-    const [kind, a, b] = line.slice(6).split(" ");
+    const [kind, a, b, c] = line.slice(6).split(" ");
     if (kind === "pid") {
-      this.#pid = Number(a);
-      for (const wake of this.#pidWaiters) wake(this.#pid);
+      // A pid beyond the expected count is a replacement (the supervisor restarted a worker).
+      this.#pids.push(Number(a));
+      if (this.#pids.length > this.#processes) this.#pids.shift();
+      if (this.#pids.length < this.#processes) return;
+      for (const wake of this.#pidWaiters) wake();
       this.#pidWaiters = [];
     } else if (kind === "count") {
-      this.#count = Number(a);
-      this.#countAt = BigInt(b!);
+      this.#tallies.set(c ?? "", { count: Number(a), at: BigInt(b!) });
+      // All processes together: the sum of their counts, done when the last of them was.
+      this.#count = 0;
+      for (const tally of this.#tallies.values()) {
+        this.#count += tally.count;
+        if (tally.at > this.#countAt) this.#countAt = tally.at;
+      }
       const ready = this.#countWaiters.filter((w) => w.until <= this.#count);
       this.#countWaiters = this.#countWaiters.filter((w) => w.until > this.#count);
       for (const w of ready) w.resolve(this.#countAt);
@@ -177,28 +197,29 @@ export class WorkerProcess {
     ]).finally(() => clearTimeout(timer));
   }
 
-  /** Resolves with the pid of the process running the actors, once it has loaded them. */
-  ready(timeoutMs = 60_000): Promise<number> {
-    if (this.#pid !== undefined) return Promise.resolve(this.#pid);
-    return this.#guard(new Promise<number>((resolve) => this.#pidWaiters.push(resolve)), "start-up", timeoutMs);
+  /** Resolves with the pid of the (first) process running the actors, once all have loaded them. */
+  async ready(timeoutMs = 60_000): Promise<number> {
+    if (this.#pids.length < this.#processes) await this.#guard(new Promise<void>((resolve) => this.#pidWaiters.push(resolve)), "start-up", timeoutMs);
+    return this.pid;
   }
 
+  /** The first process running the actors (with one process, the only one). */
   get pid(): number {
-    if (this.#pid === undefined) throw new Error(`${this.name} has not reported its pid yet`);
-    return this.#pid;
+    return this.pids[0]!;
   }
 
   /** Every process running the actors. */
   get pids(): readonly number[] {
-    return [this.pid];
+    if (this.#pids.length < this.#processes) throw new Error(`${this.name} has not reported its pids yet`);
+    return this.#pids;
   }
 
-  /** Messages counted so far by the no-op actor (in steps of REPORT_EVERY). */
+  /** Messages counted so far by the no-op actor (in steps of REPORT_EVERY with one process), over all processes. */
   get count(): number {
     return this.#count;
   }
 
-  /** Resolves with the worker's clock (ns) when its no-op actor has counted `n` messages. */
+  /** Resolves with the worker's clock (ns) when its no-op actors have counted `n` messages. */
   waitCount(n: number, timeoutMs = 300_000): Promise<bigint> {
     if (this.#count >= n) return Promise.resolve(this.#countAt);
     return this.#guard(new Promise<bigint>((resolve) => this.#countWaiters.push({ until: n, resolve })), `count ${n}`, timeoutMs);
@@ -221,21 +242,21 @@ export class WorkerProcess {
     return this.#guard(answer, `an answer to ${text}`, timeoutMs);
   }
 
-  /** Freezes the worker process (it keeps its connections; nothing runs). */
+  /** Freezes the worker processes (they keep their connections; nothing runs). */
   freeze(): void {
-    process.kill(this.pid, "SIGSTOP");
+    for (const pid of this.pids) process.kill(pid, "SIGSTOP");
   }
 
   thaw(): void {
-    process.kill(this.pid, "SIGCONT");
+    for (const pid of this.pids) process.kill(pid, "SIGCONT");
   }
 
   /** Stops the worker gracefully (SIGTERM to the CLI), killing it if it lingers. */
   async close(timeoutMs = 10_000): Promise<void> {
     if (this.#exitCode !== undefined) return;
-    if (this.#pid !== undefined) {
+    for (const pid of this.#pids) {
       try {
-        process.kill(this.#pid, "SIGCONT");
+        process.kill(pid, "SIGCONT");
       } catch {
         // already gone
       }

@@ -1,16 +1,19 @@
 // The actors the bench's dramats worker processes run, imported by the dramats CLI.
 // `bench_noop` does nothing but count (reporting every REPORT_EVERY messages, with the
-// machine-wide monotonic clock); `bench_started` reports the moment it starts, for latency.
+// machine-wide monotonic clock, or its own count where several processes share the queue);
+// `bench_started` reports the moment it starts, for latency.
 import { isMainThread } from "node:worker_threads";
 import { actor } from "../../lib/index.ts";
-import { report, REPORT_EVERY } from "./report.ts";
+import { OwnCounter, report, REPORT_EVERY, REPORT_OWN } from "./report.ts";
 
 const queueName = process.env.BENCH_QUEUE ?? "bench_noop";
 let count = 0;
+const own = REPORT_OWN ? new OwnCounter() : undefined;
 
 export const noop = actor(
   function bench_noop(_n: number): void {
-    if (++count % REPORT_EVERY === 0) report(`count ${count} ${process.hrtime.bigint()}`);
+    if (own) own.add();
+    else if (++count % REPORT_EVERY === 0) report(`count ${count} ${process.hrtime.bigint()}`);
   },
   { queueName },
 );
