@@ -112,11 +112,25 @@ function firstUserFrame(stack: string | undefined): string | undefined {
  */
 export const WORKER_V8_DEFAULTS: readonly string[] = ["--max-semi-space-size=2"];
 
-/** `execArgv` plus each of WORKER_V8_DEFAULTS that neither it nor `nodeOptions` sets. */
-export function withWorkerV8Defaults(execArgv: readonly string[], nodeOptions: string = process.env.NODE_OPTIONS ?? ""): string[] {
+/**
+ * How the old generation grows and shrinks in worker processes, unless the user says otherwise.
+ * A worker's live heap is small (about 10 MB) but a drain promotes much short-lived garbage:
+ * growing the old-generation limit by 30% per full GC rather than up to 4x keeps the peak RSS
+ * while draining about 20 MB lower. V8's memory reducer gives memory back once a process goes
+ * idle; starting it 0.5 s rather than 8 s after the last full GC returns it soon after a drain.
+ * Neither costs measurable throughput (npm run bench).
+ */
+export const WORKER_GC_DEFAULTS: readonly string[] = ["--heap-growing-percent=30", "--gc-memory-reducer-start-delay-ms=500"];
+
+/** `execArgv` plus each of `defaults` (WORKER_V8_DEFAULTS) that neither it nor `nodeOptions` sets. */
+export function withWorkerV8Defaults(
+  execArgv: readonly string[],
+  nodeOptions: string = process.env.NODE_OPTIONS ?? "",
+  defaults: readonly string[] = WORKER_V8_DEFAULTS,
+): string[] {
   const args = [...execArgv];
   const given = [...args, ...nodeOptions.split(/\s+/)].map((arg) => arg.split("=")[0]!.replaceAll("_", "-"));
-  for (const flag of WORKER_V8_DEFAULTS) {
+  for (const flag of defaults) {
     if (!given.includes(flag.split("=")[0]!)) args.push(flag);
   }
   return args;

@@ -11,6 +11,7 @@ import { Threads } from "../../middleware/threads.ts";
 import type { CliOptions } from "./args.ts";
 import { brokerFromUrl, redactUrl } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
+import { collectGarbage } from "./collect-garbage.ts";
 import { BlockWatch } from "./block-watch.ts";
 import { isSupervisorCommand, report, reportAndWait, WORKER_ENV, type BootSummary } from "./ipc.ts";
 import { importModules, resolveModule } from "./modules.ts";
@@ -82,6 +83,8 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
     running = await boot(options, log, retire, blockWatch);
     report({ type: "starting" });
     await running.worker.start();
+    // Booted: most of what the imports allocated is garbage now. Give it back before any work.
+    collectGarbage();
   } catch (error) {
     const failure =
       error instanceof CliError ? error : new CliError(`Worker process failed to boot: ${(error as Error)?.stack ?? String(error)}`, ExitCode.ERROR);

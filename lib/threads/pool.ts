@@ -37,13 +37,14 @@ function tsxRegistersInThreads(version: string = process.versions.node): boolean
 }
 
 /**
- * Heap-size flags of the process. Node refuses them in a thread's execArgv
- * (ERR_WORKER_INVALID_EXEC_ARGV); threads size their heaps through resourceLimits instead.
+ * Heap flags of the process (sizes, and the GC tuning the CLI gives worker processes). Node
+ * refuses them in a thread's execArgv (ERR_WORKER_INVALID_EXEC_ARGV); V8 flags hold for the whole
+ * process anyway, and threads size their heaps through resourceLimits.
  */
-const PROCESS_HEAP_FLAG = /^--max[-_](semi|old)[-_]space[-_]size(=|$)/;
+const PROCESS_HEAP_FLAG = /^--(max[-_](semi|old)[-_]space[-_]size|heap[-_]growing[-_]percent|gc[-_]memory[-_]reducer[-_]start[-_]delay[-_]ms)(=|$)/;
 
 /**
- * Flags for pool threads: the process's, without its heap sizes. On older Node lines tsx only
+ * Flags for pool threads: the process's, without its heap flags. On older Node lines tsx only
  * hooks the main thread's ES module loader, so threads that must import .ts files register it
  * themselves first.
  */

@@ -14,13 +14,7 @@ import { requeueCommand } from "./requeue.ts";
 import { schedulesCommand } from "./schedules.ts";
 import { DEFAULT_CALL_TIMEOUT, openSession, type Session, type SessionOptions } from "./session.ts";
 
-/** The first words that name an operator command rather than a module to run. */
-export const OPERATOR_COMMANDS: ReadonlySet<string> = new Set(["queues", "dead-letters", "requeue", "purge", "schedules", "cancel"]);
-
-/** True when `dramats <word> ...` is an operator command (a module named so is given as `./queues`). */
-export function isOperatorCommand(word: string | undefined): boolean {
-  return word !== undefined && OPERATOR_COMMANDS.has(word);
-}
+export { OPERATOR_COMMANDS, isOperatorCommand } from "./names.ts";
 
 /** Options every operator command takes. */
 interface Common {
