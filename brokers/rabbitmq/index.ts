@@ -1,5 +1,5 @@
 import type { Channel, ChannelModel, MessageProperties } from "amqplib";
-import { Broker, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { Broker, type ConsumeOptions, type DeadLetter, type JoinOptions, type MessageWrite, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
 import { BrokerError, describeError, InvalidOptions, QueueJoinTimeout } from "../../lib/errors.ts";
 import { Message } from "../../lib/message.ts";
 import { deadLetterQueueName, delayQueueName } from "../../lib/queue-names.ts";
@@ -9,7 +9,7 @@ import { RabbitmqConsumer, type ConsumerHost } from "./consumer.ts";
 import { DEAD_AT_HEADER, DEAD_ID_HEADER, readDeadLetter, REASON_HEADER } from "./dead-letters.ts";
 import { declareLadderExchanges, declareLadderQueues, ladderRoute, levelQueueNames, MAX_LADDER_DELAY, type LadderTarget } from "./delays.ts";
 import { connectorSettings, resolveSettings, type RabbitmqBrokerOptions, type RabbitmqSettings } from "./options.ts";
-import { Publisher, translate } from "./publisher.ts";
+import { Publisher, translate, type Publish, type PublishProperties } from "./publisher.ts";
 import { requeueDeadLetters } from "./requeue-dead.ts";
 import { amqpPriority, dramatiqQueues } from "./topology.ts";
 
@@ -31,6 +31,14 @@ interface RawPublish {
   priority?: number | undefined;
   headers?: Record<string, unknown>;
 }
+
+/** A publish on behalf of a queue (declared first; redeclared when unroutable). */
+interface QueuePublish extends Publish {
+  readonly queueName: string;
+}
+
+/** Properties of a publish with neither priority nor headers, shared. */
+const NO_PROPERTIES: PublishProperties = Object.freeze({});
 
 interface RecentDeadLetter {
   readonly seq: number;
@@ -175,15 +183,30 @@ export class RabbitmqBroker extends Broker {
   // ---- publishing -------------------------------------------------------------------------
 
   protected writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
-    return this.#publish(message, body, options.delay, options.priority);
+    return this.#send(this.#messagePublish(message, body, options.delay, options.priority));
+  }
+
+  /** A bulk send: every message written at once, their confirms counted together. */
+  protected override writeMessages(writes: readonly MessageWrite[]): Promise<void> {
+    if (this.#closed) return Promise.reject(new BrokerError("RabbitmqBroker is closed"));
+    let publishes: QueuePublish[];
+    try {
+      publishes = writes.map((w) => this.#messagePublish(w.message, w.body, w.options.delay, w.options.priority));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const undeclared = new Set<string>();
+    for (const p of publishes) if (!this.#declared.has(p.queueName)) undeclared.add(p.queueName);
+    if (undeclared.size === 0) return this.#publishAll(publishes, false);
+    return Promise.all([...undeclared].map((queueName) => this.#ensureQueue(queueName))).then(() => this.#publishAll(publishes, false));
   }
 
   #publishMessage(message: Message, delay: number): Promise<void> {
-    return this.#publish(message, this.encode(message), delay, this.priorityOf(message));
+    return this.#send(this.#messagePublish(message, this.encode(message), delay, this.priorityOf(message)));
   }
 
-  /** Publishes to `q`, or into the delay ladder, confirmed. */
-  #publish(message: Message, body: string, delay: number, priority: number): Promise<void> {
+  /** The publish of an encoded message: to `q`, or into the delay ladder. */
+  #messagePublish(message: Message, body: string, delay: number, priority: number): QueuePublish {
     const queueName = message.queueName;
     let target: LadderTarget = "q";
     let content = body;
@@ -194,31 +217,57 @@ export class RabbitmqBroker extends Broker {
       content = this.encode(message.copy({ queueName: delayQueueName(queueName), options: { eta } }));
       delay = MAX_LADDER_DELAY;
     }
-    return this.#publishRaw(queueName, Buffer.from(content), { delay, target, priority: amqpPriority(priority, this.settings.maxPriority) });
+    return this.#route(queueName, Buffer.from(content), { delay, target, priority: amqpPriority(priority, this.settings.maxPriority) });
   }
 
-  /** Publishes to the default exchange (`routingKey`, else `q`) or into the ladder; redeclares once if unroutable. */
-  #publishRaw(queueName: string, content: Buffer, options: RawPublish): Promise<void> {
-    if (this.#closed) return Promise.reject(new BrokerError("RabbitmqBroker is closed"));
+  /** Where `content` goes: the default exchange (`routingKey`, else `q`), or the ladder when delayed. */
+  #route(queueName: string, content: Buffer, options: RawPublish): QueuePublish {
     const delay = Math.round(options.delay ?? 0);
-    const { exchange, routingKey } =
-      delay > 0 ? ladderRoute(queueName, delay, options.target) : { exchange: "", routingKey: options.routingKey ?? queueName };
-    if (!this.#declared.has(queueName)) {
-      return this.#ensureQueue(queueName).then(() => this.#publishRouted(queueName, exchange, routingKey, content, options));
+    const { priority, headers } = options;
+    const properties = priority === undefined && headers === undefined ? NO_PROPERTIES : { priority, headers };
+    if (delay > 0) {
+      const { exchange, routingKey } = ladderRoute(queueName, delay, options.target);
+      return { queueName, exchange, routingKey, content, properties };
     }
-    return this.#publishRouted(queueName, exchange, routingKey, content, options);
+    return { queueName, exchange: "", routingKey: options.routingKey ?? queueName, content, properties };
   }
 
-  #publishRouted(queueName: string, exchange: string, routingKey: string, content: Buffer, options: RawPublish, again = false): Promise<void> {
-    return this.#publisher.publish(exchange, routingKey, content, options).then((routed) => {
-      if (routed) return;
-      const where = `${exchange || "default exchange"} → ${routingKey}`;
-      if (again) throw new BrokerError(`RabbitMQ could not route a message for queue ${JSON.stringify(queueName)} (${where})`);
-      // The queue (or the ladder) was deleted under us: declare it again and try once more.
-      this.logger.warn({ queue: queueName, route: where }, "A message was unroutable; declaring the queue again");
-      this.#undeclare(queueName);
-      return this.#ensureQueue(queueName).then(() => this.#publishRouted(queueName, exchange, routingKey, content, options, true));
+  /** Publishes, confirmed, declaring the queue first if this broker has not yet. */
+  #send(publish: QueuePublish): Promise<void> {
+    if (this.#closed) return Promise.reject(new BrokerError("RabbitmqBroker is closed"));
+    if (!this.#declared.has(publish.queueName)) return this.#ensureQueue(publish.queueName).then(() => this.#publishRouted(publish, false));
+    return this.#publishRouted(publish, false);
+  }
+
+  #publishRouted(publish: QueuePublish, again: boolean): Promise<void> {
+    const { exchange, routingKey, content, properties } = publish;
+    return this.#publisher
+      .publish(exchange, routingKey, content, properties)
+      .then((routed) => (routed ? undefined : this.#redeclare([publish], again).then(() => this.#publishRouted(publish, true))));
+  }
+
+  #publishAll(publishes: readonly QueuePublish[], again: boolean): Promise<void> {
+    return this.#publisher.publishAll(publishes).then((returned) => {
+      if (returned.length === 0) return;
+      const retry = returned.map((i) => publishes[i]!);
+      return this.#redeclare(retry, again).then(() => this.#publishAll(retry, true));
     });
+  }
+
+  /**
+   * RabbitMQ returned these publishes as unroutable: their queue (or its ladder) was deleted
+   * under us. Declares the queues again for one more try; fails when that was the retry.
+   */
+  #redeclare(returned: readonly QueuePublish[], again: boolean): Promise<void> {
+    const first = returned[0]!;
+    const where = `${first.exchange || "default exchange"} → ${first.routingKey}`;
+    if (again) return Promise.reject(new BrokerError(`RabbitMQ could not route a message for queue ${JSON.stringify(first.queueName)} (${where})`));
+    const queues = new Set(returned.map((p) => p.queueName));
+    for (const queueName of queues) {
+      this.logger.warn({ queue: queueName, route: where, messages: returned.length }, "A message was unroutable; declaring the queue again");
+      this.#undeclare(queueName);
+    }
+    return Promise.all([...queues].map((queueName) => this.#ensureQueue(queueName))).then(() => {});
   }
 
   /**
@@ -228,7 +277,7 @@ export class RabbitmqBroker extends Broker {
   async enqueueRaw(queueName: string, body: string | Buffer, options: { delay?: number; priority?: number } = {}): Promise<void> {
     this.assertDeclared(queueName);
     const priority = amqpPriority(options.priority ?? 0, this.settings.maxPriority);
-    await this.#publishRaw(queueName, typeof body === "string" ? Buffer.from(body) : body, { delay: options.delay ?? 0, priority });
+    await this.#send(this.#route(queueName, typeof body === "string" ? Buffer.from(body) : body, { delay: options.delay ?? 0, priority }));
   }
 
   async #deadLetter(queueName: string, body: Buffer, reason: string, error: unknown): Promise<void> {
@@ -239,10 +288,8 @@ export class RabbitmqBroker extends Broker {
       // Undecodable: it gets an id of its own below.
     }
     this.#rememberDead(queueName, reason, error);
-    await this.#publishRaw(queueName, body, {
-      routingKey: deadLetterQueueName(queueName),
-      headers: { [REASON_HEADER]: reason, [DEAD_AT_HEADER]: Date.now(), [DEAD_ID_HEADER]: id ?? `raw-${Date.now().toString(36)}-${(++this.#deadSeq).toString(36)}` },
-    });
+    const headers = { [REASON_HEADER]: reason, [DEAD_AT_HEADER]: Date.now(), [DEAD_ID_HEADER]: id ?? `raw-${Date.now().toString(36)}-${(++this.#deadSeq).toString(36)}` };
+    await this.#send(this.#route(queueName, body, { routingKey: deadLetterQueueName(queueName), headers }));
   }
 
   #rememberDead(queueName: string, reason: string, error: unknown): void {
@@ -264,7 +311,7 @@ export class RabbitmqBroker extends Broker {
     if (typeof eta === "number" && Number.isFinite(eta)) delay = Math.max(0, eta - Date.now());
     else if (eta !== undefined && eta !== null) this.logger.warn({ queue: queueName, messageId: message.messageId, eta }, "Delayed message has a non-numeric eta; running it now");
     const next = new Message({ ...message, queueName, options });
-    await this.#publish(next, this.encode(next), delay, this.priorityOf(next));
+    await this.#send(this.#messagePublish(next, this.encode(next), delay, this.priorityOf(next)));
   }
 
   // ---- consuming --------------------------------------------------------------------------

@@ -1,12 +1,12 @@
 import { expect } from "chai";
 import amqp from "amqplib";
-import { batchSocketWrites } from "../../brokers/rabbitmq/write-batching.ts";
+import { batchSocketWrites, channelFlusher } from "../../brokers/rabbitmq/write-batching.ts";
 import { amqpUrl, uniqueQueue } from "../helpers/amqp.ts";
 
 describe("RabbitMQ socket write batching", function () {
   this.timeout(15_000);
 
-  it("writes a burst of publishes in a few socket writes, every frame intact", async () => {
+  it("writes bursts of publishes in a few socket writes, on demand or when the multiplexer runs, every frame in order", async () => {
     const model = await amqp.connect(await amqpUrl());
     const queue = uniqueQueue("rmq_batch");
     try {
@@ -24,7 +24,13 @@ describe("RabbitMQ socket write batching", function () {
         };
       }
       const count = 300;
-      for (let i = 0; i < count; i++) channel.publish("", queue, Buffer.from(JSON.stringify({ i })), { persistent: true });
+      const flush = channelFlusher(channel);
+      expect(flush).to.be.a("function");
+      for (let i = 0; i < count / 2; i++) channel.publish("", queue, Buffer.from(JSON.stringify({ i })), { persistent: true });
+      // Flushed mid-loop: written before the loop yields (the multiplexer would wait for setImmediate).
+      flush!();
+      expect(writes).to.be.above(0);
+      for (let i = count / 2; i < count; i++) channel.publish("", queue, Buffer.from(JSON.stringify({ i })), { persistent: true });
       await channel.waitForConfirms();
       // One write per frame without batching; a 16 KiB socket buffer's worth per write with it.
       expect(writes).to.be.below(count / 10);

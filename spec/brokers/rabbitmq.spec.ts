@@ -114,6 +114,41 @@ describe("RabbitmqBroker", function () {
       }
     });
 
+    it("tracks a bulk publish's confirms together: lists the unroutable, rejects a nack with a BrokerError", async () => {
+      const refusing = uniqueQueue("rmq_refuse");
+      const raw = await rawChannel(url);
+      await raw.channel.assertQueue(refusing, { durable: true, arguments: { "x-max-length": 0, "x-overflow": "reject-publish" } });
+      await broker.enqueue(message()); // declares the queue
+      const connector = broker.newConnector("spec publisher", async () => {});
+      const publisher = new Publisher(connector, getLogger("spec"));
+      const to = (routingKey: string) => ({ exchange: "", routingKey, content: Buffer.from("x"), properties: {} });
+      try {
+        const returned = await publisher.publishAll([to(queue), to(`${refusing}_missing`), to(queue), to(`${refusing}_missing`)]);
+        expect(returned).to.deep.equal([1, 3]);
+        const error = await publisher.publishAll([to(queue), to(refusing)]).then(() => undefined, (e: unknown) => e);
+        expect(error).to.be.instanceOf(BrokerError);
+        expect((error as Error).message).to.contain("basic.nack");
+        expect(publisher.outstanding).to.equal(0);
+      } finally {
+        await connector.close();
+        await raw.channel.deleteQueue(refusing);
+        await raw.close();
+      }
+      expect(await readyCount(queue)).to.equal(4);
+    });
+
+    it("rejects a bulk send awaiting its confirms with ConnectionClosed when the connection drops", async () => {
+      await broker.enqueue(message());
+      const outcome = broker.enqueueMany(Array.from({ length: 2_000 }, (_, i) => message([i]))).then(() => "ok", (error: unknown) => error);
+      await new Promise((resolve) => setImmediate(resolve));
+      broker.dropConnectionForTests();
+      const settled = await outcome;
+      // All 2,000 confirmed before the drop is possible on a fast machine; otherwise it is a ConnectionClosed.
+      if (settled !== "ok") expect(settled).to.be.instanceOf(ConnectionClosed);
+      expect(broker.pendingConfirms).to.equal(0);
+      await broker.enqueueMany([message(["after"])]);
+    });
+
     it("close() waits for publishes still awaiting their confirms", async () => {
       await broker.enqueue(message());
       let confirmed = 0;
@@ -231,6 +266,11 @@ describe("RabbitmqBroker", function () {
       const got = await fetchN(consumer, 2);
       expect(got.map((d) => broker.decode(d.body).args[0]).sort()).to.deep.equal(["later", "now"]);
       for (const d of got) await consumer.ack(d);
+      await deleteQueues(url, [queue]);
+      await broker.enqueueMany([message(["bulk 1"]), message(["bulk 2"])]); // a bulk send redeclares too
+      const bulk = await fetchN(consumer, 2);
+      expect(bulk.map((d) => broker.decode(d.body).args[0]).sort()).to.deep.equal(["bulk 1", "bulk 2"]);
+      for (const d of bulk) await consumer.ack(d);
     });
 
     it("fails operations with ConnectionFailed when RabbitMQ cannot be reached", async () => {
