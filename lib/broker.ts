@@ -196,7 +196,8 @@ export abstract class Broker {
   #wrapFrom(wrappers: ProcessWrapper[], index: number, proxy: MessageProxy, call: () => unknown): unknown {
     const wrapper = wrappers[index];
     if (wrapper === undefined) return call();
-    return wrapper.wrapProcessMessage(this, proxy, () => this.#wrapFrom(wrappers, index + 1, proxy, call));
+    const next = index + 1 === wrappers.length ? call : () => this.#wrapFrom(wrappers, index + 1, proxy, call);
+    return wrapper.wrapProcessMessage(this, proxy, next);
   }
 
   /** The first middleware that is an instance of `cls`, if any. */

@@ -1,12 +1,12 @@
 import type { Actor, ActorContext } from "./actor.ts";
 import type { Broker, Delivery } from "./broker.ts";
 import { ActorNotFound, describeError, MessageCancelled, Retry, SkipMessage } from "./errors.ts";
-import { Heap } from "./heap.ts";
 import { getLogger, messageFields, type Logger } from "./logging.ts";
 import type { Message } from "./message.ts";
 import { MessageProxy } from "./message-proxy.ts";
 import { sleep } from "./sleep.ts";
 import { ConsumerLoop, type ConsumerLoopHost } from "./worker/consumer-loop.ts";
+import { WorkQueue } from "./worker/work-queue.ts";
 import type { ProcessOutcome } from "../middleware/middleware.ts";
 
 export interface WorkerOptions {
@@ -14,11 +14,28 @@ export interface WorkerOptions {
   queues?: Iterable<string>;
   /** Actors running at once in this worker (async actors share the event loop). @defaultValue 8 */
   concurrency?: number;
-  /** Unacknowledged deliveries each queue's consumer may hold, running ones included. @defaultValue 2 × concurrency */
+  /**
+   * Unacknowledged deliveries each queue's consumer may hold, running ones included.
+   * @defaultValue adaptive: 2 × concurrency, or more while this worker is finishing messages
+   * quickly: as many as it finished in the last 10 ms or so (at most 1024)
+   */
   prefetch?: number;
   /** Longest a fetch waits for messages before looping (ms). @defaultValue 1000 */
   fetchTimeout?: number;
 }
+
+/** The adaptive window holds about this many ms of the worker's recent throughput. */
+const PREFETCH_WORK_MS = 10;
+/** Throughput is measured over spans of at least this many ms. */
+const RATE_SPAN_MS = 5;
+/**
+ * Longest the worker runs messages back to back (ms) before it lets timers and I/O in: quick
+ * actors finish synchronously, and a full batch must not hold back heartbeats, time limits or a
+ * broker that delivers without I/O (the stub).
+ */
+const SLICE_MS = 10;
+/** The adaptive window never grows past this (or 2 × concurrency, when that is larger). */
+const MAX_ADAPTIVE_PREFETCH = 1024;
 
 export interface StopOptions {
   /** How long in-flight actors may take to finish (ms). @defaultValue 600000 */
@@ -33,22 +50,35 @@ export interface StopOptions {
 export class Worker {
   readonly broker: Broker;
   readonly concurrency: number;
+  /** The prefetch window given in the options, or the adaptive window's floor (2 × concurrency). */
   readonly prefetch: number;
   readonly fetchTimeout: number;
   /** Messages processed (settled) since start. */
   processed = 0;
   readonly #queueFilter: Set<string> | undefined;
   readonly #loops = new Map<string, ConsumerLoop>();
-  readonly #work = new Heap<WorkItem>((a, b) => a.priority < b.priority || (a.priority === b.priority && a.seq < b.seq));
+  readonly #work = new WorkQueue<WorkItem>();
   readonly #log: Logger;
   readonly #host: ConsumerLoopHost;
-  #seq = 0;
   #inFlight = 0;
+  /** The acks waiting on the latest ack promise (see #watchAcks). */
+  #ackGroup: AckGroup | undefined;
+  /** True while #dispatch's loop runs. */
+  #dispatching = false;
+  /** True while dispatch waits for a setImmediate after a full slice. */
+  #yielded = false;
+  /** performance.now() when the current slice of back-to-back messages began. */
+  #sliceStart = 0;
+  #sliceCount = 0;
+  readonly #adaptive: boolean;
+  /** Messages finished per ms, recently (a moving average over spans); 0 until measured. */
+  #rate = 0;
+  #spanCount = 0;
+  #spanStart = performance.now();
   /** Acks, nacks and retries sent to the broker and not yet confirmed. */
   #settling = 0;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
   #paused = false;
-  #resumeWaiters: (() => void)[] = [];
   #idleWaiters: (() => void)[] = [];
   #unsubscribe: (() => void) | undefined;
 
@@ -56,6 +86,7 @@ export class Worker {
     this.broker = broker;
     this.concurrency = positiveInteger("concurrency", options.concurrency ?? 8);
     this.prefetch = positiveInteger("prefetch", options.prefetch ?? this.concurrency * 2);
+    this.#adaptive = options.prefetch === undefined;
     this.fetchTimeout = positiveInteger("fetchTimeout", options.fetchTimeout ?? 1000);
     this.#queueFilter = options.queues ? new Set(options.queues) : undefined;
     this.#log = getLogger("worker");
@@ -64,7 +95,6 @@ export class Worker {
       get paused() {
         return worker.#paused;
       },
-      waitUntilResumed: () => (this.#paused ? new Promise<void>((r) => this.#resumeWaiters.push(r)) : Promise.resolve()),
       accept: (loop, deliveries) => this.#accept(loop, deliveries),
     };
   }
@@ -95,7 +125,7 @@ export class Worker {
     this.#unsubscribe = this.broker.onQueueDeclared((queue) => void this.#startConsumer(queue));
     await this.broker.emit("afterWorkerThreadBoot", this.broker, this);
     await this.broker.emit("afterWorkerBoot", this.broker, this);
-    this.#log.info({ queues: this.queues, concurrency: this.concurrency, prefetch: this.prefetch }, "Worker started");
+    this.#log.info({ queues: this.queues, concurrency: this.concurrency, prefetch: this.#adaptive ? "adaptive" : this.prefetch }, "Worker started");
   }
 
   async #startConsumer(queueName: string): Promise<void> {
@@ -104,7 +134,7 @@ export class Worker {
     const loop = new ConsumerLoop({
       queueName,
       consumer: this.broker.consume(queueName, { prefetch: this.prefetch }),
-      prefetch: this.prefetch,
+      window: this.#window,
       fetchTimeout: this.fetchTimeout,
       host: this.#host,
       logger: this.#log,
@@ -114,6 +144,31 @@ export class Worker {
     await this.broker.emit("afterConsumerThreadBoot", this.broker, this, queueName);
   }
 
+  /**
+   * The prefetch window. Adaptive by default: what this worker finished in about the last
+   * PREFETCH_WORK_MS. Quick messages then come in large batches (fewer round trips and acks per
+   * message), while slow ones are not hoarded away from other workers: a worker holds little
+   * more than it runs until it has shown it gets through more.
+   */
+  readonly #window = (): number => {
+    const floor = this.prefetch;
+    if (!this.#adaptive) return floor;
+    return Math.max(floor, Math.min(Math.ceil(this.#rate * PREFETCH_WORK_MS), MAX_ADAPTIVE_PREFETCH));
+  };
+
+  /** Counts a finished message toward the throughput that sizes the adaptive window. */
+  #measure(): void {
+    this.#spanCount++;
+    const now = performance.now();
+    const elapsed = now - this.#spanStart;
+    if (elapsed < RATE_SPAN_MS) return;
+    // A span that began before an idle stretch counts it: the rate, and so the window, falls back.
+    const rate = this.#spanCount / elapsed;
+    this.#rate = this.#rate === 0 ? rate : (this.#rate + rate) / 2;
+    this.#spanCount = 0;
+    this.#spanStart = now;
+  }
+
   /** Stops fetching and holds prefetched messages until `resume()`; running actors go on. */
   pause(): void {
     this.#paused = true;
@@ -121,9 +176,7 @@ export class Worker {
 
   resume(): void {
     this.#paused = false;
-    const waiters = this.#resumeWaiters;
-    this.#resumeWaiters = [];
-    for (const wake of waiters) wake();
+    for (const loop of this.#loops.values()) loop.resume();
     this.#dispatch();
   }
 
@@ -139,12 +192,7 @@ export class Worker {
     const broker = this.broker;
     this.#unsubscribe?.();
     await broker.emit("beforeWorkerShutdown", broker, this);
-    const loopsStopped = Promise.all([...this.#loops.values()].map((loop) => loop.stop()));
-    // A paused loop waits to be resumed: wake it so it sees it was stopped (dispatch stays paused).
-    const resumeWaiters = this.#resumeWaiters;
-    this.#resumeWaiters = [];
-    for (const wake of resumeWaiters) wake();
-    await loopsStopped;
+    await Promise.all([...this.#loops.values()].map((loop) => loop.stop()));
     await broker.emit("beforeWorkerThreadShutdown", broker, this);
 
     await this.#giveBackUnstarted();
@@ -211,6 +259,8 @@ export class Worker {
   }
 
   #accept(loop: ConsumerLoop, deliveries: Delivery[]): void {
+    // An idle worker starts a new slice (see SLICE_MS).
+    if (this.#inFlight === 0 && this.#work.size === 0 && !this.#yielded) this.#sliceStart = performance.now();
     for (const delivery of deliveries) {
       let proxy: MessageProxy;
       try {
@@ -221,7 +271,7 @@ export class Worker {
         continue;
       }
       const priority = this.broker.priorityOf(proxy.message);
-      this.#work.push({ proxy, loop, priority, seq: this.#seq++ });
+      this.#work.push(priority, { proxy, loop });
     }
     this.#dispatch();
   }
@@ -234,12 +284,38 @@ export class Worker {
   }
 
   #dispatch(): void {
-    while (!this.#paused && this.#inFlight < this.concurrency && this.#work.size > 0) {
-      const item = this.#work.pop()!;
-      item.loop.started();
-      this.#inFlight++;
-      void this.#handle(item);
+    // Messages often finish synchronously, inside #handle: their #finish calls back here, and
+    // the loop already running below takes the freed slot (no recursion, however long the run).
+    if (this.#dispatching || this.#yielded) return;
+    this.#dispatching = true;
+    try {
+      // A hook may stop or pause the worker mid-run (--max-messages does): look again each time.
+      while (this.#state === "running" && !this.#paused && this.#inFlight < this.concurrency && this.#work.size > 0) {
+        if (++this.#sliceCount === 32) {
+          this.#sliceCount = 0;
+          if (performance.now() - this.#sliceStart > SLICE_MS) {
+            this.#yield();
+            break;
+          }
+        }
+        const item = this.#work.shift()!;
+        item.loop.started();
+        this.#inFlight++;
+        this.#handle(item);
+      }
+    } finally {
+      this.#dispatching = false;
     }
+  }
+
+  /** Lets timers and I/O run, then goes on dispatching. */
+  #yield(): void {
+    this.#yielded = true;
+    setImmediate(() => {
+      this.#yielded = false;
+      this.#sliceStart = performance.now();
+      this.#dispatch();
+    });
   }
 
   /**
@@ -250,6 +326,7 @@ export class Worker {
    */
   #finish(item: WorkItem): void {
     this.#inFlight--;
+    if (this.#adaptive) this.#measure();
     item.loop.release();
     this.#wakeIdleWaiters();
     if (this.#state === "running") this.#dispatch();
@@ -267,13 +344,33 @@ export class Worker {
       } catch (error) {
         acked = Promise.reject(error);
       }
-      acked.then(this.#onSettled, (error) => this.#ackFailed(loop, proxy, error));
+      // Brokers batch acks and hand every ack of a batch the same promise: wait on it once.
+      const group = this.#ackGroup;
+      if (group !== undefined && group.promise === acked) group.members.push(loop, proxy);
+      else this.#watchAcks(acked, loop, proxy);
       return;
     }
     this.#settle(loop, proxy).then(this.#onSettled, (error) => this.#settleFailed(proxy, error));
   }
 
   readonly #onSettled = (): void => this.#settled();
+
+  /** Starts watching a batch's ack promise; later acks of the same batch join its group. */
+  #watchAcks(promise: Promise<void>, loop: ConsumerLoop, proxy: MessageProxy): void {
+    const group: AckGroup = { promise, members: [loop, proxy] };
+    this.#ackGroup = group;
+    promise.then(
+      () => {
+        if (this.#ackGroup === group) this.#ackGroup = undefined;
+        for (let i = 0; i < group.members.length; i += 2) this.#settled();
+      },
+      (error: unknown) => {
+        if (this.#ackGroup === group) this.#ackGroup = undefined;
+        const m = group.members;
+        for (let i = 0; i < m.length; i += 2) this.#ackFailed(m[i] as ConsumerLoop, m[i + 1] as MessageProxy, error);
+      },
+    );
+  }
 
   #ackFailed(loop: ConsumerLoop, proxy: MessageProxy, error: unknown): void {
     this.#retrySettle(loop, () => loop.consumer.ack(proxy.delivery), error).then(this.#onSettled, (e) => this.#settleFailed(proxy, e));
@@ -298,58 +395,104 @@ export class Worker {
     }
   }
 
-  /** Processes one item, then frees its slot (#process never throws past here). */
-  async #handle(item: WorkItem): Promise<void> {
+  /**
+   * Processes one item, then frees its slot. The steps (before-hooks, actor, after-hooks,
+   * settle) run synchronously for as long as none returns a promise: a quick actor under the
+   * default middleware costs no promise and no extra turn of the event loop.
+   */
+  #handle(item: WorkItem): void {
+    let pending: Promise<void> | undefined;
     try {
-      await this.#process(item);
+      pending = this.#process(item);
     } catch (error) {
-      this.#log.error({ err: error, ...messageFields(item.proxy) }, "Unexpected error while processing a message");
+      this.#unexpected(item, error);
     }
-    this.#finish(item);
+    if (pending === undefined) return this.#finish(item);
+    pending.then(
+      () => this.#finish(item),
+      (error) => {
+        this.#unexpected(item, error);
+        this.#finish(item);
+      },
+    );
   }
 
-  async #process({ proxy, loop }: WorkItem): Promise<void> {
+  #unexpected(item: WorkItem, error: unknown): void {
+    this.#log.error({ err: error, ...messageFields(item.proxy) }, "Unexpected error while processing a message");
+  }
+
+  #process(item: WorkItem): Promise<void> | undefined {
+    const { proxy, loop } = item;
     const broker = this.broker;
     const actor = broker.findActor(proxy.actorName);
     if (actor === undefined) {
       proxy.fail(new ActorNotFound(proxy.actorName));
-      return this.#beginSettle(loop, proxy);
+      this.#beginSettle(loop, proxy);
+      return undefined;
     }
-    const debug = this.#log.isLevelEnabled("debug");
-    if (debug) this.#log.debug({ ...messageFields(proxy), redelivered: proxy.redelivered }, "Message received");
+    if (this.#log.isLevelEnabled("debug")) this.#log.debug({ ...messageFields(proxy), redelivered: proxy.redelivered }, "Message received");
+    let before: void | Promise<void>;
     try {
-      // Hooks return a promise only when they have something to wait for: await only then.
-      const before = broker.emit("beforeProcessMessage", broker, proxy);
-      if (before !== undefined) await before;
+      // Hooks return a promise only when they have something to wait for.
+      before = broker.emit("beforeProcessMessage", broker, proxy);
     } catch (error) {
-      if (!(error instanceof SkipMessage)) throw error;
-      if (proxy.failed && proxy.error === undefined) proxy.error = error;
-      this.#log.info({ ...messageFields(proxy), reason: error.message }, "Message skipped");
-      await broker.emit("afterSkipMessage", broker, proxy);
-      return this.#beginSettle(loop, proxy);
+      return this.#skip(item, error);
     }
+    if (before === undefined) return this.#runActor(item, actor);
+    return before.then(
+      () => this.#runActor(item, actor),
+      (error) => this.#skip(item, error),
+    );
+  }
 
-    let outcome: ProcessOutcome;
-    if (proxy.failed) {
-      outcome = { result: undefined };
-    } else {
-      proxy.startedAt = Date.now();
-      if (debug) this.#log.debug(messageFields(proxy), "Actor started");
-      try {
-        const out = this.#run(actor, proxy);
-        outcome = { result: out instanceof Promise ? await out : out };
-        if (debug) this.#log.debug({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt }, "Actor succeeded");
-      } catch (error) {
-        proxy.error = error;
-        outcome = { error };
-        // Once per failed attempt, with the stack; Retries then says whether it will retry.
-        const level = error instanceof Retry ? "debug" : error instanceof MessageCancelled ? "info" : "warn";
-        this.#log[level]({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt, err: error }, "Actor failed");
-      }
-    }
-    const after = broker.emit("afterProcessMessage", broker, proxy, outcome);
-    if (after !== undefined) await after;
+  /** A before-hook threw: SkipMessage settles the message unrun; anything else is unexpected. */
+  async #skip({ proxy, loop }: WorkItem, error: unknown): Promise<void> {
+    if (!(error instanceof SkipMessage)) throw error;
+    if (proxy.failed && proxy.error === undefined) proxy.error = error;
+    this.#log.info({ ...messageFields(proxy), reason: error.message }, "Message skipped");
+    await this.broker.emit("afterSkipMessage", this.broker, proxy);
     return this.#beginSettle(loop, proxy);
+  }
+
+  #runActor(item: WorkItem, actor: Actor): Promise<void> | undefined {
+    const proxy = item.proxy;
+    if (proxy.failed) return this.#afterRun(item, NO_RESULT);
+    proxy.startedAt = Date.now();
+    if (this.#log.isLevelEnabled("debug")) this.#log.debug(messageFields(proxy), "Actor started");
+    let out: unknown;
+    try {
+      out = this.#run(actor, proxy);
+    } catch (error) {
+      return this.#afterRun(item, this.#failed(proxy, error));
+    }
+    if (out instanceof Promise) {
+      return out.then(
+        (result: unknown) => this.#afterRun(item, this.#succeeded(proxy, result)),
+        (error: unknown) => this.#afterRun(item, this.#failed(proxy, error)),
+      );
+    }
+    return this.#afterRun(item, this.#succeeded(proxy, out));
+  }
+
+  #succeeded(proxy: MessageProxy, result: unknown): ProcessOutcome {
+    if (this.#log.isLevelEnabled("debug")) this.#log.debug({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt }, "Actor succeeded");
+    return result === undefined ? NO_RESULT : { result };
+  }
+
+  #failed(proxy: MessageProxy, error: unknown): ProcessOutcome {
+    proxy.error = error;
+    // Once per failed attempt, with the stack; Retries then says whether it will retry.
+    const level = error instanceof Retry ? "debug" : error instanceof MessageCancelled ? "info" : "warn";
+    this.#log[level]({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt, err: error }, "Actor failed");
+    return { error };
+  }
+
+  #afterRun({ proxy, loop }: WorkItem, outcome: ProcessOutcome): Promise<void> | undefined {
+    const broker = this.broker;
+    const after = broker.emit("afterProcessMessage", broker, proxy, outcome);
+    if (after !== undefined) return after.then(() => this.#beginSettle(loop, proxy));
+    this.#beginSettle(loop, proxy);
+    return undefined;
   }
 
   /** Calls the actor, and fails at once if a middleware aborts the run (time limit, shutdown). */
@@ -380,7 +523,8 @@ export class Worker {
     } else if (proxy.failed) {
       const reason = proxy.deadLetterReason ?? (proxy.error === undefined ? "Message failed" : describeError(proxy.error));
       proxy.deadLetterReason = reason;
-      this.#log.error({ ...messageFields(proxy), reason }, "Message dead-lettered");
+      const ran = proxy.startedAt > 0 ? { durationMs: Date.now() - proxy.startedAt } : {};
+      this.#log.error({ ...messageFields(proxy), ...ran, reason }, "Message dead-lettered");
       await broker.emit("beforeNack", broker, proxy);
       await this.#settleWithRetry(loop, () => consumer.nack(proxy.delivery, reason, proxy.error));
       await broker.emit("afterNack", broker, proxy);
@@ -419,6 +563,9 @@ export class Worker {
   }
 }
 
+/** The outcome of a run that returned nothing (shared: hooks only read outcomes). */
+const NO_RESULT: ProcessOutcome = Object.freeze({ result: undefined });
+
 /** An actor's `this` while the worker runs it (a class: cheaper to make than a literal with a getter). */
 class RunContext implements ActorContext {
   readonly #proxy: MessageProxy;
@@ -435,11 +582,15 @@ class RunContext implements ActorContext {
   }
 }
 
+/** Acks sharing one broker promise: flat pairs of loop and proxy. */
+interface AckGroup {
+  readonly promise: Promise<void>;
+  readonly members: (ConsumerLoop | MessageProxy)[];
+}
+
 interface WorkItem {
   proxy: MessageProxy;
   loop: ConsumerLoop;
-  priority: number;
-  seq: number;
 }
 
 /** Settles with the actor's promise, or rejects as soon as the run is aborted (time limit, shutdown). */

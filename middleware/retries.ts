@@ -96,7 +96,8 @@ export class Retries extends Middleware {
     const maxRetries = resolveOption<number | null>(message, actor, "maxRetries", this.maxRetries);
     const giveUp = retryWhen ? !retryWhen(retries, error) : maxRetries !== null && retries >= maxRetries;
     if (giveUp) {
-      log.warn({ ...messageFields(proxy), retries, maxRetries }, "Retries exceeded");
+      // The worker's "Message dead-lettered" line (error level) is the one an operator acts on.
+      log.debug({ ...messageFields(proxy), retries, maxRetries }, "Retries exceeded");
       proxy.fail(error);
       const exhausted = resolveOption<string | Actor | undefined>(message, actor, "onRetryExhausted", undefined);
       if (exhausted !== undefined) {

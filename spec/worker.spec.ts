@@ -149,6 +149,23 @@ describe("Worker", () => {
     expect(await broker.depths("default")).to.deep.include({ ready: 1, inFlight: 0 });
   });
 
+  it("lets timers run while it works through a long backlog of quick, synchronous actors", async () => {
+    const world = await stubWorld({ worker: { concurrency: 8 }, start: false });
+    try {
+      let ran = 0;
+      const quick = actor(function quickCount(_n: number) { ran++; }, { broker: world.broker });
+      await quick.sendMany(Array.from({ length: 20_000 }, (_, i) => [i] as [number]));
+      // Heartbeats and time limits are timers: they must fire while messages keep coming.
+      const ranWhenTimerFired = new Promise<number>((resolve) => setTimeout(() => resolve(ran), 1));
+      await world.worker.start();
+      expect(await ranWhenTimerFired).to.be.below(20_000);
+      await world.broker.join("default");
+      expect(ran).to.equal(20_000);
+    } finally {
+      await world.teardown();
+    }
+  });
+
   it("stops while paused, with its consumer loops idle", async () => {
     const broker = new StubBroker({ middleware: [] });
     broker.declareQueue("default");

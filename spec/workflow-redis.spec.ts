@@ -59,7 +59,7 @@ describe("workflows on Redis across two worker processes", function () {
 
   it("runs a chord's callback exactly once for a group of 100 spread over both processes", async () => {
     const before = (await app.read("members")).length;
-    const g = group(Array.from({ length: 100 }, (_, i) => app.actors.square.message(1000 + i)));
+    const g = group(Array.from({ length: 100 }, (_, i) => app.actors.square.message(1000 + i, 20)));
     await g.addCompletionCallback(app.actors.chordDone.message("fired")).run();
     const deadline = Date.now() + 20_000;
     while ((await app.read("chord")).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));

@@ -1,17 +1,13 @@
 import type { Consumer, Delivery } from "../broker.ts";
 import type { Logger } from "../logging.ts";
-import { sleep } from "../sleep.ts";
 
 /** What a consumer loop needs from its worker. */
 export interface ConsumerLoopHost {
   readonly paused: boolean;
-  waitUntilResumed(): Promise<void>;
   accept(loop: ConsumerLoop, deliveries: Delivery[]): void;
 }
 
 const MAX_FETCH_BACKOFF = 5_000;
-
-const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
 /**
  * Keeps one queue's consumer fed: fetches as many deliveries as the prefetch window has room
@@ -19,9 +15,12 @@ const nextTick = () => new Promise<void>((resolve) => process.nextTick(resolve))
  *
  * Fetches are batched: once the window has filled, the loop fetches again when a quarter of
  * it is free, or at once when nothing fetched is left waiting to start (so actors never idle
- * for want of a fetch). After being woken it also lets the current turn's settles finish
- * (one process.nextTick), so that messages done together free their room together, and the
- * fetch goes out in the same write as their acks. Fewer, larger fetches cut round trips.
+ * for want of a fetch). The fetch is started from inside `release()`, synchronously: it goes
+ * out while the rest of the window is still being worked through (a worker may run a whole
+ * window of quick messages without yielding), so the broker's reply is usually back before the
+ * worker runs dry. It carries the acks settled so far.
+ *
+ * At most one fetch is in flight; `#pump()` is the only place that starts one.
  */
 export class ConsumerLoop {
   readonly queueName: string;
@@ -30,28 +29,29 @@ export class ConsumerLoop {
   outstanding = 0;
   /** Deliveries handed to the worker that have not started yet (the worker keeps it). */
   queued = 0;
-  readonly #prefetch: number;
-  /** Free room worth a fetch while fetched messages still wait to start. */
-  readonly #refill: number;
+  /** The prefetch window: deliveries this loop may hold (it may change between fetches). */
+  readonly #window: () => number;
   readonly #fetchTimeout: number;
   readonly #host: ConsumerLoopHost;
   readonly #log: Logger;
   #running = false;
-  #done: Promise<void> = Promise.resolve();
-  #wakeUp: (() => void) | undefined;
+  #fetching = false;
+  #failures = 0;
+  #backoff: NodeJS.Timeout | undefined;
+  #stopped: (() => void) | undefined;
 
   constructor(options: {
     queueName: string;
     consumer: Consumer;
-    prefetch: number;
+    /** The prefetch window, read before each fetch. */
+    window: () => number;
     fetchTimeout: number;
     host: ConsumerLoopHost;
     logger: Logger;
   }) {
     this.queueName = options.queueName;
     this.consumer = options.consumer;
-    this.#prefetch = options.prefetch;
-    this.#refill = Math.max(1, Math.floor(options.prefetch / 4));
+    this.#window = options.window;
     this.#fetchTimeout = options.fetchTimeout;
     this.#host = options.host;
     this.#log = options.logger;
@@ -59,72 +59,87 @@ export class ConsumerLoop {
 
   start(): void {
     this.#running = true;
-    this.#done = this.#run();
+    this.#pump();
   }
 
   /** Called by the worker when a delivery is settled or given back: frees prefetch room. */
   release(count = 1): void {
     this.outstanding -= count;
-    this.#wake();
+    if (!this.#fetching) this.#pump();
   }
 
   /** Called by the worker when a handed-over delivery starts (or is given back unstarted). */
   started(count = 1): void {
     this.queued -= count;
-    if (this.queued === 0) this.#wake();
+    if (this.queued === 0 && !this.#fetching) this.#pump();
   }
 
-  /** Stops fetching; resolves when the loop has exited. The consumer stays open for acks. */
+  /** Called by the worker on resume(): fetching was held while paused. */
+  resume(): void {
+    this.#pump();
+  }
+
+  /** Stops fetching; resolves when no fetch is in flight. The consumer stays open for acks. */
   stop(): Promise<void> {
     this.#running = false;
+    clearTimeout(this.#backoff);
+    this.#backoff = undefined;
+    if (!this.#fetching) return Promise.resolve();
     this.consumer.interrupt();
-    this.#wake();
-    return this.#done;
+    return new Promise((resolve) => (this.#stopped = resolve));
   }
 
-  #wake(): void {
-    const wake = this.#wakeUp;
-    if (wake) {
-      this.#wakeUp = undefined;
-      wake();
+  /** Starts a fetch when one is due: a quarter of the window free, or nothing fetched waits to start. */
+  #pump(): void {
+    if (!this.#running || this.#fetching || this.#backoff !== undefined || this.#host.paused) return;
+    const window = this.#window();
+    const room = window - this.outstanding;
+    if (room <= 0 || (this.queued > 0 && room < Math.max(1, window >> 2))) return;
+    this.#fetching = true;
+    let fetched: Promise<Delivery[]>;
+    try {
+      fetched = this.consumer.fetch(room, this.#fetchTimeout);
+    } catch (error) {
+      fetched = Promise.reject(error);
     }
+    fetched.then(this.#onFetched, this.#onFetchFailed);
   }
 
-  async #run(): Promise<void> {
-    let failures = 0;
-    while (this.#running) {
-      if (this.#host.paused) {
-        await this.#host.waitUntilResumed();
-        continue;
-      }
-      const room = this.#prefetch - this.outstanding;
-      if (room <= 0 || (room < this.#refill && this.queued > 0)) {
-        await new Promise<void>((resolve) => (this.#wakeUp = resolve));
-        await nextTick();
-        continue;
-      }
-      let deliveries: Delivery[];
-      try {
-        deliveries = await this.consumer.fetch(room, this.#fetchTimeout);
-        failures = 0;
-      } catch (error) {
-        failures++;
-        const delay = Math.min(100 * 2 ** failures, MAX_FETCH_BACKOFF);
-        this.#log.error({ err: error, queue: this.queueName, retryInMs: delay }, "Fetching messages failed; retrying");
-        await sleep(delay);
-        continue;
-      }
-      if (deliveries.length === 0) continue;
-      if (!this.#running) {
-        // Stopped while the fetch was in flight: give these straight back.
-        await this.consumer.requeue(deliveries).catch((error) => {
-          this.#log.error({ err: error, queue: this.queueName }, "Could not requeue deliveries fetched during stop");
-        });
-        return;
-      }
+  readonly #onFetched = (deliveries: Delivery[]): void => {
+    this.#fetching = false;
+    this.#failures = 0;
+    if (!this.#running) {
+      if (deliveries.length === 0) return this.#wasStopped();
+      // Stopped while the fetch was in flight: give these straight back.
+      this.consumer
+        .requeue(deliveries)
+        .catch((error) => this.#log.error({ err: error, queue: this.queueName }, "Could not requeue deliveries fetched during stop"))
+        .finally(() => this.#wasStopped());
+      return;
+    }
+    if (deliveries.length > 0) {
       this.outstanding += deliveries.length;
       this.queued += deliveries.length;
       this.#host.accept(this, deliveries);
     }
+    this.#pump();
+  };
+
+  readonly #onFetchFailed = (error: unknown): void => {
+    this.#fetching = false;
+    if (!this.#running) return this.#wasStopped();
+    this.#failures++;
+    const delay = Math.min(100 * 2 ** this.#failures, MAX_FETCH_BACKOFF);
+    this.#log.error({ err: error, queue: this.queueName, retryInMs: delay }, "Fetching messages failed; retrying");
+    this.#backoff = setTimeout(() => {
+      this.#backoff = undefined;
+      this.#pump();
+    }, delay);
+  };
+
+  #wasStopped(): void {
+    const stopped = this.#stopped;
+    this.#stopped = undefined;
+    stopped?.();
   }
 }

@@ -1,0 +1,76 @@
+/** Items of one priority in arrival order: an array read from `head`, compacted as it empties. */
+class Lane<T> {
+  readonly priority: number;
+  items: (T | undefined)[] = [];
+  head = 0;
+
+  constructor(priority: number) {
+    this.priority = priority;
+  }
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  shift(): T {
+    const item = this.items[this.head]!;
+    this.items[this.head++] = undefined;
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
+/**
+ * Deliveries waiting for a slot: lowest priority number first, in arrival order within a
+ * priority. One FIFO lane per priority rather than a heap: a queue's messages nearly always
+ * share a priority, and then push and pop cost an array access instead of log n swaps.
+ */
+export class WorkQueue<T> {
+  /** Lanes that hold items, by ascending priority (usually just one). */
+  readonly #order: Lane<T>[] = [];
+  readonly #lanes = new Map<number, Lane<T>>();
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  push(priority: number, item: T): void {
+    let lane = this.#lanes.get(priority);
+    if (lane === undefined) {
+      lane = new Lane<T>(priority);
+      this.#lanes.set(priority, lane);
+      const at = this.#order.findIndex((l) => l.priority > priority);
+      this.#order.splice(at === -1 ? this.#order.length : at, 0, lane);
+    }
+    lane.items.push(item);
+    this.#size++;
+  }
+
+  /** The next item, or undefined when empty. */
+  shift(): T | undefined {
+    const lane = this.#order[0];
+    if (lane === undefined) return undefined;
+    const item = lane.shift();
+    this.#size--;
+    if (lane.size === 0) {
+      // Empty lanes go, so that a run of distinct priorities leaves nothing behind.
+      this.#order.shift();
+      this.#lanes.delete(lane.priority);
+    }
+    return item;
+  }
+
+  /** Takes every item out, in order. */
+  drain(): T[] {
+    const out: T[] = [];
+    while (this.#size > 0) out.push(this.shift()!);
+    return out;
+  }
+}

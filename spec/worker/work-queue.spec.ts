@@ -1,0 +1,29 @@
+import { expect } from "chai";
+import { WorkQueue } from "../../lib/worker/work-queue.ts";
+
+describe("WorkQueue", () => {
+  it("hands out lower priority numbers first, in arrival order within a priority", () => {
+    const queue = new WorkQueue<string>();
+    for (const [priority, tag] of [[10, "p10-a"], [0, "p0-a"], [5, "p5"], [0, "p0-b"], [10, "p10-b"], [-1, "p-1"]] as const) queue.push(priority, tag);
+    expect(queue.size).to.equal(6);
+    const out: string[] = [];
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) out.push(item);
+    expect(out).to.deep.equal(["p-1", "p0-a", "p0-b", "p5", "p10-a", "p10-b"]);
+    expect(queue.size).to.equal(0);
+  });
+
+  it("keeps order across interleaved pushes and shifts, and through long runs of one priority", () => {
+    const queue = new WorkQueue<number>();
+    const out: number[] = [];
+    for (let i = 0; i < 5000; i++) {
+      queue.push(0, i);
+      if (i % 3 === 0) out.push(queue.shift()!);
+    }
+    queue.push(-5, -1);
+    expect(queue.shift()).to.equal(-1);
+    out.push(...queue.drain());
+    expect(out).to.deep.equal(Array.from({ length: 5000 }, (_, i) => i));
+    expect(queue.size).to.equal(0);
+    expect(queue.shift()).to.equal(undefined);
+  });
+});
