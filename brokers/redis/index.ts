@@ -12,7 +12,7 @@ import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
 import { encodePayload, storedPayload } from "./payload.ts";
-import { Scripts } from "./scripts.ts";
+import { Scripts, UNPIPELINED_COMMANDS } from "./scripts.ts";
 import { WakeUp } from "./wake-up.ts";
 
 export { RedisConsumer, type RedisDelivery } from "./consumer.ts";
@@ -59,6 +59,7 @@ export class RedisBroker extends Broker {
     this.keys = new RedisKeys(this.#options.namespace);
     this.#redis = new Redis(this.#connectionOptions("cmd", {
       enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: [...UNPIPELINED_COMMANDS],
       maxRetriesPerRequest: REDIS_DEFAULTS.maxRetriesPerRequest,
       commandTimeout: REDIS_DEFAULTS.commandTimeout,
     }));

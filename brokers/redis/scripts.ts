@@ -22,6 +22,18 @@ const SCRIPTS = {
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
+
+/** The ioredis command a script is defined as. */
+function commandName(name: ScriptName): string {
+  return `dramats_${name.replace("-", "_")}_v${SCRIPT_VERSION}`;
+}
+
+/**
+ * Scripts written to the socket at once instead of waiting for the auto-pipeline's
+ * setImmediate: a fetch sent while the worker still runs the rest of its window comes back
+ * before the worker runs dry, and acks are batched by the consumer already.
+ */
+export const UNPIPELINED_COMMANDS: readonly string[] = [commandName("fetch"), commandName("ack")];
 type Arg = string | number;
 type Call = (...args: Arg[]) => Promise<unknown>;
 
@@ -73,7 +85,7 @@ export class Scripts {
 
   constructor(redis: Redis) {
     for (const [name, lua] of loadSources()) {
-      const command = `dramats_${name.replace("-", "_")}_v${SCRIPT_VERSION}`;
+      const command = commandName(name);
       redis.defineCommand(command, { numberOfKeys: SCRIPTS[name], lua });
       const fn = (redis as unknown as Record<string, Call>)[command]!;
       this.#calls.set(name, fn.bind(redis));
