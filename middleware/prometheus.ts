@@ -1,10 +1,11 @@
 import { createServer, type Server } from "node:http";
-import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { Broker } from "../lib/broker.ts";
 import { getLogger } from "../lib/logging.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
 import type { Worker } from "../lib/worker.ts";
 import { Middleware, type ProcessOutcome } from "./middleware.ts";
+import { LabelledHistogram, type HistogramSeries } from "./prometheus-histogram.ts";
 
 /** Dramatiq's duration buckets (ms), so existing dashboards and alerts work unchanged. */
 export const DURATION_BUCKETS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 30000, 60000, 600000, 900000];
@@ -16,8 +17,8 @@ type Label = (typeof LABELS)[number];
  * One actor's series. The two figures every message moves (messages_total and
  * messages_inprogress) are plain numbers here, handed to prom-client when metrics are collected:
  * a labelled prom-client update hashes its labels each time, which cost more per message than
- * everything else this middleware does. The rarer ones (errors, retries, rejects) and the
- * duration histogram go to prom-client at once.
+ * everything else this middleware does. The duration histogram is our own for the same reason
+ * (prometheus-histogram.ts); the rarer ones (errors, retries, rejects) go to prom-client at once.
  */
 interface ActorSeries {
   readonly labels: Record<Label, string>;
@@ -27,7 +28,7 @@ interface ActorSeries {
   errors: Counter.Internal;
   retries: Counter.Internal;
   rejects: Counter.Internal;
-  duration: Histogram.Internal<Label>;
+  duration: HistogramSeries;
 }
 
 let processRegistry: Registry | undefined;
@@ -62,7 +63,7 @@ export class Prometheus extends Middleware {
   readonly #series = new Map<string, Map<string, ActorSeries>>();
   readonly #counters: { total: Counter; errors: Counter; retries: Counter; rejects: Counter };
   readonly #inProgress: Gauge;
-  readonly #duration: Histogram;
+  readonly #duration: LabelledHistogram;
   #broker: Broker | undefined;
   #queues: Iterable<string> = [];
 
@@ -101,10 +102,9 @@ export class Prometheus extends Middleware {
         for (const series of self.#allSeries()) this.set(series.labels, series.inProgress);
       },
     });
-    this.#duration = new Histogram({
+    this.#duration = new LabelledHistogram({
       name: `${prefix}_message_duration_milliseconds`,
       help: "The time spent processing messages.",
-      labelNames: LABELS,
       buckets: DURATION_BUCKETS,
       registers,
     });
@@ -148,7 +148,7 @@ export class Prometheus extends Middleware {
         errors: this.#counters.errors.labels(labels),
         retries: this.#counters.retries.labels(labels),
         rejects: this.#counters.rejects.labels(labels),
-        duration: this.#duration.labels(labels),
+        duration: this.#duration.series(labels),
       };
       byActor.set(actorName, series);
     }
