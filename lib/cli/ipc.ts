@@ -60,6 +60,8 @@ export const WORKER_ENV = {
   blocked: "DRAMATS_BLOCKED_MESSAGES",
   /** "1" once the fleet has seen a blocked process: record running messages from the start. */
   watch: "DRAMATS_BLOCK_WATCH",
+  /** The supervisor's parsed CliOptions as JSON, so worker processes need not parse (nor load commander). */
+  options: "DRAMATS_WORKER_OPTIONS",
 } as const;
 
 /** The human half of the boot line: broker, queues, actors and concurrency in one sentence. */

@@ -5,7 +5,7 @@
 import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { redact } from "../redact.ts";
-import { parseArgs } from "./args.ts";
+import type { CliOptions } from "./args.ts";
 import { isOperatorCommand } from "./commands/names.ts";
 import { CliError } from "./exit-codes.ts";
 import { WORKER_ENV } from "./ipc.ts";
@@ -23,6 +23,14 @@ function version(): string {
   return "0.0.0";
 }
 
+/** The command line's options: parsed (supervisor), or as the supervisor parsed them (worker process). */
+async function cliOptions(): Promise<CliOptions> {
+  const parsed = cluster.isPrimary ? undefined : process.env[WORKER_ENV.options];
+  if (parsed !== undefined) return JSON.parse(parsed) as CliOptions;
+  const { parseArgs } = await import("./args.ts");
+  return parseArgs(process.argv.slice(2), version());
+}
+
 async function main(): Promise<void> {
   let code: number;
   try {
@@ -31,7 +39,7 @@ async function main(): Promise<void> {
       const { runOperatorCommand } = await import("./commands/index.ts");
       code = await runOperatorCommand(process.argv.slice(2), version());
     } else {
-      const options = parseArgs(process.argv.slice(2), version());
+      const options = await cliOptions();
       if (cluster.isPrimary) {
         const { runSupervisor } = await import("./supervise.ts");
         code = await runSupervisor(options);

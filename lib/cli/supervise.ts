@@ -11,6 +11,7 @@ import { LogFile } from "./log-output.ts";
 import { resolveModule, WORKER_GC_DEFAULTS, WORKER_V8_DEFAULTS, withWorkerV8Defaults, workerExecArgv } from "./modules.ts";
 import { removePidFile, writePidFile } from "./pid-file.ts";
 import { Supervisor } from "./supervisor.ts";
+import { WORKER_ENV } from "./ipc.ts";
 
 export async function runSupervisor(options: CliOptions): Promise<number> {
   if (options.heartbeatTimeout <= options.heartbeatInterval * 2) {
@@ -55,6 +56,7 @@ export async function runSupervisor(options: CliOptions): Promise<number> {
       bootTimeout: options.bootTimeout,
       grace: options.grace,
       execArgv,
+      env: { [WORKER_ENV.options]: JSON.stringify(options) },
       watch: options.watch,
       logFile,
       metrics: options.metrics,

@@ -20,6 +20,8 @@ export interface SupervisorOptions {
   grace: number;
   /** Node flags for worker processes (tsx's loader for TypeScript modules). */
   execArgv: string[];
+  /** Extra environment for worker processes. */
+  env?: Record<string, string> | undefined;
   /** Reload on source changes under this folder. */
   watch?: string | undefined;
   /** Relay children's output here instead of sharing our stdout. */
@@ -74,7 +76,7 @@ const FORCE_KILL_AFTER = 3_000;
  * on SIGHUP or file changes without downtime, and on SIGTERM/SIGINT stops them gracefully.
  */
 export class Supervisor {
-  readonly #options: Required<Omit<SupervisorOptions, "watch" | "logFile" | "metrics">> & Pick<SupervisorOptions, "watch" | "logFile" | "metrics">;
+  readonly #options: Required<Omit<SupervisorOptions, "watch" | "logFile" | "metrics" | "env">> & Pick<SupervisorOptions, "watch" | "logFile" | "metrics" | "env">;
   readonly #log: Logger;
   readonly #slots: Slot[] = [];
   readonly #children = new Set<Child>();
@@ -174,6 +176,7 @@ export class Supervisor {
   #fork(slot: Slot): Child {
     const runningFile = join(tmpdir(), `dramats-${process.pid}-${++this.#forks}.running`);
     const worker = cluster.fork({
+      ...this.#options.env,
       [WORKER_ENV.index]: String(slot.index),
       [WORKER_ENV.runningFile]: runningFile,
       [WORKER_ENV.blocked]: JSON.stringify([...this.#blocked]),
