@@ -67,7 +67,11 @@ export class Worker {
   #dispatching = false;
   /** True while dispatch waits for a setImmediate after a full slice. */
   #yielded = false;
-  /** performance.now() when the current slice of back-to-back messages began. */
+  /**
+   * performance.now() when the current slice began: at the last yield. Batches that follow each
+   * other without I/O (the stub broker, or replies already read) are one slice; a worker that was
+   * idle yields once soon after it starts again, which costs one setImmediate.
+   */
   #sliceStart = 0;
   #sliceCount = 0;
   readonly #adaptive: boolean;
@@ -259,8 +263,6 @@ export class Worker {
   }
 
   #accept(loop: ConsumerLoop, deliveries: Delivery[]): void {
-    // An idle worker starts a new slice (see SLICE_MS).
-    if (this.#inFlight === 0 && this.#work.size === 0 && !this.#yielded) this.#sliceStart = performance.now();
     for (const delivery of deliveries) {
       let proxy: MessageProxy;
       try {
