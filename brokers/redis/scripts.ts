@@ -31,9 +31,10 @@ function commandName(name: ScriptName): string {
 /**
  * Scripts written to the socket at once instead of waiting for the auto-pipeline's
  * setImmediate: a fetch sent while the worker still runs the rest of its window comes back
- * before the worker runs dry, and acks are batched by the consumer already.
+ * before the worker runs dry; acks and enqueues are batched per turn by our own Batchers
+ * already, so the auto-pipeline only added a turn of latency to them.
  */
-export const UNPIPELINED_COMMANDS: readonly string[] = [commandName("fetch"), commandName("ack")];
+export const UNPIPELINED_COMMANDS: readonly string[] = [commandName("fetch"), commandName("ack"), commandName("enqueue")];
 type Arg = string | number;
 type Call = (...args: Arg[]) => Promise<unknown>;
 
