@@ -37,11 +37,11 @@ function tsxRegistersInThreads(version: string = process.versions.node): boolean
 }
 
 /**
- * Heap flags of the process (sizes, and the GC tuning the CLI gives worker processes). Node
+ * Heap flags of the process (sizes, the GC tuning and V8 thread pool the CLI gives worker processes). Node
  * refuses them in a thread's execArgv (ERR_WORKER_INVALID_EXEC_ARGV); V8 flags hold for the whole
  * process anyway, and threads size their heaps through resourceLimits.
  */
-const PROCESS_HEAP_FLAG = /^--(max[-_](semi|old)[-_]space[-_]size|heap[-_]growing[-_]percent|gc[-_]memory[-_]reducer[-_]start[-_]delay[-_]ms)(=|$)/;
+const PROCESS_HEAP_FLAG = /^--(max[-_](semi|old)[-_]space[-_]size|heap[-_]growing[-_]percent|gc[-_]memory[-_]reducer[-_]start[-_]delay[-_]ms|v8[-_]pool[-_]size)(=|$)/;
 
 /**
  * Flags for pool threads: the process's, without its heap flags. On older Node lines tsx only

@@ -67,10 +67,10 @@ describe("module resolution for the CLI", () => {
     }
   });
 
-  it("caps the young generation of worker processes unless the user sized it", () => {
-    expect(withWorkerV8Defaults(["--enable-source-maps"], "")).to.deep.equal(["--enable-source-maps", "--max-semi-space-size=2"]);
-    expect(withWorkerV8Defaults(["--max-semi-space-size=8"], "")).to.deep.equal(["--max-semi-space-size=8"]);
-    expect(withWorkerV8Defaults(["--max_semi_space_size=8"], "")).to.deep.equal(["--max_semi_space_size=8"]);
-    expect(withWorkerV8Defaults([], "--max-old-space-size=512 --max-semi-space-size=16")).to.deep.equal([]);
+  it("caps the young generation and V8's thread pool of worker processes unless the user sized them", () => {
+    expect(withWorkerV8Defaults(["--enable-source-maps"], "")).to.deep.equal(["--enable-source-maps", "--max-semi-space-size=2", "--v8-pool-size=1"]);
+    expect(withWorkerV8Defaults(["--max-semi-space-size=8"], "")).to.deep.equal(["--max-semi-space-size=8", "--v8-pool-size=1"]);
+    expect(withWorkerV8Defaults(["--max_semi_space_size=8"], "")).to.deep.equal(["--max_semi_space_size=8", "--v8-pool-size=1"]);
+    expect(withWorkerV8Defaults([], "--max-old-space-size=512 --max-semi-space-size=16 --v8-pool-size=4")).to.deep.equal([]);
   });
 });

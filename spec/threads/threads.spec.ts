@@ -117,7 +117,7 @@ describe("Threaded actors", function () {
   });
 
   it("starts its threads when the process runs with heap-size flags (which threads refuse)", async () => {
-    const sized = new ThreadPool({ modules: MODULES, size: 1, execArgv: [...process.execArgv, "--max-semi-space-size=2", "--max_old_space_size=512"] });
+    const sized = new ThreadPool({ modules: MODULES, size: 1, execArgv: [...process.execArgv, "--max-semi-space-size=2", "--max_old_space_size=512", "--v8-pool-size=1"] });
     try {
       await sized.warmUp();
       const result = await sized.run({ actorName: "fib", args: [10], message: fixture.fib.message(10).asData() });
