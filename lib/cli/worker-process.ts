@@ -12,6 +12,7 @@ import type { CliOptions } from "./args.ts";
 import { brokerFromUrl, redactUrl } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 import { collectGarbage } from "./collect-garbage.ts";
+import { IdleCollector } from "./idle-gc.ts";
 import { BlockWatch } from "./block-watch.ts";
 import { isSupervisorCommand, report, reportAndWait, WORKER_ENV, type BootSummary } from "./ipc.ts";
 import { importModules, resolveModule } from "./modules.ts";
@@ -83,8 +84,10 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
     running = await boot(options, log, retire, blockWatch);
     report({ type: "starting" });
     await running.worker.start();
-    // Booted: most of what the imports allocated is garbage now. Give it back before any work.
+    // Booted: most of what the imports allocated is garbage now. Give it back before any work,
+    // and again whenever the worker goes idle after a busy spell.
     collectGarbage();
+    new IdleCollector(running.worker).start();
   } catch (error) {
     const failure =
       error instanceof CliError ? error : new CliError(`Worker process failed to boot: ${(error as Error)?.stack ?? String(error)}`, ExitCode.ERROR);
