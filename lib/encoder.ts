@@ -98,36 +98,57 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 const MAX_DEPTH = 128;
 
-/** @throws EncodeError naming the path of the first value JSON would drop or mangle. */
-function assertJson(value: unknown, path: string, depth = 0): void {
-  if (depth > MAX_DEPTH) throw new EncodeError(`${path} is nested deeper than ${MAX_DEPTH} levels (or is cyclic)`);
+/**
+ * @throws EncodeError naming the path of the first value JSON would drop or mangle.
+ * `path` holds the keys walked so far; it becomes text only for the error, so a valid message
+ * costs no string per element.
+ */
+function assertJson(value: unknown, root: string, path: (string | number)[] = []): void {
   switch (typeof value) {
     case "string":
     case "boolean":
       return;
     case "number":
       if (Number.isFinite(value)) return;
-      throw new EncodeError(`${path} is ${value}, which JSON cannot represent`);
+      throw new EncodeError(`${pathText(root, path)} is ${value}, which JSON cannot represent`);
     case "object": {
       if (value === null) return;
+      if (path.length >= MAX_DEPTH) throw new EncodeError(`${pathText(root, path)} is nested deeper than ${MAX_DEPTH} levels (or is cyclic)`);
       if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) assertJson(value[i], `${path}[${i}]`, depth + 1);
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          // Primitives need no path and no call.
+          if (typeof item === "string" || typeof item === "boolean" || (typeof item === "number" && Number.isFinite(item)) || item === null) continue;
+          path.push(i);
+          assertJson(item, root, path);
+          path.pop();
+        }
         return;
       }
       if (!isPlainObject(value)) {
         const kind = (value as object).constructor?.name ?? "object";
-        throw new EncodeError(`${path} is a ${kind}; only plain objects, arrays and primitives can be sent`);
+        throw new EncodeError(`${pathText(root, path)} is a ${kind}; only plain objects, arrays and primitives can be sent`);
       }
       for (const key in value) {
         const item = (value as Record<string, unknown>)[key];
         // undefined properties are dropped by JSON, just as an optional field left out would be.
-        if (item !== undefined) assertJson(item, `${path}.${key}`, depth + 1);
+        if (item === undefined || typeof item === "string" || typeof item === "boolean" || (typeof item === "number" && Number.isFinite(item)) || item === null) continue;
+        path.push(key);
+        assertJson(item, root, path);
+        path.pop();
       }
       return;
     }
     default:
-      throw new EncodeError(`${path} is a ${typeof value}, which cannot be sent as JSON`);
+      throw new EncodeError(`${pathText(root, path)} is a ${typeof value}, which cannot be sent as JSON`);
   }
+}
+
+/** `args`, [0, "when"] → `args[0].when`. */
+function pathText(root: string, path: readonly (string | number)[]): string {
+  let text = root;
+  for (const key of path) text += typeof key === "number" ? `[${key}]` : `.${key}`;
+  return text;
 }
 
 let globalEncoder: Encoder = new JsonEncoder();

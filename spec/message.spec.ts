@@ -47,6 +47,9 @@ describe("Message and JsonEncoder", () => {
     expect(bad([{ when: new Date() }])).to.throw(EncodeError, "args[0].when is a Date");
     expect(bad([10n])).to.throw(EncodeError, "bigint");
     expect(bad([NaN])).to.throw(EncodeError, "NaN");
+    expect(bad([1, "x", { a: [true, null, { b: Infinity }] }])).to.throw(EncodeError, "args[2].a[2].b is Infinity");
+    expect(bad([[1, [2, [3, new Map()]]]])).to.throw(EncodeError, "args[0][1][1][1] is a Map");
+    expect(bad([{ ok: 1, skipped: undefined, f: Symbol("s") }])).to.throw(EncodeError, "args[0].f is a symbol");
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(bad([cyclic])).to.throw(EncodeError, /nested deeper/);
