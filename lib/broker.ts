@@ -397,18 +397,21 @@ export abstract class Broker {
   async enqueueMany<M extends Message<any>>(messages: readonly M[], options: EnqueueOptions = {}): Promise<M[]> {
     const delay = Math.max(0, options.delay ?? 0);
     const writes: MessageWrite[] = [];
+    // Hooks return a promise only when they have something to wait for: await only then.
     for (const message of messages) {
       this.assertDeclared(message.queueName);
-      await this.emit("beforeEnqueue", this, message, delay);
+      const before = this.emit("beforeEnqueue", this, message, delay);
+      if (before !== undefined) await before;
       if (delay > 0) await this.emit("beforeDelayMessage", this, message, delay);
       writes.push({ message, body: this.encode(message), options: { delay, priority: this.priorityOf(message) } });
     }
     if (writes.length > 0) await this.writeMessages(writes);
     for (const message of messages) {
       bindBroker(message, this);
-      await this.emit("afterEnqueue", this, message, delay);
+      const after = this.emit("afterEnqueue", this, message, delay);
+      if (after !== undefined) await after;
     }
-    return [...messages];
+    return messages.slice();
   }
 
   /** Adapters store `body` on `message.queueName` (or its delay store when `delay` > 0). */
