@@ -127,11 +127,7 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
   try {
     command.parse([...argv], { from: "user" });
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander has printed help, the version or the usage error already.
-      throw new CliError("", error.exitCode === 0 ? ExitCode.OK : ExitCode.IMPORT_ERROR, { cause: error });
-    }
-    throw error;
+    throw fromCommanderError(error);
   } finally {
     if (io.env) {
       for (const [name, value] of saved) {
@@ -161,4 +157,14 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     bootTimeout: o.bootTimeout,
     metrics: o.metrics === false ? undefined : { host: o.metricsHost, port: o.metricsPort },
   };
+}
+
+/**
+ * A parse error from commander, which has printed the help, the version or the usage error
+ * already, as a CliError with nothing more to say (exit 0 for help and version, 2 for usage).
+ * Any other error is returned as it is.
+ */
+export function fromCommanderError(error: unknown): unknown {
+  if (!(error instanceof CommanderError)) return error;
+  return new CliError("", error.exitCode === 0 ? ExitCode.OK : ExitCode.IMPORT_ERROR, { cause: error });
 }

@@ -1,9 +1,10 @@
 // The operator's subcommands: `dramats queues | dead-letters | requeue | purge | schedules | cancel`.
 // Each opens the broker the way worker processes do, does one thing, prints it for people or
 // as JSON, and exits: 0 done, 1 partly done, 2 bad usage, 3 broker unreachable.
-import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { configureLogging } from "../../logging.ts";
+import { fromCommanderError } from "../args.ts";
 import { CliError, ExitCode } from "../exit-codes.ts";
 import { cancelCommand, splitCancelArguments } from "./cancel.ts";
 import { deadLettersCommand } from "./dead-letters.ts";
@@ -135,11 +136,7 @@ export async function runOperatorCommand(argv: readonly string[], version: strin
   try {
     program.parse([...argv], { from: "user" });
   } catch (error) {
-    if (error instanceof CommanderError) {
-      // Commander printed the help, the version or the usage error already.
-      throw new CliError("", error.exitCode === 0 ? ExitCode.OK : ExitCode.IMPORT_ERROR, { cause: error });
-    }
-    throw error;
+    throw fromCommanderError(error);
   }
   if (chosen === undefined) return ExitCode.OK;
   const plan: Plan = chosen;
