@@ -65,13 +65,13 @@ export class ConsumerLoop {
   /** Called by the worker when a delivery is settled or given back: frees prefetch room. */
   release(count = 1): void {
     this.outstanding -= count;
-    if (!this.#fetching) this.#pump();
+    this.#pump();
   }
 
   /** Called by the worker when a handed-over delivery starts (or is given back unstarted). */
   started(count = 1): void {
     this.queued -= count;
-    if (this.queued === 0 && !this.#fetching) this.#pump();
+    if (this.queued === 0) this.#pump();
   }
 
   /** Called by the worker on resume(): fetching was held while paused. */
