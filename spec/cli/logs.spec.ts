@@ -106,6 +106,9 @@ describe("dramats logs", function () {
     const dead = one(doomed.messageId, 3, "Message dead-lettered");
     expect(dead.level).to.equal(ERROR);
     expect(dead.reason).to.equal("Error: planned failure of doomed on attempt 3");
+    expect(dead.durationMs).to.be.a("number").and.to.be.at.least(0);
+    // One line above debug says a message was dead-lettered: Retries' own is debug.
+    expect(one(doomed.messageId, 3, "Retries exceeded").level).to.equal(DEBUG);
 
     const skipped = one(stale.messageId, 1, "Message skipped");
     expect(skipped.level).to.equal(INFO);
