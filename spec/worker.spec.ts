@@ -149,6 +149,58 @@ describe("Worker", () => {
     expect(await broker.depths("default")).to.deep.include({ ready: 1, inFlight: 0 });
   });
 
+  describe("prefetch", () => {
+    /** A stub world whose consumers record the `max` of every fetch the worker makes. */
+    async function recordingWorld(worker: { concurrency: number; prefetch?: number }) {
+      const world = await stubWorld({ worker, start: false });
+      const sizes: number[] = [];
+      const consume = world.broker.consume.bind(world.broker);
+      world.broker.consume = (queueName, options) => {
+        const consumer = consume(queueName, options);
+        const fetch = consumer.fetch.bind(consumer);
+        consumer.fetch = (max, timeout) => {
+          sizes.push(max);
+          return fetch(max, timeout);
+        };
+        return consumer;
+      };
+      return { world, sizes };
+    }
+
+    it("grows past 2 x concurrency while quick messages keep coming, up to 1024", async () => {
+      const { world, sizes } = await recordingWorld({ concurrency: 1 });
+      try {
+        let ran = 0;
+        const quick = actor(function quickPrefetch(_n: number) { ran++; }, { broker: world.broker });
+        await quick.sendMany(Array.from({ length: 5_000 }, (_, i) => [i] as [number]));
+        await world.worker.start();
+        await world.broker.join("default");
+        expect(ran).to.equal(5_000);
+        expect(Math.max(...sizes)).to.be.above(16).and.at.most(1024);
+      } finally {
+        await world.teardown();
+      }
+    });
+
+    it("stays at 2 x concurrency for slow messages, and at the given prefetch when one is given", async () => {
+      const slow = await recordingWorld({ concurrency: 2 });
+      const fixed = await recordingWorld({ concurrency: 1, prefetch: 3 });
+      try {
+        const nap = actor(async function slowPrefetch(_n: number) { await new Promise((r) => setTimeout(r, 20)); }, { broker: slow.world.broker });
+        const quick = actor(function fixedPrefetch(_n: number) {}, { broker: fixed.world.broker });
+        await nap.sendMany(Array.from({ length: 12 }, (_, i) => [i] as [number]));
+        await quick.sendMany(Array.from({ length: 2_000 }, (_, i) => [i] as [number]));
+        await Promise.all([slow.world.worker.start(), fixed.world.worker.start()]);
+        await Promise.all([slow.world.broker.join("default"), fixed.world.broker.join("default")]);
+        expect(Math.max(...slow.sizes)).to.equal(4);
+        expect(Math.max(...fixed.sizes)).to.equal(3);
+      } finally {
+        await slow.world.teardown();
+        await fixed.world.teardown();
+      }
+    });
+  });
+
   it("lets timers run while it works through a long backlog of quick, synchronous actors", async () => {
     const world = await stubWorld({ worker: { concurrency: 8 }, start: false });
     try {
