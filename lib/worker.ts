@@ -1,13 +1,12 @@
-import type { Actor, ActorContext } from "./actor.ts";
 import type { Broker, Delivery } from "./broker.ts";
-import { ActorNotFound, describeError, MessageCancelled, Retry, SkipMessage } from "./errors.ts";
-import { getLogger, messageFields, type Logger } from "./logging.ts";
-import type { Message } from "./message.ts";
+import { getLogger, type Logger } from "./logging.ts";
 import { MessageProxy } from "./message-proxy.ts";
 import { sleep } from "./sleep.ts";
 import { ConsumerLoop, type ConsumerLoopHost } from "./worker/consumer-loop.ts";
+import { PrefetchWindow } from "./worker/prefetch-window.ts";
+import { Processor } from "./worker/processor.ts";
+import { Settler, type WorkItem } from "./worker/settler.ts";
 import { WorkQueue } from "./worker/work-queue.ts";
-import type { ProcessOutcome } from "../middleware/middleware.ts";
 
 export interface WorkerOptions {
   /** Canonical names of the queues to consume. @defaultValue every declared queue, including later ones */
@@ -24,18 +23,14 @@ export interface WorkerOptions {
   fetchTimeout?: number;
 }
 
-/** The adaptive window holds about this many ms of the worker's recent throughput. */
-const PREFETCH_WORK_MS = 10;
-/** Throughput is measured over spans of at least this many ms. */
-const RATE_SPAN_MS = 5;
 /**
  * Longest the worker runs messages back to back (ms) before it lets timers and I/O in: quick
  * actors finish synchronously, and a full batch must not hold back heartbeats, time limits or a
  * broker that delivers without I/O (the stub).
  */
 const SLICE_MS = 10;
-/** The adaptive window never grows past this (or 2 × concurrency, when that is larger). */
-const MAX_ADAPTIVE_PREFETCH = 1024;
+/** How often (ms) a worker holding unstarted messages checks that it will start them soon. */
+const TRIM_CHECK_MS = 20;
 
 export interface StopOptions {
   /** How long in-flight actors may take to finish (ms). @defaultValue 600000 */
@@ -61,8 +56,10 @@ export class Worker {
   readonly #log: Logger;
   readonly #host: ConsumerLoopHost;
   #inFlight = 0;
-  /** The acks waiting on the latest ack promise (see #watchAcks). */
-  #ackGroup: AckGroup | undefined;
+  readonly #settler: Settler;
+  readonly #processor: Processor;
+  /** Set when the consumers start closing: late settles are then given back by the close. */
+  #closing = false;
   /** True while #dispatch's loop runs. */
   #dispatching = false;
   /** True while dispatch waits for a setImmediate after a full slice. */
@@ -74,13 +71,9 @@ export class Worker {
    */
   #sliceStart = 0;
   #sliceCount = 0;
-  readonly #adaptive: boolean;
-  /** Messages finished per ms, recently (a moving average over spans); 0 until measured. */
-  #rate = 0;
-  #spanCount = 0;
-  #spanStart = performance.now();
-  /** Acks, nacks and retries sent to the broker and not yet confirmed. */
-  #settling = 0;
+  readonly #window: PrefetchWindow;
+  /** Armed while unstarted messages wait: see #trim. */
+  #trimTimer: NodeJS.Timeout | undefined;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
   #paused = false;
   #idleWaiters: (() => void)[] = [];
@@ -89,8 +82,9 @@ export class Worker {
   constructor(broker: Broker, options: WorkerOptions = {}) {
     this.broker = broker;
     this.concurrency = positiveInteger("concurrency", options.concurrency ?? 8);
-    this.prefetch = positiveInteger("prefetch", options.prefetch ?? this.concurrency * 2);
-    this.#adaptive = options.prefetch === undefined;
+    if (options.prefetch !== undefined) positiveInteger("prefetch", options.prefetch);
+    this.#window = new PrefetchWindow({ concurrency: this.concurrency, prefetch: options.prefetch });
+    this.prefetch = this.#window.floor;
     this.fetchTimeout = positiveInteger("fetchTimeout", options.fetchTimeout ?? 1000);
     this.#queueFilter = options.queues ? new Set(options.queues) : undefined;
     this.#log = getLogger("worker");
@@ -101,11 +95,35 @@ export class Worker {
       },
       accept: (loop, deliveries) => this.#accept(loop, deliveries),
     };
+    this.#processor = new Processor(broker, this.#log);
+    this.#settler = new Settler(
+      broker,
+      {
+        get closing() {
+          return worker.#closing;
+        },
+        settled: () => {
+          this.processed++;
+          this.#wakeIdleWaiters();
+        },
+      },
+      this.#log,
+    );
   }
 
   /** Actors currently running. */
   get inFlight(): number {
     return this.#inFlight;
+  }
+
+  /**
+   * Runs failed by a time limit, a cancel or a shutdown while their actor kept working (it
+   * ignored its AbortSignal): `total` since start, and `running`, those not finished yet. The
+   * worker's slots are free for other messages meanwhile, so real concurrency can exceed
+   * `concurrency` by `running`.
+   */
+  get abandoned(): { total: number; running: number } {
+    return { total: this.#processor.abandoned, running: this.#processor.abandonedRunning };
   }
 
   /** Queues this worker consumes. */
@@ -129,7 +147,7 @@ export class Worker {
     this.#unsubscribe = this.broker.onQueueDeclared((queue) => void this.#startConsumer(queue));
     await this.broker.emit("afterWorkerThreadBoot", this.broker, this);
     await this.broker.emit("afterWorkerBoot", this.broker, this);
-    this.#log.info({ queues: this.queues, concurrency: this.concurrency, prefetch: this.#adaptive ? "adaptive" : this.prefetch }, "Worker started");
+    this.#log.info({ queues: this.queues, concurrency: this.concurrency, prefetch: this.#window.adaptive ? "adaptive" : this.prefetch }, "Worker started");
   }
 
   async #startConsumer(queueName: string): Promise<void> {
@@ -138,7 +156,7 @@ export class Worker {
     const loop = new ConsumerLoop({
       queueName,
       consumer: this.broker.consume(queueName, { prefetch: this.prefetch }),
-      window: this.#window,
+      window: this.#windowSize,
       fetchTimeout: this.fetchTimeout,
       host: this.#host,
       logger: this.#log,
@@ -148,30 +166,7 @@ export class Worker {
     await this.broker.emit("afterConsumerThreadBoot", this.broker, this, queueName);
   }
 
-  /**
-   * The prefetch window. Adaptive by default: what this worker finished in about the last
-   * PREFETCH_WORK_MS. Quick messages then come in large batches (fewer round trips and acks per
-   * message), while slow ones are not hoarded away from other workers: a worker holds little
-   * more than it runs until it has shown it gets through more.
-   */
-  readonly #window = (): number => {
-    const floor = this.prefetch;
-    if (!this.#adaptive) return floor;
-    return Math.max(floor, Math.min(Math.ceil(this.#rate * PREFETCH_WORK_MS), MAX_ADAPTIVE_PREFETCH));
-  };
-
-  /** Counts a finished message toward the throughput that sizes the adaptive window. */
-  #measure(): void {
-    this.#spanCount++;
-    const now = performance.now();
-    const elapsed = now - this.#spanStart;
-    if (elapsed < RATE_SPAN_MS) return;
-    // A span that began before an idle stretch counts it: the rate, and so the window, falls back.
-    const rate = this.#spanCount / elapsed;
-    this.#rate = this.#rate === 0 ? rate : (this.#rate + rate) / 2;
-    this.#spanCount = 0;
-    this.#spanStart = now;
-  }
+  readonly #windowSize = (): number => this.#window.size(this.#inFlight);
 
   /** Stops fetching and holds prefetched messages until `resume()`; running actors go on. */
   pause(): void {
@@ -192,6 +187,7 @@ export class Worker {
   async stop(options: StopOptions = {}): Promise<void> {
     if (this.#state !== "running") return;
     this.#state = "stopping";
+    clearTimeout(this.#trimTimer);
     const timeout = options.timeout ?? 600_000;
     const broker = this.broker;
     this.#unsubscribe?.();
@@ -199,10 +195,11 @@ export class Worker {
     await Promise.all([...this.#loops.values()].map((loop) => loop.stop()));
     await broker.emit("beforeWorkerThreadShutdown", broker, this);
 
-    await this.#giveBackUnstarted();
+    await this.#settler.giveBack(this.#work.drain());
     if (!(await this.#waitIdle(timeout))) {
       this.#log.warn({ running: this.#inFlight, timeoutMs: timeout }, "Shutdown timeout passed; unfinished messages will be redelivered");
     }
+    this.#closing = true;
     for (const loop of this.#loops.values()) {
       await broker.emit("beforeConsumerThreadShutdown", broker, this, loop.queueName);
       await loop.consumer.close().catch((error) => this.#log.error({ err: error, queue: loop.queueName }, "Closing consumer failed"));
@@ -219,7 +216,7 @@ export class Worker {
   async join(): Promise<void> {
     for (;;) {
       for (const queue of this.#loops.keys()) await this.broker.join(queue, { failFast: false });
-      if (this.#work.size === 0 && this.#inFlight === 0 && this.#settling === 0) {
+      if (this.#work.size === 0 && this.#inFlight === 0 && this.#settler.pending === 0) {
         let busy = false;
         for (const queue of this.#loops.keys()) {
           const d = await this.broker.depths(queue);
@@ -231,28 +228,9 @@ export class Worker {
     }
   }
 
-  async #giveBackUnstarted(): Promise<void> {
-    const items = this.#work.drain();
-    const byLoop = new Map<ConsumerLoop, Delivery[]>();
-    for (const item of items) {
-      const list = byLoop.get(item.loop) ?? [];
-      list.push(item.proxy.delivery);
-      byLoop.set(item.loop, list);
-    }
-    for (const [loop, deliveries] of byLoop) {
-      try {
-        await loop.consumer.requeue(deliveries);
-      } catch (error) {
-        this.#log.error({ err: error, queue: loop.queueName, count: deliveries.length }, "Could not give back unstarted messages; the broker will redeliver them");
-      }
-      loop.started(deliveries.length);
-      loop.release(deliveries.length);
-    }
-  }
-
   /** Resolves true once no actor runs and no settle awaits the broker, false after `timeout`. */
   #waitIdle(timeout: number): Promise<boolean> {
-    if (this.#inFlight === 0 && this.#settling === 0) return Promise.resolve(true);
+    if (this.#inFlight === 0 && this.#settler.pending === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(false), timeout);
       this.#idleWaiters.push(() => {
@@ -269,20 +247,14 @@ export class Worker {
         proxy = new MessageProxy(this.broker.decode(delivery.body), delivery);
       } catch (error) {
         loop.started();
-        void this.#deadLetterUndecodable(loop, delivery, error);
+        void this.#settler.rejectUndecodable(loop, delivery, error).then(() => loop.release());
         continue;
       }
       const priority = this.broker.priorityOf(proxy.message);
-      this.#work.push(priority, { proxy, loop });
+      this.#work.push(priority, { proxy, loop, settled: false });
     }
     this.#dispatch();
-  }
-
-  async #deadLetterUndecodable(loop: ConsumerLoop, delivery: Delivery, error: unknown): Promise<void> {
-    const reason = describeError(error);
-    this.#log.error({ queue: loop.queueName, reason }, "Dead-lettering a message that cannot be decoded");
-    await this.#settleWithRetry(loop, () => loop.consumer.nack(delivery, reason, error));
-    loop.release();
+    if (this.#window.adaptive && this.#work.size > 0) this.#armTrim();
   }
 
   #dispatch(): void {
@@ -302,12 +274,41 @@ export class Worker {
         }
         const item = this.#work.shift()!;
         item.loop.started();
-        this.#inFlight++;
+        this.#window.started(++this.#inFlight);
         this.#handle(item);
       }
     } finally {
       this.#dispatching = false;
     }
+  }
+
+  #armTrim(): void {
+    if (this.#trimTimer !== undefined) return;
+    this.#trimTimer = setTimeout(this.#onTrimTimer, TRIM_CHECK_MS);
+    this.#trimTimer.unref();
+  }
+
+  readonly #onTrimTimer = (): void => {
+    this.#trimTimer = undefined;
+    if (this.#state !== "running") return;
+    this.#trim();
+    if (this.#work.size > 0) this.#armTrim();
+  };
+
+  /**
+   * Gives back what this worker will not start soon: when the window shrank (slow messages
+   * after quick ones) and the unstarted messages are at least twice what the window leaves
+   * room for, the excess goes back to the broker, lowest priority and latest first, where
+   * other workers can take it.
+   */
+  #trim(): void {
+    const keep = Math.max(0, this.#window.size(this.#inFlight) - this.#inFlight);
+    const excess = this.#work.size - keep;
+    if (excess <= 0 || excess < Math.max(keep, this.concurrency)) return;
+    const items: WorkItem[] = [];
+    for (let i = 0; i < excess; i++) items.push(this.#work.pop()!);
+    this.#log.debug({ count: items.length, kept: keep }, "Giving back messages this worker will not start soon");
+    void this.#settler.giveBack(items);
   }
 
   /** Lets timers and I/O run, then goes on dispatching. */
@@ -328,69 +329,15 @@ export class Worker {
    */
   #finish(item: WorkItem): void {
     this.#inFlight--;
-    if (this.#adaptive) this.#measure();
+    const startedAt = item.proxy.startedAt;
+    this.#window.finished(startedAt > 0 ? Date.now() - startedAt : 0);
     item.loop.release();
     this.#wakeIdleWaiters();
     if (this.#state === "running") this.#dispatch();
   }
 
-  /** Settles in the background; `stop()` and `join()` wait for it to be confirmed. */
-  #beginSettle(loop: ConsumerLoop, proxy: MessageProxy): void {
-    this.#settling++;
-    const broker = this.broker;
-    // The common case, a plain ack nobody hooks, without #settle's machinery: one promise.
-    if (proxy.retry === undefined && !proxy.failed && !broker.hasHook("beforeAck") && !broker.hasHook("afterAck")) {
-      let acked: Promise<void>;
-      try {
-        acked = loop.consumer.ack(proxy.delivery);
-      } catch (error) {
-        acked = Promise.reject(error);
-      }
-      // Brokers batch acks and hand every ack of a batch the same promise: wait on it once.
-      const group = this.#ackGroup;
-      if (group !== undefined && group.promise === acked) group.members.push(loop, proxy);
-      else this.#watchAcks(acked, loop, proxy);
-      return;
-    }
-    this.#settle(loop, proxy).then(this.#onSettled, (error) => this.#settleFailed(proxy, error));
-  }
-
-  readonly #onSettled = (): void => this.#settled();
-
-  /** Starts watching a batch's ack promise; later acks of the same batch join its group. */
-  #watchAcks(promise: Promise<void>, loop: ConsumerLoop, proxy: MessageProxy): void {
-    const group: AckGroup = { promise, members: [loop, proxy] };
-    this.#ackGroup = group;
-    promise.then(
-      () => {
-        if (this.#ackGroup === group) this.#ackGroup = undefined;
-        for (let i = 0; i < group.members.length; i += 2) this.#settled();
-      },
-      (error: unknown) => {
-        if (this.#ackGroup === group) this.#ackGroup = undefined;
-        const m = group.members;
-        for (let i = 0; i < m.length; i += 2) this.#ackFailed(m[i] as ConsumerLoop, m[i + 1] as MessageProxy, error);
-      },
-    );
-  }
-
-  #ackFailed(loop: ConsumerLoop, proxy: MessageProxy, error: unknown): void {
-    this.#retrySettle(loop, () => loop.consumer.ack(proxy.delivery), error).then(this.#onSettled, (e) => this.#settleFailed(proxy, e));
-  }
-
-  #settleFailed(proxy: MessageProxy, error: unknown): void {
-    this.#log.error({ err: error, ...messageFields(proxy) }, "Unexpected error while settling a message");
-    this.#settled();
-  }
-
-  #settled(): void {
-    this.#settling--;
-    this.processed++;
-    this.#wakeIdleWaiters();
-  }
-
   #wakeIdleWaiters(): void {
-    if (this.#inFlight === 0 && this.#settling === 0 && this.#idleWaiters.length > 0) {
+    if (this.#inFlight === 0 && this.#settler.pending === 0 && this.#idleWaiters.length > 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
       for (const wake of waiters) wake();
@@ -398,219 +345,32 @@ export class Worker {
   }
 
   /**
-   * Processes one item, then frees its slot. The steps (before-hooks, actor, after-hooks,
-   * settle) run synchronously for as long as none returns a promise: a quick actor under the
-   * default middleware costs no promise and no extra turn of the event loop.
+   * Processes one item, settles it, then frees its slot. The steps (before-hooks, actor,
+   * after-hooks) run synchronously for as long as none returns a promise: a quick actor under
+   * the default middleware costs no promise and no extra turn of the event loop. However the
+   * steps end, #end settles the message: this is the worker's one `finally`.
    */
   #handle(item: WorkItem): void {
     let pending: Promise<void> | undefined;
     try {
-      pending = this.#process(item);
+      pending = this.#processor.process(item.proxy);
     } catch (error) {
-      this.#unexpected(item, error);
+      this.#processor.unexpected(item.proxy, error);
     }
-    if (pending === undefined) return this.#finish(item);
+    if (pending === undefined) return this.#end(item);
     pending.then(
-      () => this.#finish(item),
+      () => this.#end(item),
       (error) => {
-        this.#unexpected(item, error);
-        this.#finish(item);
+        this.#processor.unexpected(item.proxy, error);
+        this.#end(item);
       },
     );
   }
 
-  #unexpected(item: WorkItem, error: unknown): void {
-    this.#log.error({ err: error, ...messageFields(item.proxy) }, "Unexpected error while processing a message");
+  #end(item: WorkItem): void {
+    this.#settler.settle(item);
+    this.#finish(item);
   }
-
-  #process(item: WorkItem): Promise<void> | undefined {
-    const { proxy, loop } = item;
-    const broker = this.broker;
-    const actor = broker.findActor(proxy.actorName);
-    if (actor === undefined) {
-      proxy.fail(new ActorNotFound(proxy.actorName));
-      this.#beginSettle(loop, proxy);
-      return undefined;
-    }
-    if (this.#log.isLevelEnabled("debug")) this.#log.debug({ ...messageFields(proxy), redelivered: proxy.redelivered }, "Message received");
-    let before: void | Promise<void>;
-    try {
-      // Hooks return a promise only when they have something to wait for.
-      before = broker.emit("beforeProcessMessage", broker, proxy);
-    } catch (error) {
-      return this.#skip(item, error);
-    }
-    if (before === undefined) return this.#runActor(item, actor);
-    return before.then(
-      () => this.#runActor(item, actor),
-      (error) => this.#skip(item, error),
-    );
-  }
-
-  /** A before-hook threw: SkipMessage settles the message unrun; anything else is unexpected. */
-  async #skip({ proxy, loop }: WorkItem, error: unknown): Promise<void> {
-    if (!(error instanceof SkipMessage)) throw error;
-    if (proxy.failed && proxy.error === undefined) proxy.error = error;
-    this.#log.info({ ...messageFields(proxy), reason: error.message }, "Message skipped");
-    await this.broker.emit("afterSkipMessage", this.broker, proxy);
-    return this.#beginSettle(loop, proxy);
-  }
-
-  #runActor(item: WorkItem, actor: Actor): Promise<void> | undefined {
-    const proxy = item.proxy;
-    if (proxy.failed) return this.#afterRun(item, NO_RESULT);
-    proxy.startedAt = Date.now();
-    if (this.#log.isLevelEnabled("debug")) this.#log.debug(messageFields(proxy), "Actor started");
-    let out: unknown;
-    try {
-      out = this.#run(actor, proxy);
-    } catch (error) {
-      return this.#afterRun(item, this.#failed(proxy, error));
-    }
-    if (out instanceof Promise) {
-      return out.then(
-        (result: unknown) => this.#afterRun(item, this.#succeeded(proxy, result)),
-        (error: unknown) => this.#afterRun(item, this.#failed(proxy, error)),
-      );
-    }
-    return this.#afterRun(item, this.#succeeded(proxy, out));
-  }
-
-  #succeeded(proxy: MessageProxy, result: unknown): ProcessOutcome {
-    if (this.#log.isLevelEnabled("debug")) this.#log.debug({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt }, "Actor succeeded");
-    return result === undefined ? NO_RESULT : { result };
-  }
-
-  #failed(proxy: MessageProxy, error: unknown): ProcessOutcome {
-    proxy.error = error;
-    // Once per failed attempt, with the stack; Retries then says whether it will retry.
-    const level = error instanceof Retry ? "debug" : error instanceof MessageCancelled ? "info" : "warn";
-    this.#log[level]({ ...messageFields(proxy), durationMs: Date.now() - proxy.startedAt, err: error }, "Actor failed");
-    return { error };
-  }
-
-  #afterRun({ proxy, loop }: WorkItem, outcome: ProcessOutcome): Promise<void> | undefined {
-    const broker = this.broker;
-    const after = broker.emit("afterProcessMessage", broker, proxy, outcome);
-    if (after !== undefined) return after.then(() => this.#beginSettle(loop, proxy));
-    this.#beginSettle(loop, proxy);
-    return undefined;
-  }
-
-  /** Calls the actor, and fails at once if a middleware aborts the run (time limit, shutdown). */
-  #run(actor: Actor, proxy: MessageProxy): unknown {
-    const message = proxy.message;
-    let args: unknown[] = message.args;
-    for (const _ in message.kwargs) {
-      // Keyword arguments (from Python producers) arrive as one trailing object.
-      args = [...args, message.kwargs];
-      break;
-    }
-    const context = new RunContext(proxy);
-    const out = this.broker.wrapProcess(proxy, () => actor.invoke(args, context));
-    if (out === null || typeof out !== "object" || typeof (out as Promise<unknown>).then !== "function") return out;
-    return raceAbort(out as Promise<unknown>, proxy);
-  }
-
-  async #settle(loop: ConsumerLoop, proxy: MessageProxy): Promise<void> {
-    const broker = this.broker;
-    const consumer = loop.consumer;
-    if (proxy.retry) {
-      const { message, delay } = proxy.retry;
-      await broker.emit("beforeEnqueue", broker, message, delay);
-      await broker.emit("beforeAck", broker, proxy);
-      await this.#settleWithRetry(loop, () => consumer.retry(proxy.delivery, message, delay));
-      await broker.emit("afterAck", broker, proxy);
-      await broker.emit("afterEnqueue", broker, message, delay);
-    } else if (proxy.failed) {
-      const reason = proxy.deadLetterReason ?? (proxy.error === undefined ? "Message failed" : describeError(proxy.error));
-      proxy.deadLetterReason = reason;
-      const ran = proxy.startedAt > 0 ? { durationMs: Date.now() - proxy.startedAt } : {};
-      this.#log.error({ ...messageFields(proxy), ...ran, reason }, "Message dead-lettered");
-      await broker.emit("beforeNack", broker, proxy);
-      await this.#settleWithRetry(loop, () => consumer.nack(proxy.delivery, reason, proxy.error));
-      await broker.emit("afterNack", broker, proxy);
-    } else {
-      await broker.emit("beforeAck", broker, proxy);
-      await this.#settleWithRetry(loop, () => consumer.ack(proxy.delivery));
-      await broker.emit("afterAck", broker, proxy);
-    }
-  }
-
-  /**
-   * Acks and nacks must not be lost to a passing connection error: retry with backoff until
-   * they succeed or the worker has stopped (the broker then redelivers the message).
-   */
-  async #settleWithRetry(loop: ConsumerLoop, operation: () => Promise<void>): Promise<void> {
-    try {
-      return await operation();
-    } catch (error) {
-      return this.#retrySettle(loop, operation, error);
-    }
-  }
-
-  /** The retries of #settleWithRetry, after a first attempt failed with `error`. */
-  async #retrySettle(loop: ConsumerLoop, operation: () => Promise<void>, error: unknown): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      if (this.#state === "stopped") throw error;
-      const delay = Math.min(100 * 2 ** attempt, 5_000);
-      this.#log.error({ err: error, queue: loop.queueName, attempt, retryInMs: delay }, "Settling a message failed; retrying");
-      await sleep(delay);
-      try {
-        return await operation();
-      } catch (next) {
-        error = next;
-      }
-    }
-  }
-}
-
-/** The outcome of a run that returned nothing (shared: hooks only read outcomes). */
-const NO_RESULT: ProcessOutcome = Object.freeze({ result: undefined });
-
-/** An actor's `this` while the worker runs it (a class: cheaper to make than a literal with a getter). */
-class RunContext implements ActorContext {
-  readonly #proxy: MessageProxy;
-  readonly message: Message;
-
-  constructor(proxy: MessageProxy) {
-    this.#proxy = proxy;
-    this.message = proxy.message;
-  }
-
-  /** Created on first use, by the proxy. */
-  get signal(): AbortSignal {
-    return this.#proxy.signal;
-  }
-}
-
-/** Acks sharing one broker promise: flat pairs of loop and proxy. */
-interface AckGroup {
-  readonly promise: Promise<void>;
-  readonly members: (ConsumerLoop | MessageProxy)[];
-}
-
-interface WorkItem {
-  proxy: MessageProxy;
-  loop: ConsumerLoop;
-}
-
-/** Settles with the actor's promise, or rejects as soon as the run is aborted (time limit, shutdown). */
-function raceAbort<T>(promise: Promise<T>, proxy: MessageProxy): Promise<T> {
-  if (proxy.abortReason !== undefined) return Promise.reject(proxy.abortReason);
-  return new Promise<T>((resolve, reject) => {
-    proxy.onAbort = reject;
-    promise.then(
-      (value) => {
-        proxy.onAbort = undefined;
-        resolve(value);
-      },
-      (error) => {
-        proxy.onAbort = undefined;
-        reject(error);
-      },
-    );
-  });
 }
 
 function positiveInteger(name: string, value: number): number {

@@ -67,6 +67,25 @@ export class WorkQueue<T> {
     return item;
   }
 
+  /**
+   * Takes the item that would run last (highest priority number, latest arrival), or
+   * undefined when empty: what a worker gives back first when it holds more than it will
+   * start soon.
+   */
+  pop(): T | undefined {
+    const lane = this.#order[this.#order.length - 1];
+    if (lane === undefined) return undefined;
+    const item = lane.items.pop()!;
+    this.#size--;
+    if (lane.size === 0) {
+      this.#order.pop();
+      this.#lanes.delete(lane.priority);
+      lane.items.length = 0;
+      lane.head = 0;
+    }
+    return item;
+  }
+
   /** Takes every item out, in order. */
   drain(): T[] {
     const out: T[] = [];

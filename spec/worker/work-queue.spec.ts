@@ -26,4 +26,15 @@ describe("WorkQueue", () => {
     expect(queue.size).to.equal(0);
     expect(queue.shift()).to.equal(undefined);
   });
+
+  it("pops from the far end: the highest priority number's latest arrival first, leaving the rest in order", () => {
+    const queue = new WorkQueue<string>();
+    for (const [priority, tag] of [[0, "a"], [5, "b"], [0, "c"], [5, "d"], [9, "e"]] as const) queue.push(priority, tag);
+    queue.shift(); // "a": a lane whose head moved on must pop correctly too
+    expect([queue.pop(), queue.pop(), queue.pop()]).to.deep.equal(["e", "d", "b"]);
+    queue.push(1, "f");
+    expect(queue.drain()).to.deep.equal(["c", "f"]);
+    expect(queue.pop()).to.equal(undefined);
+    expect(queue.size).to.equal(0);
+  });
 });
