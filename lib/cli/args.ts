@@ -9,6 +9,8 @@ export interface CliOptions {
   processes: number;
   /** Async actors running at once per worker process (the Worker's concurrency). */
   threads: number;
+  /** Deliveries each queue's consumer may hold per process; undefined: the adaptive window. */
+  prefetch: number | undefined;
   /** Size of each process's piscina pool for `threaded` actors. */
   cpuThreads: number;
   /** Canonical queue names to consume; undefined means all. */
@@ -64,6 +66,7 @@ function buildCommand(version: string): Command {
     .version(version, "-V, --version")
     .addOption(new Option("-p, --processes <n>", "worker processes").argParser(integer(1)).default(cores))
     .addOption(new Option("-t, --threads <n>", "async actors running at once per process").argParser(integer(1)).default(CLI_DEFAULTS.threads))
+    .addOption(new Option("--prefetch <n>", "deliveries each queue's consumer may hold per process, running ones included (default: adaptive)").argParser(integer(1)))
     .addOption(new Option("--cpu-threads <n>", "worker_threads per process for threaded actors").argParser(integer(1)).default(cores))
     .addOption(new Option("-Q, --queues <queue...>", "consume only these queues (default: all)"))
     .addOption(new Option("-b, --broker <url>", "broker URL: redis://host:port/db[?namespace=ns], rediss://, amqp://, amqps://, sqlite://PATH, memory:// (default: the modules' setBroker, else sqlite://./dramats.sqlite)").env("DRAMATS_BROKER"))
@@ -141,6 +144,7 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     modules: command.processedArgs[0] as string[],
     processes: o.processes,
     threads: o.threads,
+    prefetch: o.prefetch,
     cpuThreads: o.cpuThreads,
     queues: o.queues,
     broker: o.broker || undefined,

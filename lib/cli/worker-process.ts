@@ -186,7 +186,11 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
   broker.addMiddleware(blockWatch);
 
   await broker.emit("afterProcessBoot", broker);
-  const worker = new Worker(broker, { concurrency: options.threads, ...(options.queues ? { queues: options.queues } : {}) });
+  const worker = new Worker(broker, {
+    concurrency: options.threads,
+    ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }),
+    ...(options.queues ? { queues: options.queues } : {}),
+  });
   await checkBroker(broker, options.queues?.[0] ?? broker.queues.values().next().value);
   return { broker, worker, pool, recycler, url, isDefault };
 }

@@ -21,6 +21,7 @@ describe("dramats command line", () => {
       modules: ["app/actors.ts", "more/actors"],
       processes: availableParallelism(),
       threads: CLI_DEFAULTS.threads,
+      prefetch: undefined,
       cpuThreads: availableParallelism(),
       queues: undefined,
       broker: undefined,
@@ -43,10 +44,10 @@ describe("dramats command line", () => {
     const { options } = parse([
       "a.ts", "-p", "3", "-t", "16", "--cpu-threads", "2", "-Q", "emails", "reports", "-b", "redis://h:1/2",
       "--grace", "500", "--watch", "src", "--pid-file", "d.pid", "--log-file", "d.log", "-v",
-      "--max-messages", "50", "--max-memory", "512",
+      "--max-messages", "50", "--max-memory", "512", "--prefetch", "32",
     ]);
     expect(options).to.include({ processes: 3, threads: 16, cpuThreads: 2, broker: "redis://h:1/2", grace: 500, watch: "src" });
-    expect(options).to.include({ pidFile: "d.pid", logFile: "d.log", verbose: true, maxMessages: 50, maxMemory: 512 });
+    expect(options).to.include({ pidFile: "d.pid", logFile: "d.log", verbose: true, maxMessages: 50, maxMemory: 512, prefetch: 32 });
     expect(options!.queues).to.deep.equal(["emails", "reports"]);
   });
 
@@ -69,7 +70,7 @@ describe("dramats command line", () => {
   });
 
   it("rejects bad values with exit code 2, naming the option", () => {
-    for (const argv of [["a.ts", "-p", "0"], ["a.ts", "--threads", "1.5"], ["a.ts", "--max-memory", "lots"], ["a.ts", "--nope"], []]) {
+    for (const argv of [["a.ts", "-p", "0"], ["a.ts", "--threads", "1.5"], ["a.ts", "--prefetch", "0"], ["a.ts", "--max-memory", "lots"], ["a.ts", "--nope"], []]) {
       const { error, printed } = parse(argv);
       expect(error, argv.join(" ")).to.be.instanceOf(CliError);
       expect(error!.exitCode).to.equal(ExitCode.IMPORT_ERROR);

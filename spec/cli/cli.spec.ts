@@ -52,6 +52,15 @@ describe("dramats CLI (in-memory broker)", function () {
     expect(cli.count(isBootLine)).to.equal(1);
   });
 
+  it("pins each consumer's prefetch window with --prefetch, and adapts it without", async () => {
+    const pinned = spec.start([APP, "--processes", "1", "--prefetch", "3", ...FAST]);
+    expect((await pinned.waitFor((l) => l.msg === "Worker started")).prefetch).to.equal(3);
+    expect(await pinned.stop()).to.equal(0);
+    const adaptive = spec.start([APP, "--processes", "1", ...FAST]);
+    expect((await adaptive.waitFor((l) => l.msg === "Worker started")).prefetch).to.equal("adaptive");
+    expect(await adaptive.stop()).to.equal(0);
+  });
+
   it("consumes only the queues given with --queues", async () => {
     const cli = spec.start([APP, "--processes", "1", "--queues", "cli-stub-other", ...FAST], { env: { CLI_SPEC_OUT: spec.out, CLI_SPEC_SEND: "3" } });
     await until(() => runs(spec.out).length >= 3);
