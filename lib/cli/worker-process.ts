@@ -6,6 +6,7 @@ import { Worker } from "../worker.ts";
 import { Prometheus } from "../../middleware/prometheus.ts";
 import { Scheduler } from "../../middleware/scheduler.ts";
 import { brokerOrigin, DEFAULT_BROKER_URL } from "../connect.ts";
+import { DramatsError } from "../errors.ts";
 import { addUrlSecret, redact } from "../redact.ts";
 import { Threads } from "../../middleware/threads.ts";
 import type { CliOptions } from "./args.ts";
@@ -201,14 +202,29 @@ async function chooseBroker(requested: string | undefined): Promise<{ broker: Br
   const origin = declared && brokerOrigin(declared);
   if (requested === undefined) {
     if (declared !== undefined) return { broker: declared, url: origin?.url, isDefault: origin?.source === "default" };
-    return { broker: setBroker(await brokerFromUrl(DEFAULT_BROKER_URL)), url: DEFAULT_BROKER_URL, isDefault: true };
+    return { broker: await declareOn(await brokerFromUrl(DEFAULT_BROKER_URL)), url: DEFAULT_BROKER_URL, isDefault: true };
   }
   // A module that called connect() already holds this very broker.
   if (declared !== undefined && origin?.url === requested) return { broker: declared, url: requested, isDefault: false };
   // Keep the modules' middleware (Results, rate limits...): their actors' options need it.
-  const broker = setBroker(await brokerFromUrl(requested, declared ? { middleware: [...declared.middleware] } : {}));
+  const broker = await declareOn(await brokerFromUrl(requested, declared ? { middleware: [...declared.middleware] } : {}));
   if (declared !== undefined) await declared.close().catch(() => {});
   return { broker, url: requested, isDefault: false };
+}
+
+/**
+ * `setBroker`, which declares the actors the modules made while no broker was set. A mistake
+ * in one (an unknown option, an invalid schedule) is in the user's code, as an import error
+ * is: exit code 2 at once, rather than a boot failure the supervisor would retry.
+ */
+async function declareOn(broker: Broker): Promise<Broker> {
+  try {
+    return setBroker(broker);
+  } catch (error) {
+    await broker.close().catch(() => {});
+    if (!(error instanceof DramatsError)) throw error;
+    throw new CliError(`Could not declare the modules' actors on ${broker.constructor.name}: ${error.message}`, ExitCode.IMPORT_ERROR, { cause: error });
+  }
 }
 
 /** One cheap round trip, so a wrong URL or a down broker fails the boot with exit code 3. */
