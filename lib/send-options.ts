@@ -84,6 +84,19 @@ function validSendOptions(broker: Broker): string[] {
   return [...names].sort();
 }
 
+/**
+ * The delay `broker.enqueue` is given, as adapters use it: negative ones clamped to 0 (a
+ * computed delay may land in the past).
+ * @throws InvalidOptions unless `delay` is undefined or a finite number.
+ */
+export function enqueueDelay(delay: unknown): number {
+  if (delay === undefined) return 0;
+  if (typeof delay !== "number" || !Number.isFinite(delay)) {
+    throw new InvalidOptions(`enqueue: \`delay\` must be a finite number of ms, got ${showValue(delay)}`);
+  }
+  return delay > 0 ? delay : 0;
+}
+
 /** @throws InvalidOptions for a bad delay or any option `run()` does not know. */
 export function checkRunOptions(options: object): void {
   for (const key in options) {

@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { StubBroker } from "../brokers/stub.ts";
-import { actor, group, InvalidOptions, pipeline, Results, StubResultBackend } from "../lib/index.ts";
+import { actor, group, InvalidOptions, Message, pipeline, Results, StubResultBackend } from "../lib/index.ts";
 
 // What a JavaScript caller (no compiler to catch it) may pass: each of these must be refused.
 type Loose = any;
@@ -113,6 +113,37 @@ describe("send options at run time", () => {
       const error = await rejection(run);
       expect(error, what).to.be.instanceOf(InvalidOptions);
       expect((error as Error).message, what).to.match(pattern);
+    }
+    expect(await w.ready()).to.equal(0);
+  });
+});
+
+describe("message options at run time", () => {
+  it("new Message and message.copy reject args that are not an array, and kwargs or options that are not objects", () => {
+    const fields = { queueName: "send_opts", actorName: "validated" };
+    const bad: [Record<string, unknown>, RegExp][] = [
+      [{ args: 5 }, /Message validated: `args` must be an array, got 5/],
+      [{ args: "ab" }, /`args` must be an array, got "ab"/],
+      [{ args: [], kwargs: [1] }, /`kwargs` must be an object, got \[1\]/],
+      [{ args: [], options: "x" }, /`options` must be an object, got "x"/],
+    ];
+    for (const [extra, pattern] of bad) {
+      const error = thrown(() => new Message({ ...fields, ...extra } as Loose));
+      expect(error, JSON.stringify(extra)).to.be.instanceOf(InvalidOptions);
+      expect((error as Error).message).to.match(pattern);
+    }
+    const message = new Message({ ...fields, args: [1] });
+    expect(thrown(() => message.copy({ args: 7 } as Loose))).to.be.instanceOf(InvalidOptions);
+  });
+
+  it("broker.enqueue rejects a delay that is not a finite number, and writes nothing", async () => {
+    const w = world();
+    for (const delay of ["soon", NaN, Infinity]) {
+      const error = await rejection(() => w.broker.enqueue(w.job.message(1), { delay: delay as Loose }));
+      expect(error, String(delay)).to.be.instanceOf(InvalidOptions);
+      expect((error as Error).message).to.match(/`delay` must be a finite number of ms/);
+      const many = await rejection(() => w.broker.enqueueMany([w.job.message(1)], { delay: delay as Loose }));
+      expect(many, String(delay)).to.be.instanceOf(InvalidOptions);
     }
     expect(await w.ready()).to.equal(0);
   });
