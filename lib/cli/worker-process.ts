@@ -1,16 +1,14 @@
-import type { Broker } from "../broker.ts";
-import { peekBroker, setBroker } from "../broker.ts";
+import { peekBroker, type Broker } from "../broker.ts";
 import { configureLogging, getLogger, type Logger } from "../logging.ts";
 import type { ThreadPool } from "../threads/pool.ts";
 import { Worker } from "../worker.ts";
 import { Prometheus } from "../../middleware/prometheus.ts";
 import { Scheduler } from "../../middleware/scheduler.ts";
 import { brokerOrigin, DEFAULT_BROKER_URL } from "../connect.ts";
-import { DramatsError } from "../errors.ts";
 import { addUrlSecret, redact } from "../redact.ts";
 import { Threads } from "../../middleware/threads.ts";
 import type { CliOptions } from "./args.ts";
-import { brokerFromUrl, redactUrl } from "./broker-url.ts";
+import { brokerFromUrl, declareOn, redactUrl } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 import { collectGarbage } from "./collect-garbage.ts";
 import { IdleCollector } from "./idle-gc.ts";
@@ -210,21 +208,6 @@ async function chooseBroker(requested: string | undefined): Promise<{ broker: Br
   const broker = await declareOn(await brokerFromUrl(requested, declared ? { middleware: [...declared.middleware] } : {}));
   if (declared !== undefined) await declared.close().catch(() => {});
   return { broker, url: requested, isDefault: false };
-}
-
-/**
- * `setBroker`, which declares the actors the modules made while no broker was set. A mistake
- * in one (an unknown option, an invalid schedule) is in the user's code, as an import error
- * is: exit code 2 at once, rather than a boot failure the supervisor would retry.
- */
-async function declareOn(broker: Broker): Promise<Broker> {
-  try {
-    return setBroker(broker);
-  } catch (error) {
-    await broker.close().catch(() => {});
-    if (!(error instanceof DramatsError)) throw error;
-    throw new CliError(`Could not declare the modules' actors on ${broker.constructor.name}: ${error.message}`, ExitCode.IMPORT_ERROR, { cause: error });
-  }
 }
 
 /** One cheap round trip, so a wrong URL or a down broker fails the boot with exit code 3. */

@@ -2,6 +2,7 @@
 // of the module and the command line gives the broker the actors are declared on.
 import { expect } from "chai";
 import { cliSpec, FAST, ROOT } from "./run-cli.ts";
+import { runOperator } from "./run-operator.ts";
 
 const MODULE = `${ROOT}spec/fixtures/cli-bad-declaration.ts`;
 
@@ -39,4 +40,10 @@ describe("dramats with a bad actor declaration", function () {
       });
     }
   }
+
+  it("an operator command exits 2 too, naming the actor and the option, when its --broker declares the actors", async () => {
+    const run = await runOperator(["queues", MODULE, "--broker", "memory://"], { CLI_SPEC_ORDER: "before", CLI_SPEC_BAD: "option" });
+    expect(run.code, run.stderr).to.equal(2);
+    expect(run.stderr).to.match(MISTAKES.option);
+  });
 });
