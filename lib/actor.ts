@@ -66,6 +66,11 @@ export interface Actor<A extends unknown[] = any[], R = unknown> {
   readonly broker: Broker;
   /** Builds a message without sending it (for pipelines and groups). */
   message(...args: A): Message<A, Awaited<R>>;
+  /**
+   * A message with per-message options; a `delay` travels as the wire option `delay`.
+   * @throws InvalidOptions naming the field, for a bad value or an option no middleware on the
+   *   broker reads (checked once a broker is set).
+   */
   messageWithOptions(options: SendOptions<A>): Message<A, Awaited<R>>;
   /**
    * A pipeline step: a message given every argument but the last, which the previous
@@ -74,6 +79,12 @@ export interface Actor<A extends unknown[] = any[], R = unknown> {
   step(...args: PipeArgs<A>): Message<A, Awaited<R>>;
   /** Enqueues a call; resolves with the message once the broker holds it. */
   send(...args: A): Promise<Message<A, Awaited<R>>>;
+  /**
+   * Enqueues a call with per-message options, visible after `delay` ms.
+   * Rejects with InvalidOptions naming the field, sending nothing, for a non-array `args`, a
+   * `delay` that is not a non-negative integer, a non-finite `priority`, or an option name no
+   * middleware on the broker reads (the error lists the valid ones).
+   */
   sendWithOptions(options: SendOptions<A>): Promise<Message<A, Awaited<R>>>;
   /**
    * Enqueues one call per argument list as a bulk send (`broker.enqueueMany`: fewer round
