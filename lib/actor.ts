@@ -1,7 +1,8 @@
-import { getBroker, registerGlobalActor, type Broker } from "./broker.ts";
+import { getBroker, peekBroker, registerGlobalActor, type Broker } from "./broker.ts";
 import { InvalidOptions } from "./errors.ts";
 import { bindBroker, Message, type MessageOptions } from "./message.ts";
 import { assertQueueName } from "./queue-names.ts";
+import { checkSendOption, invalidSendOptions } from "./send-options.ts";
 import { toWireName } from "../middleware/middleware.ts";
 
 /**
@@ -65,6 +66,11 @@ export interface Actor<A extends unknown[] = any[], R = unknown> {
   readonly broker: Broker;
   /** Builds a message without sending it (for pipelines and groups). */
   message(...args: A): Message<A, Awaited<R>>;
+  /**
+   * A message with per-message options; a `delay` travels as the wire option `delay`.
+   * @throws InvalidOptions naming the field, for a bad value or an option no middleware on the
+   *   broker reads (checked once a broker is set).
+   */
   messageWithOptions(options: SendOptions<A>): Message<A, Awaited<R>>;
   /**
    * A pipeline step: a message given every argument but the last, which the previous
@@ -73,6 +79,12 @@ export interface Actor<A extends unknown[] = any[], R = unknown> {
   step(...args: PipeArgs<A>): Message<A, Awaited<R>>;
   /** Enqueues a call; resolves with the message once the broker holds it. */
   send(...args: A): Promise<Message<A, Awaited<R>>>;
+  /**
+   * Enqueues a call with per-message options, visible after `delay` ms.
+   * Rejects with InvalidOptions naming the field, sending nothing, for a non-array `args`, a
+   * `delay` that is not a non-negative integer, a non-finite `priority`, or an option name no
+   * middleware on the broker reads (the error lists the valid ones).
+   */
   sendWithOptions(options: SendOptions<A>): Promise<Message<A, Awaited<R>>>;
   /**
    * Enqueues one call per argument list as a bulk send (`broker.enqueueMany`: fewer round
@@ -100,24 +112,10 @@ class ActorImpl {
     return this.explicitBroker ?? getBroker();
   }
 
-  messageWithOptions({ args, kwargs, delay, options, ...overrides }: SendOptions<unknown[]>): Message<unknown[]> {
-    const wire: MessageOptions = {};
-    for (const key in overrides) {
-      const value = (overrides as Record<string, unknown>)[key];
-      // An actor given as a callback travels by name, as in Dramatiq.
-      if (value !== undefined) wire[toWireName(key)] = isActor(value) ? value.actorName : value;
-    }
+  /** @throws InvalidOptions naming the field, for a bad value or an option no middleware reads. */
+  messageWithOptions(options: SendOptions<unknown[]>): Message<unknown[]> {
     // A delay on a message that is not sent directly (a pipeline step) travels as Dramatiq's `delay` option.
-    if (delay !== undefined && delay > 0) wire.delay = delay;
-    return bindTo(this.explicitBroker, 
-      new Message({
-        queueName: this.queueName,
-        actorName: this.actorName,
-        args,
-        kwargs: kwargs ?? {},
-        options: options ? { ...wire, ...options } : wire,
-      }),
-    );
+    return buildMessage(this, options, true);
   }
 
   message(...args: unknown[]): Message<unknown[]> {
@@ -132,12 +130,31 @@ class ActorImpl {
     return this.broker.enqueue(this.message(...args));
   }
 
-  sendWithOptions({ delay, ...options }: SendOptions<unknown[]>): Promise<Message<unknown[]>> {
-    return this.broker.enqueue(this.messageWithOptions(options), { delay: delay ?? 0 });
+  /** Rejects with InvalidOptions, sending nothing, for a bad value or an unknown option. */
+  sendWithOptions(options: SendOptions<unknown[]>): Promise<Message<unknown[]>> {
+    let message: Message<unknown[]>;
+    try {
+      message = buildMessage(this, options, false);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.broker.enqueue(message, { delay: options.delay ?? 0 });
   }
 
   sendMany(argsList: readonly unknown[][]): Promise<Message<unknown[]>[]> {
-    return this.broker.enqueueMany(argsList.map((args) => this.message(...args)));
+    if (!Array.isArray(argsList)) {
+      return Promise.reject(invalidSendOptions(this.actorName, "sendMany takes an array of argument lists", argsList));
+    }
+    const messages: Message<unknown[]>[] = new Array(argsList.length);
+    for (let i = 0; i < argsList.length; i++) {
+      const args = argsList[i];
+      // A string would spread into one argument per character.
+      if (!Array.isArray(args)) {
+        return Promise.reject(invalidSendOptions(this.actorName, `sendMany: entry ${i} must be an array of arguments`, args));
+      }
+      messages[i] = this.message(...args);
+    }
+    return this.broker.enqueueMany(messages);
   }
 
   invoke(args: unknown[], context: ActorContext): unknown {
@@ -147,6 +164,39 @@ class ActorImpl {
   toString(): string {
     return `Actor(${this.actorName})`;
   }
+}
+
+/**
+ * Checks and converts `SendOptions` in one pass over their own keys: overrides become wire
+ * options (`maxRetries` → `max_retries`), the rest builds the message. `delay` becomes the
+ * wire `delay` option only when `delayOnWire` (a message built to be sent later).
+ */
+function buildMessage(actor: ActorImpl, options: SendOptions<unknown[]>, delayOnWire: boolean): Message<unknown[]> {
+  const name = actor.actorName;
+  if (options === null || typeof options !== "object") throw invalidSendOptions(name, "send options must be an object", options);
+  const broker = actor.explicitBroker ?? peekBroker();
+  const wire: MessageOptions = {};
+  // `args` is required, so the loop below (which sees only present keys) cannot be the one to check it.
+  checkSendOption("args", options.args, broker, name);
+  for (const key in options) {
+    const value = (options as object as Record<string, unknown>)[key];
+    checkSendOption(key, value, broker, name);
+    if (key === "args" || key === "kwargs" || key === "options" || key === "delay" || value === undefined) continue;
+    // An actor given as a callback travels by name, as in Dramatiq.
+    wire[toWireName(key)] = isActor(value) ? value.actorName : value;
+  }
+  const { delay, options: raw } = options;
+  if (delayOnWire && delay !== undefined && delay > 0) wire.delay = delay;
+  return bindTo(
+    actor.explicitBroker,
+    new Message({
+      queueName: actor.queueName,
+      actorName: actor.actorName,
+      args: options.args,
+      kwargs: options.kwargs ?? {},
+      options: raw ? { ...wire, ...raw } : wire,
+    }),
+  );
 }
 
 // Actors are functions given ActorImpl's prototype, never constructed: no #private members there.

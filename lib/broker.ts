@@ -4,6 +4,7 @@ import { ActorNotFound, DramatsError, InvalidOptions, MiddlewareError, QueueNotF
 import type { KeyValueStore } from "./key-value-store.ts";
 import { getLogger, type Logger } from "./logging.ts";
 import { bindBroker, Message } from "./message.ts";
+import { enqueueDelay } from "./send-options.ts";
 import { assertQueueName, delayQueueName } from "./queue-names.ts";
 import type { MessageProxy } from "./message-proxy.ts";
 import { HOOK_NAMES, type HookName, type Middleware, type MiddlewareHooks, type ProcessWrapper } from "../middleware/middleware.ts";
@@ -364,7 +365,7 @@ export abstract class Broker {
    */
   enqueue<M extends Message<any>>(message: M, options: EnqueueOptions = {}): Promise<M> {
     try {
-      const delay = Math.max(0, options.delay ?? 0);
+      const delay = enqueueDelay(options.delay);
       this.assertDeclared(message.queueName);
       const before = this.emit("beforeEnqueue", this, message, delay);
       if (before !== undefined || delay > 0) return this.#enqueueWaiting(message, delay, before);
@@ -395,7 +396,7 @@ export abstract class Broker {
    * first error (messages written before it stay written).
    */
   async enqueueMany<M extends Message<any>>(messages: readonly M[], options: EnqueueOptions = {}): Promise<M[]> {
-    const delay = Math.max(0, options.delay ?? 0);
+    const delay = enqueueDelay(options.delay);
     const writes: MessageWrite[] = [];
     // Hooks return a promise only when they have something to wait for: await only then.
     for (const message of messages) {

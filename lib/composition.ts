@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { getBroker, type Broker } from "./broker.ts";
 import { DramatsError, InvalidOptions, ResultMissing, ResultTimeout } from "./errors.ts";
 import { bindBroker, boundBroker, Message, type MessageData } from "./message.ts";
+import { checkRunOptions } from "./send-options.ts";
 import type { GetResultOptions } from "./results/backend.ts";
 import { GroupCallbacks } from "../middleware/group-callbacks.ts";
 
@@ -62,8 +63,9 @@ export class Pipeline<R = unknown> {
     this.messages = linked;
   }
 
-  /** Enqueues the first step. */
+  /** Enqueues the first step. @throws InvalidOptions for a bad delay or an unknown option. */
   async run(options: RunOptions = {}): Promise<this> {
+    checkRunOptions(options);
     const first = this.messages[0]!;
     const own = typeof first.options.delay === "number" ? first.options.delay : 0;
     await this.broker.enqueue(first, { delay: Math.max(options.delay ?? 0, own) });
@@ -123,8 +125,9 @@ export class Group {
     return this;
   }
 
-  /** Enqueues every member (with the same delay). */
+  /** Enqueues every member (with the same delay). @throws InvalidOptions for a bad delay or an unknown option. */
   async run(options: RunOptions = {}): Promise<this> {
+    checkRunOptions(options);
     let children = this.children;
     if (this.#callbacks.length > 0) children = await this.#armBarrier();
     await Promise.all(

@@ -1,9 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { getBroker, type Broker } from "./broker.ts";
-import { DramatsError } from "./errors.ts";
+import { DramatsError, InvalidOptions } from "./errors.ts";
 import type { GetResultOptions } from "./results/backend.ts";
 import { Results } from "../middleware/results.ts";
 import { Cancellation } from "../middleware/cancellation.ts";
+import { showValue } from "./send-options.ts";
 
 /** A JSON value: what may travel inside a message. */
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -89,6 +90,11 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
     messageId?: string;
     messageTimestamp?: number;
   }) {
+    // Cheap type checks only (this runs for every message, decoded ones included): the
+    // encoder checks the values themselves at send.
+    if (!Array.isArray(fields.args)) throw invalidField(fields.actorName, "`args` must be an array", fields.args);
+    if (fields.kwargs != null && !isObject(fields.kwargs)) throw invalidField(fields.actorName, "`kwargs` must be an object", fields.kwargs);
+    if (fields.options != null && !isObject(fields.options)) throw invalidField(fields.actorName, "`options` must be an object", fields.options);
     this.queueName = fields.queueName;
     this.actorName = fields.actorName;
     this.args = fields.args;
@@ -174,4 +180,12 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
   toString(): string {
     return `${this.actorName}(${this.args.map((a) => JSON.stringify(a)).join(", ")})`;
   }
+}
+
+function isObject(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function invalidField(actorName: string, what: string, value: unknown): InvalidOptions {
+  return new InvalidOptions(`Message ${actorName}: ${what}, got ${showValue(value)}`);
 }

@@ -21,6 +21,7 @@ export interface AgeLimitOptions {
 /** Drops messages that waited too long (their first enqueue is older than `maxAge`). */
 export class AgeLimit extends Middleware {
   override readonly actorOptions = new Set(["maxAge"]);
+  override readonly messageOptions = new Set(["maxAge"]);
   readonly maxAge: number | undefined;
 
   constructor(options: AgeLimitOptions = {}) {

@@ -20,6 +20,7 @@ declare module "../lib/actor.ts" {
 /** Sends `onSuccess`/`onFailure` callback actors, as Dramatiq's Callbacks middleware does. */
 export class Callbacks extends Middleware {
   override readonly actorOptions = new Set(["onSuccess", "onFailure"]);
+  override readonly messageOptions = new Set(["onSuccess", "onFailure"]);
 
   // Synchronous (no promise) when there is no callback to send: the common case per message.
   afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void> {

@@ -102,6 +102,11 @@ export const HOOK_NAMES = [
 export abstract class Middleware {
   /** Actor options this middleware understands; `actor()` rejects any option no middleware claims. */
   readonly actorOptions: ReadonlySet<string> = new Set();
+  /**
+   * Per-message overrides this middleware reads (camelCase, as in `MessageOverrides`);
+   * `sendWithOptions` rejects any override no middleware on the broker claims.
+   */
+  readonly messageOptions: ReadonlySet<string> = new Set();
 
   /** A name for logs. */
   get name(): string {

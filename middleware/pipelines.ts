@@ -20,6 +20,7 @@ declare module "../lib/actor.ts" {
  */
 export class Pipelines extends Middleware {
   override readonly actorOptions = new Set(["pipeIgnore"]);
+  override readonly messageOptions = new Set(["pipeIgnore"]);
 
   // Synchronous (no promise) for messages outside a pipeline: the common case per message.
   afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void> {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Registry, type MetricObjectWithValues, type MetricValue } from "prom-client";
 import type { Broker } from "../lib/broker.ts";
+import { MessageCancelled } from "../lib/errors.ts";
 import { getLogger } from "../lib/logging.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
 import type { Worker } from "../lib/worker.ts";
@@ -28,6 +29,8 @@ interface ActorSeries {
   errors: Counter.Internal;
   retries: Counter.Internal;
   rejects: Counter.Internal;
+  requeues: Counter.Internal;
+  cancellations: Counter.Internal;
   duration: HistogramSeries;
 }
 
@@ -55,13 +58,19 @@ export interface PrometheusOptions {
  * (each retry counted once), `dramatiq_message_rejects_total`, `dramatiq_messages_inprogress`,
  * `dramatiq_message_duration_milliseconds`; plus `dramats_queue_messages{queue_name,state}`
  * read from the broker at scrape time (delays live in the broker, so this is where they show).
+ *
+ * Unlike Dramatiq, a message that did not run to an outcome is not a processed message: one
+ * put back unrun (a rate limit) counts in `dramats_message_requeues_total` and one cancelled,
+ * queued or running, in `dramats_message_cancellations_total`; neither counts in
+ * messages_total, errors_total or the duration histogram. So messages_total counts each
+ * delivery that ran, failed or was dead-lettered exactly once, and errors_total actor failures.
  */
 export class Prometheus extends Middleware {
   readonly registry = new Registry();
   readonly processMetrics: boolean;
   /** By queue, then by actor name (no key string built per message). */
   readonly #series = new Map<string, Map<string, ActorSeries>>();
-  readonly #counters: { total: Counter; errors: Counter; retries: Counter; rejects: Counter };
+  readonly #counters: { total: Counter; errors: Counter; retries: Counter; rejects: Counter; requeues: Counter; cancellations: Counter };
   readonly #inProgress: Gauge;
   readonly #duration: LabelledHistogram;
   #broker: Broker | undefined;
@@ -91,6 +100,18 @@ export class Prometheus extends Middleware {
       errors: counter("message_errors_total", "The total number of errors while processing messages."),
       retries: counter("message_retries_total", "The total number of retries scheduled."),
       rejects: counter("message_rejects_total", "The total number of messages dead-lettered."),
+      requeues: new Counter({
+        name: "dramats_message_requeues_total",
+        help: "The total number of messages put back in the broker unrun (rate limits); not counted as processed.",
+        labelNames: LABELS,
+        registers,
+      }),
+      cancellations: new Counter({
+        name: "dramats_message_cancellations_total",
+        help: "The total number of cancelled messages, queued or running; not counted as processed nor as errors.",
+        labelNames: LABELS,
+        registers,
+      }),
     };
     this.#inProgress = new Gauge({
       name: `${prefix}_messages_inprogress`,
@@ -148,6 +169,8 @@ export class Prometheus extends Middleware {
         errors: this.#counters.errors.labels(labels),
         retries: this.#counters.retries.labels(labels),
         rejects: this.#counters.rejects.labels(labels),
+        requeues: this.#counters.requeues.labels(labels),
+        cancellations: this.#counters.cancellations.labels(labels),
         duration: this.#duration.series(labels),
       };
       byActor.set(actorName, series);
@@ -173,17 +196,29 @@ export class Prometheus extends Middleware {
   afterProcessMessage(_broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void {
     const series = this.#seriesFor(proxy);
     series.inProgress--;
+    const error = outcome.error;
+    if (error instanceof MessageCancelled) {
+      series.cancellations.inc();
+      return;
+    }
     if (proxy.startedAt > 0) series.duration.observe(Date.now() - proxy.startedAt);
     series.pendingTotal++;
-    if (outcome.error !== undefined) series.errors.inc();
+    if (error === undefined) return;
+    series.errors.inc();
     // After-hooks run in reverse order, so Retries (later in the chain) has already decided.
-    if (proxy.retry && outcome.error !== undefined) series.retries.inc();
+    if (proxy.retry) series.retries.inc();
   }
 
+  // A skip either ends the message (AgeLimit dead-letters it: a processed message, as in
+  // Dramatiq) or does not: a middleware that put it back unrun set a retry before skipping
+  // (RateLimit), and Cancellation marks it with MessageCancelled.
   afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
     const series = this.#seriesFor(proxy);
     series.inProgress--;
-    series.pendingTotal++;
+    if (proxy.failed) series.pendingTotal++;
+    else if (proxy.retry !== undefined) series.requeues.inc();
+    else if (proxy.error instanceof MessageCancelled) series.cancellations.inc();
+    else series.pendingTotal++;
   }
 
   afterNack(_broker: Broker, proxy: MessageProxy): void {

@@ -32,6 +32,7 @@ export interface ResultsOptions {
  */
 export class Results extends Middleware {
   override readonly actorOptions = new Set(["storeResults", "resultTtl"]);
+  override readonly messageOptions = new Set(["storeResults", "resultTtl"]);
   readonly resultBackend: ResultBackend;
   readonly storeResults: boolean;
   readonly resultTtl: number;

@@ -53,6 +53,7 @@ const TRACEBACK_LINES = 30;
  */
 export class Retries extends Middleware {
   override readonly actorOptions = new Set(["maxRetries", "minBackoff", "maxBackoff", "retryWhen", "throws", "onRetryExhausted"]);
+  override readonly messageOptions = new Set(["maxRetries", "minBackoff", "maxBackoff", "onRetryExhausted"]);
   readonly maxRetries: number | null;
   readonly minBackoff: number;
   readonly maxBackoff: number;

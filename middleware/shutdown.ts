@@ -26,6 +26,7 @@ export interface ShutdownNotificationsOptions {
  */
 export class ShutdownNotifications extends Middleware {
   override readonly actorOptions = new Set(["notifyShutdown"]);
+  override readonly messageOptions = new Set(["notifyShutdown"]);
   readonly notifyShutdown: boolean;
   readonly #running = new Set<MessageProxy>();
 

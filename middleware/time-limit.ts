@@ -44,6 +44,7 @@ interface Lane {
  */
 export class TimeLimit extends Middleware {
   override readonly actorOptions = new Set(["timeLimit"]);
+  override readonly messageOptions = new Set(["timeLimit"]);
   readonly timeLimit: number;
   readonly #lanes = new Map<number, Lane>();
 

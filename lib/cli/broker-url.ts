@@ -1,5 +1,5 @@
 // The CLI's face of lib/connect.ts: the same URL rules, with failures as exit codes.
-import type { Broker, BrokerOptions } from "../broker.ts";
+import { setBroker, type Broker, type BrokerOptions } from "../broker.ts";
 import { brokerFromUrl as build, checkBrokerUrl as check } from "../connect.ts";
 import { DramatsError } from "../errors.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
@@ -29,5 +29,21 @@ export function checkBrokerUrl(url: string): string {
     return check(url);
   } catch (error) {
     throw new CliError((error as Error).message, ExitCode.IMPORT_ERROR, { cause: error });
+  }
+}
+
+/**
+ * `setBroker(broker)`, which declares the actors the modules made while no broker was set. A
+ * mistake in one (an unknown option, an invalid schedule) is in the user's code, as an import
+ * error is: exit code 2 at once, not a boot failure for the supervisor to retry.
+ * @throws CliError (exit code 2) naming the actor and its mistake; the broker is closed.
+ */
+export async function declareOn(broker: Broker): Promise<Broker> {
+  try {
+    return setBroker(broker);
+  } catch (error) {
+    await broker.close().catch(() => {});
+    if (!(error instanceof DramatsError)) throw error;
+    throw new CliError(`Could not declare the modules' actors on ${broker.constructor.name}: ${error.message}`, ExitCode.IMPORT_ERROR, { cause: error });
   }
 }

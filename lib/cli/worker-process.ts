@@ -1,5 +1,4 @@
-import type { Broker } from "../broker.ts";
-import { peekBroker, setBroker } from "../broker.ts";
+import { peekBroker, type Broker } from "../broker.ts";
 import { configureLogging, getLogger, type Logger } from "../logging.ts";
 import type { ThreadPool } from "../threads/pool.ts";
 import { Worker } from "../worker.ts";
@@ -9,7 +8,7 @@ import { brokerOrigin, DEFAULT_BROKER_URL } from "../connect.ts";
 import { addUrlSecret, redact } from "../redact.ts";
 import { Threads } from "../../middleware/threads.ts";
 import type { CliOptions } from "./args.ts";
-import { brokerFromUrl, redactUrl } from "./broker-url.ts";
+import { brokerFromUrl, declareOn, redactUrl } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 import { collectGarbage } from "./collect-garbage.ts";
 import { IdleCollector } from "./idle-gc.ts";
@@ -205,12 +204,12 @@ async function chooseBroker(requested: string | undefined): Promise<{ broker: Br
   const origin = declared && brokerOrigin(declared);
   if (requested === undefined) {
     if (declared !== undefined) return { broker: declared, url: origin?.url, isDefault: origin?.source === "default" };
-    return { broker: setBroker(await brokerFromUrl(DEFAULT_BROKER_URL)), url: DEFAULT_BROKER_URL, isDefault: true };
+    return { broker: await declareOn(await brokerFromUrl(DEFAULT_BROKER_URL)), url: DEFAULT_BROKER_URL, isDefault: true };
   }
   // A module that called connect() already holds this very broker.
   if (declared !== undefined && origin?.url === requested) return { broker: declared, url: requested, isDefault: false };
   // Keep the modules' middleware (Results, rate limits...): their actors' options need it.
-  const broker = setBroker(await brokerFromUrl(requested, declared ? { middleware: [...declared.middleware] } : {}));
+  const broker = await declareOn(await brokerFromUrl(requested, declared ? { middleware: [...declared.middleware] } : {}));
   if (declared !== undefined) await declared.close().catch(() => {});
   return { broker, url: requested, isDefault: false };
 }

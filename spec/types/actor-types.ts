@@ -23,6 +23,16 @@ export async function checks(): Promise<void> {
   await add.sendWithOptions({ args: [1, "2"] });
   // @ts-expect-error unknown per-message option
   await add.sendWithOptions({ args: [1, 2], maxRetrys: 1 });
+  // @ts-expect-error a misspelt delay (sendWithOptions also rejects it at run time)
+  await add.sendWithOptions({ args: [1, 2], dealy: 500 });
+  // @ts-expect-error delay is a number of ms
+  await add.sendWithOptions({ args: [1, 2], delay: "soon" });
+  // @ts-expect-error priority is a number
+  await add.sendWithOptions({ args: [1, 2], priority: "high" });
+  // @ts-expect-error args is the argument list
+  await add.sendWithOptions({ args: 5 });
+  // @ts-expect-error messageWithOptions takes the same options
+  add.messageWithOptions({ args: [1, 2], dealy: 500 });
   add.message(1, 2);
   // @ts-expect-error message() is checked too
   add.message(true, 2);

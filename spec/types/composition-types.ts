@@ -19,4 +19,6 @@ export async function checks(): Promise<void> {
   void notNumber;
   // @ts-expect-error step() leaves out only the last argument
   measure.step("too many");
+  // @ts-expect-error run() takes only a delay
+  await pipeline([fetchPage.message("x")]).run({ dealy: 5 });
 }

@@ -2,11 +2,11 @@
 // by the same rules as the worker processes, and broker calls that fail fast (exit code 3)
 // instead of hanging when the broker cannot be reached.
 import { existsSync } from "node:fs";
-import { peekBroker, setBroker, type Broker } from "../../broker.ts";
+import { peekBroker, type Broker } from "../../broker.ts";
 import { brokerOrigin, DEFAULT_BROKER_URL, IN_PROCESS_SCHEMES } from "../../connect.ts";
 import { addUrlSecret, redactUrl } from "../../redact.ts";
 import { tsxEntry } from "../../threads/tsx.ts";
-import { brokerFromUrl, checkBrokerUrl } from "../broker-url.ts";
+import { brokerFromUrl, checkBrokerUrl, declareOn } from "../broker-url.ts";
 import { CliError, ExitCode } from "../exit-codes.ts";
 import { importModules, resolveModule } from "../modules.ts";
 
@@ -122,7 +122,7 @@ async function chooseBroker(options: SessionOptions): Promise<Session> {
 
   const scheme = checkBrokerUrl(url);
   if (scheme === "sqlite:") assertDatabaseExists(url, url === options.broker);
-  const broker = setBroker(await brokerFromUrl(url, declared ? { middleware: [...declared.middleware] } : {}));
+  const broker = await declareOn(await brokerFromUrl(url, declared ? { middleware: [...declared.middleware] } : {}));
   const session = new Session(broker, url, declared ? [declared] : [], timeout);
   if (IN_PROCESS_SCHEMES.has(scheme)) {
     process.stderr.write(`dramats: note: ${scheme}// lives inside one process: this command sees only its own, empty broker\n`);
