@@ -75,6 +75,9 @@ export class Prometheus extends Middleware {
   readonly #duration: LabelledHistogram;
   #broker: Broker | undefined;
   #queues: Iterable<string> = [];
+  #worker: Worker | undefined;
+  /** The worker's abandoned-run total when last collected. */
+  #abandonedSeen = 0;
 
   constructor(options: PrometheusOptions = {}) {
     super();
@@ -128,6 +131,25 @@ export class Prometheus extends Middleware {
       help: "The time spent processing messages.",
       buckets: DURATION_BUCKETS,
       registers,
+    });
+    new Counter({
+      name: "dramats_abandoned_runs_total",
+      help: "Runs failed by a time limit, cancel or shutdown while their async actor kept working (it ignored its AbortSignal).",
+      registers,
+      collect() {
+        const total = self.#worker?.abandoned.total ?? 0;
+        if (total > self.#abandonedSeen) this.inc(total - self.#abandonedSeen);
+        self.#abandonedSeen = total;
+      },
+    });
+    new Gauge({
+      name: "dramats_abandoned_runs",
+      help: "Abandoned runs whose actor is still working: real concurrency is messages_inprogress plus this.",
+      registers,
+      aggregator: "sum",
+      collect() {
+        this.set(self.#worker?.abandoned.running ?? 0);
+      },
     });
     new Gauge({
       name: "dramats_queue_messages",
@@ -184,6 +206,7 @@ export class Prometheus extends Middleware {
 
   afterWorkerBoot(broker: Broker, worker: Worker): void {
     this.#broker = broker;
+    this.#worker = worker;
     this.#queues = { [Symbol.iterator]: () => worker.queues[Symbol.iterator]() };
   }
 

@@ -8,6 +8,7 @@ import {
   Retries,
   StubCancellationBackend,
   StubRateLimiterBackend,
+  TimeLimit,
   Worker,
   type ActorContext,
   type Broker,
@@ -95,6 +96,33 @@ describe("Prometheus counting", () => {
       expect(sample(text, "dramatiq_messages_total", labels)).to.equal(1);
       expect(sample(text, "dramats_message_cancellations_total", labels)).to.equal(2);
       expect(sample(text, "dramatiq_messages_inprogress", labels)).to.equal(0);
+    } finally {
+      await worker.stop();
+      await broker.close();
+    }
+  });
+
+  it("counts runs abandoned at their time limit while the actor kept working, and how many still work", async () => {
+    const prometheus = new Prometheus({ processMetrics: false });
+    const broker = new StubBroker({ middleware: [prometheus, new TimeLimit(), new Retries({ maxRetries: 0 })] });
+    const release = deferred();
+    let ended = 0;
+    // Ignores its signal: it works on past its 20 ms limit until the spec releases it.
+    const stubborn = actor(async function stubbornMetered() { await release.promise; ended++; }, { broker, queueName: "metrics_abandon", timeLimit: 20 });
+    const worker = new Worker(broker, { fetchTimeout: 50, concurrency: 4 });
+    await worker.start();
+    try {
+      await Promise.all([stubborn.send(), stubborn.send()]);
+      await broker.join("metrics_abandon", { failFast: false });
+      await new Promise((resolve) => setImmediate(resolve));
+      let text = await prometheus.metricsText();
+      expect(text).to.match(/^dramats_abandoned_runs_total 2$/m);
+      expect(text).to.match(/^dramats_abandoned_runs 2$/m);
+      release.resolve();
+      while (ended < 2) await new Promise((resolve) => setImmediate(resolve));
+      text = await prometheus.metricsText();
+      expect(text).to.match(/^dramats_abandoned_runs_total 2$/m);
+      expect(text).to.match(/^dramats_abandoned_runs 0$/m);
     } finally {
       await worker.stop();
       await broker.close();
