@@ -11,6 +11,7 @@ import {
 } from "../lib/broker.ts";
 import { DramatsError, QueueJoinTimeout } from "../lib/errors.ts";
 import { Heap } from "../lib/heap.ts";
+import { withDefaultChain } from "../middleware/defaults.ts";
 import { MemoryKeyValueStore } from "../lib/key-value-store.ts";
 import type { Message } from "../lib/message.ts";
 
@@ -62,7 +63,7 @@ export class StubBroker extends Broker {
   #closed = false;
 
   constructor(options: BrokerOptions = {}) {
-    super(options);
+    super(withDefaultChain(options));
   }
 
   protected override queueDeclared(queueName: string): void {

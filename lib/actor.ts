@@ -1,9 +1,10 @@
-import { getBroker, peekBroker, registerGlobalActor, type Broker } from "./broker.ts";
+import type { Broker } from "./broker.ts";
+import { getBroker, peekBroker, registerGlobalActor } from "./global-broker.ts";
 import { InvalidOptions } from "./errors.ts";
 import { bindBroker, Message, type MessageOptions } from "./message.ts";
 import { assertQueueName } from "./queue-names.ts";
 import { checkSendOption, invalidSendOptions } from "./send-options.ts";
-import { toWireName } from "../middleware/middleware.ts";
+import { toWireName } from "./middleware.ts";
 
 /**
  * Options of `actor()`. Middleware add their own fields here by declaration merging, so a

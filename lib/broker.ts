@@ -1,24 +1,14 @@
 import type { Actor } from "./actor.ts";
+import type { Consumer, ConsumeOptions } from "./consumer.ts";
 import { getEncoder, type Encoder } from "./encoder.ts";
-import { ActorNotFound, DramatsError, InvalidOptions, MiddlewareError, QueueNotFound } from "./errors.ts";
+import { ActorNotFound, InvalidOptions, QueueNotFound } from "./errors.ts";
 import type { KeyValueStore } from "./key-value-store.ts";
-import { getLogger, type Logger } from "./logging.ts";
+import { getLogger } from "./logging.ts";
 import { bindBroker, Message } from "./message.ts";
 import { enqueueDelay } from "./send-options.ts";
 import { assertQueueName, delayQueueName } from "./queue-names.ts";
-import type { MessageProxy } from "./message-proxy.ts";
-import { HOOK_NAMES, type HookName, type Middleware, type MiddlewareHooks, type ProcessWrapper } from "../middleware/middleware.ts";
-import { defaultMiddleware } from "../middleware/defaults.ts";
-
-/**
- * One message handed out by a consumer: its raw body plus whatever handle the broker needs
- * to settle it. Brokers extend this with their own fields.
- */
-export interface Delivery {
-  readonly body: string | Buffer;
-  /** True when the broker knows the message was delivered before. */
-  readonly redelivered?: boolean;
-}
+import type { Middleware, MiddlewareHooks } from "./middleware.ts";
+import { CORE_ACTOR_OPTIONS, MiddlewareHost } from "./middleware-host.ts";
 
 /** A dead-lettered message as kept in `<queue>.XQ`. */
 export interface DeadLetter {
@@ -55,11 +45,6 @@ export interface JoinOptions {
   failFast?: boolean;
 }
 
-export interface ConsumeOptions {
-  /** How many unacknowledged deliveries this consumer may hold. */
-  prefetch: number;
-}
-
 /** What a broker needs to know to write a message. */
 export interface WriteOptions {
   delay: number;
@@ -74,93 +59,33 @@ export interface MessageWrite {
   readonly options: WriteOptions;
 }
 
-/**
- * Reads one queue. `fetch` resolves with up to `max` ready messages, waiting at most
- * `timeout` ms (it must not busy-poll); delayed messages stay in the broker until due.
- */
-export abstract class Consumer {
-  abstract fetch(max: number, timeout: number): Promise<Delivery[]>;
-  /** The message is done: forget it. */
-  abstract ack(delivery: Delivery): Promise<void>;
-  /** The message failed for good: move it to `<queue>.XQ` with `reason`. */
-  abstract nack(delivery: Delivery, reason: string, error?: unknown): Promise<void>;
-  /**
-   * Enqueues `message` (the next attempt) after `delay` ms and acks `delivery`, as one step
-   * where the broker allows it, so a crash between the two neither loses nor duplicates it.
-   */
-  abstract retry(delivery: Delivery, message: Message, delay: number): Promise<void>;
-  /** Gives unstarted deliveries back to the broker, ahead of the others where it can. */
-  abstract requeue(deliveries: Delivery[]): Promise<void>;
-  /** Wakes a pending `fetch` so shutdown need not wait out its timeout. */
-  abstract interrupt(): void;
-  abstract close(): Promise<void>;
-}
-
 export interface BrokerOptions {
-  /** The middleware chain. @defaultValue `defaultMiddleware()` */
+  /**
+   * The middleware chain. @defaultValue every adapter shipped with dramats uses
+   * `defaultMiddleware()`; the base class itself knows no policy and starts empty
+   */
   middleware?: Middleware[];
   /** @defaultValue the global encoder (JSON) */
   encoder?: Encoder;
 }
 
-type HookFn = (...args: never[]) => unknown;
-
-/** Option names every actor accepts, whatever the middleware. */
-export const CORE_ACTOR_OPTIONS: ReadonlySet<string> = new Set(["actorName", "queueName", "priority", "broker"]);
-
 /**
  * The middleware host and the contract every broker adapter fulfils. Owns the actor
  * registry, declared queues and hook emission; adapters only move bytes.
  */
-export abstract class Broker {
+export abstract class Broker extends MiddlewareHost {
   readonly encoder: Encoder;
-  readonly logger: Logger;
-  readonly #middleware: Middleware[] = [];
-  readonly #hooks = new Map<HookName, HookFn[]>();
-  #wrappers: ProcessWrapper[] = [];
-  readonly #actorOptions = new Set<string>(CORE_ACTOR_OPTIONS);
   readonly #actors = new Map<string, Actor>();
   readonly #queues = new Set<string>();
   readonly #queueListeners = new Set<(queueName: string) => void>();
 
   constructor(options: BrokerOptions = {}) {
+    super(getLogger(`broker.${new.target.name}`));
     this.encoder = options.encoder ?? getEncoder();
-    this.logger = getLogger(`broker.${this.constructor.name}`);
-    for (const m of options.middleware ?? defaultMiddleware()) this.addMiddleware(m);
+    for (const m of options.middleware ?? []) this.addMiddleware(m);
   }
 
-  // ---- middleware -------------------------------------------------------------------------
-
-  get middleware(): readonly Middleware[] {
-    return this.#middleware;
-  }
-
-  /** Union of the actor options every middleware accepts, plus the core ones. */
-  get actorOptions(): ReadonlySet<string> {
-    return this.#actorOptions;
-  }
-
-  /**
-   * Adds a middleware at the end of the chain, or just before/after an instance of a class.
-   * Declare hooks are replayed for actors and queues declared earlier.
-   */
-  addMiddleware(middleware: Middleware, placement: { before?: abstract new (...a: never[]) => Middleware; after?: abstract new (...a: never[]) => Middleware } = {}): void {
-    if (placement.before && placement.after) throw new InvalidOptions("addMiddleware takes `before` or `after`, not both");
-    const ref = placement.before ?? placement.after;
-    let index = this.#middleware.length;
-    if (ref) {
-      const at = this.#middleware.findIndex((m) => m instanceof ref);
-      if (at < 0) throw new InvalidOptions(`addMiddleware: no ${ref.name} in the chain to place ${middleware.name} next to`);
-      index = placement.before ? at : at + 1;
-    }
-    if (this.#middleware.some((m) => m.constructor === middleware.constructor)) {
-      this.logger.warn({ middleware: middleware.name }, "Middleware of this type is already in the chain");
-    }
-    this.#middleware.splice(index, 0, middleware);
-    for (const name of middleware.actorOptions) this.#actorOptions.add(name);
-    this.#rebuildHooks();
-
-    const replay = middleware as Partial<MiddlewareHooks>;
+  protected override replayDeclarations(replay: Partial<MiddlewareHooks>): void {
     for (const actor of this.#actors.values()) {
       replay.beforeDeclareActor?.(this, actor);
       replay.afterDeclareActor?.(this, actor);
@@ -169,105 +94,6 @@ export abstract class Broker {
       replay.beforeDeclareQueue?.(this, queue);
       replay.afterDeclareQueue?.(this, queue);
       replay.afterDeclareDelayQueue?.(this, delayQueueName(queue));
-    }
-  }
-
-  #rebuildHooks(): void {
-    this.#hooks.clear();
-    for (const hook of HOOK_NAMES) {
-      const fns: HookFn[] = [];
-      const ordered = hook.startsWith("after") ? [...this.#middleware].reverse() : this.#middleware;
-      for (const m of ordered) {
-        const fn = (m as Partial<MiddlewareHooks>)[hook];
-        if (typeof fn === "function") fns.push((fn as HookFn).bind(m));
-      }
-      if (fns.length > 0) this.#hooks.set(hook, fns);
-    }
-    this.#wrappers = this.#middleware.filter(
-      (m): m is Middleware & ProcessWrapper => typeof (m as Partial<ProcessWrapper>).wrapProcessMessage === "function",
-    );
-  }
-
-  /** Runs `call` (the actor) inside every middleware's `wrapProcessMessage`, first middleware outermost. */
-  wrapProcess(proxy: MessageProxy, call: () => unknown): unknown {
-    return this.#wrapFrom(this.#wrappers, 0, proxy, call);
-  }
-
-  // One closure per wrapper, made only when that wrapper is reached.
-  #wrapFrom(wrappers: ProcessWrapper[], index: number, proxy: MessageProxy, call: () => unknown): unknown {
-    const wrapper = wrappers[index];
-    if (wrapper === undefined) return call();
-    const next = index + 1 === wrappers.length ? call : () => this.#wrapFrom(wrappers, index + 1, proxy, call);
-    return wrapper.wrapProcessMessage(this, proxy, next);
-  }
-
-  /** The first middleware that is an instance of `cls`, if any. */
-  getMiddleware<T extends Middleware>(cls: abstract new (...args: never[]) => T): T | undefined {
-    return this.#middleware.find((m): m is T => m instanceof cls);
-  }
-
-  /** True when at least one middleware implements `hook` (lets callers skip building arguments). */
-  hasHook(hook: HookName): boolean {
-    return this.#hooks.has(hook);
-  }
-
-  /**
-   * Runs a hook over the chain. `before*` hooks run in order and let a MiddlewareError
-   * (such as SkipMessage) propagate; everything else, and every error in `after*` hooks,
-   * is logged and swallowed so that a broken middleware never fails a job.
-   */
-  emit<K extends HookName>(hook: K, ...args: Parameters<MiddlewareHooks[K]>): void | Promise<void> {
-    const fns = this.#hooks.get(hook);
-    if (fns === undefined) return;
-    // Stay synchronous while hooks are: most run per message and return nothing.
-    for (let i = 0; i < fns.length; i++) {
-      let out: unknown;
-      try {
-        out = (fns[i] as (...a: unknown[]) => unknown)(...args);
-      } catch (error) {
-        this.#hookFailed(hook, error);
-        continue;
-      }
-      if (out !== undefined && typeof (out as Promise<void>).then === "function") {
-        return this.#emitAsync(hook, fns, i, out as Promise<void>, args);
-      }
-    }
-  }
-
-  async #emitAsync(hook: HookName, fns: HookFn[], index: number, pending: Promise<void>, args: unknown[]): Promise<void> {
-    try {
-      await pending;
-    } catch (error) {
-      this.#hookFailed(hook, error);
-    }
-    for (let i = index + 1; i < fns.length; i++) {
-      try {
-        // Await only what is awaitable: a synchronous hook costs no extra turn.
-        const out = (fns[i] as (...a: unknown[]) => unknown)(...args);
-        if (out !== undefined && typeof (out as Promise<void>).then === "function") await out;
-      } catch (error) {
-        this.#hookFailed(hook, error);
-      }
-    }
-  }
-
-  /** The chain's error policy: a MiddlewareError in a before-hook propagates; the rest is logged. */
-  #hookFailed(hook: HookName, error: unknown): void {
-    if (error instanceof MiddlewareError && hook.startsWith("before")) throw error;
-    this.logger.error({ err: error, hook }, "Middleware hook failed; continuing");
-  }
-
-  /** Synchronous emission for the declare hooks (actors are declared at module load). */
-  #emitSync<K extends HookName>(hook: K, ...args: Parameters<MiddlewareHooks[K]>): void {
-    const fns = this.#hooks.get(hook);
-    if (fns === undefined) return;
-    for (const fn of fns) {
-      try {
-        (fn as (...a: unknown[]) => unknown)(...args);
-      } catch (error) {
-        if (hook.startsWith("before") && error instanceof DramatsError) throw error;
-        this.logger.error({ err: error, hook }, "Middleware hook failed; continuing");
-      }
     }
   }
 
@@ -281,17 +107,17 @@ export abstract class Broker {
     const existing = this.#actors.get(actor.actorName);
     if (existing === actor) return;
     if (existing) throw new InvalidOptions(`An actor named ${JSON.stringify(actor.actorName)} is already registered`);
-    const unknown = Object.keys(actor.options).filter((key) => !this.#actorOptions.has(key));
+    const unknown = Object.keys(actor.options).filter((key) => !this.actorOptions.has(key));
     if (unknown.length > 0) {
       throw new InvalidOptions(
         `Actor ${JSON.stringify(actor.actorName)} got unknown option(s) ${unknown.join(", ")}; ` +
-          `valid options are: ${[...this.#actorOptions].sort().join(", ")}`,
+          `valid options are: ${[...this.actorOptions].sort().join(", ")}`,
       );
     }
-    this.#emitSync("beforeDeclareActor", this, actor);
+    this.emitSync("beforeDeclareActor", this, actor);
     this.declareQueue(actor.queueName);
     this.#actors.set(actor.actorName, actor);
-    this.#emitSync("afterDeclareActor", this, actor);
+    this.emitSync("afterDeclareActor", this, actor);
   }
 
   /** @throws ActorNotFound */
@@ -314,11 +140,11 @@ export abstract class Broker {
   declareQueue(queueName: string): void {
     if (this.#queues.has(queueName)) return;
     assertQueueName(queueName);
-    this.#emitSync("beforeDeclareQueue", this, queueName);
+    this.emitSync("beforeDeclareQueue", this, queueName);
     this.#queues.add(queueName);
     this.queueDeclared(queueName);
-    this.#emitSync("afterDeclareQueue", this, queueName);
-    this.#emitSync("afterDeclareDelayQueue", this, delayQueueName(queueName));
+    this.emitSync("afterDeclareQueue", this, queueName);
+    this.emitSync("afterDeclareDelayQueue", this, delayQueueName(queueName));
     for (const listener of this.#queueListeners) listener(queueName);
   }
 
@@ -484,40 +310,6 @@ export abstract class Broker {
   abstract close(): Promise<void>;
 }
 
-// ---- the global broker ----------------------------------------------------------------------
-
-let globalBroker: Broker | undefined;
-const globalActors = new Map<string, Actor>();
-
-/**
- * Makes `broker` the one actors without an explicit `broker` option use, and declares every
- * such actor on it (so modules may declare actors before the broker is chosen).
- */
-export function setBroker(broker: Broker): Broker {
-  globalBroker = broker;
-  for (const actor of globalActors.values()) broker.declareActor(actor);
-  return broker;
-}
-
-/** @throws DramatsError when no broker was set. */
-export function getBroker(): Broker {
-  if (globalBroker === undefined) {
-    throw new DramatsError("No broker is set: call setBroker(new RedisBroker(...)) (or another broker) first");
-  }
-  return globalBroker;
-}
-
-/** The global broker, or undefined. */
-export function peekBroker(): Broker | undefined {
-  return globalBroker;
-}
-
-/** @internal Registers an actor that follows the global broker. */
-export function registerGlobalActor(actor: Actor): void {
-  const existing = globalActors.get(actor.actorName);
-  if (existing && existing !== actor) {
-    throw new InvalidOptions(`An actor named ${JSON.stringify(actor.actorName)} is already registered`);
-  }
-  globalActors.set(actor.actorName, actor);
-  globalBroker?.declareActor(actor);
-}
+export { getBroker, peekBroker, registerGlobalActor, setBroker } from "./global-broker.ts";
+export { Consumer, type ConsumeOptions, type Delivery } from "./consumer.ts";
+export { CORE_ACTOR_OPTIONS };

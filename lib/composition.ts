@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { getBroker, type Broker } from "./broker.ts";
+import type { Broker } from "./broker.ts";
+import { getBroker } from "./global-broker.ts";
 import { DramatsError, InvalidOptions, ResultMissing, ResultTimeout } from "./errors.ts";
 import { bindBroker, boundBroker, Message, type MessageData } from "./message.ts";
 import { checkRunOptions } from "./send-options.ts";
 import type { GetResultOptions } from "./results/backend.ts";
-import { GroupCallbacks } from "../middleware/group-callbacks.ts";
 
 /** Something a group can hold. */
 export type GroupChild = Message<any, any> | Pipeline<any> | Group;
@@ -137,12 +137,12 @@ export class Group {
   }
 
   async #armBarrier(): Promise<GroupChild[]> {
-    const callbacks = this.broker.getMiddleware(GroupCallbacks);
+    const callbacks = this.broker.service("groupCallbacks");
     if (callbacks === undefined) {
       throw new DramatsError("Group completion callbacks need the GroupCallbacks middleware: broker.addMiddleware(new GroupCallbacks({ backend }))");
     }
     const id = randomUUID();
-    await callbacks.backend.createBarrier(id, this.children.length, callbacks.barrierTtl);
+    await callbacks.createBarrier(id, this.children.length);
     const completion = { group_completion_uuid: id, group_completion_callbacks: this.#callbacks.map((m) => m.asData()) };
     const armed = this.children.map((child) => {
       if (child instanceof Message) return child.copy({ options: completion });

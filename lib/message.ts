@@ -1,9 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { getBroker, type Broker } from "./broker.ts";
+import type { Broker } from "./broker.ts";
+import { getBroker } from "./global-broker.ts";
 import { DramatsError, InvalidOptions } from "./errors.ts";
 import type { GetResultOptions } from "./results/backend.ts";
-import { Results } from "../middleware/results.ts";
-import { Cancellation } from "../middleware/cancellation.ts";
 import { showValue } from "./send-options.ts";
 
 /** A JSON value: what may travel inside a message. */
@@ -146,21 +145,22 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
   }
 
   /**
-   * The actor's return value, once stored by the Results middleware. Waits (without
-   * polling) up to `timeout` ms unless `block` is false.
+   * The actor's return value, once stored by the Results middleware. Waits up to `timeout`
+   * ms unless `block` is false (how it waits is the result backend's: Redis is woken by a
+   * publish, store backends poll).
    * @throws ResultFailure when the actor failed for good, ResultTimeout, ResultMissing, or
    *   DramatsError when results are not stored for this actor.
    */
   async result(options: GetResultOptions & { broker?: Broker } = {}): Promise<R> {
     const broker = options.broker ?? this.#broker ?? getBroker();
-    const results = broker.getMiddleware(Results);
+    const results = broker.service("results");
     if (results === undefined) {
       throw new DramatsError("message.result() needs the Results middleware: broker.addMiddleware(new Results({ backend }))");
     }
     if (!results.storesResults(broker, this)) {
       throw new DramatsError(`Actor ${JSON.stringify(this.actorName)} does not store results: declare it with { storeResults: true }`);
     }
-    return results.resultBackend.getResult<R>(this, options);
+    return results.getResult<R>(this, options);
   }
 
   /**
@@ -170,7 +170,7 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
    */
   async cancel(options: { broker?: Broker } = {}): Promise<void> {
     const broker = options.broker ?? this.#broker ?? getBroker();
-    const cancellation = broker.getMiddleware(Cancellation);
+    const cancellation = broker.service("cancellation");
     if (cancellation === undefined) {
       throw new DramatsError("message.cancel() needs the Cancellation middleware: broker.addMiddleware(new Cancellation({ backend }))");
     }

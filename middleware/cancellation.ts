@@ -3,7 +3,7 @@ import { MessageCancelled, SkipMessage } from "../lib/errors.ts";
 import type { CancellationBackend } from "../lib/cancellation/backend.ts";
 import { getLogger, messageFields } from "../lib/logging.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
-import { Middleware } from "./middleware.ts";
+import { Middleware, type MiddlewareServices } from "./middleware.ts";
 
 export interface CancellationOptions {
   backend: CancellationBackend;
@@ -31,6 +31,8 @@ export class Cancellation extends Middleware {
   }
 
   /** Cancels a message by id, on every worker sharing the backend. */
+  override readonly provides: Partial<MiddlewareServices> = { cancellation: this };
+
   cancel(messageId: string): Promise<void> {
     return this.backend.cancel(messageId, this.ttl);
   }

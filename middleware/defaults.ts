@@ -1,5 +1,6 @@
 import { AgeLimit } from "./age-limit.ts";
 import { Callbacks } from "./callbacks.ts";
+import type { BrokerOptions } from "../lib/broker.ts";
 import type { Middleware } from "./middleware.ts";
 import { Pipelines } from "./pipelines.ts";
 import { Prometheus } from "./prometheus.ts";
@@ -18,4 +19,9 @@ import { TimeLimit } from "./time-limit.ts";
  */
 export function defaultMiddleware(): Middleware[] {
   return [new Prometheus(), new AgeLimit(), new Threads(), new TimeLimit(), new ShutdownNotifications(), new Callbacks(), new Pipelines(), new Retries(), new Scheduler()];
+}
+
+/** `options` with the default chain filled in when they name none: what every adapter's constructor passes up. */
+export function withDefaultChain<T extends BrokerOptions>(options: T): T {
+  return options.middleware === undefined ? { ...options, middleware: defaultMiddleware() } : options;
 }

@@ -2,7 +2,7 @@ import type { Broker } from "../lib/broker.ts";
 import { Message, type MessageData } from "../lib/message.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
 import type { RateLimiterBackend } from "../lib/rate-limits/backend.ts";
-import { Middleware, type ProcessOutcome } from "./middleware.ts";
+import { Middleware, type ProcessOutcome, type MiddlewareServices } from "./middleware.ts";
 
 export interface GroupCallbacksOptions {
   /** Where barriers live; use the same store for every process (e.g. Redis). */
@@ -24,6 +24,13 @@ export class GroupCallbacks extends Middleware {
     super();
     this.backend = options.backend;
     this.barrierTtl = options.barrierTtl ?? 86_400_000;
+  }
+
+  override readonly provides: Partial<MiddlewareServices> = { groupCallbacks: this };
+
+  /** Prepares a group's barrier: its callbacks are sent once `count` members passed it. */
+  async createBarrier(id: string, count: number): Promise<void> {
+    await this.backend.createBarrier(id, count, this.barrierTtl);
   }
 
   async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {

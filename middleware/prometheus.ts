@@ -71,7 +71,6 @@ export class Prometheus extends Middleware {
   /** By queue, then by actor name (no key string built per message). */
   readonly #series = new Map<string, Map<string, ActorSeries>>();
   readonly #counters: { total: Counter; errors: Counter; retries: Counter; rejects: Counter; requeues: Counter; cancellations: Counter };
-  readonly #inProgress: Gauge;
   readonly #duration: LabelledHistogram;
   #broker: Broker | undefined;
   #queues: Iterable<string> = [];
@@ -116,7 +115,7 @@ export class Prometheus extends Middleware {
         registers,
       }),
     };
-    this.#inProgress = new Gauge({
+    new Gauge({
       name: `${prefix}_messages_inprogress`,
       help: "The number of messages in progress.",
       labelNames: LABELS,

@@ -2,8 +2,8 @@ import type { Broker } from "../lib/broker.ts";
 import { MessageCancelled } from "../lib/errors.ts";
 import type { Message } from "../lib/message.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
-import type { ResultBackend } from "../lib/results/backend.ts";
-import { Middleware, resolveOption, type ProcessOutcome } from "./middleware.ts";
+import type { GetResultOptions, ResultBackend } from "../lib/results/backend.ts";
+import { Middleware, resolveOption, type ProcessOutcome, type MiddlewareServices } from "./middleware.ts";
 
 declare module "../lib/actor.ts" {
   interface ActorOptions {
@@ -45,6 +45,13 @@ export class Results extends Middleware {
   }
 
   /** True when results of `message` are stored (message option, then actor option, then default). */
+  override readonly provides: Partial<MiddlewareServices> = { results: this };
+
+  /** The stored result of `message` (what `message.result()` returns). */
+  getResult<R>(message: Message, options: GetResultOptions): Promise<R> {
+    return this.resultBackend.getResult<R>(message, options);
+  }
+
   storesResults(broker: Broker, message: Message): boolean {
     return resolveOption(message, broker.findActor(message.actorName), "storeResults", this.storeResults);
   }

@@ -12,6 +12,7 @@ import { connectorSettings, resolveSettings, type RabbitmqBrokerOptions, type Ra
 import { Publisher, translate, type Publish, type PublishProperties } from "./publisher.ts";
 import { requeueDeadLetters } from "./requeue-dead.ts";
 import { amqpPriority, dramatiqQueues } from "./topology.ts";
+import { withDefaultChain } from "../../middleware/defaults.ts";
 
 export type { RabbitmqBrokerOptions } from "./options.ts";
 export { RabbitmqConsumer, type RabbitmqDelivery } from "./consumer.ts";
@@ -74,7 +75,7 @@ export class RabbitmqBroker extends Broker {
   readonly #host: ConsumerHost;
 
   constructor(options: RabbitmqBrokerOptions = {}) {
-    super(options);
+    super(withDefaultChain(options));
     this.settings = resolveSettings(options);
     this.#connector = this.newConnector("broker", async () => {});
     this.#publisher = new Publisher(this.#connector, this.logger);

@@ -14,6 +14,7 @@ import { RedisKeyValueStore } from "./key-value-store.ts";
 import { encodePayload, storedPayload } from "./payload.ts";
 import { Scripts, UNPIPELINED_COMMANDS } from "./scripts.ts";
 import { WakeUp } from "./wake-up.ts";
+import { withDefaultChain } from "../../middleware/defaults.ts";
 
 export { RedisConsumer, type RedisDelivery } from "./consumer.ts";
 export { MessageDeadLettered } from "./errors.ts";
@@ -54,7 +55,7 @@ export class RedisBroker extends Broker {
   #maintenanceTimer: NodeJS.Timeout | undefined;
 
   constructor(options: RedisBrokerOptions = {}) {
-    super(options);
+    super(withDefaultChain(options));
     this.#options = resolveRedisOptions(options);
     this.keys = new RedisKeys(this.#options.namespace);
     this.#redis = new Redis(this.#connectionOptions("cmd", {

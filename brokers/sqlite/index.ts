@@ -10,6 +10,7 @@ import { retryWhileBusy, retryWhileBusySync } from "./busy.ts";
 import { CHUNK, Statements, type DeadRow, type NewMessage } from "./statements.ts";
 import { SqliteKeyValueStore } from "./store.ts";
 import { WriteBatch } from "./write-batch.ts";
+import { withDefaultChain } from "../../middleware/defaults.ts";
 
 export type { SqliteBrokerOptions, SqliteSettings } from "./options.ts";
 export { SQLITE_DEFAULTS, pathFromUrl } from "./options.ts";
@@ -53,7 +54,7 @@ export class SqliteBroker extends Broker {
   #closed = false;
 
   constructor(options: SqliteBrokerOptions = {}) {
-    super(options);
+    super(withDefaultChain(options));
     this.settings = resolveSettings(options);
     this.#db = openDatabase(this.settings);
     this.#statements = new Statements(this.#db);

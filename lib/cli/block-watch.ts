@@ -3,7 +3,7 @@ import { Worker as Thread } from "node:worker_threads";
 import type { Broker } from "../broker.ts";
 import { DramatsError, SkipMessage } from "../errors.ts";
 import type { MessageProxy } from "../message-proxy.ts";
-import { Middleware, type ProcessWrapper } from "../../middleware/middleware.ts";
+import { Middleware, type ProcessWrapper } from "../middleware.ts";
 
 /** The message blocked a worker process's event loop, which the supervisor then killed. */
 export class EventLoopBlocked extends DramatsError {

@@ -1,4 +1,4 @@
-import { Middleware } from "../../middleware/middleware.ts";
+import { Middleware } from "../middleware.ts";
 
 export interface RecyclerOptions {
   /** Retire after this many processed messages. */

@@ -4,7 +4,7 @@ import { ActorNotFound, describeError, MessageCancelled, Retry, SkipMessage } fr
 import { messageFields, type Logger } from "../logging.ts";
 import type { Message } from "../message.ts";
 import type { MessageProxy } from "../message-proxy.ts";
-import type { ProcessOutcome } from "../../middleware/middleware.ts";
+import type { ProcessOutcome } from "../middleware.ts";
 
 /**
  * Runs one message through the before-hooks, its actor and the after-hooks, and leaves on its

@@ -1,0 +1,38 @@
+import type { Message } from "./message.ts";
+
+/**
+ * One message handed out by a consumer: its raw body plus whatever handle the broker needs
+ * to settle it. Brokers extend this with their own fields.
+ */
+export interface Delivery {
+  readonly body: string | Buffer;
+  /** True when the broker knows the message was delivered before. */
+  readonly redelivered?: boolean;
+}
+
+export interface ConsumeOptions {
+  /** How many unacknowledged deliveries this consumer may hold. */
+  prefetch: number;
+}
+
+/**
+ * Reads one queue. `fetch` resolves with up to `max` ready messages, waiting at most
+ * `timeout` ms (it must not busy-poll); delayed messages stay in the broker until due.
+ */
+export abstract class Consumer {
+  abstract fetch(max: number, timeout: number): Promise<Delivery[]>;
+  /** The message is done: forget it. */
+  abstract ack(delivery: Delivery): Promise<void>;
+  /** The message failed for good: move it to `<queue>.XQ` with `reason`. */
+  abstract nack(delivery: Delivery, reason: string, error?: unknown): Promise<void>;
+  /**
+   * Enqueues `message` (the next attempt) after `delay` ms and acks `delivery`, as one step
+   * where the broker allows it, so a crash between the two neither loses nor duplicates it.
+   */
+  abstract retry(delivery: Delivery, message: Message, delay: number): Promise<void>;
+  /** Gives unstarted deliveries back to the broker, ahead of the others where it can. */
+  abstract requeue(deliveries: Delivery[]): Promise<void>;
+  /** Wakes a pending `fetch` so shutdown need not wait out its timeout. */
+  abstract interrupt(): void;
+  abstract close(): Promise<void>;
+}
