@@ -1,4 +1,5 @@
 import type { Statement } from "better-sqlite3";
+import { ACK_FLUSH_COUNT } from "../../lib/ack-flush.ts";
 import { Broker, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
 import { BrokerError, ConnectionClosed, ConnectionError, QueueJoinTimeout } from "../../lib/errors.ts";
 import type { Message } from "../../lib/message.ts";
@@ -72,7 +73,8 @@ export class SqliteBroker extends Broker {
       await this.#run(() => this.#statements.insertMany(rows, Date.now()));
       for (const queue of new Set(rows.map((row) => row.queue))) this.#feed.announce(queue);
     }, "microtask");
-    this.#acks = new WriteBatch((ids) => this.#run(() => this.#statements.ackMany(ids)), "immediate");
+    // At most ACK_FLUSH_COUNT finished messages wait for their ack: what a crash reruns.
+    this.#acks = new WriteBatch((ids) => this.#run(() => this.#statements.ackMany(ids)), "immediate", ACK_FLUSH_COUNT);
     this.#store = new SqliteKeyValueStore(this.#db, (operation) => this.#run(operation));
     this.#host = {
       logger: this.logger,
