@@ -70,6 +70,11 @@ export class RedisConsumer extends Consumer {
     this.#wake = host.createWakeUp(queueName, this.id);
   }
 
+  /** This consumer's id, as in its acks set `ns:__acks__.<id>.<q>` (see RedisBroker.recoverConsumer). */
+  override get recoveryId(): string {
+    return this.id;
+  }
+
   get closed(): boolean {
     return this.#closed;
   }

@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import { ACK_FLUSH_COUNT } from "../../lib/ack-flush.ts";
-import { Broker, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
 import { BrokerError, ConnectionClosed, ConnectionError, QueueJoinTimeout } from "../../lib/errors.ts";
 import type { Message } from "../../lib/message.ts";
 import { ChangeFeed } from "./change-feed.ts";
@@ -184,7 +184,23 @@ export class SqliteBroker extends Broker {
     if (this.#closed) throw new ConnectionClosed(`SqliteBroker (${this.settings.path}) is closed`);
     const consumer = new SqliteConsumer(this.#host, queueName);
     this.#consumers.add(consumer);
+    this.consumerOpened(consumer);
     return consumer;
+  }
+
+  /** The file, by absolute path; without `watch`, so a process that only recovers starts no watcher. */
+  override recoveryAddress(): BrokerAddress {
+    return { scheme: "sqlite:", options: { path: this.settings.path, watch: false } };
+  }
+
+  /**
+   * Makes what the dead consumer `id` (its lease owner) held ready again at once, as redelivered
+   * messages, in one statement: its leases would otherwise run out after `leaseTime`.
+   */
+  override async recoverConsumer(id: string): Promise<number> {
+    const count = await this.#run(() => this.#statements.recover(id));
+    if (count > 0) for (const queue of this.queues) this.#feed.announce(queue);
+    return count;
   }
 
   // ---- inspection -------------------------------------------------------------------------

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import type { Logger } from "../logging.ts";
 import { ExitCode } from "./exit-codes.ts";
 import { readRunning } from "./block-watch.ts";
+import { ConsumerRecovery } from "./recovery.ts";
 import { FleetMetrics } from "./metrics.ts";
 import { bootLine, isWorkerReport, WORKER_ENV, type BootSummary, type SupervisorCommand } from "./ipc.ts";
 import type { LogFile } from "./log-output.ts";
@@ -80,6 +81,7 @@ export class Supervisor {
   readonly #log: Logger;
   readonly #slots: Slot[] = [];
   readonly #children = new Set<Child>();
+  readonly #recovery: ConsumerRecovery;
   #stopping = false;
   #forced = false;
   #everReady = false;
@@ -100,6 +102,7 @@ export class Supervisor {
   constructor(options: SupervisorOptions) {
     this.#options = { maxBootFailures: 5, minRestartDelay: 100, maxRestartDelay: 10_000, ...options };
     this.#log = options.logger;
+    this.#recovery = new ConsumerRecovery(options.logger);
   }
 
   /** Runs until the fleet stopped; resolves with the exit code for the command. */
@@ -205,6 +208,8 @@ export class Supervisor {
         return this.#onStarting(child);
       case "ready":
         return this.#onReady(child, message.summary);
+      case "consumer":
+        return this.#recovery.note(child.worker, message.address, message.id);
       case "retiring":
         return this.#onRetiring(child, message.reason);
       case "metrics":
@@ -267,6 +272,9 @@ export class Supervisor {
     this.#children.delete(child);
     this.#metrics?.departed(child);
     rmSync(child.runningFile, { force: true });
+    // What a dead child held goes back now, not after the broker's heartbeat or lease timeout.
+    if (code === 0) this.#recovery.forget(child.worker);
+    else this.#recovery.recover(child.worker);
     const slot = child.slot;
     const pid = child.worker.process.pid;
     if (this.#stopping) {
@@ -399,7 +407,7 @@ export class Supervisor {
     this.#metrics?.close();
     for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler);
     this.#log.info({ exitCode: this.#exitCode }, "All worker processes stopped");
-    this.#done(this.#exitCode);
+    void this.#recovery.idle().then(() => this.#done(this.#exitCode));
   }
 
   #logBoot(summary: BootSummary): void {
