@@ -1,5 +1,4 @@
 import type { Channel, Message } from "amqplib";
-import { ACK_FLUSH_COUNT } from "../../lib/ack-flush.ts";
 
 /** A delivery as the ack batcher sees it. `settled` is set by the consumer before `ack`/`requeue`. */
 export interface AckableDelivery {
@@ -10,8 +9,7 @@ export interface AckableDelivery {
 const tagOf = (d: AckableDelivery): number => d.raw.fields.deliveryTag;
 
 /**
- * The acknowledgements of one channel. Acks are sent on the next turn of the event loop (or at
- * once when ACK_FLUSH_COUNT are pending), and
+ * The acknowledgements of one channel. Acks are sent on the next turn of the event loop, and
  * those below the oldest delivery still held become a single `multiple` ack, which spares
  * RabbitMQ most ack frames under load. Requeues go out at once. Once the channel is gone the
  * batch drops everything: delivery tags mean nothing on any other channel.
@@ -40,9 +38,7 @@ export class AckBatch {
   ack(delivery: AckableDelivery): void {
     if (this.#dead) return;
     this.#pending.push(delivery);
-    // The bound on what a crash reruns (lib/ack-flush.ts): a full batch goes out mid-turn.
-    if (this.#pending.length >= ACK_FLUSH_COUNT) this.flush();
-    else if (!this.#scheduled) {
+    if (!this.#scheduled) {
       this.#scheduled = true;
       setImmediate(() => this.flush());
     }
