@@ -1,5 +1,5 @@
 import type { Worker as ClusterWorker } from "node:cluster";
-import type { BrokerAddress } from "../broker.ts";
+import type { Broker, BrokerAddress } from "../broker.ts";
 import { brokerFromAddress, loadAdapter } from "../connect.ts";
 import type { Logger } from "../logging.ts";
 
@@ -68,7 +68,7 @@ export class ConsumerRecovery {
     const pid = worker.process.pid;
     for (const { address, ids } of brokers.values()) {
       const started = Date.now();
-      let broker;
+      let broker: Broker | undefined;
       try {
         broker = await brokerFromAddress(address);
         let count = 0;

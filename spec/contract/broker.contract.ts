@@ -240,6 +240,20 @@ export function brokerContract(name: string, factory: ContractFactory): void {
       await survivor.close();
     });
 
+    it("leaves a dead consumer's retried messages delayed when giving back what it held (recoverConsumer)", async () => {
+      await broker.enqueue(message(["held"]));
+      await broker.enqueue(message(["retried"]));
+      const doomed = broker.consume(queue, { prefetch: 2 });
+      const both = await fetchAtLeast(doomed, 2);
+      const retried = both.find((d) => broker.decode(d.body).args[0] === "retried")!;
+      await doomed.retry(retried, broker.decode(retried.body), 60_000);
+      const id = doomed.recoveryId;
+      if (id === undefined) return void (await doomed.close());
+      fixture.abandon!(doomed);
+      expect(await broker.recoverConsumer(id)).to.equal(1);
+      expect(await broker.depths(queue)).to.include({ ready: 1, delayed: 1, inFlight: 0 });
+    });
+
     it("replaces a delivery by its retry in one step", async () => {
       await broker.enqueue(message(["try"]));
       const consumer = broker.consume(queue, { prefetch: 1 });
