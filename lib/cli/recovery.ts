@@ -30,6 +30,8 @@ export class ConsumerRecovery {
 
   /** A worker process opened the consumer `id` on the broker at `address`. */
   note(worker: ClusterWorker, address: BrokerAddress, id: string): void {
+    // Reports come from our own worker code; a malformed one must still not take the supervisor down.
+    if (typeof id !== "string" || typeof address?.scheme !== "string" || typeof address.options !== "object") return;
     let brokers = this.#held.get(worker);
     if (brokers === undefined) this.#held.set(worker, (brokers = new Map()));
     const key = JSON.stringify(address);
