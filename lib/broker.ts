@@ -59,6 +59,15 @@ export interface MessageWrite {
   readonly options: WriteOptions;
 }
 
+/**
+ * How another process on this host reaches a broker to recover a dead process's consumers: a
+ * URL scheme naming the adapter (as in lib/connect.ts) and JSON-safe options for its constructor.
+ */
+export interface BrokerAddress {
+  readonly scheme: string;
+  readonly options: Record<string, unknown>;
+}
+
 export interface BrokerOptions {
   /**
    * The middleware chain. @defaultValue every adapter shipped with dramats uses
@@ -78,6 +87,7 @@ export abstract class Broker extends MiddlewareHost {
   readonly #actors = new Map<string, Actor>();
   readonly #queues = new Set<string>();
   readonly #queueListeners = new Set<(queueName: string) => void>();
+  readonly #consumerListeners = new Set<(consumer: Consumer) => void>();
 
   constructor(options: BrokerOptions = {}) {
     super(getLogger(`broker.${new.target.name}`));
@@ -308,6 +318,34 @@ export abstract class Broker extends MiddlewareHost {
 
   /** Releases connections. The broker cannot be used afterwards. */
   abstract close(): Promise<void>;
+
+  // ---- recovery of a dead process's consumers ----------------------------------------------
+
+  /** Calls `listener` with each consumer that has a `recoveryId`, as it opens; returns an unsubscribe function. */
+  onConsumerOpened(listener: (consumer: Consumer) => void): () => void {
+    this.#consumerListeners.add(listener);
+    return () => this.#consumerListeners.delete(listener);
+  }
+
+  /** Adapters whose consumers have a `recoveryId` call this from `consume`. */
+  protected consumerOpened(consumer: Consumer): void {
+    for (const listener of this.#consumerListeners) listener(consumer);
+  }
+
+  /** Where another process reaches this broker to call `recoverConsumer`; undefined when it needs no help. */
+  recoveryAddress(): BrokerAddress | undefined {
+    return undefined;
+  }
+
+  /**
+   * Makes every message held by the consumer whose `recoveryId` is `id` ready again at once, for
+   * other consumers: call it only once that consumer's process is dead. Idempotent; resolves with
+   * how many came back. By default nothing to do: RabbitMQ requeues a closed connection's
+   * deliveries itself, and the stub's messages die with their process.
+   */
+  async recoverConsumer(_id: string): Promise<number> {
+    return 0;
+  }
 }
 
 export { getBroker, peekBroker, registerGlobalActor, setBroker } from "./global-broker.ts";

@@ -1,5 +1,5 @@
 import { extname } from "node:path";
-import { setBroker, type Broker, type BrokerOptions } from "./broker.ts";
+import { setBroker, type Broker, type BrokerAddress, type BrokerOptions } from "./broker.ts";
 import { DramatsError, InvalidOptions } from "./errors.ts";
 import { addUrlSecret, redactUrl } from "./redact.ts";
 
@@ -12,7 +12,7 @@ export const BROKER_ENV = "DRAMATS_BROKER";
 /** Where a broker's URL came from. */
 export type BrokerUrlSource = "argument" | typeof BROKER_ENV | "default";
 
-type BrokerClass = new (options: BrokerOptions & { url: string; namespace?: string }) => Broker;
+type BrokerClass = new (options: BrokerOptions & { url?: string; namespace?: string }) => Broker;
 
 /**
  * Adapter module (relative to this file, without extension) and export, by URL scheme. Loaded
@@ -83,18 +83,34 @@ export function brokerOrigin(broker: Broker): { url: string; source: BrokerUrlSo
   return origins.get(broker);
 }
 
-async function build(url: string, source: BrokerUrlSource, options: BrokerOptions): Promise<Broker> {
-  const scheme = checkBrokerUrl(url);
-  addUrlSecret(url);
+/**
+ * Builds a broker, without middleware, from what another process's broker says about itself
+ * (`Broker.recoveryAddress`): the `dramats` supervisor uses it to recover a dead worker
+ * process's consumers.
+ * @throws InvalidOptions for an unknown scheme; DramatsError when the adapter cannot load
+ */
+export async function brokerFromAddress(address: BrokerAddress): Promise<Broker> {
+  if (ADAPTERS[address.scheme] === undefined) throw new InvalidOptions(`Unsupported broker scheme ${address.scheme}`);
+  const Adapter = await loadAdapter(address.scheme);
+  return new Adapter({ ...address.options, middleware: [] });
+}
+
+/** Loads the adapter module of `scheme` (cached by the module system): a recovery that may come is quicker with it loaded. */
+export async function loadAdapter(scheme: string): Promise<BrokerClass> {
   const adapter = ADAPTERS[scheme]!;
   // The source runs as .ts (through tsx) and the build as .js: load the sibling of this file's kind.
   const specifier = new URL(adapter.path + extname(new URL(import.meta.url).pathname), import.meta.url).href;
-  let Adapter: BrokerClass;
   try {
-    Adapter = ((await import(specifier)) as Record<string, BrokerClass>)[adapter.exportName]!;
+    return ((await import(specifier)) as Record<string, BrokerClass>)[adapter.exportName]!;
   } catch (error) {
     throw new DramatsError(`Could not load the ${scheme}// broker adapter: ${(error as Error).message}`, { cause: error });
   }
+}
+
+async function build(url: string, source: BrokerUrlSource, options: BrokerOptions): Promise<Broker> {
+  const scheme = checkBrokerUrl(url);
+  addUrlSecret(url);
+  const Adapter = await loadAdapter(scheme);
   let broker: Broker;
   try {
     broker = new Adapter({ ...options, ...adapterUrl(scheme, url) });

@@ -35,4 +35,12 @@ export abstract class Consumer {
   /** Wakes a pending `fetch` so shutdown need not wait out its timeout. */
   abstract interrupt(): void;
   abstract close(): Promise<void>;
+
+  /**
+   * What names this consumer's held messages on the broker, for `Broker.recoverConsumer` run by
+   * another process once this one died; undefined where the broker takes them back by itself.
+   */
+  get recoveryId(): string | undefined {
+    return undefined;
+  }
 }

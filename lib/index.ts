@@ -7,6 +7,7 @@ export type { Actor, ActorOptions, ActorContext, ActorFunction, MessageOverrides
 // brokers
 export { Broker, Consumer, setBroker, getBroker } from "./broker.ts";
 export type {
+  BrokerAddress,
   BrokerOptions,
   ConsumeOptions,
   DeadLetter,

@@ -16,6 +16,11 @@ export interface BatcherOptions {
    * @defaultValue "tick"
    */
   defer?: "tick" | "immediate";
+  /**
+   * Run a batch as soon as it holds `maxBatch` items, instead of at the deferred flush: for acks,
+   * whose wait is what a crash makes run twice (see lib/ack-flush.ts). @defaultValue false
+   */
+  flushWhenFull?: boolean;
 }
 
 /** Items taken out of a batcher to ride on another call; `settle` passes that call's outcome on. */
@@ -34,6 +39,7 @@ export class Batcher<T> {
   readonly #run: (items: T[]) => Promise<void>;
   readonly #maxBatch: number;
   readonly #defer: (callback: () => void) => void;
+  readonly #flushWhenFull: boolean;
   /** Batches filling up this turn; all but the last are full. */
   #open: Batch<T>[] = [];
   #scheduled = false;
@@ -43,6 +49,7 @@ export class Batcher<T> {
     this.#run = run;
     this.#maxBatch = options.maxBatch ?? 1000;
     this.#defer = options.defer === "immediate" ? (callback) => setImmediate(callback) : (callback) => process.nextTick(callback);
+    this.#flushWhenFull = options.flushWhenFull ?? false;
   }
 
   /** Resolves once the batch holding `item` has run; rejects with that batch's error. */
@@ -59,6 +66,12 @@ export class Batcher<T> {
       this.#open.push(batch);
     }
     batch.items.push(item);
+    if (this.#flushWhenFull && batch.items.length >= this.#maxBatch) {
+      // Only the last open batch can fill up: the others were full when it was opened.
+      this.#open.pop();
+      this.#start(batch);
+      return batch.promise;
+    }
     if (!this.#scheduled) {
       this.#scheduled = true;
       // Either runs after the current microtask queue drains: it sees every item added by
@@ -105,10 +118,12 @@ export class Batcher<T> {
     this.#scheduled = false;
     const batches = this.#open;
     this.#open = [];
-    for (const batch of batches) {
-      const running = this.#run(batch.items).then(batch.resolve, batch.reject);
-      this.#running.add(running);
-      void running.finally(() => this.#running.delete(running));
-    }
+    for (const batch of batches) this.#start(batch);
+  }
+
+  #start(batch: Batch<T>): void {
+    const running = this.#run(batch.items).then(batch.resolve, batch.reject);
+    this.#running.add(running);
+    void running.finally(() => this.#running.delete(running));
   }
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { ACK_FLUSH_COUNT } from "../../lib/ack-flush.ts";
 import { Consumer, type Delivery } from "../../lib/broker.ts";
 import type { Logger } from "../../lib/logging.ts";
 import type { Message } from "../../lib/message.ts";
@@ -63,9 +64,15 @@ export class RedisConsumer extends Consumer {
     this.#base = host.keys.queue(queueName);
     this.#acksKey = host.keys.acks(this.id, queueName);
     // Acks wait for the end of the loop iteration, so that a fetch of the same turn can carry
-    // them (one script call instead of two); otherwise they go on their own.
-    this.#acks = new Batcher((rids) => this.#ackBatch(rids), { defer: "immediate" });
+    // them (one script call instead of two); otherwise they go on their own, and at once when
+    // ACK_FLUSH_COUNT are pending (the bound on what a crash reruns).
+    this.#acks = new Batcher((rids) => this.#ackBatch(rids), { defer: "immediate", maxBatch: ACK_FLUSH_COUNT, flushWhenFull: true });
     this.#wake = host.createWakeUp(queueName, this.id);
+  }
+
+  /** This consumer's id, as in its acks set `ns:__acks__.<id>.<q>` (see RedisBroker.recoverConsumer). */
+  override get recoveryId(): string {
+    return this.id;
   }
 
   get closed(): boolean {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
-import { Broker, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
 import { DramatsError, QueueJoinTimeout } from "../../lib/errors.ts";
 import { Message } from "../../lib/message.ts";
 import { canonicalQueueName } from "../../lib/queue-names.ts";
@@ -162,7 +162,23 @@ export class RedisBroker extends Broker {
     this.#consumers.add(consumer);
     this.#startTimers();
     void this.#heartbeat();
+    this.consumerOpened(consumer);
     return consumer;
+  }
+
+  /** The connection options (JSON-safe: functions such as a retryStrategy are left out) and the namespace. */
+  override recoveryAddress(): BrokerAddress {
+    const client = JSON.parse(JSON.stringify(this.#options.connection)) as Record<string, unknown>;
+    return { scheme: "redis:", options: { client, namespace: this.#options.namespace } };
+  }
+
+  /**
+   * Gives back what the dead consumer `id` held, to the head of its queue, in one script call
+   * (`recover.lua`), and forgets its heartbeat: maintenance would otherwise do the same once the
+   * heartbeat timed out.
+   */
+  override async recoverConsumer(id: string): Promise<number> {
+    return this.#call("recoverConsumer", () => this.#scripts.recover(this.keys.heartbeats, this.keys.consumers, this.keys.prefix, [id]));
   }
 
   #startTimers(): void {

@@ -15,6 +15,7 @@ const SCRIPTS = {
   release: 4,
   heartbeat: 2,
   maintenance: 2,
+  recover: 2,
   stats: 1,
   flush: 1,
   "dead-letters": 1,
@@ -149,6 +150,11 @@ export class Scripts {
   async maintenance(heartbeats: string, registry: string, prefix: string, heartbeatTimeout: number, deadTtl: number, queues: string[]): Promise<{ reaped: number; requeued: number; trimmed: number }> {
     const [reaped, requeued, trimmed] = (await this.#call("maintenance", heartbeats, registry, prefix, heartbeatTimeout, deadTtl, ...queues)) as number[];
     return { reaped: reaped!, requeued: requeued!, trimmed: trimmed! };
+  }
+
+  /** Gives back what the (dead) consumers `ids` hold; returns how many messages. */
+  async recover(heartbeats: string, registry: string, prefix: string, ids: readonly string[]): Promise<number> {
+    return (await this.#call("recover", heartbeats, registry, prefix, ...ids)) as number;
   }
 
   async stats(base: string, since: number): Promise<StatsReply> {

@@ -61,6 +61,11 @@ export class SqliteConsumer extends Consumer {
     this.#renewTimer.unref();
   }
 
+  /** The lease owner (see SqliteBroker.recoverConsumer). */
+  override get recoveryId(): string {
+    return this.owner;
+  }
+
   /** Deliveries fetched and not yet settled or given back. */
   get unsettled(): number {
     return this.#held.size;

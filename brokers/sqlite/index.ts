@@ -1,5 +1,6 @@
 import type { Statement } from "better-sqlite3";
-import { Broker, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { ACK_FLUSH_COUNT } from "../../lib/ack-flush.ts";
+import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
 import { BrokerError, ConnectionClosed, ConnectionError, QueueJoinTimeout } from "../../lib/errors.ts";
 import type { Message } from "../../lib/message.ts";
 import { ChangeFeed } from "./change-feed.ts";
@@ -73,7 +74,8 @@ export class SqliteBroker extends Broker {
       await this.#run(() => this.#statements.insertMany(rows, Date.now()));
       for (const queue of new Set(rows.map((row) => row.queue))) this.#feed.announce(queue);
     }, "microtask");
-    this.#acks = new WriteBatch((ids) => this.#run(() => this.#statements.ackMany(ids)), "immediate");
+    // At most ACK_FLUSH_COUNT finished messages wait for their ack: what a crash reruns.
+    this.#acks = new WriteBatch((ids) => this.#run(() => this.#statements.ackMany(ids)), "immediate", ACK_FLUSH_COUNT);
     this.#store = new SqliteKeyValueStore(this.#db, (operation) => this.#run(operation));
     this.#host = {
       logger: this.logger,
@@ -183,7 +185,23 @@ export class SqliteBroker extends Broker {
     if (this.#closed) throw new ConnectionClosed(`SqliteBroker (${this.settings.path}) is closed`);
     const consumer = new SqliteConsumer(this.#host, queueName);
     this.#consumers.add(consumer);
+    this.consumerOpened(consumer);
     return consumer;
+  }
+
+  /** The file, by absolute path; without `watch`, so a process that only recovers starts no watcher. */
+  override recoveryAddress(): BrokerAddress {
+    return { scheme: "sqlite:", options: { path: this.settings.path, watch: false } };
+  }
+
+  /**
+   * Makes what the dead consumer `id` (its lease owner) held ready again at once, as redelivered
+   * messages, in one statement: its leases would otherwise run out after `leaseTime`.
+   */
+  override async recoverConsumer(id: string): Promise<number> {
+    const count = await this.#run(() => this.#statements.recover(id));
+    if (count > 0) for (const queue of this.queues) this.#feed.announce(queue);
+    return count;
   }
 
   // ---- inspection -------------------------------------------------------------------------

@@ -48,6 +48,7 @@ export class Statements {
   readonly #nextDue: Stmt<{ delayed: number | null; leased: number | null }>;
   readonly #extend: Stmt;
   readonly #release: Stmt;
+  readonly #recover: Stmt;
   readonly #delete: Stmt;
   readonly #deleteReturning: Stmt<{ queue: string; message_id: string | null; body: string }>;
   readonly #insertDead: Stmt;
@@ -114,6 +115,11 @@ export class Statements {
     this.#release = prepare(
       `UPDATE ${M} SET state = ${READY}, due = 0, owner = NULL, deliveries = max(0, deliveries - @undo)
        WHERE owner = @owner AND state = ${LEASED} AND id IN (SELECT value FROM json_each(@ids))`,
+    );
+    // Through the leased rows' index: a dead consumer's leases are found without a table scan.
+    this.#recover = prepare(
+      `UPDATE ${M} INDEXED BY dramats_messages_leased SET state = ${READY}, due = 0, owner = NULL
+       WHERE state = ${LEASED} AND owner = @owner`,
     );
     this.#delete = prepare(`DELETE FROM ${M} WHERE id = @id`);
     this.#deleteReturning = prepare(`DELETE FROM ${M} WHERE id = @id RETURNING queue, message_id, body`);
@@ -242,6 +248,11 @@ export class Statements {
   /** Makes `owner`'s leased `ids` ready again; `undoDelivery` when they never started. */
   release(ids: readonly number[], owner: string, undoDelivery: boolean): number {
     return this.#release.run({ ids: JSON.stringify(ids), owner, undo: undoDelivery ? 1 : 0 }).changes;
+  }
+
+  /** Makes every row leased by `owner` ready again (keeping their delivery count); returns how many. */
+  recover(owner: string): number {
+    return this.#recover.run({ owner }).changes;
   }
 
   exists(queue: string): boolean {

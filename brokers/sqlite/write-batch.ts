@@ -28,17 +28,27 @@ export class WriteBatch<T> {
   #pending: Pending<T>[] = [];
   #scheduled = false;
   #writing: Promise<void> | undefined;
+  readonly #flushAt: number;
+  /** Writes started by `flushAt` beside the ordered one. */
+  readonly #eager = new Set<Promise<void>>();
 
-  /** @param write writes every item in one transaction, retrying while the database is locked */
-  constructor(write: (items: T[]) => Promise<void>, timing: BatchTiming) {
+  /**
+   * @param write writes every item in one transaction, retrying while the database is locked
+   * @param flushAt for writes whose order does not matter (acks): once this many items are
+   *   pending they are written at once, even while another batch is being written
+   */
+  constructor(write: (items: T[]) => Promise<void>, timing: BatchTiming, flushAt = Infinity) {
     this.#write = write;
     this.#schedule = timing === "microtask" ? queueMicrotask : (flush) => setImmediate(flush);
+    this.#flushAt = flushAt;
   }
 
   add(item: T): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#pending.push({ item, resolve, reject });
-      if (!this.#scheduled && this.#writing === undefined) {
+      if (this.#pending.length >= this.#flushAt) {
+        this.#writeNow();
+      } else if (!this.#scheduled && this.#writing === undefined) {
         this.#scheduled = true;
         this.#schedule(() => void this.#flush());
       }
@@ -47,10 +57,26 @@ export class WriteBatch<T> {
 
   /** Resolves once everything added so far is written (or failed). */
   async drain(): Promise<void> {
-    while (this.#writing !== undefined || this.#pending.length > 0) {
-      if (this.#writing !== undefined) await this.#writing;
+    while (this.#writing !== undefined || this.#pending.length > 0 || this.#eager.size > 0) {
+      if (this.#eager.size > 0) await Promise.all([...this.#eager]);
+      else if (this.#writing !== undefined) await this.#writing;
       else await this.#flush();
     }
+  }
+
+  /** Writes what is pending now (better-sqlite3 commits synchronously unless the file is locked). */
+  #writeNow(): void {
+    const batch = this.#pending.splice(0);
+    const written = this.#write(batch.map((p) => p.item)).then(
+      () => {
+        for (const p of batch) p.resolve();
+      },
+      (error: unknown) => {
+        for (const p of batch) p.reject(error ?? new Error("write failed"));
+      },
+    );
+    this.#eager.add(written);
+    void written.finally(() => this.#eager.delete(written));
   }
 
   #flush(): Promise<void> {

@@ -1,3 +1,5 @@
+import type { BrokerAddress } from "../broker.ts";
+
 /** What a worker process tells its supervisor over the cluster IPC channel. */
 export type WorkerReport =
   /** Sent on a timer; silence means a blocked event loop. */
@@ -9,6 +11,11 @@ export type WorkerReport =
   | { type: "starting" }
   /** Consumers running. */
   | { type: "ready"; summary: BootSummary }
+  /**
+   * A consumer opened: where its broker is and its broker-side id, so that the supervisor gives
+   * its messages back at once if this process dies (see lib/cli/recovery.ts).
+   */
+  | { type: "consumer"; address: BrokerAddress; id: string }
   /** Recycling (message count or memory): start a replacement, this one is draining. */
   | { type: "retiring"; reason: string }
   /**

@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Logger } from "../logging.ts";
 import { ExitCode } from "./exit-codes.ts";
-import { readRunning } from "./block-watch.ts";
+import { Blockers } from "./blockers.ts";
+import { ConsumerRecovery } from "./recovery.ts";
 import { FleetMetrics } from "./metrics.ts";
 import { bootLine, isWorkerReport, WORKER_ENV, type BootSummary, type SupervisorCommand } from "./ipc.ts";
 import type { LogFile } from "./log-output.ts";
@@ -62,8 +63,6 @@ interface Slot {
 
 /** Crashes older than this no longer make restarts slower (ms). */
 const CRASH_WINDOW = 60_000;
-/** How many event-loop-blocking message ids the supervisor remembers. */
-const MAX_BLOCKED_IDS = 1_000;
 /** Stop signals closer together than this count as one (ms). */
 const SIGNAL_DEDUPE_MS = 300;
 /** After a forced stop, how long workers get to exit on their own before SIGKILL (ms). */
@@ -80,6 +79,7 @@ export class Supervisor {
   readonly #log: Logger;
   readonly #slots: Slot[] = [];
   readonly #children = new Set<Child>();
+  readonly #recovery: ConsumerRecovery;
   #stopping = false;
   #forced = false;
   #everReady = false;
@@ -87,10 +87,7 @@ export class Supervisor {
   #exitCode: number = ExitCode.OK;
   #lastStopSignal = 0;
   #forks = 0;
-  /** Messages that blocked a process's event loop, oldest first. */
-  readonly #blocked = new Set<string>();
-  /** Set once a process was killed for a blocked event loop: workers record running messages. */
-  #watching = false;
+  readonly #blockers: Blockers;
   #metrics: FleetMetrics | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
@@ -100,6 +97,8 @@ export class Supervisor {
   constructor(options: SupervisorOptions) {
     this.#options = { maxBootFailures: 5, minRestartDelay: 100, maxRestartDelay: 10_000, ...options };
     this.#log = options.logger;
+    this.#recovery = new ConsumerRecovery(options.logger);
+    this.#blockers = new Blockers(options.logger);
   }
 
   /** Runs until the fleet stopped; resolves with the exit code for the command. */
@@ -179,8 +178,8 @@ export class Supervisor {
       ...this.#options.env,
       [WORKER_ENV.index]: String(slot.index),
       [WORKER_ENV.runningFile]: runningFile,
-      [WORKER_ENV.blocked]: JSON.stringify([...this.#blocked]),
-      [WORKER_ENV.watch]: this.#watching ? "1" : "0",
+      [WORKER_ENV.blocked]: JSON.stringify(this.#blockers.ids),
+      [WORKER_ENV.watch]: this.#blockers.watching ? "1" : "0",
     });
     const now = Date.now();
     const child: Child = { worker, runningFile, slot, forkedAt: now, lastSeen: now, state: "booting" };
@@ -205,6 +204,8 @@ export class Supervisor {
         return this.#onStarting(child);
       case "ready":
         return this.#onReady(child, message.summary);
+      case "consumer":
+        return this.#recovery.note(child.worker, message.address, message.id);
       case "retiring":
         return this.#onRetiring(child, message.reason);
       case "metrics":
@@ -267,6 +268,9 @@ export class Supervisor {
     this.#children.delete(child);
     this.#metrics?.departed(child);
     rmSync(child.runningFile, { force: true });
+    // What a dead child held goes back now, not after the broker's heartbeat or lease timeout.
+    if (code === 0) this.#recovery.forget(child.worker);
+    else this.#recovery.recover(child.worker);
     const slot = child.slot;
     const pid = child.worker.process.pid;
     if (this.#stopping) {
@@ -358,22 +362,9 @@ export class Supervisor {
 
   /** Remembers the message a blocked child was running, and tells every worker process. */
   #noteBlocker(child: Child): void {
-    if (!this.#watching) {
-      // The first blocked process in this fleet: from now on every process records what it runs.
-      this.#watching = true;
-      this.#log.warn("Worker processes now record which message runs, to name a message that blocks again");
-      for (const other of this.#children) if (other !== child) this.#command(other, { type: "watch" });
-      return;
-    }
-    const id = readRunning(child.runningFile);
-    if (id === undefined) {
-      this.#log.warn({ pid: child.worker.process.pid }, "No actor was in its synchronous part: the blocking message is unknown and will be redelivered");
-      return;
-    }
-    this.#blocked.add(id);
-    if (this.#blocked.size > MAX_BLOCKED_IDS) this.#blocked.delete(this.#blocked.values().next().value!);
-    this.#log.error({ messageId: id, pid: child.worker.process.pid }, "Message blocked the event loop; it will be dead-lettered when redelivered");
-    for (const other of this.#children) if (other !== child) this.#command(other, { type: "blocked", ids: [id] });
+    this.#blockers.note(child.worker.process.pid, child.runningFile, (command) => {
+      for (const other of this.#children) if (other !== child) this.#command(other, command);
+    });
   }
 
   #command(child: Child, command: SupervisorCommand): void {
@@ -399,7 +390,7 @@ export class Supervisor {
     this.#metrics?.close();
     for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler);
     this.#log.info({ exitCode: this.#exitCode }, "All worker processes stopped");
-    this.#done(this.#exitCode);
+    void this.#recovery.idle().then(() => this.#done(this.#exitCode));
   }
 
   #logBoot(summary: BootSummary): void {

@@ -147,6 +147,12 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
   await importModules(modules, options.verbose);
 
   const { broker, url, isDefault } = await chooseBroker(options.broker);
+  // Before any consumer opens: the supervisor must know every one that may hold messages.
+  broker.onConsumerOpened((consumer) => {
+    const address = broker.recoveryAddress();
+    const id = consumer.recoveryId;
+    if (address !== undefined && id !== undefined) report({ type: "consumer", address, id });
+  });
   if (!options.scheduler) {
     for (const scheduler of broker.middleware) if (scheduler instanceof Scheduler) scheduler.enabled = false;
     log.info("Scheduler off (--no-scheduler): this process enqueues no cron ticks");

@@ -26,6 +26,10 @@ export interface ContractFixture {
    * resolves once the broker has handed its unacknowledged messages back to the queue.
    */
   crash(consumer: Consumer): Promise<void>;
+  /** For brokers whose consumers have a `recoveryId`: makes `consumer` vanish as a killed process's does, at once. */
+  abandon?(consumer: Consumer): void;
+  /** For the same brokers: true when the broker keeps nothing of consumer `id` that heartbeats or leases would recover again. */
+  forgotten?(id: string): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -208,6 +212,46 @@ export function brokerContract(name: string, factory: ContractFactory): void {
       expect(again.map((d) => broker.decode(d.body).args[0]).sort()).to.deep.equal([0, 1, 2]);
       for (const d of again) await survivor.ack(d);
       await survivor.close();
+    });
+
+    it("gives a dead consumer's messages back at once when told its recoveryId (recoverConsumer), or needs no telling", async () => {
+      for (let i = 0; i < 3; i++) await broker.enqueue(message([i]));
+      const doomed = broker.consume(queue, { prefetch: 3 });
+      expect(await fetchAtLeast(doomed, 3)).to.have.length(3);
+      const id = doomed.recoveryId;
+      if (id === undefined) {
+        // RabbitMQ requeues a closed connection's deliveries itself; the stub's die with their process.
+        expect(broker.recoveryAddress()).to.equal(undefined);
+        expect(await broker.recoverConsumer("no-such-consumer")).to.equal(0);
+        await doomed.close();
+        return;
+      }
+      expect(broker.recoveryAddress()).to.be.an("object");
+      fixture.abandon!(doomed);
+      expect(await broker.recoverConsumer(id)).to.equal(3);
+      expect(await broker.depths(queue)).to.include({ ready: 3, inFlight: 0 });
+      // Once given back, nothing is left for the heartbeat or lease path to give back a second time.
+      expect(await broker.recoverConsumer(id)).to.equal(0);
+      expect(await fixture.forgotten!(id)).to.equal(true);
+      const survivor = broker.consume(queue, { prefetch: 3 });
+      const again = await fetchAtLeast(survivor, 3);
+      expect(again.map((d) => broker.decode(d.body).args[0]).sort()).to.deep.equal([0, 1, 2]);
+      for (const d of again) await survivor.ack(d);
+      await survivor.close();
+    });
+
+    it("leaves a dead consumer's retried messages delayed when giving back what it held (recoverConsumer)", async () => {
+      await broker.enqueue(message(["held"]));
+      await broker.enqueue(message(["retried"]));
+      const doomed = broker.consume(queue, { prefetch: 2 });
+      const both = await fetchAtLeast(doomed, 2);
+      const retried = both.find((d) => broker.decode(d.body).args[0] === "retried")!;
+      await doomed.retry(retried, broker.decode(retried.body), 60_000);
+      const id = doomed.recoveryId;
+      if (id === undefined) return void (await doomed.close());
+      fixture.abandon!(doomed);
+      expect(await broker.recoverConsumer(id)).to.equal(1);
+      expect(await broker.depths(queue)).to.include({ ready: 1, delayed: 1, inFlight: 0 });
     });
 
     it("replaces a delivery by its retry in one step", async () => {

@@ -36,6 +36,16 @@ brokerContract("redis", async ({ middleware }) => {
         client.disconnect();
       }
     },
+    abandon: (consumer) => (consumer as RedisConsumer).abandon(),
+    forgotten: async (id) => {
+      const client = await redisClient();
+      try {
+        const [score, registered] = await Promise.all([client.zscore(broker.keys.heartbeats, id), client.hexists(broker.keys.consumers, id)]);
+        return score === null && registered === 0;
+      } finally {
+        client.disconnect();
+      }
+    },
     close: async () => {
       await broker.close();
       await deleteNamespace(namespace);

@@ -1,3 +1,4 @@
+import Database from "better-sqlite3";
 import { SqliteBroker, type SqliteConsumer } from "../../brokers/sqlite/index.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
 import { brokerContract } from "./broker.contract.ts";
@@ -18,6 +19,15 @@ brokerContract("sqlite", async ({ middleware }) => {
       const held = doomed.unsettled;
       doomed.abandon();
       await waitFor(async () => (await broker.depths(doomed.queueName)).ready >= held, 5_000, "the crashed consumer's leases to expire");
+    },
+    abandon: (consumer) => (consumer as SqliteConsumer).abandon(),
+    forgotten: async (owner) => {
+      const file = new Database(db.path, { readonly: true });
+      try {
+        return (file.prepare("SELECT count(*) AS n FROM dramats_messages WHERE owner = ?").get(owner) as { n: number }).n === 0;
+      } finally {
+        file.close();
+      }
     },
     close: async () => {
       await broker.close();

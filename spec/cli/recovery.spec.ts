@@ -1,0 +1,147 @@
+// Fast recovery under the supervisor: when a worker process dies (SIGKILL, or an uncaught
+// exception), the supervisor gives what its consumers held back to the queues at once, through
+// Broker.recoverConsumer, instead of leaving it to the broker's heartbeat or lease timeout
+// (60 s in the app, SLOW_RECOVERY_MS): the only way these tests finish in time is the fast path.
+import { expect } from "chai";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { SqliteBroker } from "../../brokers/sqlite/index.ts";
+import type { Broker } from "../../lib/broker.ts";
+import { Message } from "../../lib/message.ts";
+import { SLOW_RECOVERY_MS } from "../fixtures/cli-recovery-app.ts";
+import { redisNamespace } from "./redis-namespace.ts";
+import { cliSpec, until, type CliRun, type CliSpec } from "./run-cli.ts";
+
+const APP = "spec/fixtures/cli-recovery-app.ts";
+const FLAGS = ["--processes", "2", "--threads", "2", "--heartbeat-interval", "100", "--heartbeat-timeout", "1500", "--grace", "2000", "--cpu-threads", "1", "--no-metrics"];
+const MESSAGES = 40;
+/** Far below SLOW_RECOVERY_MS: passing needs the fast path. */
+const PATIENCE = SLOW_RECOVERY_MS / 3;
+const RECOVERED = "Gave the dead worker process's messages back to their queues";
+
+interface Run {
+  event: string;
+  pid: number;
+  n: number;
+  at: number;
+}
+
+function runsIn(file: string): Run[] {
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return [];
+  }
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [event, pid, n, at] = line.split(" ");
+      return { event: event!, pid: Number(pid), n: Number(n), at: Number(at) };
+    });
+}
+
+const allDone = (file: string) => new Set(runsIn(file).filter((r) => r.event === "done").map((r) => r.n)).size === MESSAGES;
+
+/**
+ * What the dead process `pid` left unfinished ran elsewhere, every message ran, and only those
+ * it held ran twice. Returns the ms from `diedAt` until the last of its unfinished messages
+ * started in another process.
+ */
+function checkRecovered(file: string, pid: number, diedAt: number): number {
+  const runs = runsIn(file);
+  const doneBy = (n: number, p: number) => runs.some((r) => r.event === "done" && r.n === n && r.pid === p);
+  const unfinished = runs.filter((r) => r.event === "start" && r.pid === pid && !doneBy(r.n, pid)).map((r) => r.n);
+  expect(unfinished, "the dead process was running something").to.not.be.empty;
+  let last = 0;
+  for (const n of unfinished) {
+    const elsewhere = runs.find((r) => r.event === "start" && r.n === n && r.pid !== pid && r.at >= diedAt);
+    expect(elsewhere, `message ${n} ran again in another process`).to.not.equal(undefined);
+    last = Math.max(last, elsewhere!.at - diedAt);
+  }
+  const done = runs.filter((r) => r.event === "done").map((r) => r.n);
+  expect(new Set(done).size).to.equal(MESSAGES);
+  const heldByDead = new Set(runs.filter((r) => r.pid === pid).map((r) => r.n));
+  const twice = [...new Set(done.filter((n, i) => done.indexOf(n) !== i))];
+  for (const n of twice) expect(heldByDead.has(n), `message ${n} ran twice but the dead process never had it`).to.equal(true);
+  return last;
+}
+
+function recoveryCases(name: string, spec: CliSpec, side: { env(): Record<string, string>; broker(): Broker }): void {
+  async function startBusyFleet(env: Record<string, string> = {}): Promise<CliRun> {
+    const run = spec.start([APP, ...FLAGS], { env: { CLI_SPEC_OUT: spec.out, RECOVERY_WORK_MS: "200", ...side.env(), ...env } });
+    await until(() => run.count("Worker started") === 2, 20_000);
+    const broker = side.broker();
+    await broker.enqueueMany(Array.from({ length: MESSAGES }, (_, n) => new Message({ queueName: "recovery", actorName: "recovery_work", args: [n] })));
+    return run;
+  }
+
+  async function finish(run: CliRun): Promise<void> {
+    await side.broker().join("recovery", { timeout: 10_000, failFast: false });
+    expect(await side.broker().depths("recovery")).to.include({ ready: 0, delayed: 0, inFlight: 0 });
+    expect(await run.stop()).to.equal(0);
+  }
+
+  it(`gives a SIGKILLed worker process's messages to the other at once (${name})`, async () => {
+    const run = await startBusyFleet();
+    // Both processes busy; the victim is running something.
+    await until(() => new Set(runsIn(spec.out).map((r) => r.pid)).size === 2, 15_000);
+    const victim = runsIn(spec.out).at(-1)!.pid;
+    process.kill(victim, "SIGKILL");
+    const diedAt = Date.now();
+    const recovered = await run.waitFor(RECOVERED, PATIENCE);
+    expect(recovered.pid, "the dead process").to.equal(victim);
+    expect(recovered.count).to.be.above(0);
+    await until(() => allDone(spec.out), PATIENCE);
+    const ms = checkRecovered(spec.out, victim, diedAt);
+    console.log(`      ${name}: SIGKILL -> its last unfinished message started elsewhere after ${ms} ms (given back in ${String(recovered.ms)} ms)`);
+    expect(ms).to.be.below(PATIENCE);
+    await finish(run);
+  });
+
+  it(`gives back the messages of a worker process that an uncaught exception ends (${name})`, async () => {
+    const marker = join(spec.dir, "crashed");
+    const run = await startBusyFleet({ RECOVERY_CRASH_AT: "5", RECOVERY_CRASH_MARKER: marker });
+    const died = await run.waitFor("Worker process died; restarting it", PATIENCE);
+    const diedAt = Date.now();
+    expect(died.code).to.equal(1);
+    await run.waitFor(RECOVERED, PATIENCE);
+    await until(() => allDone(spec.out), PATIENCE);
+    const crashed = runsIn(spec.out).find((r) => r.event === "start" && r.n === 5)!.pid;
+    expect(died.pid).to.equal(crashed);
+    const ms = checkRecovered(spec.out, crashed, diedAt);
+    console.log(`      ${name}: uncaught exception -> its last unfinished message started elsewhere after ${ms} ms`);
+    await finish(run);
+  });
+}
+
+describe("dramats recovery of a dead worker process's messages", function () {
+  this.timeout(60_000);
+
+  describe("on Redis", () => {
+    const spec = cliSpec("dramats-recovery-redis-");
+    const redis = redisNamespace("dramats-recovery", ["recovery"]);
+    recoveryCases("Redis", spec, {
+      env: () => ({ RECOVERY_BROKER: "redis", REDIS_URL: redis.url, CLI_SPEC_NS: redis.ns }),
+      broker: () => redis.broker,
+    });
+  });
+
+  describe("on SQLite", () => {
+    const spec = cliSpec("dramats-recovery-sqlite-");
+    let broker: SqliteBroker | undefined;
+    const path = () => join(spec.dir, "jobs.sqlite");
+    beforeEach(() => {
+      broker = new SqliteBroker({ path: path(), middleware: [] });
+      broker.declareQueue("recovery");
+    });
+    afterEach(async () => {
+      await broker?.close();
+    });
+    recoveryCases("SQLite", spec, {
+      env: () => ({ RECOVERY_BROKER: "sqlite", SQLITE_PATH: path() }),
+      broker: () => broker!,
+    });
+  });
+});
