@@ -73,6 +73,15 @@ export interface MessageWrite {
   readonly options: WriteOptions;
 }
 
+/** A key of the broker's own store (`Broker.store`) that `enqueueOnce` sets with its messages. */
+export interface OnceClaim {
+  readonly key: string;
+  /** How long the key is kept, in ms; the same messages can be enqueued again once it expired. */
+  readonly ttl: number;
+  /** What the key holds (readable with `store.get`). @defaultValue "1" */
+  readonly value?: string;
+}
+
 /**
  * Reads one queue. `fetch` resolves with up to `max` ready messages, waiting at most
  * `timeout` ms (it must not busy-poll); delayed messages stay in the broker until due.
@@ -413,6 +422,46 @@ export abstract class Broker {
     }
     return messages.slice();
   }
+
+  /**
+   * True when `enqueueOnce` is available: the broker can set a key of its own store and write
+   * messages in one atomic step (a Lua script, a transaction). False for brokers whose messages
+   * live in a system without such a step (RabbitMQ).
+   */
+  get canEnqueueOnce(): boolean {
+    return this.writeMessagesOnce !== undefined;
+  }
+
+  /**
+   * Enqueues `messages` (ready now, running the enqueue hooks) and sets `claim.key` in
+   * `store`, as one broker step, unless the key is already set: then nothing is written. The
+   * key and the messages exist together or not at all, whatever fails or dies: a rejected
+   * call wrote nothing and may simply be made again.
+   * @returns true when this call set the key and wrote the messages; false when the key existed.
+   * @throws DramatsError when `canEnqueueOnce` is false
+   */
+  async enqueueOnce(claim: OnceClaim, messages: readonly Message<any>[]): Promise<boolean> {
+    if (this.writeMessagesOnce === undefined) throw new DramatsError(`${this.constructor.name} cannot enqueue atomically with a claim in its own store`);
+    const writes: MessageWrite[] = [];
+    for (const message of messages) {
+      this.assertDeclared(message.queueName);
+      await this.emit("beforeEnqueue", this, message, 0);
+      writes.push({ message, body: this.encode(message), options: { delay: 0, priority: this.priorityOf(message) } });
+    }
+    if (!(await this.writeMessagesOnce({ value: "1", ...claim }, writes))) return false;
+    for (const message of messages) {
+      bindBroker(message, this);
+      await this.emit("afterEnqueue", this, message, 0);
+    }
+    return true;
+  }
+
+  /**
+   * Adapters that have a store implement this atomically: set `claim.key` (for `claim.ttl` ms)
+   * in the store `store` returns and write every message, or, when the key exists, do nothing.
+   * @returns true when the key was set and the messages written
+   */
+  protected writeMessagesOnce?(claim: Required<OnceClaim>, writes: readonly MessageWrite[]): Promise<boolean>;
 
   /** Adapters store `body` on `message.queueName` (or its delay store when `delay` > 0). */
   protected abstract writeMessage(message: Message, body: string, options: WriteOptions): Promise<void>;

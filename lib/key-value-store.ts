@@ -16,8 +16,13 @@ export class MemoryKeyValueStore implements KeyValueStore {
   readonly #entries = new Map<string, { value: string; expiresAt: number }>();
 
   async setIfAbsent(key: string, value: string, ttl: number): Promise<boolean> {
-    if ((await this.get(key)) !== undefined) return false;
-    await this.set(key, value, ttl);
+    return this.claim(key, value, ttl);
+  }
+
+  /** `setIfAbsent` without a promise, for the stub broker's one-step claim and enqueue. */
+  claim(key: string, value: string, ttl: number): boolean {
+    if (this.#read(key) !== undefined) return false;
+    this.#entries.set(key, { value, expiresAt: Date.now() + ttl });
     return true;
   }
 
@@ -26,6 +31,10 @@ export class MemoryKeyValueStore implements KeyValueStore {
   }
 
   async get(key: string): Promise<string | undefined> {
+    return this.#read(key);
+  }
+
+  #read(key: string): string | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt > Date.now()) return entry.value;
