@@ -127,7 +127,6 @@ for (const [name, create] of Object.entries(places)) {
     it(`${name === "RabbitMQ" ? "without a store, " : ""}fires the callback exactly once when its first enqueue fails`, async () => {
       const faults = new FailFirstCallback();
       const { broker, member, done } = await startWorker(faults, 3);
-      expect(broker.canEnqueueOnce).to.equal(place.atomic);
       await group([1, 2, 3].map((n) => member.message(n)), { broker }).addCompletionCallback(done.message("fired")).run();
       await waitFor(() => fired.length > 0, 20_000, "the chord's callback to run");
       await broker.join(place.queue);
@@ -135,6 +134,7 @@ for (const [name, create] of Object.entries(places)) {
       expect(fired).to.deep.equal(["fired"]);
       // The member whose arrival failed ran again.
       expect(members).to.have.length(4);
+      expect(broker.canEnqueueOnce).to.equal(place.atomic);
     });
 
     if (name === "RabbitMQ") return;
