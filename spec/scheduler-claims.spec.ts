@@ -1,6 +1,7 @@
 // Cron ticks are never lost to a failed or interrupted enqueue: on Redis and SQLite the claim
 // and the message are one broker step; with a store of another system, a claim left pending
 // is sent again after `claimTimeout`.
+import Database from "better-sqlite3";
 import { expect } from "chai";
 import { spawn } from "node:child_process";
 import { RedisBroker } from "../brokers/redis/index.ts";
@@ -111,6 +112,38 @@ for (const [name, open] of Object.entries(places)) {
       const seconds = [...counts.keys()].filter((tick) => tick !== missed).sort((x, y) => x - y);
       for (let i = 1; i < seconds.length; i++) expect(seconds[i]! - seconds[i - 1]!, "a tick was lost").to.equal(1_000);
     });
+
+    if (name === "SQLite") {
+      it("enqueues a tick exactly once when its first write finds the file locked past busyTimeout", async () => {
+        // Another connection holds the write lock until the tick's second attempt begins.
+        const lock = new Database(place.env.SQLITE_PATH!);
+        const attempts: number[] = [];
+        class UnlockOnRetry extends Middleware {
+          beforeEnqueue(): void {
+            attempts.push(Date.now());
+            if (attempts.length === 2) lock.exec("COMMIT");
+          }
+        }
+        const broker = new SqliteBroker({ path: place.env.SQLITE_PATH!, busyTimeout: 200, middleware: [new Scheduler(), new UnlockOnRetry()] });
+        actor(function daily(this: ActorContext) {
+          runs.push(this.message!.options.schedule_tick as number);
+        }, { broker, schedule: { every: DAY, catchUp: true } });
+        const worker = new Worker(broker, { fetchTimeout: 100 });
+        closers.push(async () => {
+          await worker.stop({ timeout: 2_000 });
+          await broker.close();
+          if (lock.inTransaction) lock.exec("COMMIT");
+          lock.close();
+        });
+        lock.exec("BEGIN EXCLUSIVE");
+        await worker.start();
+        const missed = Math.floor(Date.now() / DAY) * DAY;
+        await waitFor(() => runs.includes(missed), 10_000, "the tick to run once the lock is gone");
+        await broker.join("default");
+        expect(attempts.length).to.be.at.least(2);
+        expect(runs).to.deep.equal([missed]);
+      });
+    }
 
     it("loses no tick when a process is SIGKILLed on its way to enqueue it", async () => {
       const child = spawn(process.execPath, ["--import", "tsx", new URL("./fixtures/cron-killed.ts", import.meta.url).pathname], {
