@@ -61,7 +61,9 @@ const MAX_RETRY = 30_000;
  * With the broker's own store (Redis, SQLite, stub) the claim and the message are one broker
  * step, so each tick is enqueued exactly once however many processes run and whichever of
  * them die; an attempt that failed (the broker unreachable, a hook threw) wrote nothing and
- * is tried again, with backoff, by every process still running.
+ * is tried again, with backoff (100 ms doubling to 30 s), by every process still running.
+ * When a later tick of the same schedule fails as well, the earlier one is dropped and the
+ * later one retried: as after a stall, an outage ends in one tick, not a burst of old ones.
  *
  * With a store of another system (RabbitMQ with `store`), the two cannot be one step: a tick
  * is claimed as pending, enqueued, then marked sent, and a pending claim left unsent for
@@ -81,6 +83,8 @@ export class Scheduler extends Middleware {
   #claims: TickClaims | undefined;
   /** Timers of ticks to try again (failed, or pending in another process). */
   readonly #retries = new Set<NodeJS.Timeout>();
+  /** Per schedule, the latest tick that failed: only it is tried again, earlier ones are dropped. */
+  readonly #failing = new Map<string, number>();
   #running = false;
 
   constructor(options: SchedulerOptions = {}) {
@@ -177,6 +181,7 @@ export class Scheduler extends Middleware {
     const entry = this.#schedules.get(actorName)!;
     const log = getLogger("scheduler");
     const fields = { actor: actorName, tick: new Date(tick).toISOString() };
+    if (this.#superseded(actorName, tick)) return;
     try {
       const store = this.#store(broker);
       const ttl = Math.max(DAY, 2 * ((entry.schedule.nextAfter(tick) ?? tick) - tick));
@@ -189,10 +194,23 @@ export class Scheduler extends Middleware {
         log.warn({ ...fields, err: error }, "Could not record the last tick enqueued");
       });
     } catch (error) {
+      if (this.#superseded(actorName, tick)) return;
+      this.#failing.set(actorName, tick);
       const retryInMs = Math.min(FIRST_RETRY * 2 ** attempt, MAX_RETRY);
       log.error({ ...fields, err: error, attempt: attempt + 1, retryInMs }, "Could not enqueue a scheduled tick; trying again");
       this.#later(retryInMs, () => this.#fire(actorName, tick, attempt + 1));
     }
+  }
+
+  /**
+   * True when a later tick of the schedule failed as well: as after a stall, only the latest
+   * missed tick is run, so an outage does not end in a burst of old ticks.
+   */
+  #superseded(actorName: string, tick: number): boolean {
+    const latest = this.#failing.get(actorName);
+    if (latest === undefined || latest <= tick) return false;
+    getLogger("scheduler").warn({ actor: actorName, tick: new Date(tick).toISOString(), latest: new Date(latest).toISOString() }, "Dropping a failed tick: a later one failed too and is retried instead");
+    return true;
   }
 
   #later(ms: number, run: () => Promise<void>): void {
