@@ -113,6 +113,31 @@ for (const [name, open] of Object.entries(places)) {
       for (let i = 1; i < seconds.length; i++) expect(seconds[i]! - seconds[i - 1]!, "a tick was lost").to.equal(1_000);
     });
 
+    if (name === "Redis") {
+      it("enqueues a tick exactly once when its first write fails in Redis half-way through the script", async () => {
+        // A queue key of the wrong type makes the script's message write fail (WRONGTYPE);
+        // it is repaired when the tick's second attempt begins.
+        const { Redis } = await import("ioredis");
+        const redis = new Redis(place.env.REDIS_URL!);
+        redis.on("error", () => undefined);
+        const corrupt = `${place.env.CRON_NAMESPACE}:default.msgs`;
+        await redis.set(corrupt, "not a hash");
+        let attempts = 0;
+        class RepairOnRetry extends Middleware {
+          async beforeEnqueue(): Promise<void> {
+            if (++attempts === 2) await redis.del(corrupt);
+          }
+        }
+        closers.push(async () => void redis.disconnect());
+        const broker = await startWorker([new RepairOnRetry()]);
+        const missed = Math.floor(Date.now() / DAY) * DAY;
+        await waitFor(() => runs.includes(missed), 10_000, "the tick to run once the queue is repaired");
+        await broker.join("default");
+        expect(attempts).to.be.at.least(2);
+        expect(runs.filter((tick) => tick === missed)).to.have.length(1);
+      });
+    }
+
     if (name === "SQLite") {
       it("enqueues a tick exactly once when its first write finds the file locked past busyTimeout", async () => {
         // Another connection holds the write lock until the tick's second attempt begins.
