@@ -1,7 +1,9 @@
 /**
  * Small atomic key-value operations a broker's own store offers (Redis strings, a SQLite
- * table, a map in memory). The scheduler claims cron ticks through `setIfAbsent`, so every
- * tick is enqueued once however many processes run it.
+ * table, a map in memory). A broker that has one can also set a key of it together with
+ * messages, in one step (`Broker.enqueueOnce`): that is how cron ticks and chord callbacks are
+ * enqueued once. A store of another system (given to the Scheduler for RabbitMQ) only offers
+ * these operations, so claims in it cannot be one step with the enqueue.
  */
 export interface KeyValueStore {
   /** Sets `key` to `value` for `ttl` ms unless it exists; true when this call set it. */
