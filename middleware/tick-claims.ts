@@ -49,8 +49,9 @@ export class TickClaims {
    * One attempt; a rejection means nothing is claimed and the tick may be tried again.
    * @param ttl how long the claim is kept once sent, in ms
    * @param message builds the tick's message (called only when this process may send it)
+   * @param again whether a claim that expired between the look and the claim is tried once more
    */
-  async attempt(store: KeyValueStore, key: string, ttl: number, message: () => Message): Promise<TickAttempt> {
+  async attempt(store: KeyValueStore, key: string, ttl: number, message: () => Message, again = true): Promise<TickAttempt> {
     if (this.atomic) return (await this.#broker.enqueueOnce({ key, ttl, value: String(process.pid) }, [message()])) ? "enqueued" : "elsewhere";
     if (await store.setIfAbsent(key, PENDING + process.pid, this.#claimTimeout)) {
       try {
@@ -67,7 +68,8 @@ export class TickClaims {
       return "enqueued";
     }
     const value = await store.get(key);
-    if (value === undefined) return this.attempt(store, key, ttl, message);
+    // Expired between the two calls: claim it now (once; after that, look again later).
+    if (value === undefined) return again ? this.attempt(store, key, ttl, message, false) : "pending";
     return value.startsWith(PENDING) ? "pending" : "elsewhere";
   }
 }
