@@ -71,6 +71,29 @@ for (const [name, open] of Object.entries(brokers)) {
   });
 }
 
+describe("SqliteKeyValueStore.setIfAbsentWith", () => {
+  it("rolls the claim back when the writes that go with it throw, and commits both otherwise", async () => {
+    const db = tempDatabase();
+    const broker = new SqliteBroker({ path: db.path, middleware: [] });
+    try {
+      let error: unknown;
+      await broker.store.setIfAbsentWith("k", "v", 60_000, () => {
+        throw new TypeError("the write failed");
+      }).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(TypeError);
+      expect(await broker.store.get("k")).to.equal(undefined);
+      let wrote = 0;
+      expect(await broker.store.setIfAbsentWith("k", "v", 60_000, () => void wrote++)).to.equal(true);
+      expect(await broker.store.setIfAbsentWith("k", "w", 60_000, () => void wrote++)).to.equal(false);
+      expect(wrote, "writes run only with the claim").to.equal(1);
+      expect(await broker.store.get("k")).to.equal("v");
+    } finally {
+      await broker.close();
+      db.cleanup();
+    }
+  });
+});
+
 describe("RabbitMQ broker: enqueueOnce", () => {
   it("is refused with a typed error: the broker has no store to claim in", async () => {
     const url = await amqpUrl();
