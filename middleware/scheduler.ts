@@ -67,9 +67,10 @@ const MAX_RETRY = 30_000;
  *
  * With a store of another system (RabbitMQ with `store`), the two cannot be one step: a tick
  * is claimed as pending, enqueued, then marked sent, and a pending claim left unsent for
- * `claimTimeout` ms is sent again by another process. A tick is then never lost (while one
- * scheduler runs) and enqueued twice only when the process that sent it died, stalled or lost
- * the store before marking it sent within `claimTimeout`.
+ * `claimTimeout` ms is sent again by another process that saw it pending. A tick is then not
+ * lost to a crash (while another scheduler runs), failures are retried as above, and a tick is
+ * enqueued twice only when the process that sent it died, stalled or lost the store before
+ * marking it sent within `claimTimeout`.
  */
 export class Scheduler extends Middleware {
   override readonly actorOptions = new Set(["schedule"]);
