@@ -6,6 +6,8 @@ import {
   type DeadLetter,
   type Delivery,
   type JoinOptions,
+  type MessageWrite,
+  type OnceClaim,
   type QueueDepths,
   type WriteOptions,
 } from "../lib/broker.ts";
@@ -77,6 +79,15 @@ export class StubBroker extends Broker {
 
   protected async writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
     this.#push(message.queueName, body, options.priority, options.delay);
+  }
+
+  /** Synchronous from the claim to the last push, so nothing can run in between. */
+  protected override async writeMessagesOnce(claim: Required<OnceClaim>, writes: readonly MessageWrite[]): Promise<boolean> {
+    if (this.#closed) throw new DramatsError("StubBroker is closed");
+    for (const { message } of writes) this.#queue(message.queueName);
+    if (!this.#store.claim(claim.key, claim.value, claim.ttl)) return false;
+    for (const { message, body, options } of writes) this.#push(message.queueName, body, options.priority, options.delay);
+    return true;
   }
 
   /**

@@ -1,7 +1,7 @@
 import type { Actor } from "./actor.ts";
 import type { Consumer, ConsumeOptions } from "./consumer.ts";
 import { getEncoder, type Encoder } from "./encoder.ts";
-import { ActorNotFound, InvalidOptions, QueueNotFound } from "./errors.ts";
+import { ActorNotFound, DramatsError, InvalidOptions, QueueNotFound } from "./errors.ts";
 import type { KeyValueStore } from "./key-value-store.ts";
 import { getLogger } from "./logging.ts";
 import { bindBroker, Message } from "./message.ts";
@@ -9,64 +9,7 @@ import { enqueueDelay } from "./send-options.ts";
 import { assertQueueName, delayQueueName } from "./queue-names.ts";
 import type { Middleware, MiddlewareHooks } from "./middleware.ts";
 import { CORE_ACTOR_OPTIONS, MiddlewareHost } from "./middleware-host.ts";
-
-/** A dead-lettered message as kept in `<queue>.XQ`. */
-export interface DeadLetter {
-  /** The message id when the body could be decoded (or the broker's id for raw bodies). */
-  readonly id: string;
-  /** The message exactly as it was received. */
-  readonly body: string;
-  /** Why it was dead-lettered (`TimeLimitExceeded: ...`, `DecodeError: ...`). */
-  readonly reason: string;
-  /** Epoch ms at which it was dead-lettered. */
-  readonly deadAt: number;
-}
-
-/** How many messages a queue holds, by state. */
-export interface QueueDepths {
-  ready: number;
-  delayed: number;
-  inFlight: number;
-  dead: number;
-}
-
-export interface EnqueueOptions {
-  /** Milliseconds before the message becomes visible to workers. @defaultValue 0 */
-  delay?: number;
-}
-
-export interface JoinOptions {
-  /** Give up after this many ms with QueueJoinTimeout. @defaultValue wait forever */
-  timeout?: number;
-  /**
-   * Reject as soon as a message of this queue is dead-lettered during the join, with the
-   * actor's own error where the broker has it. @defaultValue true
-   */
-  failFast?: boolean;
-}
-
-/** What a broker needs to know to write a message. */
-export interface WriteOptions {
-  delay: number;
-  /** Lower runs first. */
-  priority: number;
-}
-
-/** One message of a bulk write: the message, its encoded body and where it goes. */
-export interface MessageWrite {
-  readonly message: Message;
-  readonly body: string;
-  readonly options: WriteOptions;
-}
-
-/**
- * How another process on this host reaches a broker to recover a dead process's consumers: a
- * URL scheme naming the adapter (as in lib/connect.ts) and JSON-safe options for its constructor.
- */
-export interface BrokerAddress {
-  readonly scheme: string;
-  readonly options: Record<string, unknown>;
-}
+import type { BrokerAddress, DeadLetter, EnqueueOptions, JoinOptions, MessageWrite, OnceClaim, QueueDepths, WriteOptions } from "./broker-types.ts";
 
 export interface BrokerOptions {
   /**
@@ -251,6 +194,46 @@ export abstract class Broker extends MiddlewareHost {
     return messages.slice();
   }
 
+  /**
+   * True when `enqueueOnce` is available: the broker can set a key of its own store and write
+   * messages in one atomic step (a Lua script, a transaction). False for brokers whose messages
+   * live in a system without such a step (RabbitMQ).
+   */
+  get canEnqueueOnce(): boolean {
+    return this.writeMessagesOnce !== undefined;
+  }
+
+  /**
+   * Enqueues `messages` (ready now, running the enqueue hooks) and sets `claim.key` in
+   * `store`, as one broker step, unless the key is already set: then nothing is written. The
+   * key and the messages exist together or not at all, whatever fails or dies: a rejected
+   * call wrote nothing and may simply be made again.
+   * @returns true when this call set the key and wrote the messages; false when the key existed.
+   * @throws DramatsError when `canEnqueueOnce` is false
+   */
+  async enqueueOnce(claim: OnceClaim, messages: readonly Message<any>[]): Promise<boolean> {
+    if (this.writeMessagesOnce === undefined) throw new DramatsError(`${this.constructor.name} cannot enqueue atomically with a claim in its own store`);
+    const writes: MessageWrite[] = [];
+    for (const message of messages) {
+      this.assertDeclared(message.queueName);
+      await this.emit("beforeEnqueue", this, message, 0);
+      writes.push({ message, body: this.encode(message), options: { delay: 0, priority: this.priorityOf(message) } });
+    }
+    if (!(await this.writeMessagesOnce({ value: "1", ...claim }, writes))) return false;
+    for (const message of messages) {
+      bindBroker(message, this);
+      await this.emit("afterEnqueue", this, message, 0);
+    }
+    return true;
+  }
+
+  /**
+   * Adapters that have a store implement this atomically: set `claim.key` (for `claim.ttl` ms)
+   * in the store `store` returns and write every message, or, when the key exists, do nothing.
+   * @returns true when the key was set and the messages written
+   */
+  protected writeMessagesOnce?(claim: Required<OnceClaim>, writes: readonly MessageWrite[]): Promise<boolean>;
+
   /** Adapters store `body` on `message.queueName` (or its delay store when `delay` > 0). */
   protected abstract writeMessage(message: Message, body: string, options: WriteOptions): Promise<void>;
 
@@ -351,3 +334,4 @@ export abstract class Broker extends MiddlewareHost {
 export { getBroker, peekBroker, registerGlobalActor, setBroker } from "./global-broker.ts";
 export { Consumer, type ConsumeOptions, type Delivery } from "./consumer.ts";
 export { CORE_ACTOR_OPTIONS };
+export type { BrokerAddress, DeadLetter, EnqueueOptions, JoinOptions, MessageWrite, OnceClaim, QueueDepths, WriteOptions } from "./broker-types.ts";

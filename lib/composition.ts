@@ -100,8 +100,9 @@ export class Pipeline<R = unknown> {
 
 /**
  * Members run in parallel. With completion callbacks (a chord), the callbacks are enqueued
- * exactly once when every member has succeeded, through an atomic barrier in the
- * GroupCallbacks middleware's backend.
+ * once every member has succeeded, through a barrier in the GroupCallbacks middleware's
+ * backend: exactly once on a broker with a store (Redis, SQLite), at least once on RabbitMQ
+ * (GroupCallbacks states the bound).
  */
 export class Group {
   readonly broker: Broker;

@@ -1,7 +1,9 @@
 /**
  * Small atomic key-value operations a broker's own store offers (Redis strings, a SQLite
- * table, a map in memory). The scheduler claims cron ticks through `setIfAbsent`, so every
- * tick is enqueued once however many processes run it.
+ * table, a map in memory). A broker that has one can also set a key of it together with
+ * messages, in one step (`Broker.enqueueOnce`): that is how cron ticks and chord callbacks are
+ * enqueued once. A store of another system (given to the Scheduler for RabbitMQ) only offers
+ * these operations, so claims in it cannot be one step with the enqueue.
  */
 export interface KeyValueStore {
   /** Sets `key` to `value` for `ttl` ms unless it exists; true when this call set it. */
@@ -16,8 +18,13 @@ export class MemoryKeyValueStore implements KeyValueStore {
   readonly #entries = new Map<string, { value: string; expiresAt: number }>();
 
   async setIfAbsent(key: string, value: string, ttl: number): Promise<boolean> {
-    if ((await this.get(key)) !== undefined) return false;
-    await this.set(key, value, ttl);
+    return this.claim(key, value, ttl);
+  }
+
+  /** `setIfAbsent` without a promise, for the stub broker's one-step claim and enqueue. */
+  claim(key: string, value: string, ttl: number): boolean {
+    if (this.#read(key) !== undefined) return false;
+    this.#entries.set(key, { value, expiresAt: Date.now() + ttl });
     return true;
   }
 
@@ -26,6 +33,10 @@ export class MemoryKeyValueStore implements KeyValueStore {
   }
 
   async get(key: string): Promise<string | undefined> {
+    return this.#read(key);
+  }
+
+  #read(key: string): string | undefined {
     const entry = this.#entries.get(key);
     if (entry === undefined) return undefined;
     if (entry.expiresAt > Date.now()) return entry.value;

@@ -5,13 +5,15 @@ import type { KeyValueStore } from "../lib/key-value-store.ts";
 import { getLogger } from "../lib/logging.ts";
 import { Schedule, type ScheduleSpec } from "../lib/schedule.ts";
 import { Middleware } from "./middleware.ts";
+import { TickClaims } from "./tick-claims.ts";
 
 declare module "../lib/actor.ts" {
   interface ActorOptions {
     /**
      * Run periodically: `"*\/5 * * * *"` (cron; a sixth leading field is seconds),
      * `{ cron, timezone, args, catchUp }` or `{ every: ms, args, catchUp }`. Each tick is
-     * enqueued exactly once across every worker process sharing the broker.
+     * enqueued exactly once across every worker process sharing the broker (at least once,
+     * with the duplicate bound `Scheduler` states, when ticks are claimed in another system).
      */
     schedule?: ScheduleSpec;
   }
@@ -20,10 +22,19 @@ declare module "../lib/actor.ts" {
 export interface SchedulerOptions {
   /** Run schedules in this process's workers. @defaultValue true (the CLI's `--no-scheduler` turns it off) */
   enabled?: boolean;
-  /** Where ticks are claimed. @defaultValue the broker's own store */
+  /**
+   * Where ticks are claimed. Leave it unset on brokers with a store (Redis, SQLite): only the
+   * broker's own store lets claim and enqueue be one step. @defaultValue the broker's own store
+   */
   store?: KeyValueStore;
   /** Key prefix in the store. @defaultValue "dramats:schedule" */
   prefix?: string;
+  /**
+   * With a store of another system only: how long a claimed tick may stay unsent before
+   * another process sends it (ms). Longer than any enqueue takes; shorter is quicker recovery.
+   * @defaultValue 60000
+   */
+  claimTimeout?: number;
 }
 
 /** A schedule's state as `dramats schedules` shows it. */
@@ -37,27 +48,51 @@ export interface ScheduleInfo {
 }
 
 const DAY = 86_400_000;
+/** First wait before a tick whose enqueue failed is tried again (ms); it doubles per attempt. */
+const FIRST_RETRY = 100;
+/** Longest wait between two attempts of a failed tick (ms). */
+const MAX_RETRY = 30_000;
 
 /**
  * Enqueues periodic actors from inside ordinary worker processes, with no separate beat
  * process. At each tick every running scheduler tries to claim the tick's key in the shared
- * store (set-if-absent with an expiry); only the claimant enqueues, so a tick runs once
- * however many processes run and whichever of them die.
+ * store; the claimant enqueues.
+ *
+ * With the broker's own store (Redis, SQLite, stub) the claim and the message are one broker
+ * step, so each tick is enqueued exactly once however many processes run and whichever of
+ * them die; an attempt that failed (the broker unreachable, a hook threw) wrote nothing and
+ * is tried again, with backoff (100 ms doubling to 30 s), by every process still running.
+ * When a later tick of the same schedule fails as well, the earlier one is dropped and the
+ * later one retried: as after a stall, an outage ends in one tick, not a burst of old ones.
+ *
+ * With a store of another system (RabbitMQ with `store`), the two cannot be one step: a tick
+ * is claimed as pending, enqueued, then marked sent, and a pending claim left unsent for
+ * `claimTimeout` ms is sent again by another process that saw it pending. A tick is then not
+ * lost to a crash (while another scheduler runs), failures are retried as above, and a tick is
+ * enqueued twice only when the process that sent it died, stalled or lost the store before
+ * marking it sent within `claimTimeout`.
  */
 export class Scheduler extends Middleware {
   override readonly actorOptions = new Set(["schedule"]);
   enabled: boolean;
   readonly prefix: string;
+  readonly claimTimeout: number;
   readonly #explicitStore: KeyValueStore | undefined;
   readonly #schedules = new Map<string, { actor: Actor; schedule: Schedule; next: number | undefined }>();
   #timer: NodeJS.Timeout | undefined;
   #broker: Broker | undefined;
+  #claims: TickClaims | undefined;
+  /** Timers of ticks to try again (failed, or pending in another process). */
+  readonly #retries = new Set<NodeJS.Timeout>();
+  /** Per schedule, the latest tick that failed: only it is tried again, earlier ones are dropped. */
+  readonly #failing = new Map<string, number>();
   #running = false;
 
   constructor(options: SchedulerOptions = {}) {
     super();
     this.enabled = options.enabled ?? true;
     this.prefix = options.prefix ?? "dramats:schedule";
+    this.claimTimeout = options.claimTimeout ?? 60_000;
     this.#explicitStore = options.store;
   }
 
@@ -87,6 +122,7 @@ export class Scheduler extends Middleware {
     if (!this.enabled || this.#schedules.size === 0) return;
     const store = this.#store(broker);
     this.#broker = broker;
+    this.#claims = new TickClaims(broker, this.#explicitStore, this.claimTimeout);
     this.#running = true;
     const now = Date.now();
     const log = getLogger("scheduler");
@@ -111,6 +147,8 @@ export class Scheduler extends Middleware {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    for (const timer of this.#retries) clearTimeout(timer);
+    this.#retries.clear();
   }
 
   #arm(): void {
@@ -138,20 +176,52 @@ export class Scheduler extends Middleware {
     this.#arm();
   }
 
-  async #fire(actorName: string, tick: number): Promise<void> {
+  /** One attempt at a tick; a failed or pending one is tried again later, never awaited. */
+  async #fire(actorName: string, tick: number, attempt = 0): Promise<void> {
     const broker = this.#broker!;
     const entry = this.#schedules.get(actorName)!;
     const log = getLogger("scheduler");
+    const fields = { actor: actorName, tick: new Date(tick).toISOString() };
+    if (this.#superseded(actorName, tick)) return;
     try {
       const store = this.#store(broker);
       const ttl = Math.max(DAY, 2 * ((entry.schedule.nextAfter(tick) ?? tick) - tick));
-      if (!(await store.setIfAbsent(this.tickKey(actorName, tick), String(process.pid), ttl))) return;
-      await entry.actor.sendWithOptions({ args: entry.schedule.args, options: { schedule_tick: tick } });
-      await store.set(this.lastTickKey(actorName), String(tick), 30 * DAY);
-      log.debug({ actor: actorName, tick: new Date(tick).toISOString() }, "Tick enqueued");
+      const message = () => entry.actor.messageWithOptions({ args: entry.schedule.args, options: { schedule_tick: tick } });
+      const outcome = await this.#claims!.attempt(store, this.tickKey(actorName, tick), ttl, message);
+      if (outcome === "pending") return this.#later(this.claimTimeout, () => this.#fire(actorName, tick));
+      if (outcome === "elsewhere") return;
+      log.debug(fields, "Tick enqueued");
+      await store.set(this.lastTickKey(actorName), String(tick), 30 * DAY).catch((error: unknown) => {
+        log.warn({ ...fields, err: error }, "Could not record the last tick enqueued");
+      });
     } catch (error) {
-      log.error({ err: error, actor: actorName, tick: new Date(tick).toISOString() }, "Could not enqueue a scheduled tick");
+      if (this.#superseded(actorName, tick)) return;
+      this.#failing.set(actorName, tick);
+      const retryInMs = Math.min(FIRST_RETRY * 2 ** attempt, MAX_RETRY);
+      log.error({ ...fields, err: error, attempt: attempt + 1, retryInMs }, "Could not enqueue a scheduled tick; trying again");
+      this.#later(retryInMs, () => this.#fire(actorName, tick, attempt + 1));
     }
+  }
+
+  /**
+   * True when a later tick of the schedule failed as well: as after a stall, only the latest
+   * missed tick is run, so an outage does not end in a burst of old ticks.
+   */
+  #superseded(actorName: string, tick: number): boolean {
+    const latest = this.#failing.get(actorName);
+    if (latest === undefined || latest <= tick) return false;
+    getLogger("scheduler").warn({ actor: actorName, tick: new Date(tick).toISOString(), latest: new Date(latest).toISOString() }, "Dropping a failed tick: a later one failed too and is retried instead");
+    return true;
+  }
+
+  #later(ms: number, run: () => Promise<void>): void {
+    if (!this.#running) return;
+    const timer = setTimeout(() => {
+      this.#retries.delete(timer);
+      if (this.#running) void run();
+    }, ms);
+    timer.unref();
+    this.#retries.add(timer);
   }
 
   /** Every schedule with its next runs and the last tick enqueued (for `dramats schedules`). */

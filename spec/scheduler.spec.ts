@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import { StubBroker } from "../brokers/stub.ts";
-import { actor, InvalidOptions, MemoryKeyValueStore, Schedule, Scheduler, Worker } from "../lib/index.ts";
+import { actor, configureLogging, InvalidOptions, MemoryKeyValueStore, Middleware, MiddlewareError, Schedule, Scheduler, Worker } from "../lib/index.ts";
+import { waitFor } from "./fixtures/sqlite-files.ts";
 
 describe("Scheduler", () => {
   it("rejects an invalid cron string at declaration, with the reason", () => {
@@ -67,5 +68,47 @@ describe("Scheduler", () => {
       ["skipping", "every 3600000 ms", 3],
     ]);
     expect(info[0]!.lastTick).to.equal(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+  });
+
+  it("after an outage runs the latest failed tick once and drops the earlier failed ones", async function () {
+    this.timeout(15_000);
+    let down = true;
+    const failed = new Set<number>();
+    class Outage extends Middleware {
+      beforeEnqueue(_broker: unknown, message: { options: Record<string, unknown> }): void {
+        if (!down) return;
+        failed.add(message.options.schedule_tick as number);
+        throw new MiddlewareError("the broker takes no writes");
+      }
+    }
+    const broker = new StubBroker({ middleware: [new Scheduler(), new Outage()] });
+    const runs: number[] = [];
+    actor(function everySecond(this: { message: { options: Record<string, unknown> } | undefined }) {
+      runs.push(this.message!.options.schedule_tick as number);
+    }, { broker, schedule: "* * * * * *" });
+    const dropped = new Set<number>();
+    configureLogging({ level: "warn" }, {
+      write(line: string) {
+        const entry = JSON.parse(line) as { msg: string; tick: string };
+        if (entry.msg.startsWith("Dropping a failed tick")) dropped.add(Date.parse(entry.tick));
+      },
+    });
+    const worker = new Worker(broker, { fetchTimeout: 50 });
+    await worker.start();
+    try {
+      await waitFor(() => failed.size >= 3, 10_000, "three ticks to fail");
+      down = false;
+      const latest = Math.max(...failed);
+      await waitFor(() => runs.includes(latest), 10_000, "the latest failed tick to run");
+      const earlier = [...failed].filter((tick) => tick !== latest);
+      await waitFor(() => earlier.every((tick) => dropped.has(tick)), 10_000, "the earlier failed ticks to be dropped");
+      await broker.join("default");
+      expect(runs.filter((tick) => failed.has(tick))).to.deep.equal([latest]);
+      expect(new Set(runs).size).to.equal(runs.length);
+    } finally {
+      configureLogging();
+      await worker.stop();
+      await broker.close();
+    }
   });
 });

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
-import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type JoinOptions, type MessageWrite, type OnceClaim, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
 import { DramatsError, QueueJoinTimeout } from "../../lib/errors.ts";
 import { Message } from "../../lib/message.ts";
 import { canonicalQueueName } from "../../lib/queue-names.ts";
@@ -137,6 +137,19 @@ export class RedisBroker extends Broker {
     const payload = storedPayload(this.encoder, message, body, rid);
     const priority = Math.round(options.priority);
     await this.#enqueueBatcher(message.queueName).add([rid, payload, Number.isFinite(priority) ? priority : 0, Math.max(0, Math.round(options.delay))]);
+  }
+
+  /** One `enqueue-once.lua` call: the claim in the store and the messages where enqueue.lua puts them. */
+  protected override async writeMessagesOnce(claim: Required<OnceClaim>, writes: readonly MessageWrite[]): Promise<boolean> {
+    if (this.#closed) throw new DramatsError("RedisBroker is closed");
+    const entries: (string | number)[] = [];
+    for (const { message, body, options } of writes) {
+      const rid = randomUUID();
+      const priority = Math.round(options.priority);
+      entries.push(this.keys.queue(message.queueName), rid, storedPayload(this.encoder, message, body, rid), Number.isFinite(priority) ? priority : 0, Math.max(0, Math.round(options.delay)));
+    }
+    const ttl = Math.max(1, Math.round(claim.ttl));
+    return this.#call("enqueueOnce", () => this.#scripts.enqueueOnce(this.store.redisKey(claim.key), claim.value, ttl, entries));
   }
 
   #enqueueBatcher(queueName: string): Batcher<EnqueueEntry> {

@@ -11,6 +11,11 @@ export class RedisKeyValueStore implements KeyValueStore {
     this.#prefix = `${namespace}:__kv__:`;
   }
 
+  /** The Redis key `key` is stored under. */
+  redisKey(key: string): string {
+    return this.#prefix + key;
+  }
+
   async setIfAbsent(key: string, value: string, ttl: number): Promise<boolean> {
     return (await this.#redis.set(this.#prefix + key, value, "PX", Math.max(1, Math.round(ttl)), "NX")) === "OK";
   }

@@ -25,6 +25,7 @@ export class RedisRateLimiterBackend implements RateLimiterBackend {
   readonly #window: Call;
   readonly #bucket: Call;
   readonly #arrive: Call;
+  readonly #close: Call;
 
   constructor(options: RedisRateLimiterBackendOptions = {}) {
     this.prefix = options.prefix ?? "dramats-limits";
@@ -38,7 +39,8 @@ export class RedisRateLimiterBackend implements RateLimiterBackend {
     this.#slot = define("dramatsLimitSlotV1", "limit-slot", 1);
     this.#window = define("dramatsLimitWindowV1", "limit-window", 1);
     this.#bucket = define("dramatsLimitBucketV1", "limit-bucket", 1);
-    this.#arrive = define("dramatsBarrierArriveV1", "barrier-arrive", 2);
+    this.#arrive = define("dramatsBarrierArriveV2", "barrier-arrive", 2);
+    this.#close = define("dramatsBarrierCloseV1", "barrier-close", 1);
   }
 
   #key(kind: string, key: string): string {
@@ -69,6 +71,10 @@ export class RedisRateLimiterBackend implements RateLimiterBackend {
 
   async arriveAtBarrier(key: string, member: string): Promise<boolean> {
     return (await this.#arrive(this.#key("barrier", key), this.#key("barrier-members", key), member)) === 1;
+  }
+
+  async closeBarrier(key: string): Promise<void> {
+    await this.#close(this.#key("barrier", key));
   }
 
   async close(): Promise<void> {

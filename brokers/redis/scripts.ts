@@ -7,6 +7,7 @@ const SCRIPT_VERSION = 2;
 /** Every script and its number of KEYS; each file's header documents its contract. */
 const SCRIPTS = {
   enqueue: 1,
+  "enqueue-once": 1,
   fetch: 4,
   ack: 2,
   nack: 2,
@@ -101,6 +102,11 @@ export class Scripts {
   /** `entries` are flat groups of rid, payload, priority, delay. */
   async enqueue(base: string, entries: Arg[]): Promise<number> {
     return (await this.#call("enqueue", base, ...entries)) as number;
+  }
+
+  /** `entries` are flat groups of base, rid, payload, priority, delay; true when `claim` was set and they were stored. */
+  async enqueueOnce(claim: string, value: string, ttl: number, entries: Arg[]): Promise<boolean> {
+    return ((await this.#call("enqueue-once", claim, value, ttl, ...entries)) as number) === 1;
   }
 
   /** Acks `finished` (rids the consumer holds), then fetches up to `max`. */

@@ -1,6 +1,6 @@
 import type { Statement } from "better-sqlite3";
 import { ACK_FLUSH_COUNT } from "../../lib/ack-flush.ts";
-import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type JoinOptions, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type JoinOptions, type MessageWrite, type OnceClaim, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
 import { BrokerError, ConnectionClosed, ConnectionError, QueueJoinTimeout } from "../../lib/errors.ts";
 import type { Message } from "../../lib/message.ts";
 import { ChangeFeed } from "./change-feed.ts";
@@ -161,6 +161,15 @@ export class SqliteBroker extends Broker {
   protected async writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
     if (this.#closed) throw new ConnectionClosed(`SqliteBroker (${this.settings.path}) is closed`);
     await this.#inserts.add(this.#newMessage(message, body, options.delay, options.priority));
+  }
+
+  /** The claim in `dramats_kv` and the message rows in one transaction. */
+  protected override async writeMessagesOnce(claim: Required<OnceClaim>, writes: readonly MessageWrite[]): Promise<boolean> {
+    this.#assertOpen();
+    const rows = writes.map((w) => this.#newMessage(w.message, w.body, w.options.delay, w.options.priority));
+    const claimed = await this.#store.setIfAbsentWith(claim.key, claim.value, claim.ttl, () => this.#statements.insertMany(rows, Date.now()));
+    if (claimed) for (const queue of new Set(rows.map((row) => row.queue))) this.#feed.announce(queue);
+    return claimed;
   }
 
   /**

@@ -17,6 +17,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
   readonly #set: Statement<[Params]>;
   readonly #get: Statement<[Params], string>;
   readonly #sweep: Statement<[Params]>;
+  readonly #claimThen: (params: Params, write: () => void) => boolean;
   readonly #run: <T>(operation: () => T) => Promise<T>;
   #lastSweep = 0;
 
@@ -34,6 +35,11 @@ export class SqliteKeyValueStore implements KeyValueStore {
     );
     this.#get = db.prepare<[Params], string>(`SELECT value FROM dramats_kv WHERE key = @key AND expires_at > @now`).pluck();
     this.#sweep = db.prepare<[Params]>(`DELETE FROM dramats_kv WHERE expires_at <= @now`);
+    this.#claimThen = db.transaction((params: Params, write: () => void): boolean => {
+      if (this.#claim.run(params).changes !== 1) return false;
+      write();
+      return true;
+    }).immediate;
   }
 
   async setIfAbsent(key: string, value: string, ttl: number): Promise<boolean> {
@@ -41,6 +47,19 @@ export class SqliteKeyValueStore implements KeyValueStore {
     return this.#run(() => {
       this.#maybeSweep(now);
       return this.#claim.run({ key, value, expiresAt: now + ttl, now }).changes === 1;
+    });
+  }
+
+  /**
+   * `setIfAbsent`, and when this call set the key, `write` (synchronous statements on the same
+   * database) in the same transaction: the key and what `write` wrote commit together, or
+   * neither does (`write` throwing rolls the claim back).
+   */
+  async setIfAbsentWith(key: string, value: string, ttl: number, write: () => void): Promise<boolean> {
+    const now = Date.now();
+    return this.#run(() => {
+      this.#maybeSweep(now);
+      return this.#claimThen({ key, value, expiresAt: now + ttl, now }, write);
     });
   }
 

@@ -20,9 +20,15 @@ export interface RateLimiterBackend {
   /** Creates a barrier for `parties` members unless it exists; false if it already did. */
   createBarrier(key: string, parties: number, ttl: number): Promise<boolean>;
   /**
-   * Records that `member` arrived. Returns true exactly once: for the arrival that completes
-   * the barrier. Repeated arrivals of one member (a redelivered message) count once.
+   * Records that `member` arrived. Returns true when the barrier is complete (every member
+   * arrived) and not closed: for the arrival that completes it, and for any later arrival
+   * (a redelivered member) until `closeBarrier`. Repeated arrivals of one member count once,
+   * so a redelivered member cannot complete the barrier early. Releasing what waits on the
+   * barrier exactly once is the caller's part (GroupCallbacks enqueues the callbacks with a
+   * claim in one broker step, then closes the barrier).
    */
   arriveAtBarrier(key: string, member: string): Promise<boolean>;
+  /** Marks a complete barrier released: later arrivals return false. */
+  closeBarrier(key: string): Promise<void>;
   close(): Promise<void>;
 }

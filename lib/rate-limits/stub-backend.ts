@@ -58,9 +58,12 @@ export class StubRateLimiterBackend implements RateLimiterBackend {
     if (!barrier || barrier.expiresAt <= Date.now()) return false;
     const state = barrier.value;
     state.arrived.add(member);
-    if (state.fired || state.arrived.size < state.parties) return false;
-    state.fired = true;
-    return true;
+    return !state.fired && state.arrived.size >= state.parties;
+  }
+
+  async closeBarrier(key: string): Promise<void> {
+    const barrier = this.#barriers.get(key);
+    if (barrier && barrier.expiresAt > Date.now()) barrier.value.fired = true;
   }
 
   async close(): Promise<void> {
