@@ -41,6 +41,12 @@ export interface ConsumerHost {
  * Reads one queue for one worker. It is registered under its own id (heartbeat, acks set),
  * so a consumer that dies is recovered even while its broker's other consumers live on.
  */
+/**
+ * Fault-test seam, kept off the public class: how a spec makes a consumer vanish the way a
+ * killed process's does (see testing.ts next to this file). Not exported from the package.
+ */
+export const crashes = new WeakMap<RedisConsumer, () => void>();
+
 export class RedisConsumer extends Consumer {
   /** This consumer's id in `ns:__heartbeats__` and in its acks set's name. */
   readonly id = randomUUID();
@@ -59,6 +65,7 @@ export class RedisConsumer extends Consumer {
 
   constructor(host: ConsumerHost, queueName: string) {
     super();
+    crashes.set(this, () => this.#abandon());
     this.#host = host;
     this.queueName = queueName;
     this.#base = host.keys.queue(queueName);
@@ -224,7 +231,7 @@ export class RedisConsumer extends Consumer {
    * Disappears the way a killed process does: no more heartbeats, connection dropped, nothing
    * given back. For specs of crash recovery.
    */
-  abandon(): void {
+  #abandon(): void {
     this.#closed = true;
     this.#wake.close();
     this.#host.detach(this);

@@ -41,6 +41,12 @@ const byOrder = (a: TakenRow, b: TakenRow) => a.priority - b.priority || a.eta -
  * long actor is not redelivered while its process lives. A process that dies stops extending,
  * and its messages become visible again `leaseTime` later at the latest.
  */
+/**
+ * Fault-test seam, kept off the public class: how a spec makes a consumer vanish the way a
+ * killed process's does (see testing.ts next to this file). Not exported from the package.
+ */
+export const crashes = new WeakMap<SqliteConsumer, () => void>();
+
 export class SqliteConsumer extends Consumer {
   readonly queueName: string;
   /** The lease owner written on fetched rows: unique per consumer, with the pid for operators. */
@@ -55,6 +61,7 @@ export class SqliteConsumer extends Consumer {
 
   constructor(host: ConsumerHost, queueName: string) {
     super();
+    crashes.set(this, () => this.#abandon());
     this.#host = host;
     this.queueName = queueName;
     this.#renewTimer = setInterval(() => this.#renew(), host.leaseRenewInterval);
@@ -201,7 +208,7 @@ export class SqliteConsumer extends Consumer {
    * Disappears the way a killed worker does: stops fetching and renewing, and gives nothing
    * back, so its messages return only when their leases expire. For fault tests.
    */
-  abandon(): void {
+  #abandon(): void {
     this.#closed = true;
     this.interrupt();
     clearInterval(this.#renewTimer);

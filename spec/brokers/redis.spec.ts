@@ -8,6 +8,7 @@ import { ConnectionError, ConnectionFailed } from "../../lib/errors.ts";
 import { Message } from "../../lib/message.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
+import { abandonConsumer } from "../../brokers/redis/testing.ts";
 
 describe("RedisBroker", function () {
   this.timeout(15_000);
@@ -227,7 +228,7 @@ describe("RedisBroker", function () {
       for (let i = 0; i < 3; i++) await broker.enqueue(message([i]));
       const doomed = broker.consume(queue, { prefetch: 3 });
       expect(await doomed.fetch(3, 1_000)).to.have.length(3);
-      doomed.abandon();
+      abandonConsumer(doomed);
       const survivor = newBroker({ maintenanceInterval: 100 });
       const consumer = survivor.consume(queue, { prefetch: 3 }); // starts the maintenance timer
       const got: RedisDelivery[] = [];

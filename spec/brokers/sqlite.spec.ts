@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { pathFromUrl, SqliteBroker, type SqliteBrokerOptions, type SqliteConsumer } from "../../brokers/sqlite/index.ts";
 import { actor, BrokerError, ConnectionClosed, ConnectionError, ConnectionFailed, InvalidOptions, Message, Worker, type Delivery } from "../../lib/index.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
+import { abandonConsumer } from "../../brokers/sqlite/testing.ts";
 
 const QUEUE = "sq";
 
@@ -126,7 +127,7 @@ describe("SqliteBroker", function () {
       const [first] = await doomed.fetch(1, 1_000);
       expect(first!.redelivered).to.equal(false);
       const abandonedAt = Date.now();
-      doomed.abandon();
+      abandonConsumer(doomed);
       const survivor = broker.consume(QUEUE, { prefetch: 1 });
       const [again] = await survivor.fetch(1, 3_000);
       expect(Date.now() - abandonedAt).to.be.at.least(150);

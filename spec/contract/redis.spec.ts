@@ -1,6 +1,7 @@
 import { RedisBroker, type RedisConsumer } from "../../brokers/redis/index.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 import { brokerContract } from "./broker.contract.ts";
+import { abandonConsumer } from "../../brokers/redis/testing.ts";
 
 // Short heartbeats so that a crashed consumer is recovered within the test's patience.
 const HEARTBEAT = { heartbeatInterval: 100, heartbeatTimeout: 400 };
@@ -22,7 +23,7 @@ brokerContract("redis", async ({ middleware }) => {
     },
     crash: async (consumer) => {
       const doomed = consumer as RedisConsumer;
-      doomed.abandon();
+      abandonConsumer(doomed);
       const client = await redisClient();
       try {
         const deadline = Date.now() + 10_000;
@@ -36,7 +37,7 @@ brokerContract("redis", async ({ middleware }) => {
         client.disconnect();
       }
     },
-    abandon: (consumer) => (consumer as RedisConsumer).abandon(),
+    abandon: (consumer) => abandonConsumer(consumer),
     forgotten: async (id) => {
       const client = await redisClient();
       try {

@@ -2,6 +2,7 @@ import Database from "better-sqlite3";
 import { SqliteBroker, type SqliteConsumer } from "../../brokers/sqlite/index.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
 import { brokerContract } from "./broker.contract.ts";
+import { abandonConsumer } from "../../brokers/sqlite/testing.ts";
 
 /** Short, so the crash case waits well under a second; renewals every 100 ms keep live consumers' leases. */
 const LEASE_TIME = 300;
@@ -17,10 +18,10 @@ brokerContract("sqlite", async ({ middleware }) => {
     crash: async (consumer) => {
       const doomed = consumer as SqliteConsumer;
       const held = doomed.unsettled;
-      doomed.abandon();
+      abandonConsumer(doomed);
       await waitFor(async () => (await broker.depths(doomed.queueName)).ready >= held, 5_000, "the crashed consumer's leases to expire");
     },
-    abandon: (consumer) => (consumer as SqliteConsumer).abandon(),
+    abandon: (consumer) => abandonConsumer(consumer),
     forgotten: async (owner) => {
       const file = new Database(db.path, { readonly: true });
       try {
