@@ -3,6 +3,7 @@ import { getEncoder, type Encoder } from "./encoder.ts";
 import { ActorNotFound, DramatsError, InvalidOptions, MiddlewareError, QueueNotFound } from "./errors.ts";
 import type { KeyValueStore } from "./key-value-store.ts";
 import { getLogger, type Logger } from "./logging.ts";
+import { holdMiddleware, releaseMiddleware } from "./middleware-holders.ts";
 import { bindBroker, Message } from "./message.ts";
 import { assertQueueName, delayQueueName } from "./queue-names.ts";
 import type { MessageProxy } from "./message-proxy.ts";
@@ -121,6 +122,7 @@ export abstract class Broker {
   readonly #actors = new Map<string, Actor>();
   readonly #queues = new Set<string>();
   readonly #queueListeners = new Set<(queueName: string) => void>();
+  #closing: Promise<void> | undefined;
 
   constructor(options: BrokerOptions = {}) {
     this.encoder = options.encoder ?? getEncoder();
@@ -156,6 +158,7 @@ export abstract class Broker {
       this.logger.warn({ middleware: middleware.name }, "Middleware of this type is already in the chain");
     }
     this.#middleware.splice(index, 0, middleware);
+    holdMiddleware(middleware, this);
     for (const name of middleware.actorOptions) this.#actorOptions.add(name);
     this.#rebuildHooks();
 
@@ -479,8 +482,26 @@ export abstract class Broker {
     return undefined;
   }
 
-  /** Releases connections. The broker cannot be used afterwards. */
-  abstract close(): Promise<void>;
+  /**
+   * Releases the broker's connections, then closes its middleware (their backends'
+   * connections) unless another open broker still holds them, so that a script whose last
+   * step is `broker.close()` exits. The broker cannot be used afterwards. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await this.closeConnections();
+    } finally {
+      await releaseMiddleware(this, this.#middleware, this.logger);
+    }
+  }
+
+  /** Adapters release their connections here; consumers give back what they hold first. */
+  protected abstract closeConnections(): Promise<void>;
 }
 
 // ---- the global broker ----------------------------------------------------------------------

@@ -108,6 +108,13 @@ export abstract class Middleware {
     return this.constructor.name;
   }
 
+  /**
+   * Releases what this middleware holds open (its backends' connections). The broker calls it
+   * from `broker.close()` once no other open broker holds this middleware, so a script that
+   * closes its broker can exit. The default has nothing to release.
+   */
+  close(): void | Promise<void> {}
+
   /** The hooks this instance overrides (methods defined below the base class). */
   implementedHooks(): HookName[] {
     return HOOK_NAMES.filter((hook) => typeof (this as Partial<MiddlewareHooks>)[hook] === "function");

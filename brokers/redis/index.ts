@@ -310,10 +310,6 @@ export class RedisBroker extends Broker {
     }
   }
 
-  /**
-   * Closes every consumer (they give their held messages back), waits for pending writes,
-   * and closes the connections.
-   */
   #store: RedisKeyValueStore | undefined;
 
   /** Strings in this broker's namespace, for cron tick claims (SET NX PX). */
@@ -327,7 +323,11 @@ export class RedisBroker extends Broker {
     return this.#redis;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes every consumer (they give their held messages back), waits for pending writes,
+   * and closes the connections.
+   */
+  protected async closeConnections(): Promise<void> {
     if (this.#closed) return;
     for (const consumer of [...this.#consumers]) await consumer.close();
     this.#closed = true;
