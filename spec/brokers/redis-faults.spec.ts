@@ -138,6 +138,8 @@ describe("RedisBroker under faults", function () {
     let doneAtFirstKill = -1;
     for (let round = 0; round < 3; round++) {
       await sleep(150);
+      // Each round cuts connections the broker has made again since the last one.
+      await until(() => proxy.connections > 0, 10_000, "the broker to reconnect");
       killed += await killAll();
       if (doneAtFirstKill < 0) doneAtFirstKill = done.size;
     }
@@ -149,7 +151,7 @@ describe("RedisBroker under faults", function () {
     expect(await broker.depths(queue)).to.deep.include({ ready: 0, inFlight: 0, dead: 0 });
 
     // An idle worker whose blocking wait is killed too keeps consuming.
-    await sleep(300);
+    await until(() => proxy.connections > 1, 10_000, "the idle worker's command and wait connections");
     expect(await killAll(), "idle connections killed").to.be.greaterThan(1);
     await work.send(5000);
     await broker.join(queue, { timeout: 10_000 });

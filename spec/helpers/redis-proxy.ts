@@ -85,6 +85,11 @@ export class RedisProxy {
     return this.commands.slice(mark);
   }
 
+  /** How many proxied connections are open now. */
+  get connections(): number {
+    return this.#clients.size;
+  }
+
   /**
    * Cuts every live connection, as a network failure or CLIENT KILL would (clients see it
    * closed and reconnect, through the proxy again). Returns how many were cut.
