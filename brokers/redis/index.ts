@@ -83,7 +83,12 @@ export class RedisBroker extends Broker {
       logger: this.logger,
       deadMessageTtl: this.#options.deadMessageTtl,
       createWakeUp: (queueName, consumerId) =>
-        new WakeUp(this.#connectionOptions(`wake:${queueName}:${consumerId.slice(0, 8)}`), this.keys.wake(queueName), this.#redis, this.logger),
+        new WakeUp(
+          this.#connectionOptions(`wake:${queueName}:${consumerId.slice(0, 8)}`),
+          { shared: this.keys.wake(queueName), own: this.keys.ownWake(queueName, consumerId) },
+          this.#redis,
+          this.logger,
+        ),
       brokerError: (error, what) => toBrokerError(error, broker.#everConnected, what),
       payloadFor: (message, rid) => this.#payload(message, rid),
       priorityOf: (message) => this.#priority(message),

@@ -162,6 +162,27 @@ describe("RedisBroker", function () {
       await consumer.close();
     });
 
+    it("ends a sleep at a delayed message's eta, and is woken again after it, with no admin command (no CLIENT UNBLOCK)", async () => {
+      const broker = newBroker({ url: (await proxy()).url });
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      await consumer.fetch(1, 50);
+      const pending = consumer.fetch(1, 5_000);
+      await sleep(50);
+      await broker.enqueue(message(["later"]), { delay: 300 });
+      const [due] = await pending;
+      expect(broker.decode(due!.body).args).to.deep.equal(["later"]);
+      await consumer.ack(due!);
+      // Asleep again on the same wait connection: an enqueue still wakes it.
+      const next = consumer.fetch(1, 5_000);
+      await sleep(50);
+      await broker.enqueue(message(["now"]));
+      const [woken] = await next;
+      expect(broker.decode(woken!.body).args).to.deep.equal(["now"]);
+      await consumer.close();
+      const admin = proxied!.commands.map(({ args }) => args.slice(0, 2).join(" ").toUpperCase()).filter(isAdminCommand);
+      expect(admin, "admin commands sent").to.deep.equal([]);
+    });
+
     it("keeps an idle fleet quiet: blocking waits, not polling", async () => {
       // Every connection of this broker goes through the proxy, so it counts our commands only.
       const broker = newBroker({ url: (await proxy()).url, heartbeatInterval: 1_000, heartbeatTimeout: 5_000 });
@@ -334,6 +355,11 @@ describe("RedisBroker", function () {
 function byLevel(a: string, b: string): number {
   const order = ["m3", "p0-a", "p0-b", "py", "p1", "p5"];
   return order.indexOf(a) - order.indexOf(b);
+}
+
+/** Commands a managed or shared server may refuse to an application user (ACL category @admin), and KEYS. */
+function isAdminCommand(nameAndFirstArg: string): boolean {
+  return /^(CLIENT (KILL|LIST|UNBLOCK|PAUSE|NO-EVICT)|CONFIG|ACL|DEBUG|MONITOR|FLUSHALL|FLUSHDB|KEYS|SHUTDOWN|SAVE|BGSAVE|REPLICAOF|SLAVEOF|FAILOVER|SCRIPT FLUSH|FUNCTION FLUSH)\b/.test(nameAndFirstArg);
 }
 
 /** A script call (EVAL or EVALSHA) of the queue whose base key is `base`, other than its depths' (1 key). */
