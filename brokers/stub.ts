@@ -268,7 +268,7 @@ export class StubBroker extends Broker {
     return this.#store;
   }
 
-  async close(): Promise<void> {
+  protected async closeConnections(): Promise<void> {
     this.#closed = true;
     for (const queue of this.#queues.values()) {
       if (queue.timer) clearTimeout(queue.timer);

@@ -4,6 +4,7 @@ import { getEncoder, type Encoder } from "./encoder.ts";
 import { ActorNotFound, DramatsError, InvalidOptions, QueueNotFound } from "./errors.ts";
 import type { KeyValueStore } from "./key-value-store.ts";
 import { getLogger } from "./logging.ts";
+import { releaseMiddleware } from "./middleware-holders.ts";
 import { bindBroker, Message } from "./message.ts";
 import { enqueueDelay } from "./send-options.ts";
 import { assertQueueName, delayQueueName } from "./queue-names.ts";
@@ -30,6 +31,7 @@ export abstract class Broker extends MiddlewareHost {
   readonly #actors = new Map<string, Actor>();
   readonly #queues = new Set<string>();
   readonly #queueListeners = new Set<(queueName: string) => void>();
+  #closing: Promise<void> | undefined;
   readonly #consumerListeners = new Set<(consumer: Consumer) => void>();
 
   constructor(options: BrokerOptions = {}) {
@@ -299,8 +301,26 @@ export abstract class Broker extends MiddlewareHost {
     return undefined;
   }
 
-  /** Releases connections. The broker cannot be used afterwards. */
-  abstract close(): Promise<void>;
+  /**
+   * Releases the broker's connections, then closes its middleware (their backends'
+   * connections) unless another open broker still holds them, so that a script whose last
+   * step is `broker.close()` exits. The broker cannot be used afterwards. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await this.closeConnections();
+    } finally {
+      await releaseMiddleware(this, this.middleware, this.logger);
+    }
+  }
+
+  /** Adapters release their connections here; consumers give back what they hold first. */
+  protected abstract closeConnections(): Promise<void>;
 
   // ---- recovery of a dead process's consumers ----------------------------------------------
 

@@ -2,6 +2,7 @@ import { DramatsError, InvalidOptions, MiddlewareError } from "./errors.ts";
 import type { Broker } from "./broker.ts";
 import type { Logger } from "./logging.ts";
 import type { MessageProxy } from "./message-proxy.ts";
+import { holdMiddleware } from "./middleware-holders.ts";
 import { HOOK_NAMES, type HookName, type Middleware, type MiddlewareHooks, type MiddlewareServices, type ProcessWrapper } from "./middleware.ts";
 
 type HookFn = (...args: never[]) => unknown;
@@ -51,6 +52,7 @@ export abstract class MiddlewareHost {
       this.logger.warn({ middleware: middleware.name }, "Middleware of this type is already in the chain");
     }
     this.#middleware.splice(index, 0, middleware);
+    holdMiddleware(middleware, this);
     for (const name of middleware.actorOptions) this.#actorOptions.add(name);
     this.#rebuildHooks();
     this.replayDeclarations(middleware as Partial<MiddlewareHooks>);

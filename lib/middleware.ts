@@ -119,6 +119,13 @@ export abstract class Middleware {
   get name(): string {
     return this.constructor.name;
   }
+
+  /**
+   * Releases what this middleware holds open (its backends' connections). The broker calls it
+   * from `broker.close()` once no other open broker holds this middleware, so a script that
+   * closes its broker can exit. The default has nothing to release.
+   */
+  close(): void | Promise<void> {}
 }
 
 /** The services the core asks of the chain, by name; the first middleware providing one serves it. */

@@ -47,6 +47,12 @@ export class Cancellation extends Middleware {
     this.#unsubscribe = undefined;
   }
 
+  /** Stops listening (if a worker never shut down) and closes the backend with the broker. */
+  override async close(): Promise<void> {
+    await this.afterWorkerShutdown();
+    await this.backend.close();
+  }
+
   #remember(id: string, expiresAt: number): void {
     this.#cancelled.set(id, expiresAt);
     this.#running.get(id)?.abort(new MessageCancelled(`Message ${id} was cancelled`));

@@ -55,6 +55,11 @@ export class GroupCallbacks extends Middleware {
     await this.backend.createBarrier(id, count, this.barrierTtl);
   }
 
+  /** Closes the backend (a Redis one's connection) with the broker. */
+  override async close(): Promise<void> {
+    await this.backend.close();
+  }
+
   async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
     const id = proxy.message.options.group_completion_uuid;
     if (typeof id !== "string" || outcome.error !== undefined || proxy.failed || proxy.retry) return;

@@ -39,6 +39,11 @@ export class RateLimit extends Middleware {
     this.prefix = options.prefix ?? "dramats-rate-limit";
   }
 
+  /** Closes the backend (a Redis one's connection) with the broker. */
+  override async close(): Promise<void> {
+    await this.backend.close();
+  }
+
   async beforeProcessMessage(broker: Broker, proxy: MessageProxy): Promise<void> {
     const limit = broker.findActor(proxy.actorName)?.options.rateLimit;
     if (limit === undefined) return;

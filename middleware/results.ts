@@ -75,6 +75,11 @@ export class Results extends Middleware {
     else await this.resultBackend.storeResult(proxy.message, null, ttl);
   }
 
+  /** Closes the result backend (a Redis one's connections) with the broker. */
+  override async close(): Promise<void> {
+    await this.resultBackend.close();
+  }
+
   async afterNack(broker: Broker, proxy: MessageProxy): Promise<void> {
     if (broker.findActor(proxy.actorName) === undefined || !this.storesResults(broker, proxy.message)) return;
     await this.resultBackend.storeFailure(proxy.message, proxy.error, this.#ttl(broker, proxy.message));

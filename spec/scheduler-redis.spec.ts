@@ -1,9 +1,8 @@
 // Cron schedules across three real worker processes on Redis: each tick runs exactly once,
 // even when one process is killed mid-way.
 import { expect } from "chai";
-import { Redis } from "ioredis";
 import { runCli } from "./cli/run-cli.ts";
-import { redisUrl, uniqueNamespace } from "./helpers/redis.ts";
+import { deleteNamespace, redisClient, redisUrl, scanKeys, uniqueNamespace } from "./helpers/redis.ts";
 
 describe("Scheduler on Redis with three worker processes", function () {
   this.timeout(60_000);
@@ -11,7 +10,7 @@ describe("Scheduler on Redis with three worker processes", function () {
   it("enqueues each tick exactly once, also after a process is SIGKILLed", async () => {
     const url = await redisUrl();
     const namespace = uniqueNamespace("cron");
-    const redis = new Redis(url);
+    const redis = await redisClient();
     const cli = runCli(["spec/fixtures/cron-worker.ts", "--processes", "3", "--threads", "2"], {
       env: { REDIS_URL: url, CRON_NAMESPACE: namespace, DRAMATS_BROKER: "" },
     });
@@ -32,13 +31,12 @@ describe("Scheduler on Redis with three worker processes", function () {
       expect(ticks.length).to.be.at.least(4);
       expect(new Set(ticks).size, "a tick ran twice").to.equal(ticks.length);
       for (let i = 1; i < ticks.length; i++) expect(ticks[i]! - ticks[i - 1]!, "a tick was skipped").to.equal(1_000);
-      const claims = await redis.keys(`${namespace}:__kv__:dramats:schedule:everySecond:*`);
+      const claims = await scanKeys(`${namespace}:__kv__:dramats:schedule:everySecond:*`);
       // One claim per tick; a tick claimed as the workers stopped may still wait in the queue.
       expect(claims.length).to.be.within(ticks.length, ticks.length + 1);
     } finally {
       cli.destroy();
-      const keys = await redis.keys(`${namespace}*`);
-      if (keys.length > 0) await redis.del(...keys);
+      await deleteNamespace(namespace);
       redis.disconnect();
     }
   });

@@ -3,7 +3,7 @@ import { expect } from "chai";
 import { group, pipeline, ResultFailure } from "../lib/index.ts";
 import { runCli, type CliRun } from "./cli/run-cli.ts";
 import { createWorkflowApp } from "./fixtures/workflow-app.ts";
-import { redisUrl, uniqueNamespace } from "./helpers/redis.ts";
+import { deleteNamespace, redisUrl, uniqueNamespace } from "./helpers/redis.ts";
 
 describe("workflows on Redis across two worker processes", function () {
   this.timeout(60_000);
@@ -30,9 +30,9 @@ describe("workflows on Redis across two worker processes", function () {
     cli?.signal("SIGTERM");
     await cli?.exited(20_000).catch(() => cli.destroy());
     if (app) {
-      const keys = await app.log.keys(`${namespace}*`);
-      if (keys.length > 0) await app.log.del(...keys);
       await app.close();
+      // Results are Dramatiq's md5 keys, under no prefix: they expire on their own.
+      for (const prefix of [namespace, `${namespace}-limits`]) await deleteNamespace(prefix);
     }
   });
 

@@ -450,7 +450,7 @@ export class RabbitmqBroker extends Broker {
   }
 
   /** Closes open consumers, waits for outstanding publisher confirms, then disconnects. */
-  async close(): Promise<void> {
+  protected async closeConnections(): Promise<void> {
     if (this.#closed) return;
     for (const consumer of [...this.#consumers]) await consumer.close().catch(() => {});
     await this.#publisher.whenIdle();

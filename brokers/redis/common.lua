@@ -15,6 +15,7 @@
 --     ns:q:levels              ZSET  priority -> priority, the non-zero levels that may hold ids
 --     ns:q:level:<p>           LIST  ids ready at priority p != 0, FIFO
 --     ns:q:wake                ZSET  one member: the wake-up marker idle consumers BZPOPMIN on
+--     ns:q:wake:<cid>          ZSET  consumer <cid>'s own marker, set to end its wait early (expires in 10 s)
 --     ns:q:reasons             HASH  dead id -> why it was dead-lettered
 --     ns:__dramats_consumers__ HASH  consumer id -> queue name (registry of acks sets, so no KEYS)
 --

@@ -84,7 +84,12 @@ export class RedisBroker extends Broker {
       logger: this.logger,
       deadMessageTtl: this.#options.deadMessageTtl,
       createWakeUp: (queueName, consumerId) =>
-        new WakeUp(this.#connectionOptions(`wake:${queueName}:${consumerId.slice(0, 8)}`), this.keys.wake(queueName), this.#redis, this.logger),
+        new WakeUp(
+          this.#connectionOptions(`wake:${queueName}:${consumerId.slice(0, 8)}`),
+          { shared: this.keys.wake(queueName), own: this.keys.ownWake(queueName, consumerId) },
+          this.#redis,
+          this.logger,
+        ),
       brokerError: (error, what) => toBrokerError(error, broker.#everConnected, what),
       payloadFor: (message, rid) => this.#payload(message, rid),
       priorityOf: (message) => this.#priority(message),
@@ -340,10 +345,6 @@ export class RedisBroker extends Broker {
     }
   }
 
-  /**
-   * Closes every consumer (they give their held messages back), waits for pending writes,
-   * and closes the connections.
-   */
   #store: RedisKeyValueStore | undefined;
 
   /** Strings in this broker's namespace, for cron tick claims (SET NX PX). */
@@ -357,7 +358,11 @@ export class RedisBroker extends Broker {
     return this.#redis;
   }
 
-  async close(): Promise<void> {
+  /**
+   * Closes every consumer (they give their held messages back), waits for pending writes,
+   * and closes the connections.
+   */
+  protected async closeConnections(): Promise<void> {
     if (this.#closed) return;
     for (const consumer of [...this.#consumers]) await consumer.close();
     this.#closed = true;

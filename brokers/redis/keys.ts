@@ -31,6 +31,11 @@ export class RedisKeys {
     return `${this.prefix}${queueName}:wake`;
   }
 
+  /** `ns:q:wake:<consumer id>`: one consumer's own marker, set to end its wait early. */
+  ownWake(queueName: string, consumerId: string): string {
+    return `${this.prefix}${queueName}:wake:${consumerId}`;
+  }
+
   /** `ns:__acks__.<consumer id>.<q>`: what one consumer holds (Dramatiq's name, per consumer). */
   acks(consumerId: string, queueName: string): string {
     return `${this.prefix}__acks__.${consumerId}.${queueName}`;

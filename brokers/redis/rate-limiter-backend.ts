@@ -31,6 +31,8 @@ export class RedisRateLimiterBackend implements RateLimiterBackend {
     this.prefix = options.prefix ?? "dramats-limits";
     this.#owned = options.client === undefined;
     this.#redis = options.client ?? new Redis(options.url ?? "redis://127.0.0.1:6379", { enableAutoPipelining: true });
+    // Commands fail on their own while Redis is away; without a listener ioredis prints every reconnect error.
+    if (this.#owned) this.#redis.on("error", () => {});
     const define = (name: string, file: string, keys: number): Call => {
       this.#redis.defineCommand(name, { numberOfKeys: keys, lua: readLua(file) });
       const command = (this.#redis as unknown as Record<string, Call>)[name]!;
@@ -77,6 +79,7 @@ export class RedisRateLimiterBackend implements RateLimiterBackend {
     await this.#close(this.#key("barrier", key));
   }
 
+  /** Closes the connection this backend opened (a `client` passed in stays open). Idempotent. */
   async close(): Promise<void> {
     if (this.#owned) this.#redis.disconnect();
   }

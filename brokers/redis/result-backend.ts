@@ -24,6 +24,8 @@ export class RedisResultBackend extends ResultBackend {
     super(options.namespace === undefined ? {} : { namespace: options.namespace });
     this.#owned = options.client === undefined;
     this.#redis = options.client ?? new Redis(options.url ?? "redis://127.0.0.1:6379", { enableAutoPipelining: true });
+    // Commands fail on their own while Redis is away; without a listener ioredis prints every reconnect error.
+    if (this.#owned) this.#redis.on("error", () => {});
     this.#subscriber = new Subscriber(this.#redis);
   }
 
@@ -54,6 +56,7 @@ export class RedisResultBackend extends ResultBackend {
     }
   }
 
+  /** Closes the connections this backend opened (a `client` passed in stays open). Idempotent. */
   async close(): Promise<void> {
     this.#subscriber.close();
     if (this.#owned) this.#redis.disconnect();

@@ -321,7 +321,7 @@ export class SqliteBroker extends Broker {
   }
 
   /** Gives back what open consumers hold, stops polling and closes the file. Idempotent. */
-  async close(): Promise<void> {
+  protected async closeConnections(): Promise<void> {
     if (this.#closed) return;
     // Commit what is still batched before anything closes.
     await this.#inserts.drain();

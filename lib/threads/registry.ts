@@ -34,5 +34,5 @@ export class ThreadRegistry extends Broker {
   async requeueDeadLetters(): Promise<number> {
     throw unavailable("requeueDeadLetters");
   }
-  async close(): Promise<void> {}
+  protected async closeConnections(): Promise<void> {}
 }

@@ -11,6 +11,7 @@ import { ConnectionError } from "../../lib/errors.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { Worker } from "../../lib/worker.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
+import { RedisProxy } from "../helpers/redis-proxy.ts";
 
 const FIXTURE = fileURLToPath(new URL("../fixtures/redis-worker.ts", import.meta.url));
 const range = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => from + i);
@@ -47,8 +48,8 @@ describe("RedisBroker under faults", function () {
     await deleteNamespace(namespace);
   });
 
-  function newBroker(): RedisBroker {
-    const broker = new RedisBroker({ url, namespace, middleware: [], heartbeatInterval: 100, heartbeatTimeout: 500 });
+  function newBroker(through = url): RedisBroker {
+    const broker = new RedisBroker({ url: through, namespace, middleware: [], heartbeatInterval: 100, heartbeatTimeout: 500 });
     broker.declareQueue(queue);
     cleanups.push(() => broker.close());
     return broker;
@@ -100,8 +101,11 @@ describe("RedisBroker under faults", function () {
     expect(await broker.depths(queue)).to.deep.include({ ready: 0, delayed: 0, inFlight: 0, dead: 0 });
   });
 
-  it("loses nothing when the broker's connections are killed mid-run (CLIENT KILL)", async () => {
-    const broker = newBroker();
+  it("loses nothing when the broker's connections are cut mid-run", async () => {
+    // Through a proxy of its own, so this cuts exactly this broker's connections (no CLIENT KILL, an admin command).
+    const proxy = await RedisProxy.start(url);
+    cleanups.unshift(() => proxy.close());
+    const broker = newBroker(proxy.url);
     const done = new Set<number>();
     const work = actor(async function fault_work(n: number) {
       await sleep(2);
@@ -129,21 +133,13 @@ describe("RedisBroker under faults", function () {
       }
     })();
 
-    const prefix = `dramats:${broker.id.slice(0, 8)}:`;
-    const killAll = async () => {
-      let n = 0;
-      const list = (await admin.client("LIST")) as string;
-      for (const line of list.split("\n")) {
-        const id = /\bid=(\d+)/.exec(line)?.[1];
-        const name = /\bname=(\S*)/.exec(line)?.[1] ?? "";
-        if (id && name.startsWith(prefix)) n += Number(await admin.client("KILL", "ID", id));
-      }
-      return n;
-    };
+    const killAll = async () => proxy.dropConnections();
     let killed = 0;
     let doneAtFirstKill = -1;
     for (let round = 0; round < 3; round++) {
       await sleep(150);
+      // Each round cuts connections the broker has made again since the last one.
+      await until(() => proxy.connections > 0, 10_000, "the broker to reconnect");
       killed += await killAll();
       if (doneAtFirstKill < 0) doneAtFirstKill = done.size;
     }
@@ -155,7 +151,7 @@ describe("RedisBroker under faults", function () {
     expect(await broker.depths(queue)).to.deep.include({ ready: 0, inFlight: 0, dead: 0 });
 
     // An idle worker whose blocking wait is killed too keeps consuming.
-    await sleep(300);
+    await until(() => proxy.connections > 1, 10_000, "the idle worker's command and wait connections");
     expect(await killAll(), "idle connections killed").to.be.greaterThan(1);
     await work.send(5000);
     await broker.join(queue, { timeout: 10_000 });

@@ -9,6 +9,7 @@ import { Message } from "../../lib/message.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 import { abandonConsumer } from "../../brokers/redis/testing.ts";
+import { acceptCredentials, credentialsAt, RedisProxy, type ProxiedCommand } from "../helpers/redis-proxy.ts";
 
 describe("RedisBroker", function () {
   this.timeout(15_000);
@@ -17,6 +18,13 @@ describe("RedisBroker", function () {
   let queue: string;
   let admin: Redis;
   const brokers: RedisBroker[] = [];
+  let proxied: RedisProxy | undefined;
+
+  /** A proxy in front of the server for this test, recording what passes through it. */
+  async function proxy(): Promise<RedisProxy> {
+    proxied ??= await RedisProxy.start(url);
+    return proxied;
+  }
 
   before(async () => {
     url = await redisUrl();
@@ -30,6 +38,8 @@ describe("RedisBroker", function () {
 
   afterEach(async () => {
     for (const broker of brokers.splice(0)) await broker.close();
+    await proxied?.close();
+    proxied = undefined;
     admin.disconnect();
     await deleteNamespace(namespace);
   });
@@ -64,19 +74,34 @@ describe("RedisBroker", function () {
       expect(() => new RedisBroker({ deadMessageTtl: -1 })).to.throw(RangeError, /deadMessageTtl/);
     });
 
-    it("authenticates with the URL's user and password and uses its database", async () => {
-      const user = `dramats-spec-${randomUUID().slice(0, 8)}`;
-      await admin.call("ACL", "SETUSER", user, "on", ">s3cret", `~${namespace}:*`, "+@all");
-      try {
-        const broker = newBroker({ url: `${url.replace(/\/\d*$/, "").replace("://", `://${user}:s3cret@`)}/3` });
-        await broker.enqueue(message(["secured"]));
-        await admin.select(3);
-        expect(await admin.llen(`${namespace}:${queue}`)).to.equal(1);
-        await admin.del(`${namespace}:${queue}`, `${namespace}:${queue}.msgs`, `${namespace}:${queue}:wake`);
-        await admin.select(0);
-      } finally {
-        await admin.call("ACL", "DELUSER", user);
+    it("authenticates with the URL's user and password and selects its database, on every connection", async () => {
+      // The proxy records what the broker sends, then swaps in the spec server's own credentials
+      // and database: no user to create (ACL SETUSER is an admin command), no other database used.
+      const ownDatabase = new URL(url).pathname.slice(1) || "0";
+      const db = String(1 + Math.floor(Math.random() * 15)); // never reaches the server
+      const login = acceptCredentials(url, "spec-user", "s3cret");
+      proxied = await RedisProxy.start(url, (args) => (args[0]!.toUpperCase() === "SELECT" ? ["SELECT", ownDatabase] : login(args)));
+      const target = new URL(proxied.url);
+      target.username = "spec-user";
+      target.password = "s3cret";
+      target.pathname = `/${db}`;
+      const broker = newBroker({ url: target.href });
+      await broker.enqueue(message(["secured"]));
+      expect(await admin.llen(`${namespace}:${queue}`)).to.equal(1);
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      expect(await consumer.fetch(1, 1_000)).to.have.length(1);
+      expect(await consumer.fetch(1, 50), "waits on its own connection").to.deep.equal([]);
+      await consumer.close();
+
+      // What each connection sent to log in and choose its database.
+      const connections = new Map<number, string[]>();
+      for (const { connection, args } of proxied.commands) {
+        const at = credentialsAt(args);
+        const sent = at >= 0 ? `credentials ${args[at]}:${args[at + 1]}` : args[0]!.toUpperCase() === "SELECT" ? `database ${args[1]}` : undefined;
+        if (sent !== undefined) connections.set(connection, [...(connections.get(connection) ?? []), sent]);
       }
+      expect(connections.size, "the command connection and the consumer's wait connection").to.be.at.least(2);
+      for (const sent of connections.values()) expect(sent).to.deep.equal(["credentials spec-user:s3cret", `database ${db}`]);
     });
 
     it("rejects an enqueue with a typed error instead of hanging when Redis is unreachable", async () => {
@@ -138,60 +163,68 @@ describe("RedisBroker", function () {
       await consumer.close();
     });
 
+    it("ends a sleep at a delayed message's eta, and is woken again after it, with no admin command (no CLIENT UNBLOCK)", async () => {
+      const broker = newBroker({ url: (await proxy()).url });
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      await consumer.fetch(1, 50);
+      const pending = consumer.fetch(1, 5_000);
+      await sleep(50);
+      await broker.enqueue(message(["later"]), { delay: 300 });
+      const [due] = await pending;
+      expect(broker.decode(due!.body).args).to.deep.equal(["later"]);
+      await consumer.ack(due!);
+      // Asleep again on the same wait connection: an enqueue still wakes it.
+      const next = consumer.fetch(1, 5_000);
+      await sleep(50);
+      await broker.enqueue(message(["now"]));
+      const [woken] = await next;
+      expect(broker.decode(woken!.body).args).to.deep.equal(["now"]);
+      await consumer.close();
+      const admin = proxied!.commands.map(({ args }) => args.slice(0, 2).join(" ").toUpperCase()).filter(isAdminCommand);
+      expect(admin, "admin commands sent").to.deep.equal([]);
+    });
+
     it("keeps an idle fleet quiet: blocking waits, not polling", async () => {
-      const broker = newBroker({ heartbeatInterval: 1_000, heartbeatTimeout: 5_000 });
+      // Every connection of this broker goes through the proxy, so it counts our commands only.
+      const broker = newBroker({ url: (await proxy()).url, heartbeatInterval: 1_000, heartbeatTimeout: 5_000 });
       const consumers = [0, 1, 2].map(() => broker.consume(queue, { prefetch: 5 }));
       const loops = consumers.map(async (c) => {
         while (!c.closed) await c.fetch(5, 1_000);
       });
       await sleep(200);
-      const client = await redisClient();
-      const ours = await addressesOf(broker);
-      let commands = 0;
-      const monitor = await client.monitor(); // a connection of its own, in MONITOR mode
-      monitor.on("monitor", (_time: string, _args: string[], source: string) => {
-        if (ours.has(source.split(" ").pop()!)) commands++;
-      });
-      await sleep(1_500);
-      monitor.disconnect();
-      client.disconnect();
+      const mark = proxied!.commands.length;
+      await sleep(1_500); // the idle period measured
+      const commands = proxied!.since(mark).length;
       for (const c of consumers) await c.close();
       await Promise.all(loops);
       // Per consumer and second: a fetch, a blocking wait; plus the broker's heartbeat and
       // maintenance. A polling loop would issue thousands.
-      expect(commands, "commands seen from the idle consumers").to.be.within(3, 40);
+      expect(commands, "commands sent by the idle consumers' broker").to.be.within(3, 40);
     });
   });
 
   describe("acks", () => {
     it("sends the acks of a turn along with the fetch that follows them, in one script call", async () => {
-      const broker = newBroker({ heartbeatInterval: 10_000, heartbeatTimeout: 60_000, maintenanceInterval: 10_000 });
+      // Maintenance every 20 ms: its script calls land amid the ones counted, and must not count.
+      const broker = newBroker({ url: (await proxy()).url, maintenanceInterval: 20 });
       for (let i = 0; i < 4; i++) await broker.enqueue(message([i]));
       const consumer = broker.consume(queue, { prefetch: 4 });
       const first = await consumer.fetch(2, 1_000);
       expect(first).to.have.length(2);
-      const client = await redisClient();
-      const ours = await addressesOf(broker);
-      const scripts: number[] = []; // numkeys of each script call: fetch has 4, ack 2 (depths' stats 1)
-      const monitor = await client.monitor();
-      monitor.on("monitor", (_time: string, args: string[], source: string) => {
-        // A script's first call on a connection may be an EVAL (ioredis loads it that way).
-        if (ours.has(source.split(" ").pop()!) && /^eval(sha)?$/i.test(args[0] ?? "") && args[2] !== "1") scripts.push(Number(args[2]));
-      });
-      await sleep(50);
+      // The queue's own scripts (fetch: 4 keys, ack: 2), told apart by their first key from the
+      // heartbeat and maintenance scripts, which may run at any moment.
+      const queueScripts = (mark: number) => proxied!.since(mark).filter(isQueueScript(`${namespace}:${queue}`)).map((c) => Number(c.args[2]));
+      let mark = proxied!.commands.length;
       const acked = Promise.all(first.map((d) => consumer.ack(d)));
       const next = await consumer.fetch(2, 1_000);
       await acked;
-      await sleep(50);
-      expect(scripts, "script calls (by number of keys)").to.deep.equal([4]);
+      expect(queueScripts(mark), "script calls (by number of keys)").to.deep.equal([4]);
       expect(next).to.have.length(2);
       expect((await broker.depths(queue)).inFlight, "the first two are gone").to.equal(2);
       // Alone, acks go out by themselves by the end of the loop iteration.
+      mark = proxied!.commands.length;
       await Promise.all(next.map((d) => consumer.ack(d)));
-      await sleep(50);
-      monitor.disconnect();
-      client.disconnect();
-      expect(scripts).to.deep.equal([4, 2]);
+      expect(queueScripts(mark)).to.deep.equal([2]);
       expect(await broker.depths(queue)).to.deep.include({ ready: 0, inFlight: 0 });
       await consumer.close();
     });
@@ -325,20 +358,12 @@ function byLevel(a: string, b: string): number {
   return order.indexOf(a) - order.indexOf(b);
 }
 
-/** Client addresses (`ip:port`) of a broker's connections, from CLIENT LIST. */
-async function addressesOf(broker: RedisBroker): Promise<Set<string>> {
-  const client = await redisClient();
-  try {
-    const list = (await client.client("LIST")) as string;
-    const prefix = `dramats:${broker.id.slice(0, 8)}:`;
-    const out = new Set<string>();
-    for (const line of list.split("\n")) {
-      const name = /\bname=(\S*)/.exec(line)?.[1] ?? "";
-      const addr = /\baddr=(\S+)/.exec(line)?.[1];
-      if (addr && name.startsWith(prefix)) out.add(addr);
-    }
-    return out;
-  } finally {
-    client.disconnect();
-  }
+/** Commands a managed or shared server may refuse to an application user (ACL category @admin), and KEYS. */
+function isAdminCommand(nameAndFirstArg: string): boolean {
+  return /^(CLIENT (KILL|LIST|UNBLOCK|PAUSE|NO-EVICT)|CONFIG|ACL|DEBUG|MONITOR|FLUSHALL|FLUSHDB|KEYS|SHUTDOWN|SAVE|BGSAVE|REPLICAOF|SLAVEOF|FAILOVER|SCRIPT FLUSH|FUNCTION FLUSH)\b/.test(nameAndFirstArg);
+}
+
+/** A script call (EVAL or EVALSHA) of the queue whose base key is `base`, other than its depths' (1 key). */
+function isQueueScript(base: string): (command: ProxiedCommand) => boolean {
+  return ({ args }) => /^eval(sha)?$/i.test(args[0] ?? "") && args[3] === base && args[2] !== "1";
 }

@@ -1,10 +1,10 @@
 // Issue 6 acceptance: one structured log line per message event, with the fields an operator
-// filters on, and no broker password anywhere in the output. Runs the real command on a Redis
-// user with a password (an ACL user this spec creates and deletes).
+// filters on, and no broker password anywhere in the output. Runs the real command with a user
+// and password in the broker URL, through a proxy that logs in to Redis with those (RedisProxy).
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import { Message } from "../../lib/index.ts";
-import { redisClient } from "../helpers/redis.ts";
+import { acceptCredentials, RedisProxy } from "../helpers/redis-proxy.ts";
 import { redisNamespace } from "./redis-namespace.ts";
 import { cliSpec, FAST, isBootLine, type CliRun, type LogLine } from "./run-cli.ts";
 
@@ -22,28 +22,20 @@ describe("dramats logs", function () {
   let password: string;
   /** The broker URL as the worker gets it: user and password included. */
   let secretUrl: string;
+  let proxy: RedisProxy;
 
   beforeEach(async () => {
     user = `dramats-spec-${randomUUID().slice(0, 8)}`;
     password = `pw-${randomUUID()}`;
-    const admin = await redisClient();
-    try {
-      await admin.call("ACL", "SETUSER", user, "on", `>${password}`, "~*", "&*", "+@all");
-    } finally {
-      admin.disconnect();
-    }
-    const parsed = new URL(redis.brokerUrl());
+    proxy = await RedisProxy.start(redis.url, acceptCredentials(redis.url, user, password));
+    const parsed = new URL(proxy.url);
+    parsed.searchParams.set("namespace", redis.ns);
     parsed.username = user;
     parsed.password = password;
     secretUrl = parsed.href;
   });
   afterEach(async () => {
-    const admin = await redisClient();
-    try {
-      await admin.call("ACL", "DELUSER", user);
-    } finally {
-      admin.disconnect();
-    }
+    await proxy.close();
   });
 
   /** Everything the command printed: every stdout line as it came, and stderr. */

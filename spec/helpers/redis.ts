@@ -38,25 +38,39 @@ export function uniqueNamespace(prefix = "dramats-spec"): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
 }
 
-/** A plain client for inspecting keys from specs; `quit()` it when done. */
+/** A plain client for inspecting keys from specs; `disconnect()` it when done. */
 export async function redisClient(): Promise<Redis> {
   const client = new Redis(await redisUrl(), { lazyConnect: true, maxRetriesPerRequest: 3 });
+  // Commands reject on their own when the server is away; this keeps ioredis from reporting each reconnect.
+  client.on("error", () => undefined);
   await client.connect();
   return client;
 }
 
-/** Deletes every key of a namespace (SCAN, not KEYS, so it is safe on a shared server). */
-export async function deleteNamespace(namespace: string): Promise<number> {
+/** The keys matching `pattern` (a pattern under a prefix the spec chose), by SCAN: never KEYS on a shared server. */
+export async function scanKeys(pattern: string): Promise<string[]> {
   const client = await redisClient();
   try {
-    let deleted = 0;
+    const found: string[] = [];
     let cursor = "0";
     do {
-      const [next, keys] = await client.scan(cursor, "MATCH", `${namespace}:*`, "COUNT", 1000);
+      const [next, keys] = await client.scan(cursor, "MATCH", pattern, "COUNT", 1000);
       cursor = next;
-      if (keys.length > 0) deleted += await client.unlink(...keys);
+      found.push(...keys);
     } while (cursor !== "0");
-    return deleted;
+    return found;
+  } finally {
+    client.disconnect();
+  }
+}
+
+/** Deletes every key of a namespace (`<namespace>:*`). */
+export async function deleteNamespace(namespace: string): Promise<number> {
+  const keys = await scanKeys(`${namespace}:*`);
+  if (keys.length === 0) return 0;
+  const client = await redisClient();
+  try {
+    return await client.unlink(...keys);
   } finally {
     client.disconnect();
   }
