@@ -62,7 +62,7 @@ export abstract class Broker extends MiddlewareHost {
     const existing = this.#actors.get(actor.actorName);
     if (existing === actor) return;
     if (existing) throw new InvalidOptions(`An actor named ${JSON.stringify(actor.actorName)} is already registered`);
-    const unknown = Object.keys(actor.options).filter((key) => !this.actorOptions.has(key));
+    const unknown = Object.keys(actor.options).filter((key) => !this.acceptsActorOption(key));
     if (unknown.length > 0) {
       throw new InvalidOptions(
         `Actor ${JSON.stringify(actor.actorName)} got unknown option(s) ${unknown.join(", ")}; ` +
@@ -73,6 +73,11 @@ export abstract class Broker extends MiddlewareHost {
     this.declareQueue(actor.queueName);
     this.#actors.set(actor.actorName, actor);
     this.emitSync("afterDeclareActor", this, actor);
+  }
+
+  /** Whether `declareActor` accepts an actor option of this name: one a middleware of the chain claims. */
+  protected acceptsActorOption(name: string): boolean {
+    return this.actorOptions.has(name);
   }
 
   /** @throws ActorNotFound */

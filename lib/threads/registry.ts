@@ -13,6 +13,14 @@ function unavailable(what: string): DramatsError {
  * actor registry, so a thread finds actors by name without opening a broker connection.
  */
 export class ThreadRegistry extends Broker {
+  /**
+   * Every option: the worker process already checked the actors against its chain, and a pool
+   * thread only looks actors up by name (it runs no middleware of its own).
+   */
+  protected override acceptsActorOption(): boolean {
+    return true;
+  }
+
   protected async writeMessage(): Promise<void> {
     throw unavailable("Sending messages");
   }
