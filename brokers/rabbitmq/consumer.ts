@@ -4,6 +4,7 @@ import type { Logger } from "../../lib/logging.ts";
 import type { Message } from "../../lib/message.ts";
 import { delayQueueName } from "../../lib/queue-names.ts";
 import { AckBatch } from "./acks.ts";
+import { ChannelLimit } from "./channel-limit.ts";
 import type { Connector } from "./connector.ts";
 
 /** A delivery remembers the channel it came on: acks are only ever sent on that channel. */
@@ -55,6 +56,13 @@ export interface ConsumerHost {
  * Messages on `q.DQ` (Python producers put delayed messages there, with an `eta`) are not handed
  * to the worker: each is published on at once (to `q` when due, else into the delay ladder) and
  * then acked, so none is held for longer than a publish round trip.
+ *
+ * How many deliveries RabbitMQ pushes follows the worker's prefetch window: `prefetch` is where
+ * the channel's limit starts and the lowest it goes, and each `fetch(max)` asks for room for
+ * what the worker holds plus `max` (see `channel-limit.ts`). When the limit goes down, buffered
+ * deliveries beyond it are given back, so other consumers can take them; a `requeue` of fetched
+ * deliveries (a worker giving back what it will not start soon) lowers the limit first, so that
+ * RabbitMQ does not push them straight back here.
  */
 export class RabbitmqConsumer extends Consumer {
   readonly queueName: string;
@@ -64,6 +72,8 @@ export class RabbitmqConsumer extends Consumer {
   readonly #log: Logger;
   /** Acks of the channel consuming `q`; a new one per channel. */
   #acks: AckBatch | undefined;
+  /** The prefetch limit of that channel. */
+  #limit: ChannelLimit | undefined;
   /** The channel consuming `q.DQ` (apart, so that `multiple` acks on `q` never touch it). */
   #delayChannel: Channel | undefined;
   #buffer: TrackedDelivery[] = [];
@@ -97,7 +107,9 @@ export class RabbitmqConsumer extends Consumer {
     const channel = await this.#openChannel(model);
     const acks = new AckBatch(channel);
     this.#acks = acks;
-    await channel.prefetch(this.#prefetch);
+    const limit = new ChannelLimit(channel, this.#prefetch, (applied) => this.#limitApplied(limit, applied));
+    this.#limit = limit;
+    await limit.start();
     const { consumerTag } = await channel.consume(this.queueName, (message) => this.#onDelivery(acks, message), { noAck: false });
     this.#consumerTag = consumerTag;
 
@@ -178,6 +190,8 @@ export class RabbitmqConsumer extends Consumer {
   #forgetDeliveries(): void {
     this.#acks?.kill();
     this.#acks = undefined;
+    this.#limit?.kill();
+    this.#limit = undefined;
     if (this.#unsettled.size > 0) {
       const buffered = this.#buffer.length;
       this.#host.track(this.queueName, -buffered, -(this.#unsettled.size - buffered));
@@ -195,6 +209,7 @@ export class RabbitmqConsumer extends Consumer {
 
   async fetch(max: number, timeout: number): Promise<RabbitmqDelivery[]> {
     if (this.#closing) return [];
+    this.#limit?.want(this.#unsettled.size - this.#buffer.length + max);
     if (this.#buffer.length === 0) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -250,10 +265,26 @@ export class RabbitmqConsumer extends Consumer {
   }
 
   async requeue(deliveries: Delivery[]): Promise<void> {
+    const limit = this.#limit;
+    if (!this.#closing && limit !== undefined && limit.target > limit.floor) {
+      let fetched = 0;
+      for (const delivery of deliveries) if ((delivery as TrackedDelivery).fetched && this.#unsettled.has(delivery as TrackedDelivery)) fetched++;
+      // Lower the limit first: with room left under the old one, RabbitMQ would push them straight back here.
+      if (fetched > 0) await limit.lower(this.#unsettled.size - this.#buffer.length - fetched);
+    }
     for (const delivery of deliveries) {
       const d = delivery as TrackedDelivery;
       if (this.#settle(d)) d.acks.requeue(d);
     }
+  }
+
+  /** RabbitMQ applied a new limit: buffered deliveries beyond it go back to the queue, latest first. */
+  #limitApplied(limit: ChannelLimit, applied: number): void {
+    if (limit !== this.#limit || this.#closing) return;
+    const excess = Math.min(this.#buffer.length, this.#unsettled.size - applied);
+    if (excess <= 0) return;
+    const back = this.#buffer.splice(this.#buffer.length - excess);
+    for (const d of back.reverse()) if (this.#settle(d)) d.acks.requeue(d);
   }
 
   /** @internal Acks (drops) the deliveries waiting in the buffer: `flush` for what this consumer prefetched. */
