@@ -16,6 +16,8 @@ const tagOf = (d: AckableDelivery): number => d.raw.fields.deliveryTag;
  */
 export class AckBatch {
   readonly channel: Channel;
+  /** Called after frames are handed to amqplib (the connection's write batching). */
+  readonly #wrote: () => void;
   /** Deliveries in tag order (RabbitMQ numbers them in the order it sends them). */
   #order: AckableDelivery[] = [];
   #head = 0;
@@ -23,8 +25,9 @@ export class AckBatch {
   #scheduled = false;
   #dead = false;
 
-  constructor(channel: Channel) {
+  constructor(channel: Channel, wrote: () => void = () => {}) {
     this.channel = channel;
+    this.#wrote = wrote;
   }
 
   get dead(): boolean {
@@ -48,6 +51,7 @@ export class AckBatch {
     if (this.#dead) return;
     try {
       this.channel.nack(delivery.raw, false, true);
+      this.#wrote();
     } catch {
       // The channel closed meanwhile: RabbitMQ requeues it anyway.
     }
@@ -77,6 +81,7 @@ export class AckBatch {
         }
       }
       if (upTo) this.channel.ack(upTo.raw, true);
+      this.#wrote();
     } catch {
       // The channel closed meanwhile: RabbitMQ requeues what was not acked.
     }

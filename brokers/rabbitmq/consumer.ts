@@ -6,6 +6,7 @@ import { delayQueueName } from "../../lib/queue-names.ts";
 import { AckBatch } from "./acks.ts";
 import { ChannelLimit } from "./channel-limit.ts";
 import type { Connector } from "./connector.ts";
+import { registerConsumer } from "./internals.ts";
 
 /** A delivery remembers the channel it came on: acks are only ever sent on that channel. */
 export interface RabbitmqDelivery extends Delivery {
@@ -94,18 +95,22 @@ export class RabbitmqConsumer extends Consumer {
     this.#log = host.logger;
     this.#connector = host.newConnector(`consumer ${queueName}`, (model) => this.#setup(model));
     this.#connector.start();
-  }
-
-  /** Deliveries this consumer holds unsettled. */
-  get unsettled(): number {
-    return this.#unsettled.size;
+    const unsettled = this.#unsettled;
+    registerConsumer(this, {
+      get held() {
+        return unsettled.size;
+      },
+      discardPrefetched: () => this.#discardPrefetched(),
+      provokeChannelError: () => this.#provokeChannelError(),
+      abandon: () => this.#abandon(),
+    });
   }
 
   async #setup(model: ChannelModel): Promise<void> {
     // On a reconnection the server may have lost the queues (a wiped node, a deleted queue).
     await this.#host.ensureQueue(this.queueName, this.#setups++ > 0);
     const channel = await this.#openChannel(model);
-    const acks = new AckBatch(channel);
+    const acks = new AckBatch(channel, () => this.#connector.batchWrites());
     this.#acks = acks;
     const limit = new ChannelLimit(channel, this.#prefetch, (applied) => this.#limitApplied(limit, applied));
     this.#limit = limit;
@@ -287,16 +292,16 @@ export class RabbitmqConsumer extends Consumer {
     for (const d of back.reverse()) if (this.#settle(d)) d.acks.requeue(d);
   }
 
-  /** @internal Acks (drops) the deliveries waiting in the buffer: `flush` for what this consumer prefetched. */
-  discardPrefetched(): void {
+  /** Acks (drops) the deliveries waiting in the buffer: `flush` for what this consumer prefetched. */
+  #discardPrefetched(): void {
     for (const d of [...this.#buffer]) void this.ack(d);
   }
 
   /**
-   * @internal Makes RabbitMQ close the consuming channel with a protocol error (an ack for an
-   * unknown delivery tag), as a real bug or a consumer timeout would. For fault tests.
+   * Makes RabbitMQ close the consuming channel with a protocol error (an ack for an unknown
+   * delivery tag), as a real bug or a consumer timeout would. For fault specs (`testing.ts`).
    */
-  provokeChannelError(): void {
+  #provokeChannelError(): void {
     this.#acks?.channel.ack({ fields: { deliveryTag: 2 ** 31 } } as unknown as ConsumeMessage);
   }
 
@@ -327,9 +332,9 @@ export class RabbitmqConsumer extends Consumer {
   /**
    * Vanishes like a killed process: the socket is destroyed with no cleanup, so nothing is
    * acked or requeued by us; RabbitMQ requeues the unacknowledged deliveries once it notices.
-   * For fault tests.
+   * For fault specs (`testing.ts`).
    */
-  abandon(): void {
+  #abandon(): void {
     this.#closing = true;
     this.#wake();
     this.#forgetDeliveries();
