@@ -3,7 +3,8 @@
 // [--messages 20000] [--concurrency 50]`. Each round runs every tree once, in turn (so drift in
 // the machine's load hits both alike): confirmed single publishes (`enqueue`, all in flight at
 // once), a bulk send (`enqueueMany`), then a drain of no-op messages by one in-process worker.
-// Prints the median and range of each figure per tree. Uses AMQP_URL (default the local server).
+// Prints the median and range of each figure per tree: msg/s, and this process's CPU time per
+// message (user + system), which a loaded machine disturbs less than throughput. Uses AMQP_URL (default the local server).
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 
@@ -25,8 +26,20 @@ const rounds = Number(values.rounds);
 const messages = Number(values.messages);
 const concurrency = Number(values.concurrency);
 
-type Figures = Record<"publish" | "bulk" | "drain", number[]>;
-const results = new Map<string, Figures>(trees.map((t) => [t.label, { publish: [], bulk: [], drain: [] }]));
+const PHASES = ["publish", "bulk", "drain"] as const;
+type Figures = Record<(typeof PHASES)[number] | "publishCpu" | "bulkCpu" | "drainCpu", number[]>;
+const results = new Map<string, Figures>(trees.map((t) => [t.label, { publish: [], bulk: [], drain: [], publishCpu: [], bulkCpu: [], drainCpu: [] }]));
+
+/** Starts a clock; the returned function records msg/s and CPU µs/msg for `count` messages. */
+function measure(figures: Figures, phase: (typeof PHASES)[number], count: number): () => void {
+  const start = performance.now();
+  const cpu = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    figures[phase].push(count / ((performance.now() - start) / 1000));
+    figures[`${phase}Cpu`].push((used.user + used.system) / count);
+  };
+}
 
 async function once(dir: string, round: number, figures: Figures): Promise<void> {
   const { RabbitmqBroker } = (await import(`${dir}/brokers/rabbitmq/index.ts`)) as typeof import("../brokers/rabbitmq/index.ts");
@@ -36,18 +49,18 @@ async function once(dir: string, round: number, figures: Figures): Promise<void>
   const noop = actor(function ab_noop(_n: number): void {}, { broker, queueName: queue });
   try {
     await noop.send(-1);
-    let start = performance.now();
+    let done = measure(figures, "publish", messages);
     await Promise.all(Array.from({ length: messages }, (_, i) => noop.send(i)));
-    figures.publish.push(messages / ((performance.now() - start) / 1000));
-    start = performance.now();
+    done();
+    done = measure(figures, "bulk", messages);
     await broker.enqueueMany(Array.from({ length: messages }, (_, i) => noop.message(i)));
-    figures.bulk.push(messages / ((performance.now() - start) / 1000));
+    done();
     const total = 2 * messages + 1;
     const worker = new Worker(broker, { concurrency });
-    start = performance.now();
+    done = measure(figures, "drain", total);
     await worker.start();
     while (worker.processed < total) await new Promise((resolve) => setTimeout(resolve, 2));
-    figures.drain.push(total / ((performance.now() - start) / 1000));
+    done();
     await worker.stop({ timeout: 5_000 });
   } finally {
     await broker.flush(queue).catch(() => {});
@@ -55,15 +68,17 @@ async function once(dir: string, round: number, figures: Figures): Promise<void>
     const amqp = (await import("amqplib")).default;
     const connection = await amqp.connect(url);
     const channel = await connection.createChannel();
-    const { delayQueueName, deadLetterQueueName } = await import("../lib/queue-names.ts");
-    const { levelQueueNames } = await import("../brokers/rabbitmq/delays.ts");
-    for (const name of [queue, delayQueueName(queue), deadLetterQueueName(queue), ...levelQueueNames(queue)]) await channel.deleteQueue(name);
+    const { rabbitmqQueueNames } = await import("../brokers/rabbitmq/declarations.ts");
+    for (const name of rabbitmqQueueNames(queue)) await channel.deleteQueue(name);
     await connection.close();
   }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-const fmt = (xs: number[]) => `${Math.round(median(xs)).toLocaleString("en")} (${Math.round(Math.min(...xs)).toLocaleString("en")}-${Math.round(Math.max(...xs)).toLocaleString("en")})`;
+const fmt = (xs: number[], digits = 0) => {
+  const n = (x: number) => x.toLocaleString("en", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+  return `${n(median(xs))} (${n(Math.min(...xs))}-${n(Math.max(...xs))})`;
+};
 
 for (let round = 0; round < rounds; round++) {
   // Alternate which tree goes first.
@@ -72,5 +87,5 @@ for (let round = 0; round < rounds; round++) {
   console.error(`round ${round + 1}/${rounds} done`);
 }
 console.log(`msg/s, median (min-max) of ${rounds} rounds; ${messages} messages per figure, worker concurrency ${concurrency}`);
-console.log(["tree", "confirmed enqueue", "enqueueMany", "drain"].join("\t"));
-for (const [label, f] of results) console.log([label, fmt(f.publish), fmt(f.bulk), fmt(f.drain)].join("\t"));
+console.log(["tree", "confirmed enqueue msg/s", "enqueueMany msg/s", "drain msg/s", "enqueue CPU µs/msg", "enqueueMany CPU µs/msg", "drain CPU µs/msg"].join("\t"));
+for (const [label, f] of results) console.log([label, fmt(f.publish), fmt(f.bulk), fmt(f.drain), fmt(f.publishCpu, 1), fmt(f.bulkCpu, 1), fmt(f.drainCpu, 1)].join("\t"));

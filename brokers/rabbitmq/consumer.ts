@@ -4,7 +4,8 @@ import type { Logger } from "../../lib/logging.ts";
 import type { Message } from "../../lib/message.ts";
 import { delayQueueName } from "../../lib/queue-names.ts";
 import { AckBatch } from "./acks.ts";
-import { ChannelLimit } from "./channel-limit.ts";
+import { BusyMarker } from "./busy-marker.ts";
+import { ChannelLimit, GlobalQosRefused, GlobalQosSupport } from "./channel-limit.ts";
 import type { Connector } from "./connector.ts";
 import { registerConsumer } from "./internals.ts";
 
@@ -75,6 +76,9 @@ export class RabbitmqConsumer extends Consumer {
   #acks: AckBatch | undefined;
   /** The prefetch limit of that channel. */
   #limit: ChannelLimit | undefined;
+  readonly #globalQos = new GlobalQosSupport();
+  /** Shows other processes, through `q.IF`, whether this consumer holds deliveries. */
+  #marker: BusyMarker | undefined;
   /** The channel consuming `q.DQ` (apart, so that `multiple` acks on `q` never touch it). */
   #delayChannel: Channel | undefined;
   #buffer: TrackedDelivery[] = [];
@@ -100,6 +104,8 @@ export class RabbitmqConsumer extends Consumer {
       get held() {
         return unsettled.size;
       },
+      busyMarked: () => this.#marker?.counted ?? false,
+      busySettled: () => this.#marker?.settled() ?? Promise.resolve(),
       discardPrefetched: () => this.#discardPrefetched(),
       provokeChannelError: () => this.#provokeChannelError(),
       abandon: () => this.#abandon(),
@@ -109,18 +115,24 @@ export class RabbitmqConsumer extends Consumer {
   async #setup(model: ChannelModel): Promise<void> {
     // On a reconnection the server may have lost the queues (a wiped node, a deleted queue).
     await this.#host.ensureQueue(this.queueName, this.#setups++ > 0);
+    // The delay channel first: it carries the busy marker, which must exist before any delivery.
+    const delayChannel = await this.#openChannel(model);
+    this.#delayChannel = delayChannel;
+    this.#marker = new BusyMarker(delayChannel, this.queueName);
+    await delayChannel.prefetch(this.#host.delayQueuePrefetch);
+
     const channel = await this.#openChannel(model);
     const acks = new AckBatch(channel, () => this.#connector.batchWrites());
     this.#acks = acks;
-    const limit = new ChannelLimit(channel, this.#prefetch, (applied) => this.#limitApplied(limit, applied));
+    const limit = new ChannelLimit(channel, this.#prefetch, this.#globalQos, (applied) => this.#limitApplied(limit, applied));
     this.#limit = limit;
-    await limit.start();
+    await limit.start().catch((error: unknown) => {
+      if (error instanceof GlobalQosRefused) this.#log.warn({ err: error.cause, queue: this.queueName }, error.message);
+      throw error;
+    });
     const { consumerTag } = await channel.consume(this.queueName, (message) => this.#onDelivery(acks, message), { noAck: false });
     this.#consumerTag = consumerTag;
 
-    const delayChannel = await this.#openChannel(model);
-    this.#delayChannel = delayChannel;
-    await delayChannel.prefetch(this.#host.delayQueuePrefetch);
     const delayed = await delayChannel.consume(delayQueueName(this.queueName), (message) => this.#onDelayed(delayChannel, message), { noAck: false });
     this.#delayConsumerTag = delayed.consumerTag;
   }
@@ -145,6 +157,7 @@ export class RabbitmqConsumer extends Consumer {
     };
     acks.received(delivery);
     this.#unsettled.add(delivery);
+    this.#marker?.set(true);
     this.#host.track(this.queueName, 1, 0);
     this.#buffer.push(delivery);
     this.#wake();
@@ -184,7 +197,10 @@ export class RabbitmqConsumer extends Consumer {
 
   #onChannelClosed(channel: Channel): void {
     if (channel === this.#acks?.channel) this.#forgetDeliveries();
-    else if (channel === this.#delayChannel) this.#delayChannel = undefined;
+    else if (channel === this.#delayChannel) {
+      this.#delayChannel = undefined;
+      this.#marker?.kill();
+    }
     else return;
     // A channel closed by the server while the connection lives (a protocol error, a
     // consumer timeout): start over on a fresh connection.
@@ -197,6 +213,8 @@ export class RabbitmqConsumer extends Consumer {
     this.#acks = undefined;
     this.#limit?.kill();
     this.#limit = undefined;
+    this.#marker?.kill();
+    this.#marker = undefined;
     if (this.#unsettled.size > 0) {
       const buffered = this.#buffer.length;
       this.#host.track(this.queueName, -buffered, -(this.#unsettled.size - buffered));
@@ -237,6 +255,7 @@ export class RabbitmqConsumer extends Consumer {
   #settle(d: TrackedDelivery): boolean {
     if (!this.#unsettled.delete(d)) return false;
     d.settled = true;
+    if (this.#unsettled.size === 0) this.#marker?.set(false);
     if (d.fetched) this.#host.track(this.queueName, 0, -1);
     else {
       this.#host.track(this.queueName, -1, 0);

@@ -1,19 +1,25 @@
 import type { Channel } from "amqplib";
 import { InvalidOptions } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logging.ts";
-import { delayQueueName } from "../../lib/queue-names.ts";
+import { deadLetterQueueName, delayQueueName } from "../../lib/queue-names.ts";
+import { busyQueueName } from "./busy-marker.ts";
 import type { Connector } from "./connector.ts";
-import { declareLadderExchanges, declareLadderQueues } from "./delays.ts";
+import { declareLadderExchanges, declareLadderQueues, levelQueueNames } from "./delays.ts";
 import type { RabbitmqSettings } from "./options.ts";
 import { translate } from "./publisher.ts";
 import { dramatiqQueues } from "./topology.ts";
+
+/** Every RabbitMQ queue dramats declares for the queue: `q`, `q.DQ`, `q.XQ`, `q.IF` and the delay ladder. */
+export function rabbitmqQueueNames(queueName: string): string[] {
+  return [queueName, delayQueueName(queueName), deadLetterQueueName(queueName), busyQueueName(queueName), ...levelQueueNames(queueName)];
+}
 
 /** Routing keys end with `.<queue>`; with 60 bytes of delay bits in front they must stay within 255. */
 const MAX_QUEUE_NAME_BYTES = 180;
 
 /**
- * The broker's topology work on its admin channel: declares each queue's `q`, `q.DQ`, `q.XQ`
- * and delay ladder once (concurrent callers share the declaration), and forgets a declaration
+ * The broker's topology work on its admin channel: declares each queue's `q`, `q.DQ`, `q.XQ`,
+ * `q.IF` and delay ladder once (concurrent callers share the declaration), and forgets a declaration
  * when the queue turns out to be gone, so that the next use declares it again.
  */
 export class Declarations {
@@ -107,6 +113,8 @@ export class Declarations {
     await this.withAdmin(async (channel) => {
       const queues = dramatiqQueues(queueName, this.#settings);
       await Promise.all(queues.map((q) => channel.assertQueue(q.name, { durable: true, arguments: q.arguments })));
+      // Never holds a message: its consumers mark the consumers of q that hold deliveries.
+      await channel.assertQueue(busyQueueName(queueName), { durable: true });
       await declareLadderQueues(channel, queueName, delayQueueName(queueName));
     });
   }

@@ -56,6 +56,14 @@ export class RabbitmqBroker extends Broker {
       discardPrefetched: (queueName) => {
         for (const consumer of this.#consumers) if (consumer.queueName === queueName) consumerInternals(consumer).discardPrefetched();
       },
+      busyHere: (queueName) => {
+        let busy = 0;
+        for (const consumer of this.#consumers) if (consumer.queueName === queueName && consumerInternals(consumer).busyMarked()) busy++;
+        return busy;
+      },
+      busySettled: async (queueName) => {
+        for (const consumer of this.#consumers) if (consumer.queueName === queueName) await consumerInternals(consumer).busySettled();
+      },
     });
     const declarations = this.#declarations;
     this.#host = {

@@ -3,6 +3,7 @@ import type { Broker, DeadLetter, JoinOptions, QueueDepths } from "../../lib/bro
 import { BrokerError, QueueJoinTimeout } from "../../lib/errors.ts";
 import { deadLetterQueueName, delayQueueName } from "../../lib/queue-names.ts";
 import { sleep } from "../../lib/sleep.ts";
+import { busyQueueName } from "./busy-marker.ts";
 import type { Connector } from "./connector.ts";
 import { readDeadLetter } from "./dead-letters.ts";
 import type { Declarations } from "./declarations.ts";
@@ -33,6 +34,8 @@ export class Inspector {
   readonly #codec: Codec;
   readonly #maxPriority: number | undefined;
   readonly #discardPrefetched: (queueName: string) => void;
+  readonly #busyHere: (queueName: string) => number;
+  readonly #busySettled: (queueName: string) => Promise<void>;
 
   constructor(options: {
     connector: Connector;
@@ -43,6 +46,10 @@ export class Inspector {
     maxPriority: number | undefined;
     /** Drops what this process's consumers of the queue prefetched but did not hand out. */
     discardPrefetched: (queueName: string) => void;
+    /** How many of this broker's consumers of the queue RabbitMQ counts as busy on `q.IF`. */
+    busyHere: (queueName: string) => number;
+    /** Resolves when no busy marker of this broker's consumers of the queue is being changed. */
+    busySettled: (queueName: string) => Promise<void>;
   }) {
     this.#connector = options.connector;
     this.#declarations = options.declarations;
@@ -51,18 +58,34 @@ export class Inspector {
     this.#codec = options.codec;
     this.#maxPriority = options.maxPriority;
     this.#discardPrefetched = options.discardPrefetched;
+    this.#busyHere = options.busyHere;
+    this.#busySettled = options.busySettled;
   }
 
+  /**
+   * `inFlight` is what this broker's consumers fetched and have not settled, plus one for each
+   * consumer elsewhere (another process, another broker) that holds deliveries of the queue: at
+   * least one each, and AMQP tells no more (see `busy-marker.ts`). So it is exact here, a lower
+   * bound across processes, and 0 exactly when no consumer anywhere holds a message of the queue.
+   */
   async depths(queueName: string): Promise<QueueDepths> {
+    // Our own markers first, so that RabbitMQ's count and ours agree about them.
+    await this.#busySettled(queueName);
+    const busyHere = this.#busyHere(queueName);
     // Upstream first (delay queue, ladder from the top, then q): a message moving down the
-    // ladder while we look is seen in the later queue rather than missed.
+    // ladder while we look is seen in the later queue rather than missed. The markers last: a
+    // message that left q while we looked is then held by a marked consumer.
     const names = [delayQueueName(queueName), ...levelQueueNames(queueName).reverse(), queueName, deadLetterQueueName(queueName)];
-    const counts = await this.#declarations.withAdmin((channel) => Promise.all(names.map((name) => channel.checkQueue(name).then((ok) => ok.messageCount))));
+    const [counts, busy] = await this.#declarations.withAdmin(async (channel) => {
+      const messages = await Promise.all(names.map((name) => channel.checkQueue(name).then((ok) => ok.messageCount)));
+      return [messages, (await channel.checkQueue(busyQueueName(queueName))).consumerCount] as const;
+    });
     const dead = counts.pop()!;
     const ready = counts.pop()!;
     const local = this.#counts.of(queueName);
     const delayed = counts.reduce((a, b) => a + b, 0) + local.moving;
-    return { ready: ready + local.prefetched, delayed, inFlight: local.inFlight, dead };
+    const busyElsewhere = Math.max(0, busy - Math.min(busyHere, this.#busyHere(queueName)));
+    return { ready: ready + local.prefetched, delayed, inFlight: local.inFlight + busyElsewhere, dead };
   }
 
   async join(queueName: string, options: JoinOptions): Promise<void> {

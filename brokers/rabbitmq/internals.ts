@@ -8,6 +8,10 @@ import type { Connector } from "./connector.ts";
 export interface ConsumerInternals {
   /** Deliveries held unsettled, buffered ones included. */
   readonly held: number;
+  /** Whether RabbitMQ counts this consumer's busy marker on `q.IF` (see `busy-marker.ts`). */
+  busyMarked(): boolean;
+  /** Resolves when no change of the busy marker is on its way. */
+  busySettled(): Promise<void>;
   /** Acks (drops) what waits in the buffer: `flush` for what the consumer prefetched. */
   discardPrefetched(): void;
   /** Makes RabbitMQ close the consuming channel with a protocol error, as a bug or a consumer timeout would. */

@@ -1,4 +1,6 @@
 import { expect } from "chai";
+import type { Channel } from "amqplib";
+import { ChannelLimit, GlobalQosRefused, GlobalQosSupport } from "../../brokers/rabbitmq/channel-limit.ts";
 import { RabbitmqBroker } from "../../brokers/rabbitmq/index.ts";
 import { actor } from "../../lib/actor.ts";
 import { sleep } from "../../lib/sleep.ts";
@@ -142,5 +144,58 @@ describe("RabbitMQ prefetch follows the worker's window", function () {
     expect(Math.min(shareA, shareB)).to.be.greaterThan(201 * 0.3);
     // Ahead of it: what was running or held within two windows (2 workers x 8), not the tail.
     expect(runs.indexOf("urgent")).to.be.lessThan(10 + 2 * 8 + 8);
+  });
+});
+
+describe("ChannelLimit", () => {
+  /** A channel that records each basic.qos; `refuseGlobal` makes it fail channel-wide ones with that message. */
+  function fakeChannel(refuseGlobal?: string) {
+    const sent: [number, boolean][] = [];
+    const channel = {
+      prefetch(count: number, global: boolean) {
+        sent.push([count, global]);
+        return refuseGlobal !== undefined && global ? Promise.reject(new Error(refuseGlobal)) : Promise.resolve({});
+      },
+    } as unknown as Channel;
+    return { channel, sent };
+  }
+
+  it("moves a channel-wide limit by steps, always back to the floor, one basic.qos at a time", async () => {
+    const { channel, sent } = fakeChannel();
+    const applied: number[] = [];
+    const limit = new ChannelLimit(channel, 8, new GlobalQosSupport(), (n) => applied.push(n));
+    await limit.start();
+    limit.want(10); // within a step (half the floor): no basic.qos
+    limit.want(100);
+    limit.want(400); // while the first is on its way: sent after it
+    await limit.settled();
+    limit.want(420); // within an eighth of 400
+    limit.want(4); // back to the floor
+    await limit.settled();
+    expect(sent).to.deep.equal([[8, true], [100, true], [400, true], [8, true]]);
+    expect(applied).to.deep.equal([100, 400, 8]);
+  });
+
+  it("keeps a fixed per-consumer limit once the server refuses channel-wide ones (RabbitMQ 4.3 denies global_qos)", async () => {
+    const named = new GlobalQosSupport();
+    const refusing = fakeChannel("Channel closed by server: 541 (INTERNAL-ERROR) with message \"INTERNAL_ERROR - Feature `global_qos` is deprecated.\"");
+    const first = await new ChannelLimit(refusing.channel, 8, named, () => {}).start().then(() => undefined, (error: unknown) => error);
+    expect(first).to.be.instanceOf(GlobalQosRefused);
+    const { channel, sent } = fakeChannel();
+    const limit = new ChannelLimit(channel, 8, named, () => {});
+    await limit.start();
+    limit.want(500);
+    await limit.lower(8);
+    expect(sent).to.deep.equal([[8, false]]);
+    expect(limit.fixed).to.equal(true);
+
+    // An error that does not say why: given up on after repeated failures, not after one.
+    const unnamed = new GlobalQosSupport();
+    const vague = fakeChannel("Channel ended, no reply will be forthcoming");
+    const once = await new ChannelLimit(vague.channel, 8, unnamed, () => {}).start().then(() => undefined, (error: unknown) => error);
+    expect(once).to.not.be.instanceOf(GlobalQosRefused);
+    expect(unnamed.denied).to.equal(false);
+    const twice = await new ChannelLimit(vague.channel, 8, unnamed, () => {}).start().then(() => undefined, (error: unknown) => error);
+    expect(twice).to.be.instanceOf(GlobalQosRefused);
   });
 });
