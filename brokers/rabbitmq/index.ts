@@ -131,9 +131,11 @@ export class RabbitmqBroker extends Broker {
 
   /**
    * Ready, delayed and dead counts come from RabbitMQ (`q`; `q.DQ` plus the ladder; `q.XQ`);
-   * ready also counts deliveries prefetched into this process's consumers but not yet fetched.
-   * In-flight counts the deliveries this process's workers fetched and have not settled:
-   * RabbitMQ does not report other processes' unacknowledged messages over AMQP.
+   * ready also counts deliveries prefetched into this broker's consumers but not yet fetched.
+   * In-flight counts the deliveries this broker's workers fetched and have not settled, plus one
+   * for each consumer elsewhere that holds messages of the queue: AMQP reports no more (see
+   * `busy-marker.ts`). Exact here, a lower bound across processes, 0 exactly when no dramats
+   * consumer anywhere holds a message of the queue.
    */
   async depths(queueName: string): Promise<QueueDepths> {
     await this.#declared(queueName);
@@ -141,9 +143,9 @@ export class RabbitmqBroker extends Broker {
   }
 
   /**
-   * Waits until `q`, `q.DQ` and the ladder are empty and this process holds no delivery of the
-   * queue (several looks in a row, since a message in transit between two queues is briefly in
-   * neither). With `failFast`, rejects on the first dead letter: with the actor's own error
+   * Waits until `q`, `q.DQ` and the ladder are empty and no dramats consumer, in this process or
+   * another, holds a delivery of the queue (two looks in a row, since a message in transit
+   * between two queues is briefly in neither). With `failFast`, rejects on the first dead letter: with the actor's own error
    * when this process dead-lettered it since the previous `join` or `flush` of the queue (a
    * message sent just before the join may fail before the join starts), else, when `q.XQ`
    * grows during the join, with a BrokerError carrying the reason.
