@@ -54,6 +54,11 @@ export class Connector {
     this.#log = logger;
   }
 
+  /** The open connection's TCP socket (none over TLS, or while disconnected). */
+  get socket(): Socket | undefined {
+    return this.#socket;
+  }
+
   /** The open connection, if any. */
   get model(): ChannelModel | undefined {
     return this.#model;

@@ -3,6 +3,7 @@
  * classes. Not exported from the package entry (`dramats/brokers/rabbitmq`).
  */
 import type { ChannelModel } from "amqplib";
+import type { Socket } from "node:net";
 import type { Connector } from "./connector.ts";
 import type { RabbitmqConsumer } from "./consumer.ts";
 import type { RabbitmqBroker } from "./index.ts";
@@ -26,6 +27,11 @@ export function abandon(consumer: RabbitmqConsumer): void {
 /** Destroys the socket of the broker's own (publishing and admin) connection; it reconnects. */
 export function dropConnection(broker: RabbitmqBroker): void {
   brokerInternals(broker).connector.dropSocket(new Error("connection dropped for tests"));
+}
+
+/** The TCP socket of the broker's own connection, once connected (none over TLS). */
+export function brokerSocket(broker: RabbitmqBroker): Socket | undefined {
+  return brokerInternals(broker).connector.socket;
 }
 
 /** A connector with the broker's URL, TLS and backoff settings. */

@@ -1,7 +1,10 @@
 import { expect } from "chai";
 import type { Socket } from "node:net";
+import { RabbitmqBroker } from "../../brokers/rabbitmq/index.ts";
+import { brokerSocket } from "../../brokers/rabbitmq/testing.ts";
 import { connectWithSocket, WriteBatcher } from "../../brokers/rabbitmq/write-batching.ts";
-import { amqpUrl, uniqueQueue } from "../helpers/amqp.ts";
+import { Message } from "../../lib/message.ts";
+import { amqpUrl, deleteQueues, uniqueQueue } from "../helpers/amqp.ts";
 
 describe("RabbitMQ socket write batching", function () {
   this.timeout(15_000);
@@ -58,5 +61,25 @@ describe("RabbitMQ socket write batching", function () {
     // Unbatched, every frame is a write of its own; batched, a 16 KiB socket buffer's worth per write.
     expect(plain.writes).to.be.at.least(300);
     expect(batched.writes).to.be.below(300 / 10);
+  });
+
+  it("is on for the broker's own connection: concurrent enqueues go out in a few socket writes", async () => {
+    const url = await amqpUrl();
+    const broker = new RabbitmqBroker({ url, middleware: [] });
+    const queue = uniqueQueue("rmq_batch_broker");
+    broker.declareQueue(queue);
+    const message = (i: number) => new Message({ queueName: queue, actorName: "rmq_batch", args: [i], options: {} });
+    try {
+      await broker.enqueue(message(-1)); // connects and opens the channel
+      const socket = brokerSocket(broker);
+      expect(socket).to.not.equal(undefined);
+      const writes = countWrites(socket!);
+      await Promise.all(Array.from({ length: 300 }, (_, i) => broker.enqueue(message(i))));
+      expect(writes.count).to.be.below(300 / 10);
+      expect((await broker.depths(queue)).ready).to.equal(301);
+    } finally {
+      await broker.close();
+      await deleteQueues(url, [queue]);
+    }
   });
 });
