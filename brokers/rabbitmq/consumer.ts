@@ -197,14 +197,17 @@ export class RabbitmqConsumer extends Consumer {
 
   #onChannelClosed(channel: Channel): void {
     if (channel === this.#acks?.channel) this.#forgetDeliveries();
-    else if (channel === this.#delayChannel) {
-      this.#delayChannel = undefined;
-      this.#marker?.kill();
-    }
+    else if (channel === this.#delayChannel) this.#forgetDelayChannel();
     else return;
     // A channel closed by the server while the connection lives (a protocol error, a
     // consumer timeout): start over on a fresh connection.
     if (!this.#closing) this.#connector.reset();
+  }
+
+  /** The delay channel is gone, and the busy marker it carried with it. */
+  #forgetDelayChannel(): void {
+    this.#delayChannel = undefined;
+    this.#marker?.kill();
   }
 
   /** The channel is gone: RabbitMQ requeues its deliveries, so stop counting and never ack them. */
