@@ -16,7 +16,7 @@ const tagOf = (d: AckableDelivery): number => d.raw.fields.deliveryTag;
  */
 export class AckBatch {
   readonly channel: Channel;
-  /** Called after frames are handed to amqplib (the connection's write batching). */
+  /** Called after several frames are handed to amqplib at once (the connection's write batching). */
   readonly #wrote: () => void;
   /** Deliveries in tag order (RabbitMQ numbers them in the order it sends them). */
   #order: AckableDelivery[] = [];
@@ -72,16 +72,19 @@ export class AckBatch {
     }
     const lowest = this.#head < this.#order.length ? tagOf(this.#order[this.#head]!) : Infinity;
     let upTo: AckableDelivery | undefined;
+    let frames = 0;
     try {
       for (const d of pending) {
         if (tagOf(d) < lowest) {
           if (upTo === undefined || tagOf(d) > tagOf(upTo)) upTo = d;
         } else {
           this.channel.ack(d.raw);
+          frames++;
         }
       }
       if (upTo) this.channel.ack(upTo.raw, true);
-      this.#wrote();
+      // A lone (multiple) ack is one write anyway: batching would only add its own cost.
+      if (frames > 0) this.#wrote();
     } catch {
       // The channel closed meanwhile: RabbitMQ requeues what was not acked.
     }
