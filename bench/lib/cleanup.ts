@@ -1,8 +1,7 @@
 // Deletes what bench runs create on the shared servers.
 import amqp from "amqplib";
 import { Redis } from "ioredis";
-import { levelQueueNames } from "../../brokers/rabbitmq/delays.ts";
-import { deadLetterQueueName, delayQueueName } from "../../lib/queue-names.ts";
+import { rabbitmqQueueNames } from "../../brokers/rabbitmq/declarations.ts";
 import { AMQP_URL, REDIS_URL } from "./config.ts";
 
 /** Deletes every key matching `pattern` (SCAN, never KEYS). */
@@ -25,7 +24,7 @@ export async function deleteRabbitQueues(queues: string[], plain = false): Promi
   const connection = await amqp.connect(AMQP_URL);
   try {
     const channel = await connection.createChannel();
-    const names = plain ? queues : queues.flatMap((q) => [q, delayQueueName(q), deadLetterQueueName(q), ...levelQueueNames(q)]);
+    const names = plain ? queues : queues.flatMap(rabbitmqQueueNames);
     for (const name of names) await channel.deleteQueue(name);
     await channel.close();
   } finally {

@@ -16,6 +16,8 @@ const tagOf = (d: AckableDelivery): number => d.raw.fields.deliveryTag;
  */
 export class AckBatch {
   readonly channel: Channel;
+  /** Called after several frames are handed to amqplib at once (the connection's write batching). */
+  readonly #wrote: () => void;
   /** Deliveries in tag order (RabbitMQ numbers them in the order it sends them). */
   #order: AckableDelivery[] = [];
   #head = 0;
@@ -23,8 +25,9 @@ export class AckBatch {
   #scheduled = false;
   #dead = false;
 
-  constructor(channel: Channel) {
+  constructor(channel: Channel, wrote: () => void = () => {}) {
     this.channel = channel;
+    this.#wrote = wrote;
   }
 
   get dead(): boolean {
@@ -48,6 +51,7 @@ export class AckBatch {
     if (this.#dead) return;
     try {
       this.channel.nack(delivery.raw, false, true);
+      this.#wrote();
     } catch {
       // The channel closed meanwhile: RabbitMQ requeues it anyway.
     }
@@ -68,15 +72,19 @@ export class AckBatch {
     }
     const lowest = this.#head < this.#order.length ? tagOf(this.#order[this.#head]!) : Infinity;
     let upTo: AckableDelivery | undefined;
+    let frames = 0;
     try {
       for (const d of pending) {
         if (tagOf(d) < lowest) {
           if (upTo === undefined || tagOf(d) > tagOf(upTo)) upTo = d;
         } else {
           this.channel.ack(d.raw);
+          frames++;
         }
       }
       if (upTo) this.channel.ack(upTo.raw, true);
+      // A lone (multiple) ack is one write anyway: batching would only add its own cost.
+      if (frames > 0) this.#wrote();
     } catch {
       // The channel closed meanwhile: RabbitMQ requeues what was not acked.
     }

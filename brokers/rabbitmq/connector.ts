@@ -1,8 +1,9 @@
-import amqp, { type ChannelModel, type Options } from "amqplib";
+import type { ChannelModel, Options } from "amqplib";
+import type { Socket } from "node:net";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { ConnectionClosed, ConnectionFailed } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logging.ts";
-import { batchSocketWrites } from "./write-batching.ts";
+import { connectWithSocket, WriteBatcher } from "./write-batching.ts";
 
 /** How a connector reaches the server and backs off between attempts. */
 export interface ConnectorSettings {
@@ -33,6 +34,9 @@ export class Connector {
   readonly #setup: (model: ChannelModel) => Promise<void>;
   readonly #log: Logger;
   #model: ChannelModel | undefined;
+  /** The open connection's TCP socket (none over TLS), and its write batcher. */
+  #socket: Socket | undefined;
+  #batcher: WriteBatcher | undefined;
   /** The connection being set up, and whether someone asked for a reset meanwhile. */
   #connecting: ChannelModel | undefined;
   #resetWhileConnecting = false;
@@ -48,6 +52,11 @@ export class Connector {
     this.#settings = settings;
     this.#setup = setup;
     this.#log = logger;
+  }
+
+  /** The open connection's TCP socket (none over TLS, or while disconnected). */
+  get socket(): Socket | undefined {
+    return this.#socket;
   }
 
   /** The open connection, if any. */
@@ -95,8 +104,9 @@ export class Connector {
       let model: ChannelModel | undefined;
       try {
         this.#resetWhileConnecting = false;
-        model = await amqp.connect(this.#settings.url, this.#settings.socketOptions as Options.Connect);
-        batchSocketWrites(model);
+        const opened = await connectWithSocket(this.#settings.url, this.#settings.socketOptions as Options.Connect);
+        model = opened.model;
+        const batcher = opened.socket && new WriteBatcher(opened.socket);
         this.#connecting = model;
         model.on("error", (error: Error) => this.#log.warn({ err: error, connection: this.name }, "RabbitMQ connection error"));
         model.on("blocked", (reason: string) => this.#log.warn({ connection: this.name, reason }, "RabbitMQ blocked the connection"));
@@ -109,6 +119,8 @@ export class Connector {
         this.#connecting = undefined;
         this.generation++;
         this.#model = model;
+        this.#socket = opened.socket;
+        this.#batcher = batcher;
         if (this.#everConnected) this.#log.info({ connection: this.name, attempt }, "Reconnected to RabbitMQ");
         this.#everConnected = true;
         this.#lastError = undefined;
@@ -141,9 +153,16 @@ export class Connector {
     return base * (0.8 + Math.random() * 0.4);
   }
 
+  /** Gathers the frames just handed to amqplib with the rest of this turn's into one socket write. */
+  batchWrites(): void {
+    this.#batcher?.batch();
+  }
+
   #onClose(model: ChannelModel): void {
     if (this.#model !== model) return;
     this.#model = undefined;
+    this.#socket = undefined;
+    this.#batcher = undefined;
     if (this.#closed) return;
     this.#log.warn({ connection: this.name }, "Lost the RabbitMQ connection; reconnecting");
     this.start();
@@ -183,10 +202,18 @@ export class Connector {
   destroy(): void {
     this.#closed = true;
     this.#wakeBackoff?.();
-    const model = this.#model;
+    this.dropSocket(new Error("connection destroyed (simulated crash)"));
     this.#model = undefined;
     this.#notify();
-    const stream = (model?.connection as unknown as { stream?: { destroy(error?: Error): void } } | undefined)?.stream;
-    stream?.destroy(new Error("connection destroyed (simulated crash)"));
+  }
+
+  /**
+   * Destroys the socket without the closing handshake, as a network failure would; the
+   * connection then reconnects unless closed. Over TLS, where the socket is not at hand, the
+   * connection is closed instead. For fault specs.
+   */
+  dropSocket(error: Error): void {
+    if (this.#socket !== undefined) this.#socket.destroy(error);
+    else this.#model?.close().catch(() => {});
   }
 }

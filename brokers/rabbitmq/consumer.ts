@@ -4,7 +4,10 @@ import type { Logger } from "../../lib/logging.ts";
 import type { Message } from "../../lib/message.ts";
 import { delayQueueName } from "../../lib/queue-names.ts";
 import { AckBatch } from "./acks.ts";
+import { BusyMarker } from "./busy-marker.ts";
+import { ChannelLimit, GlobalQosRefused, GlobalQosSupport } from "./channel-limit.ts";
 import type { Connector } from "./connector.ts";
+import { registerConsumer } from "./internals.ts";
 
 /** A delivery remembers the channel it came on: acks are only ever sent on that channel. */
 export interface RabbitmqDelivery extends Delivery {
@@ -55,6 +58,13 @@ export interface ConsumerHost {
  * Messages on `q.DQ` (Python producers put delayed messages there, with an `eta`) are not handed
  * to the worker: each is published on at once (to `q` when due, else into the delay ladder) and
  * then acked, so none is held for longer than a publish round trip.
+ *
+ * How many deliveries RabbitMQ pushes follows the worker's prefetch window: `prefetch` is where
+ * the channel's limit starts and the lowest it goes, and each `fetch(max)` asks for room for
+ * what the worker holds plus `max` (see `channel-limit.ts`). When the limit goes down, buffered
+ * deliveries beyond it are given back, so other consumers can take them; a `requeue` of fetched
+ * deliveries (a worker giving back what it will not start soon) lowers the limit first, so that
+ * RabbitMQ does not push them straight back here.
  */
 export class RabbitmqConsumer extends Consumer {
   readonly queueName: string;
@@ -64,6 +74,11 @@ export class RabbitmqConsumer extends Consumer {
   readonly #log: Logger;
   /** Acks of the channel consuming `q`; a new one per channel. */
   #acks: AckBatch | undefined;
+  /** The prefetch limit of that channel. */
+  #limit: ChannelLimit | undefined;
+  readonly #globalQos = new GlobalQosSupport();
+  /** Shows other processes, through `q.IF`, whether this consumer holds deliveries. */
+  #marker: BusyMarker | undefined;
   /** The channel consuming `q.DQ` (apart, so that `multiple` acks on `q` never touch it). */
   #delayChannel: Channel | undefined;
   #buffer: TrackedDelivery[] = [];
@@ -84,26 +99,40 @@ export class RabbitmqConsumer extends Consumer {
     this.#log = host.logger;
     this.#connector = host.newConnector(`consumer ${queueName}`, (model) => this.#setup(model));
     this.#connector.start();
-  }
-
-  /** Deliveries this consumer holds unsettled. */
-  get unsettled(): number {
-    return this.#unsettled.size;
+    const unsettled = this.#unsettled;
+    registerConsumer(this, {
+      get held() {
+        return unsettled.size;
+      },
+      busyMarked: () => this.#marker?.counted ?? false,
+      busySettled: () => this.#marker?.settled() ?? Promise.resolve(),
+      discardPrefetched: () => this.#discardPrefetched(),
+      provokeChannelError: () => this.#provokeChannelError(),
+      abandon: () => this.#abandon(),
+    });
   }
 
   async #setup(model: ChannelModel): Promise<void> {
     // On a reconnection the server may have lost the queues (a wiped node, a deleted queue).
     await this.#host.ensureQueue(this.queueName, this.#setups++ > 0);
+    // The delay channel first: it carries the busy marker, which must exist before any delivery.
+    const delayChannel = await this.#openChannel(model);
+    this.#delayChannel = delayChannel;
+    this.#marker = new BusyMarker(delayChannel, this.queueName);
+    await delayChannel.prefetch(this.#host.delayQueuePrefetch);
+
     const channel = await this.#openChannel(model);
-    const acks = new AckBatch(channel);
+    const acks = new AckBatch(channel, () => this.#connector.batchWrites());
     this.#acks = acks;
-    await channel.prefetch(this.#prefetch);
+    const limit = new ChannelLimit(channel, this.#prefetch, this.#globalQos, (applied) => this.#limitApplied(limit, applied));
+    this.#limit = limit;
+    await limit.start().catch((error: unknown) => {
+      if (error instanceof GlobalQosRefused) this.#log.warn({ err: error.cause, queue: this.queueName }, error.message);
+      throw error;
+    });
     const { consumerTag } = await channel.consume(this.queueName, (message) => this.#onDelivery(acks, message), { noAck: false });
     this.#consumerTag = consumerTag;
 
-    const delayChannel = await this.#openChannel(model);
-    this.#delayChannel = delayChannel;
-    await delayChannel.prefetch(this.#host.delayQueuePrefetch);
     const delayed = await delayChannel.consume(delayQueueName(this.queueName), (message) => this.#onDelayed(delayChannel, message), { noAck: false });
     this.#delayConsumerTag = delayed.consumerTag;
   }
@@ -128,6 +157,7 @@ export class RabbitmqConsumer extends Consumer {
     };
     acks.received(delivery);
     this.#unsettled.add(delivery);
+    this.#marker?.set(true);
     this.#host.track(this.queueName, 1, 0);
     this.#buffer.push(delivery);
     this.#wake();
@@ -167,17 +197,27 @@ export class RabbitmqConsumer extends Consumer {
 
   #onChannelClosed(channel: Channel): void {
     if (channel === this.#acks?.channel) this.#forgetDeliveries();
-    else if (channel === this.#delayChannel) this.#delayChannel = undefined;
+    else if (channel === this.#delayChannel) this.#forgetDelayChannel();
     else return;
     // A channel closed by the server while the connection lives (a protocol error, a
     // consumer timeout): start over on a fresh connection.
     if (!this.#closing) this.#connector.reset();
   }
 
+  /** The delay channel is gone, and the busy marker it carried with it. */
+  #forgetDelayChannel(): void {
+    this.#delayChannel = undefined;
+    this.#marker?.kill();
+  }
+
   /** The channel is gone: RabbitMQ requeues its deliveries, so stop counting and never ack them. */
   #forgetDeliveries(): void {
     this.#acks?.kill();
     this.#acks = undefined;
+    this.#limit?.kill();
+    this.#limit = undefined;
+    this.#marker?.kill();
+    this.#marker = undefined;
     if (this.#unsettled.size > 0) {
       const buffered = this.#buffer.length;
       this.#host.track(this.queueName, -buffered, -(this.#unsettled.size - buffered));
@@ -195,6 +235,7 @@ export class RabbitmqConsumer extends Consumer {
 
   async fetch(max: number, timeout: number): Promise<RabbitmqDelivery[]> {
     if (this.#closing) return [];
+    this.#limit?.want(this.#unsettled.size - this.#buffer.length + max);
     if (this.#buffer.length === 0) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -217,6 +258,7 @@ export class RabbitmqConsumer extends Consumer {
   #settle(d: TrackedDelivery): boolean {
     if (!this.#unsettled.delete(d)) return false;
     d.settled = true;
+    if (this.#unsettled.size === 0) this.#marker?.set(false);
     if (d.fetched) this.#host.track(this.queueName, 0, -1);
     else {
       this.#host.track(this.queueName, -1, 0);
@@ -250,22 +292,38 @@ export class RabbitmqConsumer extends Consumer {
   }
 
   async requeue(deliveries: Delivery[]): Promise<void> {
+    const limit = this.#limit;
+    if (!this.#closing && limit !== undefined && limit.target > limit.floor) {
+      let fetched = 0;
+      for (const delivery of deliveries) if ((delivery as TrackedDelivery).fetched && this.#unsettled.has(delivery as TrackedDelivery)) fetched++;
+      // Lower the limit first: with room left under the old one, RabbitMQ would push them straight back here.
+      if (fetched > 0) await limit.lower(this.#unsettled.size - this.#buffer.length - fetched);
+    }
     for (const delivery of deliveries) {
       const d = delivery as TrackedDelivery;
       if (this.#settle(d)) d.acks.requeue(d);
     }
   }
 
-  /** @internal Acks (drops) the deliveries waiting in the buffer: `flush` for what this consumer prefetched. */
-  discardPrefetched(): void {
+  /** RabbitMQ applied a new limit: buffered deliveries beyond it go back to the queue, latest first. */
+  #limitApplied(limit: ChannelLimit, applied: number): void {
+    if (limit !== this.#limit || this.#closing) return;
+    const excess = Math.min(this.#buffer.length, this.#unsettled.size - applied);
+    if (excess <= 0) return;
+    const back = this.#buffer.splice(this.#buffer.length - excess);
+    for (const d of back.reverse()) if (this.#settle(d)) d.acks.requeue(d);
+  }
+
+  /** Acks (drops) the deliveries waiting in the buffer: `flush` for what this consumer prefetched. */
+  #discardPrefetched(): void {
     for (const d of [...this.#buffer]) void this.ack(d);
   }
 
   /**
-   * @internal Makes RabbitMQ close the consuming channel with a protocol error (an ack for an
-   * unknown delivery tag), as a real bug or a consumer timeout would. For fault tests.
+   * Makes RabbitMQ close the consuming channel with a protocol error (an ack for an unknown
+   * delivery tag), as a real bug or a consumer timeout would. For fault specs (`testing.ts`).
    */
-  provokeChannelError(): void {
+  #provokeChannelError(): void {
     this.#acks?.channel.ack({ fields: { deliveryTag: 2 ** 31 } } as unknown as ConsumeMessage);
   }
 
@@ -296,9 +354,9 @@ export class RabbitmqConsumer extends Consumer {
   /**
    * Vanishes like a killed process: the socket is destroyed with no cleanup, so nothing is
    * acked or requeued by us; RabbitMQ requeues the unacknowledged deliveries once it notices.
-   * For fault tests.
+   * For fault specs (`testing.ts`).
    */
-  abandon(): void {
+  #abandon(): void {
     this.#closing = true;
     this.#wake();
     this.#forgetDeliveries();

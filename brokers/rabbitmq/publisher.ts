@@ -2,7 +2,6 @@ import type { ConfirmChannel } from "amqplib";
 import { BrokerError, ConnectionClosed } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logging.ts";
 import type { Connector } from "./connector.ts";
-import { channelFlusher } from "./write-batching.ts";
 
 /** What a publish may set besides the body: always persistent and mandatory. */
 export interface PublishProperties {
@@ -17,12 +16,6 @@ export interface Publish {
   readonly content: Buffer;
   readonly properties: PublishProperties;
 }
-
-/**
- * Publishes queued on the channel before they are handed to the socket (see `channelFlusher`):
- * about 16 KiB of small messages, one socket write.
- */
-const FLUSH_EVERY = 64;
 
 /**
  * Publishes persistent messages with publisher confirms on one confirm channel of a connector.
@@ -40,8 +33,6 @@ export class Publisher {
   readonly #connector: Connector;
   readonly #log: Logger;
   #channel: ConfirmChannel | undefined;
-  #flush: (() => void) | undefined;
-  #unflushed = 0;
   #opening: Promise<ConfirmChannel> | undefined;
   /** Numbers the publishes; a publish's message id is its number in base 36, to match returns. */
   #seq = 0;
@@ -123,10 +114,7 @@ export class Publisher {
       confirmed(error);
       return;
     }
-    if (++this.#unflushed >= FLUSH_EVERY) {
-      this.#unflushed = 0;
-      this.#flush?.();
-    }
+    this.#connector.batchWrites();
   }
 
   #wasReturned(id: string): boolean {
@@ -162,8 +150,6 @@ export class Publisher {
           if (this.#channel === channel) this.#channel = undefined;
         });
         this.#channel = channel;
-        this.#flush = channelFlusher(channel);
-        this.#unflushed = 0;
         return channel;
       } catch (error) {
         throw translate(error);

@@ -1,69 +1,70 @@
-import type { ChannelModel } from "amqplib";
-import type { Readable, Writable } from "node:stream";
+import amqp, { type ChannelModel, type Options } from "amqplib";
+import { subscribe, unsubscribe } from "node:diagnostics_channel";
+import type { Socket } from "node:net";
 
-/** The parts of amqplib's (2.x) connection internals this relies on. */
-interface Internals {
-  stream?: { cork?: () => void; uncork?: () => void };
-  muxer?: { _readIncoming?: () => void };
-}
+/** Node publishes every TCP client socket it creates in `net.connect` on this channel. */
+const NET_CLIENT_SOCKET = "net.client.socket";
 
 /**
- * Makes a connection write the frames queued by its channels in one socket write per burst
- * instead of one per frame.
- *
- * amqplib queues each publish (or ack) as a frame on its channel, and its multiplexer then
- * copies the queued frames to the socket one `write` at a time. While the kernel accepts them,
- * every frame costs a syscall: about a third of a producer's CPU when a thousand publishes are
- * written at once. Corking the socket while the multiplexer runs gathers them into one
- * `writev` per pass (a pass stops at the socket's high-water mark and resumes on `drain`). The
- * frames, their order and the moment they leave are unchanged: the pass ends with the uncork.
- *
- * Returns false, changing nothing, when the internals are not what it expects.
+ * Connects with amqplib and returns the TCP socket it opened, as Node's `net.client.socket`
+ * diagnostics channel shows it: amqplib creates the socket synchronously inside `connect`, so
+ * the first socket published while `connect` runs is its own. No socket for `amqps://`
+ * (`tls.connect` publishes none); batching is then off and everything else works as usual.
  */
-export function batchSocketWrites(model: ChannelModel): boolean {
-  const { stream, muxer } = (model as unknown as { connection?: Internals }).connection ?? {};
-  const readIncoming = muxer?._readIncoming;
-  if (stream?.cork === undefined || stream.uncork === undefined || muxer === undefined || typeof readIncoming !== "function") return false;
-  const socket = stream as { cork(): void; uncork(): void };
-  muxer._readIncoming = function (this: unknown): void {
-    socket.cork();
-    try {
-      readIncoming.call(this);
-    } finally {
-      socket.uncork();
-    }
+export async function connectWithSocket(url: string, options: Options.Connect): Promise<{ model: ChannelModel; socket: Socket | undefined }> {
+  let socket: Socket | undefined;
+  const seen = (message: unknown): void => {
+    socket ??= (message as { socket: Socket }).socket;
   };
-  return true;
-}
-
-interface ChannelInternals {
-  ch?: number;
-  connection?: { stream?: Writable; channels?: ({ buffer?: Readable } | undefined)[] };
+  subscribe(NET_CLIENT_SOCKET, seen);
+  let connecting: Promise<ChannelModel>;
+  try {
+    connecting = amqp.connect(url, options);
+  } finally {
+    unsubscribe(NET_CLIENT_SOCKET, seen);
+  }
+  return { model: await connecting, socket };
 }
 
 /**
- * A function that writes the frames a channel queued so far to the socket at once (one
- * write), instead of when the multiplexer next runs (on `setImmediate`, once the caller
- * yields). A producer that publishes a thousand messages in one synchronous loop calls it
- * every few dozen publishes, so RabbitMQ starts storing the first ones while the rest are
- * still being encoded, rather than receiving them all after the loop. Frames keep their
- * order: the channel's queue is read in order, and the multiplexer reads the same queue.
- * Skips when the socket is already backed up (the multiplexer resumes on `drain`).
+ * Gathers the frames amqplib writes to a connection's socket in one turn of the event loop into
+ * one socket write (`writev`), instead of one write, and one syscall, per frame.
  *
- * Undefined when the internals are not what it expects (publishing works as before).
+ * amqplib queues each publish or ack as frames on its channel, and its multiplexer copies them
+ * to the socket on `setImmediate`, one `write` at a time: about a third of a producer's CPU when
+ * a thousand publishes are written at once. `batch()`, called just after handing amqplib a
+ * frame, corks the socket until the multiplexer's pass is over: the uncork is scheduled from a
+ * `process.nextTick`, behind the `readable` event that schedules the multiplexer, so it runs
+ * right after the pass in the same check phase. A pass that stopped at the socket's high-water
+ * mark resumes on `drain`; that pass is corked by listeners around the multiplexer's own.
+ * Only public Node APIs are used: if amqplib's scheduling changed, frames would simply go out
+ * one write each again, in the same order and at the same moment.
  */
-export function channelFlusher(channel: object): (() => void) | undefined {
-  const { ch, connection } = channel as ChannelInternals;
-  const socket = connection?.stream;
-  const queue = ch === undefined ? undefined : connection?.channels?.[ch]?.buffer;
-  if (socket === undefined || queue === undefined || typeof queue.read !== "function" || typeof socket.cork !== "function") return undefined;
-  return () => {
-    if (socket.writableNeedDrain || queue.readableLength === 0) return;
-    socket.cork();
-    try {
-      for (let frame = queue.read() as Buffer | null; frame !== null; frame = queue.read() as Buffer | null) socket.write(frame);
-    } finally {
-      socket.uncork();
-    }
+export class WriteBatcher {
+  readonly #socket: Socket;
+  #corked = false;
+
+  constructor(socket: Socket) {
+    this.#socket = socket;
+    // The multiplexer's drain listener was added when amqplib opened the connection.
+    socket.prependListener("drain", () => socket.cork());
+    socket.on("drain", () => socket.uncork());
+  }
+
+  /** Call right after handing amqplib frames to write: they go out with the rest of this turn's. */
+  batch(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#socket.cork();
+    process.nextTick(this.#scheduleUncork);
+  }
+
+  readonly #scheduleUncork = (): void => {
+    setImmediate(this.#uncork);
+  };
+
+  readonly #uncork = (): void => {
+    this.#corked = false;
+    this.#socket.uncork();
   };
 }

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { RabbitmqBroker, type RabbitmqConsumer, type RabbitmqDelivery } from "../../brokers/rabbitmq/index.ts";
 import { ladderRoute, levelQueueName, MAX_LADDER_DELAY } from "../../brokers/rabbitmq/delays.ts";
 import { Publisher } from "../../brokers/rabbitmq/publisher.ts";
+import { dropConnection, heldBy, newConnector, provokeChannelError } from "../../brokers/rabbitmq/testing.ts";
 import { BrokerError, ConnectionClosed, ConnectionFailed } from "../../lib/errors.ts";
 import { getLogger } from "../../lib/logging.ts";
 import { Message } from "../../lib/message.ts";
@@ -85,7 +86,7 @@ describe("RabbitmqBroker", function () {
       await broker.enqueue(message());
       const outcomes = Array.from({ length: 2_000 }, (_, i) => broker.enqueue(message([i])).then(() => "ok", (error: unknown) => error));
       await new Promise((resolve) => setImmediate(resolve));
-      broker.dropConnectionForTests();
+      dropConnection(broker);
       const settled = await Promise.all(outcomes);
       const failures = settled.filter((o) => o !== "ok");
       expect(failures.length).to.be.above(0);
@@ -99,7 +100,7 @@ describe("RabbitmqBroker", function () {
       const refusing = uniqueQueue("rmq_refuse");
       const raw = await rawChannel(url);
       await raw.channel.assertQueue(refusing, { durable: true, arguments: { "x-max-length": 0, "x-overflow": "reject-publish" } });
-      const connector = broker.newConnector("spec publisher", async () => {});
+      const connector = newConnector(broker, "spec publisher");
       const publisher = new Publisher(connector, getLogger("spec"));
       try {
         const error = await publisher.publish("", refusing, Buffer.from("x"), {}).then(() => undefined, (e: unknown) => e);
@@ -119,7 +120,7 @@ describe("RabbitmqBroker", function () {
       const raw = await rawChannel(url);
       await raw.channel.assertQueue(refusing, { durable: true, arguments: { "x-max-length": 0, "x-overflow": "reject-publish" } });
       await broker.enqueue(message()); // declares the queue
-      const connector = broker.newConnector("spec publisher", async () => {});
+      const connector = newConnector(broker, "spec publisher");
       const publisher = new Publisher(connector, getLogger("spec"));
       const to = (routingKey: string) => ({ exchange: "", routingKey, content: Buffer.from("x"), properties: {} });
       try {
@@ -141,7 +142,7 @@ describe("RabbitmqBroker", function () {
       await broker.enqueue(message());
       const outcome = broker.enqueueMany(Array.from({ length: 2_000 }, (_, i) => message([i]))).then(() => "ok", (error: unknown) => error);
       await new Promise((resolve) => setImmediate(resolve));
-      broker.dropConnectionForTests();
+      dropConnection(broker);
       const settled = await outcome;
       // All 2,000 confirmed before the drop is possible on a fast machine; otherwise it is a ConnectionClosed.
       if (settled !== "ok") expect(settled).to.be.instanceOf(ConnectionClosed);
@@ -175,7 +176,7 @@ describe("RabbitmqBroker", function () {
       const sentAt = Date.now();
       await broker.enqueue(message(["later"]), { delay: 1_500 }); // 1024 + 256 + 128 + 64 + 16 + 8 + 4
       await sleep(100);
-      expect(consumer.unsettled).to.equal(0);
+      expect(heldBy(consumer)).to.equal(0);
       expect(await readyCount(levelQueueName(queue, 10))).to.equal(1);
       expect(await broker.depths(queue)).to.deep.include({ ready: 0, delayed: 1, inFlight: 0 });
       const [delivery] = await fetchN(consumer, 1, 5_000);
@@ -225,7 +226,7 @@ describe("RabbitmqBroker", function () {
         "the move out of q.DQ into the ladder",
       );
       expect(await broker.depths(queue)).to.deep.include({ ready: 0, inFlight: 0 });
-      expect(consumer.unsettled).to.equal(0);
+      expect(heldBy(consumer)).to.equal(0);
       const [delivery] = await fetchN(consumer, 1);
       expect(Date.now()).to.be.at.least(eta);
       const moved = broker.decode(delivery!.body);
@@ -243,14 +244,14 @@ describe("RabbitmqBroker", function () {
       const consumer = consume(2);
       const old = await fetchN(consumer, 2);
       expect(old).to.have.length(2);
-      consumer.provokeChannelError();
+      provokeChannelError(consumer);
       const again = await fetchN(consumer, 2);
       expect(again.map((d) => d.redelivered)).to.deep.equal([true, true]);
       // Acks for the dead channel's deliveries are dropped: sent on the new channel, their tags
       // would settle the redelivered copies (or close the channel again).
       for (const d of old) await consumer.ack(d);
       await sleep(50);
-      expect(consumer.unsettled).to.equal(2);
+      expect(heldBy(consumer)).to.equal(2);
       await consumer.requeue(again);
       await waitFor(async () => (await broker.depths(queue)).ready === 2, 2_000, "both messages back in the queue");
     });

@@ -1,4 +1,5 @@
 import { RabbitmqBroker, type RabbitmqConsumer } from "../../brokers/rabbitmq/index.ts";
+import { abandon, heldBy } from "../../brokers/rabbitmq/testing.ts";
 import { amqpUrl, deleteQueues, waitFor } from "../helpers/amqp.ts";
 import { brokerContract } from "./broker.contract.ts";
 
@@ -11,8 +12,8 @@ brokerContract("rabbitmq", async ({ middleware }) => {
     // A dead worker: its socket is destroyed with no goodbye; RabbitMQ requeues what it held.
     crash: async (consumer) => {
       const doomed = consumer as RabbitmqConsumer;
-      const held = doomed.unsettled;
-      doomed.abandon();
+      const held = heldBy(doomed);
+      abandon(doomed);
       await waitFor(async () => (await broker.depths(doomed.queueName)).ready >= held, 5_000, "the crashed consumer's messages to return");
     },
     close: async () => {

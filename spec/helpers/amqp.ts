@@ -2,8 +2,7 @@ import amqp from "amqplib";
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { promisify } from "node:util";
-import { levelQueueNames } from "../../brokers/rabbitmq/delays.ts";
-import { deadLetterQueueName, delayQueueName } from "../../lib/queue-names.ts";
+import { rabbitmqQueueNames } from "../../brokers/rabbitmq/declarations.ts";
 import { sleep } from "../../lib/sleep.ts";
 
 const run = promisify(execFile);
@@ -47,7 +46,7 @@ export function uniqueQueue(prefix = "spec"): string {
 
 /** Every RabbitMQ queue dramats creates for a canonical queue name. */
 export function queueTopology(queueName: string): string[] {
-  return [queueName, delayQueueName(queueName), deadLetterQueueName(queueName), ...levelQueueNames(queueName)];
+  return rabbitmqQueueNames(queueName);
 }
 
 /** Deletes the queues (and their ladders) of the given canonical names. */
