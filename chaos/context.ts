@@ -1,0 +1,152 @@
+// What every scenario works with: its own queue and ledger folder on one broker, the fleets it
+// starts (always cleaned up), sending, and waiting for the drain with a deadline.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import type { QueueDepths } from "../lib/broker.ts";
+import { Message } from "../lib/message.ts";
+import { sleep } from "../lib/sleep.ts";
+import { APP_ENV } from "./app-env.ts";
+import { Fleet, type FleetSettings } from "./fleet.ts";
+import { LedgerReader } from "./ledger.ts";
+import type { Profile } from "./profiles.ts";
+import { Tally } from "./tally.ts";
+import type { Target } from "./targets.ts";
+
+/** How often the runner reads the ledger and the queue's depths (ms). */
+const POLL = 100;
+
+/** 0-20 ms of work for message `i`, spread evenly and the same on every run. */
+export const workMs = (i: number): number => (i * 7919) % 21;
+
+export interface Drain {
+  /** Resolves once every expected id ran and the queue holds nothing ready, delayed or in flight, or at the deadline. */
+  readonly finished: Promise<void>;
+  readonly done: () => boolean;
+  /** ms from `since` until the last expected id first finished (undefined: not all did). */
+  drainMs(since: number): number | undefined;
+  timedOut(): boolean;
+}
+
+export class Context {
+  readonly tally = new Tally();
+  readonly #ledger: LedgerReader;
+  readonly #fleets: Fleet[] = [];
+  readonly ledgerDir: string;
+  #logs = 0;
+
+  constructor(
+    readonly target: Target,
+    readonly queue: string,
+    readonly dir: string,
+    readonly settings: FleetSettings,
+    readonly profile: Profile,
+    readonly extraEnv: Record<string, string>,
+  ) {
+    this.ledgerDir = join(dir, "ledger");
+    mkdirSync(this.ledgerDir, { recursive: true });
+    this.#ledger = new LedgerReader(this.ledgerDir);
+    target.producer.declareQueue(queue);
+  }
+
+  /** Starts the `dramats` command on this scenario's queue. */
+  startFleet(env: Record<string, string> = {}): Fleet {
+    const fleet = new Fleet(
+      this.settings,
+      { ...this.target.appEnv(this.queue), [APP_ENV.ledger]: this.ledgerDir, ...this.extraEnv, ...env },
+      join(this.dir, `dramats-${++this.#logs}.log`),
+    );
+    this.#fleets.push(fleet);
+    return fleet;
+  }
+
+  message(actorName: string, args: unknown[]): Message {
+    return new Message({ queueName: this.queue, actorName, args });
+  }
+
+  /** Sends `count` work messages `<prefix>-<i>` in bulk; returns their ids. */
+  async sendWork(count: number, prefix = "m", delay = 0): Promise<string[]> {
+    const ids: string[] = [];
+    for (let from = 0; from < count; from += 500) {
+      const batch: Message[] = [];
+      for (let i = from; i < Math.min(count, from + 500); i++) {
+        ids.push(`${prefix}-${i}`);
+        batch.push(this.message("chaos_work", [`${prefix}-${i}`, workMs(i)]));
+      }
+      await this.target.producer.enqueueMany(batch, { delay });
+    }
+    return ids;
+  }
+
+  /** Reads what the ledger gained since the last call. */
+  poll(): void {
+    this.tally.add(this.#ledger.poll());
+  }
+
+  depths(): Promise<QueueDepths> {
+    return this.target.producer.depths(this.queue);
+  }
+
+  /** Polls until `check` holds or `timeout` ms passed; returns whether it held. */
+  async until(check: () => boolean | Promise<boolean>, timeout: number): Promise<boolean> {
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      this.poll();
+      if (await check()) return true;
+      if (Date.now() > deadline) return false;
+      await sleep(POLL);
+    }
+  }
+
+  /** Waits for `expected` to have run, and the queue to be empty, within the profile's deadline. */
+  drain(expected: readonly string[], settled: (d: QueueDepths) => boolean = quiet): Drain {
+    let done = false;
+    let timedOut = false;
+    const finished = (async () => {
+      const ok = await this.until(async () => this.tally.processed(expected) === expected.length && settled(await this.depths()), this.profile.deadline);
+      // Late duplicates (acks lost with a killed connection) land right after the queue empties.
+      await sleep(4 * POLL);
+      this.poll();
+      timedOut = !ok;
+      done = true;
+    })();
+    return {
+      finished,
+      done: () => done,
+      timedOut: () => timedOut,
+      drainMs: (since) => {
+        let last = 0;
+        for (const id of expected) {
+          const at = this.tally.firstFinish.get(id);
+          if (at === undefined) return undefined;
+          last = Math.max(last, at);
+        }
+        return last - since;
+      },
+    };
+  }
+
+  /** Runs `fault` every `every` ms until the drain is done or `max` faults happened; returns how many did. */
+  async faultLoop(drain: Drain, every: number, max: number, fault: () => Promise<boolean>): Promise<number> {
+    let faults = 0;
+    while (faults < max) {
+      await Promise.race([sleep(every), drain.finished]);
+      if (drain.done()) break;
+      if (await fault()) faults++;
+    }
+    return faults;
+  }
+
+  /** Stops every fleet this scenario started: SIGTERM, then SIGKILL for whatever is left. */
+  async stopFleets(): Promise<void> {
+    for (const fleet of this.#fleets) {
+      if (fleet.exit === undefined) {
+        fleet.signal("SIGTERM");
+        await fleet.exited(this.settings.grace + 5_000);
+      }
+      fleet.destroy();
+    }
+  }
+}
+
+/** Nothing ready, delayed or held. */
+export const quiet = (d: QueueDepths): boolean => d.ready + d.delayed + d.inFlight === 0;
