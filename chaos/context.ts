@@ -15,6 +15,13 @@ import type { Target } from "./targets.ts";
 /** How often the runner reads the ledger and the queue's depths (ms). */
 const POLL = 100;
 
+/**
+ * How long the queue may look empty with nothing running before the drain stops waiting for
+ * missing ids (ms). Longer than a blocked process's wait for the supervisor's kill, since
+ * RabbitMQ's depths cannot see what another connection holds unacknowledged.
+ */
+const IDLE_GIVE_UP = 15_000;
+
 /** 0-20 ms of work for message `i`, spread evenly and the same on every run. */
 export const workMs = (i: number): number => (i * 7919) % 21;
 
@@ -102,7 +109,16 @@ export class Context {
     let done = false;
     let timedOut = false;
     const finished = (async () => {
-      const ok = await this.until(async () => this.tally.processed(expected) === expected.length && settled(await this.depths()), this.profile.deadline);
+      let seen = -1;
+      let progressAt = Date.now();
+      const ok = await this.until(async () => {
+        const events = this.tally.starts.length + this.tally.ends.length;
+        if (events !== seen) [seen, progressAt] = [events, Date.now()];
+        const depths = await this.depths();
+        if (this.tally.processed(expected) === expected.length && settled(depths)) return true;
+        // Nothing left to deliver and nothing ran for a while: what is missing is lost, not late.
+        return quiet(depths) && Date.now() - progressAt > IDLE_GIVE_UP;
+      }, this.profile.deadline);
       // Late duplicates (acks lost with a killed connection) land right after the queue empties.
       await sleep(4 * POLL);
       this.poll();
