@@ -11,6 +11,7 @@ import { renderTables, type Row } from "./report.ts";
 import { SCENARIOS } from "./scenarios/index.ts";
 import { BROKERS, newRunId, openTarget, type BrokerName } from "./targets.ts";
 import { APP_ENV } from "./app-env.ts";
+import { configureLogging } from "../lib/logging.ts";
 
 const USAGE = `usage: npm run chaos -- [--profile tiny|short|full] [--broker ${BROKERS.join(",")}] [--scenario ${Object.keys(SCENARIOS).join(",")}] [--break] [--keep]`;
 
@@ -47,6 +48,8 @@ function options() {
 
 async function main(): Promise<number> {
   const { profile, brokers, scenarios, broken, keep } = options();
+  // The producer's reconnections under the faults are expected: only the tables speak.
+  configureLogging({ level: "error" });
   const runId = newRunId();
   const root = mkdtempSync(join(tmpdir(), `dramats-chaos-${runId}-`));
   const started = Date.now();

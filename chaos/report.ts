@@ -14,7 +14,7 @@ export interface Row {
   duplicated: number;
   bound: number;
   faults: number;
-  /** From the first fleet's start to the last expected id's first finish (ms). */
+  /** From the first run to the last expected id's first finish (ms). */
   drainMs: number | undefined;
   /** The worst recovery over the faults (ms; see RECOVERY). */
   recoveryMs: number | undefined;
@@ -35,7 +35,6 @@ export interface Outcome {
   faults: number;
   bound: number;
   drain: Drain;
-  since: number;
   recoveries: (number | undefined)[];
   notes?: string[];
   failures?: string[];
@@ -61,7 +60,7 @@ export function row(ctx: Context, scenario: string, outcome: Outcome): Row {
     duplicated,
     bound: outcome.bound,
     faults: outcome.faults,
-    drainMs: outcome.drain.drainMs(outcome.since),
+    drainMs: outcome.drain.drainMs(),
     recoveryMs: measured.length > 0 ? Math.max(...measured) : undefined,
     notes: outcome.notes ?? [],
     failures,

@@ -24,7 +24,6 @@ function killAWorker(fleet: Fleet): { pid: number; at: number } | undefined {
 /** 1. SIGKILL a worker process every few seconds while the queue drains. */
 export async function killWorker(ctx: Context): Promise<Row> {
   const expected = await ctx.sendWork(ctx.profile.messages);
-  const since = Date.now();
   const fleet = ctx.startFleet();
   await firstRun(ctx, fleet);
   const drain = ctx.drain(expected);
@@ -40,7 +39,6 @@ export async function killWorker(ctx: Context): Promise<Row> {
     faults: kills.length,
     bound: kills.length * perProcess(ctx.settings),
     drain,
-    since,
     recoveries: kills.map((k) => ctx.tally.rerunAfterKill(k.pid, k.at)),
   });
 }
@@ -48,7 +46,6 @@ export async function killWorker(ctx: Context): Promise<Row> {
 /** 2. SIGKILL the supervisor mid-drain, see what its workers do, and start the command again. */
 export async function killSupervisor(ctx: Context): Promise<Row> {
   const expected = await ctx.sendWork(ctx.profile.messages);
-  const since = Date.now();
   const first = ctx.startFleet();
   await firstRun(ctx, first);
   await ctx.until(() => ctx.tally.processed(expected) >= expected.length / 3, ctx.profile.deadline);
@@ -68,7 +65,6 @@ export async function killSupervisor(ctx: Context): Promise<Row> {
     faults: 1,
     bound: workers.length * perProcess(ctx.settings),
     drain,
-    since,
     recoveries: [ctx.tally.firstRunByNewProcess(new Set(workers), at)],
     notes,
     failures: gone ? [] : ["orphaned worker processes did not stop"],
@@ -82,7 +78,6 @@ export async function delayedKill(ctx: Context): Promise<Row> {
   const STEP = 250;
   const steps = Math.max(1, Math.floor(ctx.profile.delaySpread / STEP));
   const perStep = Math.ceil(ctx.profile.messages / steps);
-  const since = Date.now();
   const fleet = ctx.startFleet();
   for (let s = 0; s < steps; s++) {
     const delay = (s + 1) * STEP;
@@ -114,7 +109,6 @@ export async function delayedKill(ctx: Context): Promise<Row> {
     faults: kills.length,
     bound: kills.length * perProcess(ctx.settings),
     drain,
-    since,
     recoveries: kills.map((k) => ctx.tally.rerunAfterKill(k.pid, k.at)),
     notes: [`${early} started more than ${DELAY_PRECISION} ms early (earliest ${Math.round(worstEarly)} ms before its eta)`],
     failures: early > 0 ? [`${early} delayed messages ran early`] : [],
@@ -127,7 +121,6 @@ export async function blockedLoop(ctx: Context): Promise<Row> {
   const expected = await ctx.sendWork(third, "a");
   await ctx.target.producer.enqueue(ctx.message("chaos_block", ["blocker"]));
   expected.push(...(await ctx.sendWork(ctx.profile.messages - third, "b")));
-  const since = Date.now();
   const fleet = ctx.startFleet();
   // Done once the good ones ran and the blocker is dead-lettered (nothing left in flight).
   const drain = ctx.drain(expected, (d) => d.ready + d.delayed + d.inFlight === 0 && d.dead >= 1);
@@ -140,7 +133,6 @@ export async function blockedLoop(ctx: Context): Promise<Row> {
     faults: kills.length,
     bound: kills.length * perProcess(ctx.settings),
     drain,
-    since,
     recoveries: kills.map((k) => ctx.tally.rerunAfterKill(k.pid, k.at)),
     notes: [`the supervisor killed ${kills.length} blocked processes; blocker ${depths.dead >= 1 ? "dead-lettered" : "not dead-lettered"}`],
     failures: depths.dead >= 1 ? [] : ["the blocking message never reached the dead-letter queue"],

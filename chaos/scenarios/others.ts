@@ -12,7 +12,6 @@ import { row, type Row } from "../report.ts";
 export async function killConnections(ctx: Context): Promise<Row> {
   const killConnections = ctx.target.killConnections!;
   const expected = await ctx.sendWork(ctx.profile.messages);
-  const since = Date.now();
   ctx.startFleet();
   await ctx.until(() => ctx.tally.starts.length > 0, 60_000);
   const drain = ctx.drain(expected);
@@ -30,7 +29,6 @@ export async function killConnections(ctx: Context): Promise<Row> {
     faults: cuts.length,
     bound: cuts.length * ctx.settings.processes * perProcess(ctx.settings),
     drain,
-    since,
     recoveries: cuts.map((at) => ctx.tally.throughputResumed(at)),
     notes: ctx.target.name === "redis" ? [`${connections} connections killed (CLIENT KILL by name)`] : ["every connection of the run's own vhost closed (rabbitmqctl)"],
   });
@@ -39,7 +37,6 @@ export async function killConnections(ctx: Context): Promise<Row> {
 /** 4. SIGTERM the supervisor under load: exit 0, nothing held, the rest runs after a restart. */
 export async function sigterm(ctx: Context): Promise<Row> {
   const expected = await ctx.sendWork(ctx.profile.messages);
-  const since = Date.now();
   const first = ctx.startFleet();
   await ctx.until(() => ctx.tally.processed(expected) >= expected.length / 3, ctx.profile.deadline);
   const members = first.members();
@@ -62,7 +59,6 @@ export async function sigterm(ctx: Context): Promise<Row> {
     faults: 1,
     bound: 0,
     drain,
-    since,
     recoveries: [ctx.tally.firstRunByNewProcess(new Set(members), at)],
     notes: [`exit ${code} after ${((Date.now() - at) / 1000).toFixed(1)} s max; ${ranBefore} ran before the stop, ${held} held after it`],
     failures,
@@ -105,7 +101,6 @@ export async function producerCut(ctx: Context): Promise<Row> {
     await killProducer();
   }
   await senders;
-  const since = Date.now();
   ctx.startFleet();
   const drain = ctx.drain(resolved);
   await drain.finished;
@@ -114,7 +109,6 @@ export async function producerCut(ctx: Context): Promise<Row> {
     faults: cuts.length,
     bound: cuts.length * SEND_WINDOW,
     drain,
-    since,
     recoveries: cuts.map((at) => {
       const after = resolvedAt.find((t) => t >= at);
       return after === undefined ? Infinity : after - at;
@@ -139,7 +133,6 @@ export async function poison(ctx: Context): Promise<Row> {
     for (const message of bad) await ctx.target.producer.enqueue(message);
   }
   const poisoned = 3 * each;
-  const since = Date.now();
   ctx.startFleet({ DRAMATS_MAX_MESSAGE_SIZE: String(WORKER_MAX_SIZE) });
   const drain = ctx.drain(good, (d) => quiet(d) && d.dead >= poisoned);
   await drain.finished;
@@ -149,7 +142,6 @@ export async function poison(ctx: Context): Promise<Row> {
     faults: 0,
     bound: 0,
     drain,
-    since,
     recoveries: [],
     notes: [`${dead} of ${poisoned} poison messages in ${ctx.queue}.XQ`],
     failures: dead === poisoned ? [] : [`${dead} dead letters, expected ${poisoned}`],
