@@ -4,7 +4,8 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { QueueDepths } from "../lib/broker.ts";
 import { Message } from "../lib/message.ts";
-import { sleep } from "../lib/sleep.ts";
+// Held timers: the runner must stay alive while it waits (lib/sleep.ts unrefs its timer).
+import { setTimeout as sleep } from "node:timers/promises";
 import { APP_ENV } from "./app-env.ts";
 import { Fleet, type FleetSettings } from "./fleet.ts";
 import { LedgerReader } from "./ledger.ts";

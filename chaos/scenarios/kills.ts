@@ -1,6 +1,7 @@
 // Scenarios that kill processes: a worker every few seconds, the supervisor, a worker while
 // delayed messages wait, and the supervisor's own kill of a process whose event loop is blocked.
-import { sleep } from "../../lib/sleep.ts";
+// Held timers: the runner must stay alive while it waits (lib/sleep.ts unrefs its timer).
+import { setTimeout as sleep } from "node:timers/promises";
 import { DELAY_PRECISION, perProcess } from "../bounds.ts";
 import type { Context } from "../context.ts";
 import { alive, kill, type Fleet } from "../fleet.ts";

@@ -1,7 +1,8 @@
 // Scenarios without process kills: connection kills (workers', then a producer's), a graceful
 // SIGTERM under load, and hostile input mixed with good messages.
 import { Message } from "../../lib/message.ts";
-import { sleep } from "../../lib/sleep.ts";
+// Held timers: the runner must stay alive while it waits (lib/sleep.ts unrefs its timer).
+import { setTimeout as sleep } from "node:timers/promises";
 import { perProcess, SEND_WINDOW } from "../bounds.ts";
 import { quiet, workMs, type Context } from "../context.ts";
 import { alive } from "../fleet.ts";
@@ -43,6 +44,7 @@ export async function sigterm(ctx: Context): Promise<Row> {
   const at = Date.now();
   first.signal("SIGTERM");
   const code = await first.exited(ctx.settings.grace + 15_000);
+  const stopMs = Date.now() - at;
   const stragglers = members.filter(alive);
   const held = (await ctx.depths()).inFlight;
   const failures: string[] = [];
@@ -60,7 +62,7 @@ export async function sigterm(ctx: Context): Promise<Row> {
     bound: 0,
     drain,
     recoveries: [ctx.tally.firstRunByNewProcess(new Set(members), at)],
-    notes: [`exit ${code} after ${((Date.now() - at) / 1000).toFixed(1)} s max; ${ranBefore} ran before the stop, ${held} held after it`],
+    notes: [`exit ${code} ${(stopMs / 1000).toFixed(1)} s after SIGTERM; ${ranBefore} ran before the stop, ${held} held after it`],
     failures,
   });
 }
