@@ -3,7 +3,7 @@
 // Held timers: the runner must stay alive while it waits (lib/sleep.ts unrefs its timer).
 import { setTimeout as sleep } from "node:timers/promises";
 import { DELAY_PRECISION, perProcess } from "../bounds.ts";
-import type { Context } from "../context.ts";
+import type { Context, Drain } from "../context.ts";
 import { alive, kill, type Fleet } from "../fleet.ts";
 import { row, type Row } from "../report.ts";
 
@@ -22,12 +22,8 @@ function killAWorker(fleet: Fleet): { pid: number; at: number } | undefined {
   return kill(pid) ? { pid, at } : undefined;
 }
 
-/** 1. SIGKILL a worker process every few seconds while the queue drains. */
-export async function killWorker(ctx: Context): Promise<Row> {
-  const expected = await ctx.sendWork(ctx.profile.messages);
-  const fleet = ctx.startFleet();
-  await firstRun(ctx, fleet);
-  const drain = ctx.drain(expected);
+/** SIGKILLs a worker process every `faultEvery` ms until the drain is done; returns the kills once it is. */
+async function killWorkersUntilDrained(ctx: Context, fleet: Fleet, drain: Drain): Promise<{ pid: number; at: number }[]> {
   const kills: { pid: number; at: number }[] = [];
   await ctx.faultLoop(drain, ctx.profile.faultEvery, ctx.profile.maxFaults, async () => {
     const killed = killAWorker(fleet);
@@ -35,6 +31,16 @@ export async function killWorker(ctx: Context): Promise<Row> {
     return killed !== undefined;
   });
   await drain.finished;
+  return kills;
+}
+
+/** 1. SIGKILL a worker process every few seconds while the queue drains. */
+export async function killWorker(ctx: Context): Promise<Row> {
+  const expected = await ctx.sendWork(ctx.profile.messages);
+  const fleet = ctx.startFleet();
+  await firstRun(ctx, fleet);
+  const drain = ctx.drain(expected);
+  const kills = await killWorkersUntilDrained(ctx, fleet, drain);
   return row(ctx, "SIGKILL a worker process", {
     expected,
     faults: kills.length,
@@ -89,13 +95,7 @@ export async function delayedKill(ctx: Context): Promise<Row> {
   }
   await firstRun(ctx, fleet);
   const drain = ctx.drain(expected);
-  const kills: { pid: number; at: number }[] = [];
-  await ctx.faultLoop(drain, ctx.profile.faultEvery, ctx.profile.maxFaults, async () => {
-    const killed = killAWorker(fleet);
-    if (killed) kills.push(killed);
-    return killed !== undefined;
-  });
-  await drain.finished;
+  const kills = await killWorkersUntilDrained(ctx, fleet, drain);
   let early = 0;
   let worstEarly = 0;
   const firstStart = new Map<string, number>();
