@@ -27,8 +27,9 @@ export interface Row {
 export const RECOVERY =
   "the worst over the scenario's faults of, for a killed worker process, the time from the kill to the first start " +
   "elsewhere of a message it had started and not finished; for a killed or stopped supervisor, from the signal to the first start " +
-  "by a process of the restarted command; for a connection kill, from the kill until starts per 250 ms are back to half their rate " +
-  "in the 2 s before it; for a producer cut, from the cut to the next send that resolved. ∞: never within the deadline.";
+  "by a process of the restarted command, or later, to the first start again of a message its workers had started and not finished; " +
+  "for a connection kill, from the kill until starts per 250 ms are back to half their rate in the 2 s before it (or, when the queue " +
+  "ran out first, to its last start); for a producer cut, from the cut to the next send that resolved. ∞: never within the deadline.";
 
 export interface Outcome {
   expected: readonly string[];

@@ -63,7 +63,8 @@ export class Tally {
 
   /**
    * Throughput resuming after a fault at `at`: ms until the starts in the last WINDOW ms reach
-   * half their rate over the PRE ms before the fault. Undefined when nothing ran before it.
+   * half their rate over the PRE ms before the fault, or, when the queue ran out first, until
+   * the last start after it. Undefined when nothing ran before it or nothing was left after it.
    */
   throughputResumed(at: number): number | undefined {
     const WINDOW = 250;
@@ -77,6 +78,6 @@ export class Tally {
       while (after[j]! - after[i]! >= WINDOW) i++;
       if (j - i + 1 >= needed) return after[j]! - at;
     }
-    return Infinity;
+    return after.length === 0 ? undefined : after[after.length - 1]! - at;
   }
 }

@@ -13,9 +13,12 @@ async function firstRun(ctx: Context, fleet: Fleet): Promise<void> {
   if (!ok || fleet.exit !== undefined) throw new Error(`The dramats command ran nothing (exit ${fleet.exit}); see ${fleet.logFile}`);
 }
 
-/** SIGKILLs one worker process (chosen at random); returns its pid and when. */
-function killAWorker(fleet: Fleet): { pid: number; at: number } | undefined {
-  const workers = fleet.workers();
+/** SIGKILLs one worker process, at random among those that ran something (a booting one holds nothing); returns its pid and when. */
+function killAWorker(ctx: Context, fleet: Fleet): { pid: number; at: number } | undefined {
+  const ran = new Set(ctx.tally.starts.map((e) => e.pid));
+  const all = fleet.workers();
+  const busy = all.filter((pid) => ran.has(pid));
+  const workers = busy.length > 0 ? busy : all;
   if (workers.length === 0) return undefined;
   const pid = workers[Math.floor(Math.random() * workers.length)]!;
   const at = Date.now();
@@ -26,7 +29,7 @@ function killAWorker(fleet: Fleet): { pid: number; at: number } | undefined {
 async function killWorkersUntilDrained(ctx: Context, fleet: Fleet, drain: Drain): Promise<{ pid: number; at: number }[]> {
   const kills: { pid: number; at: number }[] = [];
   await ctx.faultLoop(drain, ctx.profile.faultEvery, ctx.profile.maxFaults, async () => {
-    const killed = killAWorker(fleet);
+    const killed = killAWorker(ctx, fleet);
     if (killed) kills.push(killed);
     return killed !== undefined;
   });
@@ -72,7 +75,8 @@ export async function killSupervisor(ctx: Context): Promise<Row> {
     faults: 1,
     bound: workers.length * perProcess(ctx.settings),
     drain,
-    recoveries: [ctx.tally.firstRunByNewProcess(new Set(workers), at)],
+    // The restart, and the messages the old workers had started and not finished coming back.
+    recoveries: [ctx.tally.firstRunByNewProcess(new Set(workers), at), ...workers.map((pid) => ctx.tally.rerunAfterKill(pid, at))],
     notes,
     failures: gone ? [] : ["orphaned worker processes did not stop"],
   });

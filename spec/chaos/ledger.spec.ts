@@ -58,4 +58,11 @@ describe("chaos tally", () => {
     expect(tally.throughputResumed(3000)).to.equal(700);
     expect(tally.throughputResumed(500)).to.equal(undefined);
   });
+
+  it("ends a connection kill's recovery at the last start when the queue ran out before the rate came back", () => {
+    const tally = new Tally();
+    tally.add([...Array.from({ length: 40 }, (_, i) => S(`p${i}`, 1000 + i * 50, 10)), S("last1", 3100, 10), S("last2", 3400, 10)]);
+    expect(tally.throughputResumed(3000)).to.equal(400);
+    expect(tally.throughputResumed(3500)).to.equal(undefined);
+  });
 });
