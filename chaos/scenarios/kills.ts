@@ -65,8 +65,12 @@ export async function killSupervisor(ctx: Context): Promise<Row> {
   // Orphaned workers lose their IPC channel: they should stop gracefully on their own.
   const gone = await ctx.until(() => workers.every((pid) => !alive(pid)), 15_000);
   const goneMs = Date.now() - at;
-  const notes = [gone ? `its ${workers.length} workers exited on their own within ${(goneMs / 1000).toFixed(1)} s` : `${workers.filter(alive).length} orphaned workers still alive after 15 s (killed)`];
+  const notes: string[] = [gone ? `its ${workers.length} workers exited on their own within ${(goneMs / 1000).toFixed(1)} s` : `${workers.filter(alive).length} orphaned workers still alive after 15 s (killed)`];
   first.destroy();
+  // Graceful workers finish what they run: count what the orphans started and left.
+  ctx.poll();
+  const abandoned = workers.reduce((n, pid) => n + ctx.tally.unfinished(pid).size, 0);
+  notes.push(`${abandoned} runs they had started were abandoned unfinished`);
   ctx.startFleet();
   const drain = ctx.drain(expected);
   await drain.finished;

@@ -41,6 +41,7 @@ describe("chaos tally", () => {
     const tally = new Tally();
     // pid 10 finished "a", was killed at 100 while running "b" and "c"; "c" restarts at 350.
     tally.add([S("a", 10, 10), E("a", 20, 10), S("b", 50, 10), S("c", 60, 10), S("x", 120, 11), S("c", 350, 11), S("b", 900, 11)]);
+    expect([...tally.unfinished(10)].sort()).to.deep.equal(["b", "c"]);
     expect(tally.rerunAfterKill(10, 100)).to.equal(250);
     expect(tally.rerunAfterKill(11, 100)).to.equal(undefined);
     tally.add([S("z", 200, 12)]);
