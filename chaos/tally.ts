@@ -46,17 +46,18 @@ export class Tally {
    * first started in another process. Undefined when it held none; Infinity when none came back.
    */
   rerunAfterKill(pid: number, at: number): number | undefined {
-    const orphans = this.unfinished(pid, at);
+    // Not only those started by `at`: the process runs on for the moment the signal takes to land.
+    const orphans = this.unfinished(pid);
     if (orphans.size === 0) return undefined;
     let first = Infinity;
     for (const e of this.starts) if (e.pid !== pid && e.at >= at && orphans.has(e.id)) first = Math.min(first, e.at);
     return first - at;
   }
 
-  /** Ids `pid` started (by `until`) and never finished itself: the runs it abandoned. */
-  unfinished(pid: number, until = Infinity): Set<string> {
+  /** Ids `pid` started and never finished itself: the runs it abandoned. */
+  unfinished(pid: number): Set<string> {
     const finishedByPid = new Set(this.ends.filter((e) => e.pid === pid).map((e) => e.id));
-    return new Set(this.starts.filter((e) => e.pid === pid && e.at <= until && !finishedByPid.has(e.id)).map((e) => e.id));
+    return new Set(this.starts.filter((e) => e.pid === pid && !finishedByPid.has(e.id)).map((e) => e.id));
   }
 
   /** ms from `at` until a process not in `old` started a message. */

@@ -43,7 +43,12 @@ describe("chaos tally", () => {
     tally.add([S("a", 10, 10), E("a", 20, 10), S("b", 50, 10), S("c", 60, 10), S("x", 120, 11), S("c", 350, 11), S("b", 900, 11)]);
     expect([...tally.unfinished(10)].sort()).to.deep.equal(["b", "c"]);
     expect(tally.rerunAfterKill(10, 100)).to.equal(250);
-    expect(tally.rerunAfterKill(11, 100)).to.equal(undefined);
+    // A process that finished all it started leaves nothing to recover.
+    tally.add([S("y", 40, 13), E("y", 60, 13)]);
+    expect(tally.rerunAfterKill(13, 100)).to.equal(undefined);
+    // A run the killed process started as the signal was on its way counts too.
+    tally.add([S("d", 101, 10), S("d", 180, 11)]);
+    expect(tally.rerunAfterKill(10, 100)).to.equal(80);
     tally.add([S("z", 200, 12)]);
     expect(tally.rerunAfterKill(12, 300)).to.equal(Infinity);
   });
