@@ -1,13 +1,20 @@
 // The duplicate bound the suite holds each broker to, in one place.
+import { ACK_FLUSH_COUNT } from "../lib/ack-flush.ts";
+import { MAX_ADAPTIVE } from "../lib/worker/prefetch-window.ts";
 import type { FleetSettings } from "./fleet.ts";
+import type { BrokerName } from "./targets.ts";
 
 /**
- * Finished-but-unacknowledged acks one consumer may hold before it must flush them. A
- * placeholder: the worker is being changed to bound its pending acks, and the lead wires this
- * to the constant it exports. Until then the worker's real figure is what the acks riding on
- * the next fetch make it (up to the prefetch window), and the tables show where that exceeds it.
+ * Finished messages one consumer may hold unacknowledged, by broker: on Redis and SQLite acks are
+ * written at once when ACK_FLUSH_COUNT are pending (lib/ack-flush.ts), so at most one fewer wait;
+ * on RabbitMQ amqplib writes on a setImmediate of its own, so the finished ones are those of the
+ * last turn of the event loop, at most the prefetch window (brokers/rabbitmq/README.md).
  */
-export const ACK_FLUSH_MAX = 64;
+export const UNACKED_FINISHED: Readonly<Record<BrokerName, number>> = {
+  redis: ACK_FLUSH_COUNT - 1,
+  sqlite: ACK_FLUSH_COUNT - 1,
+  rabbitmq: MAX_ADAPTIVE,
+};
 
 /** How early a delayed message may start, at most (ms): DESIGN.md's stated precision. */
 export const DELAY_PRECISION = 100;
@@ -21,11 +28,11 @@ export const SEND_WINDOW = 64;
  * flushed. Prefetched messages that never started come back without having run: prefetch adds
  * nothing to the bound, only to how many messages move.
  */
-export const perProcess = (settings: FleetSettings): number => settings.threads + ACK_FLUSH_MAX;
+export const perProcess = (settings: FleetSettings, broker: BrokerName): number => settings.threads + UNACKED_FINISHED[broker];
 
 /** The formula, as printed next to the tables. */
 export const BOUND_FORMULA =
-  "duplicates ≤ Σ over faults of (processes the fault hit) × (threads + ACK_FLUSH_MAX); " +
-  `ACK_FLUSH_MAX = ${ACK_FLUSH_MAX}. A worker SIGKILL hits 1 process, a supervisor SIGKILL or a connection kill all of them, ` +
+  "duplicates ≤ Σ over faults of (processes the fault hit) × (threads + unacknowledged finished messages); " +
+  `the latter ${UNACKED_FINISHED.redis} on Redis and SQLite (ACK_FLUSH_COUNT - 1), ${UNACKED_FINISHED.rabbitmq} on RabbitMQ (the prefetch window's cap). A worker SIGKILL hits 1 process, a supervisor SIGKILL or a connection kill all of them, ` +
   `a graceful SIGTERM none (bound 0); a producer cut allows ${SEND_WINDOW} (its send window) per cut. ` +
   "Prefetched but unstarted messages are redelivered without having run, so the prefetch window does not enter the bound.";

@@ -47,7 +47,7 @@ export async function killWorker(ctx: Context): Promise<Row> {
   return row(ctx, "SIGKILL a worker process", {
     expected,
     faults: kills.length,
-    bound: kills.length * perProcess(ctx.settings),
+    bound: kills.length * perProcess(ctx.settings, ctx.target.name),
     drain,
     recoveries: kills.map((k) => ctx.tally.rerunAfterKill(k.pid, k.at)),
   });
@@ -77,7 +77,7 @@ export async function killSupervisor(ctx: Context): Promise<Row> {
   return row(ctx, "SIGKILL the supervisor, restart", {
     expected,
     faults: 1,
-    bound: workers.length * perProcess(ctx.settings),
+    bound: workers.length * perProcess(ctx.settings, ctx.target.name),
     drain,
     // The restart, and the messages the old workers had started and not finished coming back.
     recoveries: [ctx.tally.firstRunByNewProcess(new Set(workers), at), ...workers.map((pid) => ctx.tally.rerunAfterKill(pid, at))],
@@ -116,7 +116,7 @@ export async function delayedKill(ctx: Context): Promise<Row> {
   return row(ctx, "delayed messages across SIGKILLs", {
     expected,
     faults: kills.length,
-    bound: kills.length * perProcess(ctx.settings),
+    bound: kills.length * perProcess(ctx.settings, ctx.target.name),
     drain,
     recoveries: kills.map((k) => ctx.tally.rerunAfterKill(k.pid, k.at)),
     notes: [`${early} started more than ${DELAY_PRECISION} ms early (earliest ${Math.round(worstEarly)} ms before its eta)`],
@@ -140,7 +140,7 @@ export async function blockedLoop(ctx: Context): Promise<Row> {
   return row(ctx, "actor blocks the event loop", {
     expected,
     faults: kills.length,
-    bound: kills.length * perProcess(ctx.settings),
+    bound: kills.length * perProcess(ctx.settings, ctx.target.name),
     drain,
     recoveries: kills.map((k) => ctx.tally.rerunAfterKill(k.pid, k.at)),
     notes: [`the supervisor killed ${kills.length} blocked processes; blocker ${depths.dead >= 1 ? "dead-lettered" : "not dead-lettered"}`],

@@ -28,7 +28,7 @@ export async function killConnections(ctx: Context): Promise<Row> {
   return row(ctx, "kill the broker connections", {
     expected,
     faults: cuts.length,
-    bound: cuts.length * ctx.settings.processes * perProcess(ctx.settings),
+    bound: cuts.length * ctx.settings.processes * perProcess(ctx.settings, ctx.target.name),
     drain,
     recoveries: cuts.map((at) => ctx.tally.throughputResumed(at)),
     notes: ctx.target.name === "redis" ? [`${connections} connections killed (CLIENT KILL by name)`] : ["every connection of the run's own vhost closed (rabbitmqctl)"],
