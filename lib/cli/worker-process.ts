@@ -1,3 +1,4 @@
+import cluster from "node:cluster";
 import { peekBroker, type Broker } from "../broker.ts";
 import { configureLogging, getLogger, type Logger } from "../logging.ts";
 import type { ThreadPool } from "../threads/pool.ts";
@@ -67,6 +68,11 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
     else if (message.type === "metrics") void sendMetrics(running, message.id);
     else stop("supervisor asked to stop");
   });
+  // node:cluster ends a worker whose primary vanished at once (its own 'disconnect' listener
+  // calls process.exit unless the worker disconnected on purpose), which would abandon running
+  // actors and leave every held message to the broker's heartbeat or lease timeout. Marking the
+  // disconnect as expected (the cluster Worker's documented flag) lets ours stop gracefully.
+  if (cluster.worker !== undefined) cluster.worker.exitedAfterDisconnect = true;
   process.on("disconnect", () => stop("supervisor went away"));
   // A promise some actor forgot to await must not take every running actor down with it. An
   // uncaught exception still ends the process (its state is unknown); the supervisor restarts it.

@@ -116,6 +116,46 @@ function recoveryCases(name: string, spec: CliSpec, side: { env(): Record<string
   });
 }
 
+/** True while a process with this pid exists. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe("dramats worker processes whose supervisor dies", function () {
+  this.timeout(60_000);
+  const spec = cliSpec("dramats-orphans-redis-");
+  const redis = redisNamespace("dramats-orphans", ["recovery"]);
+
+  it("stop as on SIGTERM: running actors finish, unstarted messages go back at once (not after the heartbeat timeout), and they exit", async () => {
+    const run = spec.start([APP, ...FLAGS], {
+      env: { CLI_SPEC_OUT: spec.out, RECOVERY_WORK_MS: "300", RECOVERY_BROKER: "redis", REDIS_URL: redis.url, CLI_SPEC_NS: redis.ns },
+    });
+    await until(() => run.count("Worker started") === 2, 20_000);
+    await redis.broker.enqueueMany(Array.from({ length: MESSAGES }, (_, n) => new Message({ queueName: "recovery", actorName: "recovery_work", args: [n] })));
+    await until(() => new Set(runsIn(spec.out).map((r) => r.pid)).size === 2, 15_000);
+    const workers = [...new Set(runsIn(spec.out).map((r) => r.pid))];
+    process.kill(run.pid, "SIGKILL");
+    // Nothing is held once the orphans stopped: what they ran finished, the rest is ready again.
+    const deadline = Date.now() + PATIENCE;
+    while ((await redis.broker.depths("recovery")).inFlight > 0) {
+      if (Date.now() > deadline) throw new Error("The orphaned worker processes still hold messages");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await until(() => workers.every((pid) => !alive(pid)), PATIENCE);
+    const runs = runsIn(spec.out);
+    const started = new Set(runs.filter((r) => r.event === "start").map((r) => r.n));
+    const done = new Set(runs.filter((r) => r.event === "done").map((r) => r.n));
+    expect([...started].filter((n) => !done.has(n)), "runs the orphans abandoned").to.deep.equal([]);
+    const depths = await redis.broker.depths("recovery");
+    expect(depths.ready).to.equal(MESSAGES - done.size);
+  });
+});
+
 describe("dramats recovery of a dead worker process's messages", function () {
   this.timeout(60_000);
 
