@@ -3,6 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { QueueDepths } from "../lib/broker.ts";
+import { BrokerError } from "../lib/errors.ts";
 import { Message } from "../lib/message.ts";
 // Held timers: the runner must stay alive while it waits (lib/sleep.ts unrefs its timer).
 import { setTimeout as sleep } from "node:timers/promises";
@@ -15,6 +16,8 @@ import type { Target } from "./targets.ts";
 
 /** How often the runner reads the ledger and the queue's depths (ms). */
 const POLL = 100;
+/** Looks at the depths a connection fault interrupted, at most this many times (backing off by POLL). */
+const DEPTHS_ATTEMPTS = 10;
 
 /**
  * How long the queue may look empty with nothing running before the drain stops waiting for
@@ -93,8 +96,20 @@ export class Context {
     this.tally.add(this.#ledger.poll());
   }
 
-  depths(): Promise<QueueDepths> {
-    return this.target.producer.depths(this.queue);
+  /**
+   * The queue's depths as the suite's own broker reads them. A connection fault of a scenario
+   * may reach that broker too (a RabbitMQ vhost's connections are all closed): a look that fails
+   * with a connection error is tried again once the broker reconnected, within a few seconds.
+   */
+  async depths(): Promise<QueueDepths> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.target.producer.depths(this.queue);
+      } catch (error) {
+        if (!(error instanceof BrokerError) || attempt >= DEPTHS_ATTEMPTS) throw error;
+        await sleep(POLL * attempt);
+      }
+    }
   }
 
   /** Polls until `check` holds or `timeout` ms passed; returns whether it held. */
