@@ -87,7 +87,13 @@ export function isWorkerReport(value: unknown): value is WorkerReport {
 
 /** Sends a report if the channel to the supervisor is still open. */
 export function report(message: WorkerReport): void {
-  if (process.connected && process.send) process.send(message);
+  // With a callback, a write to a channel whose other end just died (EPIPE, before 'disconnect'
+  // is seen) fails there instead of as an 'error' event that would crash the process mid-stop.
+  if (process.connected && process.send) process.send(message, undefined, undefined, ignoreSendError);
+}
+
+function ignoreSendError(): void {
+  // The supervisor is gone: 'disconnect' follows, and the process stops gracefully then.
 }
 
 /** Sends a report and resolves once it left this process (or the channel is gone): for a last word before exiting. */
