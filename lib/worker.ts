@@ -329,8 +329,10 @@ export class Worker {
    */
   #finish(item: WorkItem): void {
     this.#inFlight--;
-    const startedAt = item.proxy.startedAt;
-    this.#window.finished(startedAt > 0 ? Date.now() - startedAt : 0);
+    if (this.#window.adaptive) {
+      const startedAt = item.proxy.startedAt;
+      this.#window.finished(startedAt > 0 ? Date.now() - startedAt : 0);
+    }
     item.loop.release();
     this.#wakeIdleWaiters();
     if (this.#state === "running") this.#dispatch();

@@ -55,14 +55,14 @@ export class PrefetchWindow {
    * A message started; `running` counts it. Into an idle worker, time without finishes counts
    * from here (not from the last finish before the idle spell).
    */
-  started(running: number, now = performance.now()): void {
-    if (running === 1) this.#lastFinish = now;
+  started(running: number, now?: number): void {
+    // Read the clock only when it matters: this runs for every message.
+    if (running === 1 && this.adaptive) this.#lastFinish = now ?? performance.now();
   }
 
-  /** A message finished after running `ms` (0 for one that did not run). */
+  /** A message finished after running `ms` (0 for one that did not run). Only an adaptive window needs this. */
   finished(ms: number, now = performance.now()): void {
     this.#lastFinish = now;
-    if (!this.adaptive) return;
     const average = this.#averageMs;
     this.#averageMs = average === undefined ? ms : average + (ms - average) * SMOOTHING;
   }

@@ -80,8 +80,6 @@ export class WorkQueue<T> {
     if (lane.size === 0) {
       this.#order.pop();
       this.#lanes.delete(lane.priority);
-      lane.items.length = 0;
-      lane.head = 0;
     }
     return item;
   }
