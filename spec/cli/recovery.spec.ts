@@ -3,14 +3,13 @@
 // Broker.recoverConsumer, instead of leaving it to the broker's heartbeat or lease timeout
 // (60 s in the app, SLOW_RECOVERY_MS): the only way these tests finish in time is the fast path.
 import { expect } from "chai";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteBroker } from "../../brokers/sqlite/index.ts";
 import type { Broker } from "../../lib/broker.ts";
 import { Message } from "../../lib/message.ts";
 import { SLOW_RECOVERY_MS } from "../fixtures/cli-recovery-app.ts";
 import { redisNamespace } from "./redis-namespace.ts";
-import { cliSpec, until, type CliRun, type CliSpec } from "./run-cli.ts";
+import { cliSpec, recordsIn, until, type CliRun, type CliSpec } from "./run-cli.ts";
 
 const APP = "spec/fixtures/cli-recovery-app.ts";
 const FLAGS = ["--processes", "2", "--threads", "2", "--heartbeat-interval", "100", "--heartbeat-timeout", "1500", "--grace", "2000", "--cpu-threads", "1", "--no-metrics"];
@@ -27,19 +26,7 @@ interface Run {
 }
 
 function runsIn(file: string): Run[] {
-  let text = "";
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      const [event, pid, n, at] = line.split(" ");
-      return { event: event!, pid: Number(pid), n: Number(n), at: Number(at) };
-    });
+  return recordsIn(file).map(([event, pid, n, at]) => ({ event: event!, pid: Number(pid), n: Number(n), at: Number(at) }));
 }
 
 const allDone = (file: string) => new Set(runsIn(file).filter((r) => r.event === "done").map((r) => r.n)).size === MESSAGES;

@@ -1,9 +1,8 @@
 // Acceptance: the real `dramats` command against the real Redis server.
 import { expect } from "chai";
-import { readFileSync } from "node:fs";
 import { Message } from "../../lib/index.ts";
 import { redisNamespace } from "./redis-namespace.ts";
-import { cliSpec, isBootLine, until, type CliRun } from "./run-cli.ts";
+import { cliSpec, isBootLine, recordsIn, until, type CliRun } from "./run-cli.ts";
 
 const APP = "spec/fixtures/cli-redis-app.ts";
 const FAST = ["--heartbeat-interval", "100", "--heartbeat-timeout", "1500", "--grace", "5000", "--cpu-threads", "1", "--no-metrics"];
@@ -17,19 +16,7 @@ function recorded(file: string) {
 }
 
 function readLines(file: string): { pid: number; event: string; tag: string }[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch {
-    return [];
-  }
-  return text
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      const [pid, event, tag] = line.split(" ");
-      return { pid: Number(pid), event: event!, tag: tag! };
-    });
+  return recordsIn(file).map(([pid, event, tag]) => ({ pid: Number(pid), event: event!, tag: tag! }));
 }
 
 describe("dramats CLI on Redis (acceptance)", function () {

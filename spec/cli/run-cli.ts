@@ -167,17 +167,18 @@ export function cliSpec(prefix = "dramats-cli-"): CliSpec {
   return spec;
 }
 
-/** Lines the fixture app appended: "<pid> <actor> <tag> <threadId>" (only `actor`'s when given). */
-export function runs(file: string, actor?: string): { pid: number; actor: string; tag: string; threadId: number }[] {
+/** The space-separated fields of each line a fixture app appended to `file`; none before it exists. */
+export function recordsIn(file: string): string[][] {
   if (!existsSync(file)) return [];
-  const all = readFileSync(file, "utf8")
-    .trim()
+  return readFileSync(file, "utf8")
     .split("\n")
     .filter(Boolean)
-    .map((line) => {
-      const [pid, name, tag, threadId] = line.split(" ");
-      return { pid: Number(pid), actor: name!, tag: tag!, threadId: Number(threadId) };
-    });
+    .map((line) => line.split(" "));
+}
+
+/** Lines the fixture app appended: "<pid> <actor> <tag> <threadId>" (only `actor`'s when given). */
+export function runs(file: string, actor?: string): { pid: number; actor: string; tag: string; threadId: number }[] {
+  const all = recordsIn(file).map(([pid, name, tag, threadId]) => ({ pid: Number(pid), actor: name!, tag: tag!, threadId: Number(threadId) }));
   return actor === undefined ? all : all.filter((r) => r.actor === actor);
 }
 
