@@ -4,15 +4,9 @@
 // with no broker configured anywhere in the environment.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { basename, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
-/** Not part of a fresh checkout: installed or built files, local databases, git's own. */
-const NOT_COPIED = new Set(["node_modules", ".git", "dist"]);
-const isLocalDatabase = (path: string) => /\.sqlite(-wal|-shm)?$/.test(path);
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { copyRepository, isLocalDatabase, ROOT } from "./helpers/repo-copy.ts";
 
 /** The main-job line of the README's "Set up" block, split at `npm ci && `. */
 function mainJob(): { command: string } {
@@ -31,16 +25,7 @@ describe("README main job", function () {
   let copy: string;
 
   before(() => {
-    copy = mkdtempSync(join(tmpdir(), "dramats-main-job-"));
-    cpSync(ROOT, copy, {
-      recursive: true,
-      filter: (src) => {
-        const path = relative(ROOT, src);
-        return !NOT_COPIED.has(path.split("/")[0]!) && !isLocalDatabase(basename(src));
-      },
-    });
-    // What `npm ci` installs, without installing it again.
-    symlinkSync(join(ROOT, "node_modules"), join(copy, "node_modules"), "dir");
+    copy = copyRepository("dramats-main-job-");
   });
   after(() => {
     rmSync(copy, { recursive: true, force: true });

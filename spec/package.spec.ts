@@ -1,0 +1,112 @@
+// The package as a user installs it: `npm pack` in a fresh copy of the repository (the `prepare`
+// script builds dist/ there, as `npm install git+...` would), then the tarball installed into a
+// new app outside the repository. Every subpath export imports, the bin runs, and a worker
+// started with `npx dramats` runs a job on the default SQLite broker.
+import { expect } from "chai";
+import { execFile, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { copyRepository } from "./helpers/repo-copy.ts";
+
+const run = promisify(execFile);
+/** npm's own environment for a child: no broker settings of the spec run leak into the app. */
+const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(DRAMATS_|REDIS_URL$|AMQP_URL$|npm_)/.test(name)));
+
+describe("the packed package, installed into an app", function () {
+  // Installing compiles better-sqlite3 from source (no prebuilt binaries reach this network).
+  this.timeout(600_000);
+  let copy: string;
+  let work: string;
+  let app: string;
+  let tarball: string;
+
+  before(async () => {
+    copy = copyRepository("dramats-pack-");
+    work = mkdtempSync(join(tmpdir(), "dramats-pack-out-"));
+    const packed = await run("npm", ["pack", "--pack-destination", work, "--json"], { cwd: copy, env, maxBuffer: 64 << 20 });
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("[")) ) as { filename: string; files: { path: string }[] }[];
+    tarball = join(work, info!.filename);
+    app = join(work, "app");
+    mkdirSync(app);
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "an-app", private: true, type: "module" }));
+    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: app, env, maxBuffer: 64 << 20 });
+  });
+  after(() => {
+    rmSync(copy, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  });
+
+  it("holds the built library, the bin, the Lua scripts and source maps that carry their sources", async () => {
+    const { stdout } = await run("tar", ["-tzf", tarball]);
+    const files = stdout.split("\n").filter(Boolean);
+    expect(files).to.include.members(["package/package.json", "package/README.md", "package/dist/lib/index.js", "package/dist/lib/index.d.ts", "package/dist/lib/cli/main.js", "package/dist/brokers/redis/fetch.lua"]);
+    // No TypeScript sources ship, so a stack trace mapped through a source map must find the
+    // source inside the map.
+    expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).to.deep.equal([]);
+    const installed = join(app, "node_modules", "dramats");
+    const maps = files.filter((f) => f.endsWith(".js.map")).map((f) => f.slice("package/".length));
+    expect(maps.length).to.be.greaterThan(20);
+    for (const map of maps) {
+      const parsed = JSON.parse(readFileSync(join(installed, map), "utf8")) as { sourcesContent?: unknown[] };
+      expect(parsed.sourcesContent?.length, `${map} carries its sources`).to.be.greaterThan(0);
+    }
+  });
+
+  it("imports every subpath export", async () => {
+    const installed = join(app, "node_modules", "dramats");
+    const manifest = JSON.parse(readFileSync(join(installed, "package.json"), "utf8")) as { exports: Record<string, unknown> };
+    const specifiers: string[] = [];
+    for (const key of Object.keys(manifest.exports)) {
+      if (!key.includes("*")) specifiers.push(key === "." ? "dramats" : `dramats${key.slice(1)}`);
+      else {
+        const [prefix, suffix] = key.slice(2).split("*") as [string, string];
+        for (const name of readdirSync(join(installed, "dist", prefix))) {
+          if (name.endsWith(".js")) specifiers.push(`dramats/${prefix}${name.slice(0, -3)}${suffix}`);
+        }
+      }
+    }
+    expect(specifiers).to.include.members(["dramats", "dramats/brokers/redis", "dramats/brokers/rabbitmq", "dramats/brokers/sqlite", "dramats/brokers/stub", "dramats/middleware/retries"]);
+    const script = `const failed = [];\nfor (const s of ${JSON.stringify(specifiers)}) {\n  try { const m = await import(s); if (Object.keys(m).length === 0) failed.push(s + ": no exports"); } catch (e) { failed.push(s + ": " + e.message); }\n}\nconsole.log(JSON.stringify(failed));\n`;
+    writeFileSync(join(app, "imports.js"), script);
+    const { stdout } = await run(process.execPath, ["imports.js"], { cwd: app, env });
+    expect(JSON.parse(stdout)).to.deep.equal([]);
+  });
+
+  it("runs `npx dramats --help`", async () => {
+    const { stdout } = await run("npx", ["dramats", "--help"], { cwd: app, env });
+    expect(stdout).to.match(/^Usage: dramats \[options\] <modules\.\.\.>/);
+  });
+
+  it("runs a job sent from the app with `npx dramats app.js`, on the default SQLite broker", async () => {
+    writeFileSync(
+      join(app, "actors.js"),
+      `import { actor, connect } from "dramats";\n` +
+        `export const broker = await connect();\n` +
+        `export const hello = actor(function hello(name) { console.log("hello " + name); }, { queueName: "packed" });\n`,
+    );
+    writeFileSync(join(app, "send.js"), `import { broker, hello } from "./actors.js";\nawait hello.send("packed app");\nawait broker.close();\n`);
+    await run(process.execPath, ["send.js"], { cwd: app, env });
+    const worker = spawn("npx", ["dramats", "actors.js", "--processes", "1", "--no-metrics"], { cwd: app, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    let stderr = "";
+    worker.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    const lines: string[] = [];
+    const closed = new Promise<void>((resolve) => worker.on("close", () => resolve()));
+    const ran = await new Promise<boolean>((resolve) => {
+      createInterface({ input: worker.stdout! }).on("line", (line) => {
+        lines.push(line);
+        if (line.includes("hello packed app")) resolve(true);
+      });
+      void closed.then(() => resolve(false));
+    });
+    expect(ran, `the worker ran the job; stderr:\n${stderr}`).to.equal(true);
+    // The whole group, as a terminal's Ctrl-C or a container stop signals it; npx itself dies of
+    // the signal, so the supervisor's own last line tells how dramats stopped.
+    process.kill(-worker.pid!, "SIGTERM");
+    await closed;
+    const stopped = lines.filter((line) => line.includes("All worker processes stopped")).map((line) => (JSON.parse(line) as { exitCode: number }).exitCode);
+    expect(stopped, lines.join("\n")).to.deep.equal([0]);
+  });
+});
