@@ -9,6 +9,7 @@ import type { CliOptions } from "./args.ts";
 import { isOperatorCommand } from "./commands/names.ts";
 import { CliError } from "./exit-codes.ts";
 import { WORKER_ENV } from "./ipc.ts";
+import { runFromSourceCheckout } from "./source-checkout.ts";
 
 /** The package version, from the package.json above this file (source or dist). */
 function version(): string {
@@ -57,4 +58,4 @@ async function main(): Promise<void> {
   process.exit(code);
 }
 
-await main();
+if (!(await runFromSourceCheckout(import.meta.url))) await main();
