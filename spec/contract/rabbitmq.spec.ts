@@ -33,4 +33,4 @@ const factory: ContractFactory = async ({ middleware }) => {
 };
 
 brokerContract("rabbitmq", factory);
-joinContract("rabbitmq", factory);
+joinContract("rabbitmq", factory, { shared: true });

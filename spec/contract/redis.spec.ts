@@ -63,4 +63,4 @@ const factory: ContractFactory = async ({ middleware }) => {
 };
 
 brokerContract("redis", factory);
-joinContract("redis", factory);
+joinContract("redis", factory, { shared: true });

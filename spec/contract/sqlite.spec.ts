@@ -46,4 +46,4 @@ const factory: ContractFactory = async ({ middleware }) => {
 };
 
 brokerContract("sqlite", factory);
-joinContract("sqlite", factory);
+joinContract("sqlite", factory, { shared: true });

@@ -15,4 +15,4 @@ const factory: ContractFactory = async ({ middleware }) => {
 
 brokerContract("stub", factory);
 // No peer: a stub broker shares its queues with no other.
-joinContract("stub", factory);
+joinContract("stub", factory, { shared: false });
