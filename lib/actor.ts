@@ -3,7 +3,8 @@ import { getBroker, peekBroker, registerGlobalActor } from "./global-broker.ts";
 import { InvalidOptions } from "./errors.ts";
 import { bindBroker, Message, type MessageOptions } from "./message.ts";
 import { assertQueueName } from "./queue-names.ts";
-import { checkSendOption, invalidSendOptions } from "./send-options.ts";
+import { checkSendOption, invalidSendOptions, showValue } from "./send-options.ts";
+import { isPlainObject } from "./encoder.ts";
 import { toWireName } from "./middleware.ts";
 
 /**
@@ -128,6 +129,7 @@ class ActorImpl {
   }
 
   send(...args: unknown[]): Promise<Message<unknown[]>> {
+    if (args.length < this.fn.length) return Promise.reject(tooFewArguments(this, args));
     return this.broker.enqueue(this.message(...args));
   }
 
@@ -136,6 +138,7 @@ class ActorImpl {
     let message: Message<unknown[]>;
     try {
       message = buildMessage(this, options, false);
+      if (message.args.length < this.fn.length && Object.keys(message.kwargs).length === 0) throw tooFewArguments(this, message.args);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -153,6 +156,7 @@ class ActorImpl {
       if (!Array.isArray(args)) {
         return Promise.reject(invalidSendOptions(this.actorName, `sendMany: entry ${i} must be an array of arguments`, args));
       }
+      if (args.length < this.fn.length) return Promise.reject(tooFewArguments(this, args, `sendMany: entry ${i}: `));
       messages[i] = this.message(...args);
     }
     return this.broker.enqueueMany(messages);
@@ -165,6 +169,16 @@ class ActorImpl {
   toString(): string {
     return `Actor(${this.actorName})`;
   }
+}
+
+/**
+ * What tsc says of `add.send(1)` for `add(a, b)`, said at run time to JavaScript callers. Only
+ * too few is knowable: `fn.length` counts the parameters before the first default or rest one.
+ * Pipeline steps are exempt (the previous step's result becomes their last argument).
+ */
+function tooFewArguments(actor: ActorImpl, args: readonly unknown[], where = ""): InvalidOptions {
+  const wanted = actor.fn.length;
+  return invalidSendOptions(actor.actorName, `${where}expects at least ${wanted} argument${wanted === 1 ? "" : "s"} (${actor.fn.name || "its function"} declares ${wanted} without a default)`, args);
 }
 
 /**
@@ -264,6 +278,10 @@ export function actor(
   maybeOptions: ActorOptions = {},
 ): unknown {
   if (typeof fnOrOptions === "function") return createActor(fnOrOptions, maybeOptions, fnOrOptions.name);
+  // What tsc refuses, refused at run time for JavaScript callers.
+  if (fnOrOptions !== undefined && !isPlainObject(fnOrOptions)) {
+    throw new InvalidOptions(`actor() takes a function (and options), or options to decorate a method with; got ${showValue(fnOrOptions)}`);
+  }
   const options = fnOrOptions ?? {};
   const decorate: MethodDecorator<unknown, unknown[], unknown> = (target, context) => {
     if (context.kind !== "method" || !context.static || context.private) {

@@ -3,7 +3,7 @@ import type { Broker } from "./broker.ts";
 import { getBroker } from "./global-broker.ts";
 import { DramatsError, InvalidOptions, ResultMissing, ResultTimeout } from "./errors.ts";
 import { bindBroker, boundBroker, Message, type MessageData } from "./message.ts";
-import { checkRunOptions } from "./send-options.ts";
+import { checkRunOptions, showValue } from "./send-options.ts";
 import type { GetResultOptions } from "./results/backend.ts";
 
 /** Something a group can hold. */
@@ -34,6 +34,7 @@ export class Pipeline<R = unknown> {
   readonly messages: readonly Message<any, any>[];
 
   constructor(children: readonly (Message<any, any> | Pipeline<any>)[], options: { broker?: Broker } = {}) {
+    if (!Array.isArray(children)) throw new InvalidOptions(`pipeline() takes an array of steps, got ${children instanceof Message ? "one message (wrap it in [ ])" : showValue(children)}`);
     const flat: Message<any, any>[] = [];
     for (const child of children) {
       if (child instanceof Pipeline) flat.push(...child.messages);
@@ -110,6 +111,12 @@ export class Group {
   readonly #callbacks: Message<any, any>[] = [];
 
   constructor(children: readonly GroupChild[], options: { broker?: Broker } = {}) {
+    if (!Array.isArray(children)) throw new InvalidOptions(`group() takes an array of messages, pipelines or groups, got ${showValue(children)}`);
+    for (const child of children) {
+      if (!(child instanceof Message || child instanceof Pipeline || child instanceof Group)) {
+        throw new InvalidOptions(`group() members are messages, pipelines or groups, got ${showValue(child)}`);
+      }
+    }
     this.#children = children;
     const first = children.find((c): c is Message<any, any> => c instanceof Message);
     this.broker = options.broker ?? (children[0] instanceof Pipeline || children[0] instanceof Group ? children[0].broker : resolveBroker(undefined, first));
