@@ -1,0 +1,225 @@
+/**
+ * The scans behind lib/redact.ts: where credentials sit in text, by structure. Hand-written
+ * rather than regular expressions: this text is attacker-controlled (message arguments, error
+ * messages, broker replies), and the expression it replaces,
+ * `/([a-z][a-z0-9+.-]*:\/\/[^\s:@/"'<>]*:)[^\s@/"'<>]+@/gi`, backtracked quadratically (a long
+ * run of letters, `://a:`, then a long run without `@`: minutes for 1 MB, blocking the worker
+ * that logged it). Each scan below reads every character a bounded number of times, so its
+ * cost is linear in the text whatever its shape (spec/redact.spec.ts).
+ */
+
+/** Keys whose values are credentials, in connection options and logged objects (compared lowercased). */
+export const SECRET_FIELDS: ReadonlySet<string> = new Set(["password", "passwd", "pass", "pwd", "secret", "auth", "authorization", "credentials"]);
+/** The longest key in SECRET_FIELDS or command name we compare: longer strings are never lowercased. */
+const LONGEST_KEY = 13;
+
+/**
+ * `text` with the password of every `scheme://user:password@host` masked. As a URL parser
+ * reads it, the userinfo runs to the last `@` before the end of the authority (`/`, `?`, `#`,
+ * `\`, whitespace, a quote or `<>`), and the password starts after its first `:`.
+ *
+ * Linear: the walk back over a scheme stops at `:` or `/`, and the walk forward over an
+ * authority stops at `/`, so no character belongs to two walks (the next `://` starts after
+ * the `/` that ended this authority). No length cap is needed, so no long password escapes.
+ */
+export function maskUrlCredentials(text: string, mask: string): string {
+  let at = text.indexOf("://");
+  if (at === -1) return text;
+  const spans: number[] = [];
+  for (; at !== -1; at = text.indexOf("://", at + 3)) {
+    if (!schemeEndsAt(text, at)) continue;
+    const start = at + 3;
+    let end = start;
+    let lastAt = -1;
+    for (; end < text.length && !endsAuthority(text.charCodeAt(end)); end++) {
+      if (text.charCodeAt(end) === 0x40 /* @ */) lastAt = end;
+    }
+    if (lastAt === -1) continue;
+    let colon = start;
+    while (colon < lastAt && text.charCodeAt(colon) !== 0x3a /* : */) colon++;
+    if (colon + 1 >= lastAt) continue;
+    spans.push(colon + 1, lastAt);
+  }
+  return replaceSpans(text, spans, mask);
+}
+
+/** True when the characters before `at` are a URL scheme: letters, digits, `+.-`, at least one letter. */
+function schemeEndsAt(text: string, at: number): boolean {
+  for (let i = at - 1; i >= 0; i--) {
+    const c = text.charCodeAt(i) | 0x20; // lower case for letters
+    if (c >= 0x61 && c <= 0x7a) return true;
+    const raw = text.charCodeAt(i);
+    if (!((raw >= 0x30 && raw <= 0x39) || raw === 0x2b || raw === 0x2e || raw === 0x2d)) return false;
+  }
+  return false;
+}
+
+/** Characters that end a URL's authority in free text. */
+function endsAuthority(c: number): boolean {
+  // / ? # \ " ' < >
+  if (c === 0x2f || c === 0x3f || c === 0x23 || c === 0x5c || c === 0x22 || c === 0x27 || c === 0x3c || c === 0x3e) return true;
+  return c <= 0x20 || c === 0x85 || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/**
+ * The index just past the JSON string literal opening at `open` (a `"`), or -1 when it is not
+ * closed.
+ */
+export function readString(text: string, open: number): number {
+  for (let i = open + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) return i + 1;
+    if (c === 0x5c) i++;
+  }
+  return -1;
+}
+
+/**
+ * `text` (JSON, or text quoting JSON) with credentials masked by position: the string value of a
+ * `"password"`-like key, the one or two strings after an `"AUTH"` string (`["AUTH","pw"]`,
+ * `["HELLO","3","AUTH","user","pw"]`: the last is the password), and every string of the `args`
+ * of a `"name":"auth"` command object.
+ */
+export function maskSecretFields(text: string, mask: string): string {
+  if (!text.includes('"')) return text;
+  const spans: number[] = [];
+  let open = text.indexOf('"');
+  while (open !== -1) {
+    const close = readString(text, open);
+    if (close === -1) break;
+    let next = close;
+    const word = close - open - 2 <= LONGEST_KEY ? text.slice(open + 1, close - 1).toLowerCase() : "";
+    if (SECRET_FIELDS.has(word)) {
+      const value = stringAfter(text, close, 0x3a /* : */);
+      if (value !== undefined) {
+        spans.push(value[0], value[1]);
+        next = value[1] + 1;
+      } else if (word === "auth") {
+        // `"AUTH", "user", "pw"` in an array (a Redis command): the last of (at most) two strings.
+        const first = stringAfter(text, close, 0x2c /* , */);
+        const second = first && stringAfter(text, first[1] + 1, 0x2c);
+        const password = second ?? first;
+        if (password !== undefined) {
+          spans.push(password[0], password[1]);
+          next = password[1] + 1;
+        }
+      }
+    } else if (word === "name") {
+      const command = stringAfter(text, close, 0x3a);
+      if (command !== undefined && text.slice(command[0], command[1]).toLowerCase() === "auth") {
+        const args = argsArray(text, command[1] + 1);
+        if (args !== undefined) {
+          for (const [from, to] of args.strings) spans.push(from, to);
+          next = args.end;
+        }
+      }
+    }
+    open = text.indexOf('"', next);
+  }
+  return replaceSpans(text, spans, mask);
+}
+
+/**
+ * After `from`: optional whitespace, `separator`, whitespace, then a closed string literal.
+ * @returns the bounds of that string's contents (without quotes), or undefined.
+ */
+function stringAfter(text: string, from: number, separator: number): [number, number] | undefined {
+  let i = skipSpace(text, from);
+  if (text.charCodeAt(i) !== separator) return undefined;
+  i = skipSpace(text, i + 1);
+  if (text.charCodeAt(i) !== 0x22) return undefined;
+  const close = readString(text, i);
+  return close === -1 ? undefined : [i + 1, close - 1];
+}
+
+/** After a command name ending at `from`: `, "args": [ "a", "b" ]`; the bounds of each string and the index past `]`. */
+function argsArray(text: string, from: number): { strings: [number, number][]; end: number } | undefined {
+  const key = stringAfter(text, from, 0x2c);
+  if (key === undefined || text.slice(key[0], key[1]) !== "args") return undefined;
+  let i = skipSpace(text, key[1] + 1);
+  if (text.charCodeAt(i) !== 0x3a) return undefined;
+  i = skipSpace(text, i + 1);
+  if (text.charCodeAt(i) !== 0x5b /* [ */) return undefined;
+  const strings: [number, number][] = [];
+  i = skipSpace(text, i + 1);
+  while (text.charCodeAt(i) === 0x22) {
+    const close = readString(text, i);
+    if (close === -1) return undefined;
+    strings.push([i + 1, close - 1]);
+    i = skipSpace(text, close);
+    if (text.charCodeAt(i) !== 0x2c) break;
+    i = skipSpace(text, i + 1);
+  }
+  return { strings, end: i };
+}
+
+function skipSpace(text: string, from: number): number {
+  let i = from;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) break;
+    i++;
+  }
+  return i;
+}
+
+/**
+ * `text` with every occurrence of `secret` masked (left to right, not overlapping) or, with
+ * `stringsOnly`, only those inside a JSON string literal: masking elsewhere could change a
+ * number or a keyword and break the JSON.
+ */
+export function maskOccurrences(text: string, secret: string, mask: string, stringsOnly: boolean): string {
+  let at = text.indexOf(secret);
+  if (at === -1) return text;
+  const spans: number[] = [];
+  // With stringsOnly, [open, close) is the string literal (quotes included) that ends after the
+  // occurrence; open is -1 once there are none left. Occurrences and literals both only move
+  // forward, so the walk is linear.
+  let open = 0;
+  let close = 0;
+  for (; at !== -1; at = text.indexOf(secret, at + secret.length)) {
+    if (stringsOnly) {
+      while (open !== -1 && close <= at) {
+        open = text.indexOf('"', close);
+        if (open === -1) break;
+        const end = readString(text, open);
+        close = end === -1 ? text.length + 1 : end;
+      }
+      if (open === -1 || at <= open || at + secret.length > close - 1) continue;
+    }
+    spans.push(at, at + secret.length);
+  }
+  return replaceSpans(text, spans, mask);
+}
+
+/** Above this many masks, the output is written into one buffer: joining thousands of small slices costs far more. */
+const FEW_SPANS = 64;
+
+/** `text` with each `[from, to)` of `spans` (flat, in order, not overlapping) replaced by `mask`. */
+export function replaceSpans(text: string, spans: readonly number[], mask: string): string {
+  if (spans.length === 0) return text;
+  if (spans.length <= FEW_SPANS * 2) {
+    const parts: string[] = [];
+    let copied = 0;
+    for (let i = 0; i < spans.length; i += 2) {
+      parts.push(text.slice(copied, spans[i]), mask);
+      copied = spans[i + 1]!;
+    }
+    parts.push(text.slice(copied));
+    return parts.join("");
+  }
+  let size = text.length;
+  for (let i = 0; i < spans.length; i += 2) size += mask.length - (spans[i + 1]! - spans[i]!);
+  const out = new Uint16Array(size);
+  let written = 0;
+  let read = 0;
+  for (let i = 0; i <= spans.length; i += 2) {
+    const end = i < spans.length ? spans[i]! : text.length;
+    for (; read < end; read++) out[written++] = text.charCodeAt(read);
+    if (i === spans.length) break;
+    for (let k = 0; k < mask.length; k++) out[written++] = mask.charCodeAt(k);
+    read = spans[i + 1]!;
+  }
+  // UTF-16 code units as they were, lone surrogates included.
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString("utf16le");
+}
