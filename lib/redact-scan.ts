@@ -25,7 +25,7 @@ const LONGEST_KEY = 13;
 export function maskUrlCredentials(text: string, mask: string): string {
   let at = text.indexOf("://");
   if (at === -1) return text;
-  const spans: number[] = [];
+  const spans = new Spans();
   for (; at !== -1; at = text.indexOf("://", at + 3)) {
     if (!schemeEndsAt(text, at)) continue;
     const start = at + 3;
@@ -38,7 +38,7 @@ export function maskUrlCredentials(text: string, mask: string): string {
     let colon = start;
     while (colon < lastAt && text.charCodeAt(colon) !== 0x3a /* : */) colon++;
     if (colon + 1 >= lastAt) continue;
-    spans.push(colon + 1, lastAt);
+    spans.add(colon + 1, lastAt);
   }
   return replaceSpans(text, spans, mask);
 }
@@ -82,36 +82,30 @@ export function readString(text: string, open: number): number {
  */
 export function maskSecretFields(text: string, mask: string): string {
   if (!text.includes('"')) return text;
-  const spans: number[] = [];
+  const spans = new Spans();
   let open = text.indexOf('"');
   while (open !== -1) {
     const close = readString(text, open);
     if (close === -1) break;
     let next = close;
-    const word = close - open - 2 <= LONGEST_KEY ? text.slice(open + 1, close - 1).toLowerCase() : "";
+    const word = mightBeKey(text, open, close) ? text.slice(open + 1, close - 1).toLowerCase() : "";
     if (SECRET_FIELDS.has(word)) {
       const value = stringAfter(text, close, 0x3a /* : */);
-      if (value !== undefined) {
-        spans.push(value[0], value[1]);
-        next = value[1] + 1;
+      if (value !== -1) {
+        next = spans.addString(text, value);
       } else if (word === "auth") {
         // `"AUTH", "user", "pw"` in an array (a Redis command): the last of (at most) two strings.
         const first = stringAfter(text, close, 0x2c /* , */);
-        const second = first && stringAfter(text, first[1] + 1, 0x2c);
-        const password = second ?? first;
-        if (password !== undefined) {
-          spans.push(password[0], password[1]);
-          next = password[1] + 1;
-        }
+        const second = first === -1 ? -1 : stringAfter(text, readString(text, first), 0x2c);
+        const password = second === -1 ? first : second;
+        if (password !== -1) next = spans.addString(text, password);
       }
     } else if (word === "name") {
       const command = stringAfter(text, close, 0x3a);
-      if (command !== undefined && text.slice(command[0], command[1]).toLowerCase() === "auth") {
-        const args = argsArray(text, command[1] + 1);
-        if (args !== undefined) {
-          for (const [from, to] of args.strings) spans.push(from, to);
-          next = args.end;
-        }
+      const commandEnd = command === -1 ? -1 : readString(text, command);
+      if (commandEnd !== -1 && text.slice(command + 1, commandEnd - 1).toLowerCase() === "auth") {
+        const end = maskArgs(text, commandEnd, spans);
+        if (end !== -1) next = end;
       }
     }
     open = text.indexOf('"', next);
@@ -119,38 +113,46 @@ export function maskSecretFields(text: string, mask: string): string {
   return replaceSpans(text, spans, mask);
 }
 
-/**
- * After `from`: optional whitespace, `separator`, whitespace, then a closed string literal.
- * @returns the bounds of that string's contents (without quotes), or undefined.
- */
-function stringAfter(text: string, from: number, separator: number): [number, number] | undefined {
-  let i = skipSpace(text, from);
-  if (text.charCodeAt(i) !== separator) return undefined;
-  i = skipSpace(text, i + 1);
-  if (text.charCodeAt(i) !== 0x22) return undefined;
-  const close = readString(text, i);
-  return close === -1 ? undefined : [i + 1, close - 1];
+/** Cheap test before slicing: a key we look for is short and starts with a, c, n, p or s. */
+function mightBeKey(text: string, open: number, close: number): boolean {
+  if (close - open - 2 > LONGEST_KEY) return false;
+  const first = text.charCodeAt(open + 1) | 0x20;
+  return first === 0x61 || first === 0x63 || first === 0x6e || first === 0x70 || first === 0x73;
 }
 
-/** After a command name ending at `from`: `, "args": [ "a", "b" ]`; the bounds of each string and the index past `]`. */
-function argsArray(text: string, from: number): { strings: [number, number][]; end: number } | undefined {
-  const key = stringAfter(text, from, 0x2c);
-  if (key === undefined || text.slice(key[0], key[1]) !== "args") return undefined;
-  let i = skipSpace(text, key[1] + 1);
-  if (text.charCodeAt(i) !== 0x3a) return undefined;
+/**
+ * After `from`: optional whitespace, `separator`, whitespace, then a closed string literal.
+ * @returns the index of that literal's opening quote, or -1.
+ */
+function stringAfter(text: string, from: number, separator: number): number {
+  let i = skipSpace(text, from);
+  if (text.charCodeAt(i) !== separator) return -1;
   i = skipSpace(text, i + 1);
-  if (text.charCodeAt(i) !== 0x5b /* [ */) return undefined;
-  const strings: [number, number][] = [];
+  if (text.charCodeAt(i) !== 0x22 || readString(text, i) === -1) return -1;
+  return i;
+}
+
+/**
+ * After a command name ending at `from`: `, "args": [ "a", "b" ]`. Adds each string to `spans`.
+ * @returns the index where the array's strings end, or -1 when there is no such array.
+ */
+function maskArgs(text: string, from: number, spans: Spans): number {
+  const key = stringAfter(text, from, 0x2c);
+  if (key === -1 || !text.startsWith('"args"', key)) return -1;
+  let i = skipSpace(text, key + 6);
+  if (text.charCodeAt(i) !== 0x3a) return -1;
+  i = skipSpace(text, i + 1);
+  if (text.charCodeAt(i) !== 0x5b /* [ */) return -1;
   i = skipSpace(text, i + 1);
   while (text.charCodeAt(i) === 0x22) {
     const close = readString(text, i);
-    if (close === -1) return undefined;
-    strings.push([i + 1, close - 1]);
+    if (close === -1) return -1;
+    spans.add(i + 1, close - 1);
     i = skipSpace(text, close);
     if (text.charCodeAt(i) !== 0x2c) break;
     i = skipSpace(text, i + 1);
   }
-  return { strings, end: i };
+  return i;
 }
 
 function skipSpace(text: string, from: number): number {
@@ -171,7 +173,7 @@ function skipSpace(text: string, from: number): number {
 export function maskOccurrences(text: string, secret: string, mask: string, stringsOnly: boolean): string {
   let at = text.indexOf(secret);
   if (at === -1) return text;
-  const spans: number[] = [];
+  const spans = new Spans();
   // With stringsOnly, [open, close) is the string literal (quotes included) that ends after the
   // occurrence; open is -1 once there are none left. Occurrences and literals both only move
   // forward, so the walk is linear.
@@ -187,38 +189,69 @@ export function maskOccurrences(text: string, secret: string, mask: string, stri
       }
       if (open === -1 || at <= open || at + secret.length > close - 1) continue;
     }
-    spans.push(at, at + secret.length);
+    spans.add(at, at + secret.length);
   }
   return replaceSpans(text, spans, mask);
 }
 
-/** Above this many masks, the output is written into one buffer: joining thousands of small slices costs far more. */
+/**
+ * The `[from, to)` ranges to mask, in order and not overlapping. A typed array: adversarial text
+ * can hold a hundred thousand of them per megabyte, and a plain array of numbers costs several
+ * times more to fill.
+ */
+export class Spans {
+  #data = new Int32Array(16);
+  length = 0;
+
+  add(from: number, to: number): void {
+    if (this.length + 2 > this.#data.length) {
+      const grown = new Int32Array(this.#data.length * 2);
+      grown.set(this.#data);
+      this.#data = grown;
+    }
+    this.#data[this.length++] = from;
+    this.#data[this.length++] = to;
+  }
+
+  /** Adds the contents of the (closed) string literal opening at `open`; returns the index past it. */
+  addString(text: string, open: number): number {
+    const close = readString(text, open);
+    this.add(open + 1, close - 1);
+    return close;
+  }
+
+  at(index: number): number {
+    return this.#data[index]!;
+  }
+}
+
+/** Up to this many masks, slices are joined; beyond, the output is written into one buffer, which is cheaper. */
 const FEW_SPANS = 64;
 
-/** `text` with each `[from, to)` of `spans` (flat, in order, not overlapping) replaced by `mask`. */
-export function replaceSpans(text: string, spans: readonly number[], mask: string): string {
+/** `text` with each span replaced by `mask`. */
+export function replaceSpans(text: string, spans: Spans, mask: string): string {
   if (spans.length === 0) return text;
   if (spans.length <= FEW_SPANS * 2) {
     const parts: string[] = [];
     let copied = 0;
     for (let i = 0; i < spans.length; i += 2) {
-      parts.push(text.slice(copied, spans[i]), mask);
-      copied = spans[i + 1]!;
+      parts.push(text.slice(copied, spans.at(i)), mask);
+      copied = spans.at(i + 1);
     }
     parts.push(text.slice(copied));
     return parts.join("");
   }
   let size = text.length;
-  for (let i = 0; i < spans.length; i += 2) size += mask.length - (spans[i + 1]! - spans[i]!);
+  for (let i = 0; i < spans.length; i += 2) size += mask.length - (spans.at(i + 1) - spans.at(i));
   const out = new Uint16Array(size);
   let written = 0;
   let read = 0;
   for (let i = 0; i <= spans.length; i += 2) {
-    const end = i < spans.length ? spans[i]! : text.length;
+    const end = i < spans.length ? spans.at(i) : text.length;
     for (; read < end; read++) out[written++] = text.charCodeAt(read);
     if (i === spans.length) break;
     for (let k = 0; k < mask.length; k++) out[written++] = mask.charCodeAt(k);
-    read = spans[i + 1]!;
+    read = spans.at(i + 1);
   }
   // UTF-16 code units as they were, lone surrogates included.
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString("utf16le");
