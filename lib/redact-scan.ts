@@ -179,6 +179,7 @@ export function maskOccurrences(text: string, secret: string, mask: string, stri
   // forward, so the walk is linear.
   let open = 0;
   let close = 0;
+  let lastEnd = 0;
   for (; at !== -1; at = text.indexOf(secret, at + secret.length)) {
     if (stringsOnly) {
       while (open !== -1 && close <= at) {
@@ -188,8 +189,15 @@ export function maskOccurrences(text: string, secret: string, mask: string, stri
         close = end === -1 ? text.length + 1 : end;
       }
       if (open === -1 || at <= open || at + secret.length > close - 1) continue;
+      // Right after the backslash of an escape (`\n` then the rest of the text) it is not the
+      // secret but the tail of another character, and masking it would break the escape. The
+      // backslashes counted never go back past the previous occurrence: linear still.
+      let backslashes = 0;
+      for (let i = at - 1; i > Math.max(open, lastEnd - 1) && text.charCodeAt(i) === 0x5c; i--) backslashes++;
+      if (backslashes % 2 === 1) continue;
     }
     spans.add(at, at + secret.length);
+    lastEnd = at + secret.length;
   }
   return replaceSpans(text, spans, mask);
 }
