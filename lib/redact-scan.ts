@@ -251,16 +251,31 @@ export function replaceSpans(text: string, spans: Spans, mask: string): string {
   }
   let size = text.length;
   for (let i = 0; i < spans.length; i += 2) size += mask.length - (spans.at(i + 1) - spans.at(i));
-  const out = new Uint16Array(size);
+  // Most text is Latin-1: one byte a character keeps the output a one-byte string, half the
+  // memory for every scan after this one. Anything wider is written again as UTF-16.
+  const narrow = new Uint8Array(size);
+  if (writeSpans(text, spans, mask, narrow)) return Buffer.from(narrow.buffer, narrow.byteOffset, narrow.byteLength).toString("latin1");
+  const wide = new Uint16Array(size);
+  writeSpans(text, spans, mask, wide);
+  // UTF-16 code units as they were, lone surrogates included.
+  return Buffer.from(wide.buffer, wide.byteOffset, wide.byteLength).toString("utf16le");
+}
+
+/** Writes `text` with the spans masked into `out`; false (unfinished) when a character does not fit a byte of a Uint8Array. */
+function writeSpans(text: string, spans: Spans, mask: string, out: Uint8Array | Uint16Array): boolean {
+  const limit = out instanceof Uint8Array ? 0xff : 0xffff;
   let written = 0;
   let read = 0;
   for (let i = 0; i <= spans.length; i += 2) {
     const end = i < spans.length ? spans.at(i) : text.length;
-    for (; read < end; read++) out[written++] = text.charCodeAt(read);
+    for (; read < end; read++) {
+      const c = text.charCodeAt(read);
+      if (c > limit) return false;
+      out[written++] = c;
+    }
     if (i === spans.length) break;
     for (let k = 0; k < mask.length; k++) out[written++] = mask.charCodeAt(k);
     read = spans.at(i + 1);
   }
-  // UTF-16 code units as they were, lone surrogates included.
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength).toString("utf16le");
+  return true;
 }
