@@ -1,5 +1,5 @@
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from "pino";
-import { redact } from "./redact.ts";
+import { redactJson, scrubSecrets } from "./redact.ts";
 
 export type { Logger } from "pino";
 
@@ -14,10 +14,13 @@ let root: Logger = createRoot();
 
 function createRoot(options: LoggerOptions = {}, destination?: DestinationStream): Logger {
   const level = options.level ?? process.env.DRAMATS_LOG_LEVEL ?? "info";
-  // Every line passes `redact`, so no broker password reaches the output (see lib/redact.ts).
+  // Every line passes `redactJson`, so no broker password reaches the output (see lib/redact.ts),
+  // and a logged error loses the credentials a driver attached to it (ioredis puts its failed
+  // command, `HELLO 3 AUTH user password` included, on the error).
   const streamWrite = options.hooks?.streamWrite;
-  const hooks = { ...options.hooks, streamWrite: streamWrite ? (s: string) => redact(streamWrite(s)) : redact };
-  const merged: LoggerOptions = { name: "dramats", ...options, level, hooks };
+  const hooks = { ...options.hooks, streamWrite: streamWrite ? (s: string) => redactJson(streamWrite(s)) : redactJson };
+  const serializers = { err: (error: unknown) => scrubSecrets(pino.stdSerializers.err(error as Error)), ...options.serializers };
+  const merged: LoggerOptions = { name: "dramats", ...options, level, hooks, serializers };
   return destination ? pino(merged, destination) : pino(merged);
 }
 

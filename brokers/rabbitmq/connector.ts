@@ -1,6 +1,7 @@
 import type { ChannelModel, Options } from "amqplib";
 import type { Socket } from "node:net";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
+import { isCredentialsRefused } from "../../lib/credentials-refused.ts";
 import { ConnectionClosed, ConnectionFailed } from "../../lib/errors.ts";
 import { explainOpenError } from "./open-errors.ts";
 import type { Logger } from "../../lib/logging.ts";
@@ -96,6 +97,7 @@ export class Connector {
     if (this.#model) return this.#model;
     if (this.#closed) throw new ConnectionClosed(`${this.name}: the connection is closed`);
     const cause = this.#lastError;
+    if (isCredentialsRefused(cause)) throw new ConnectionFailed(`${this.name}: RabbitMQ refused the credentials: ${(cause as Error).message}`, { cause });
     const why = cause instanceof Error ? `: ${cause.message}` : "";
     throw new ConnectionFailed(`${this.name}: no connection to RabbitMQ within ${timeout} ms${why}`, { cause });
   }
@@ -134,6 +136,9 @@ export class Connector {
         model?.removeAllListeners("close");
         model?.close().catch(() => {});
         if (this.#closed) break;
+        // Refused credentials will not get better by waiting out `connectTimeout`: callers hear it
+        // now (the loop keeps trying, for when someone fixes the broker's users).
+        if (isCredentialsRefused(error)) this.#notify();
         const delay = this.#backoff(attempt);
         this.#log.error({ err: error, connection: this.name, attempt, retryInMs: Math.round(delay) }, "Connecting to RabbitMQ failed; retrying");
         await new Promise<void>((resolve) => {

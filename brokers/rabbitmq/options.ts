@@ -2,6 +2,7 @@ import amqp, { type SocketOptions } from "amqplib";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import type { BrokerOptions } from "../../lib/broker.ts";
 import { InvalidOptions } from "../../lib/errors.ts";
+import { addUrlSecret, redactUrl } from "../../lib/redact.ts";
 import type { ConnectorSettings } from "./connector.ts";
 import { DEFAULT_DEAD_MESSAGE_TTL } from "./topology.ts";
 
@@ -76,8 +77,10 @@ export function resolveSettings(options: RabbitmqBrokerOptions): RabbitmqSetting
   try {
     url = new URL(raw);
   } catch (error) {
-    throw new InvalidOptions(`RabbitmqBroker url ${JSON.stringify(redact(raw))} is not a valid URL`, { cause: error });
+    throw new InvalidOptions(`RabbitmqBroker url ${JSON.stringify(redactUrl(raw))} is not a valid URL`, { cause: error });
   }
+  // The password this process will use is masked wherever it shows up in output (lib/redact.ts).
+  addUrlSecret(raw);
   if (url.protocol !== "amqp:" && url.protocol !== "amqps:") {
     throw new InvalidOptions(`RabbitmqBroker url must start with amqp:// or amqps://, got ${JSON.stringify(url.protocol)}`);
   }
@@ -110,7 +113,7 @@ export function resolveSettings(options: RabbitmqBrokerOptions): RabbitmqSetting
 
   return {
     url: url.toString(),
-    redactedUrl: redact(url.toString()),
+    redactedUrl: redactUrl(url.toString()),
     socketOptions,
     maxPriority,
     deadMessageTtl: Math.round(deadMessageTtl),
@@ -130,11 +133,6 @@ export function connectorSettings(settings: RabbitmqSettings, name: string): Con
     maxReconnectDelay: settings.maxReconnectDelay,
     connectTimeout: settings.connectTimeout,
   };
-}
-
-/** The URL without its password, for logs and errors. */
-export function redact(url: string): string {
-  return url.replace(/(\/\/[^:/@]*:)[^@/]*@/, "$1***@");
 }
 
 function positive(name: string, value: number): number {

@@ -1,3 +1,4 @@
+import { isCredentialsRefused } from "../../lib/credentials-refused.ts";
 import { BrokerError, ConnectionClosed, ConnectionFailed, DramatsError } from "../../lib/errors.ts";
 
 export { MessageDeadLettered } from "../../lib/errors.ts";
@@ -27,6 +28,9 @@ export function isConnectionError(error: unknown): boolean {
 export function toBrokerError(error: unknown, everConnected: boolean, what: string): Error {
   if (error instanceof DramatsError) return error;
   const detail = error instanceof Error ? error.message : String(error);
+  // Redis answers a wrong password with an error reply, but to the caller it is a broker it
+  // cannot use, as if unreachable: retried like a lost connection, exit code 3 in the CLI.
+  if (isCredentialsRefused(error)) return new ConnectionFailed(`Redis refused the credentials for ${what}: ${detail}`, { cause: error });
   if (isConnectionError(error)) {
     return everConnected
       ? new ConnectionClosed(`Redis connection lost during ${what}: ${detail}`, { cause: error })

@@ -1,5 +1,6 @@
 import type { RedisOptions } from "ioredis";
 import type { BrokerOptions } from "../../lib/broker.ts";
+import { addSecret, addUrlSecret, redactUrl } from "../../lib/redact.ts";
 
 /** Options of {@link RedisBroker}. Times are in milliseconds. */
 export interface RedisBrokerOptions extends BrokerOptions {
@@ -62,6 +63,9 @@ export function resolveRedisOptions(options: RedisBrokerOptions): ResolvedRedisO
       `options.heartbeatTimeout (${heartbeatTimeout}) must be longer than options.heartbeatInterval (${heartbeatInterval})`,
     );
   }
+  // The password this process will use is masked wherever it shows up in output (lib/redact.ts).
+  addUrlSecret(options.url ?? REDIS_DEFAULTS.url);
+  if (typeof options.client?.password === "string") addSecret(options.client.password);
   return {
     connection: { ...parseRedisUrl(options.url ?? REDIS_DEFAULTS.url), ...options.client },
     namespace,
@@ -88,7 +92,7 @@ export function parseRedisUrl(url: string): RedisOptions {
   try {
     parsed = new URL(url);
   } catch {
-    throw new TypeError(`options.url must be a redis:// or rediss:// URL, got ${JSON.stringify(url)}`);
+    throw new TypeError(`options.url must be a redis:// or rediss:// URL, got ${JSON.stringify(redactUrl(url))}`);
   }
   if (parsed.protocol !== "redis:" && parsed.protocol !== "rediss:") {
     throw new TypeError(`options.url must use redis:// or rediss://, got ${JSON.stringify(parsed.protocol)}`);

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
+import { addUrlSecret } from "../../lib/redact.ts";
 import type { RateLimiterBackend } from "../../lib/rate-limits/backend.ts";
 import { readLua } from "./lua.ts";
 
@@ -30,6 +31,7 @@ export class RedisRateLimiterBackend implements RateLimiterBackend {
   constructor(options: RedisRateLimiterBackendOptions = {}) {
     this.prefix = options.prefix ?? "dramats-limits";
     this.#owned = options.client === undefined;
+    if (options.url !== undefined) addUrlSecret(options.url);
     this.#redis = options.client ?? new Redis(options.url ?? "redis://127.0.0.1:6379", { enableAutoPipelining: true });
     // Commands fail on their own while Redis is away; without a listener ioredis prints every reconnect error.
     if (this.#owned) this.#redis.on("error", () => {});

@@ -1,4 +1,5 @@
 import { Redis } from "ioredis";
+import { addUrlSecret } from "../../lib/redact.ts";
 import { ResultBackend } from "../../lib/results/backend.ts";
 import { Subscriber } from "./subscriber.ts";
 
@@ -23,6 +24,7 @@ export class RedisResultBackend extends ResultBackend {
   constructor(options: RedisResultBackendOptions = {}) {
     super(options.namespace === undefined ? {} : { namespace: options.namespace });
     this.#owned = options.client === undefined;
+    if (options.url !== undefined) addUrlSecret(options.url);
     this.#redis = options.client ?? new Redis(options.url ?? "redis://127.0.0.1:6379", { enableAutoPipelining: true });
     // Commands fail on their own while Redis is away; without a listener ioredis prints every reconnect error.
     if (this.#owned) this.#redis.on("error", () => {});

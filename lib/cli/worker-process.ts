@@ -135,8 +135,13 @@ async function shutdown({ broker, worker, pool, recycler }: Booted, why: string,
   process.exit(ExitCode.OK);
 }
 
+/** `RedisBroker redis://user:***@host:6379`: the broker's class and its URL, password masked. */
+function brokerLabel(broker: Broker, url: string | undefined): string {
+  return url === undefined ? broker.constructor.name : `${broker.constructor.name} ${redactUrl(url)}`;
+}
+
 function summarize({ broker, worker, pool, url, isDefault }: Booted): BootSummary {
-  let name = url === undefined ? broker.constructor.name : `${broker.constructor.name} ${redactUrl(url)}`;
+  let name = brokerLabel(broker, url);
   if (isDefault) name += " (the default: choose another with --broker or DRAMATS_BROKER)";
   return {
     broker: name,
@@ -202,7 +207,7 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
     ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }),
     ...(options.queues ? { queues: options.queues } : {}),
   });
-  await checkBroker(broker, options.queues?.[0] ?? broker.queues.values().next().value);
+  await checkBroker(broker, options.queues?.[0] ?? broker.queues.values().next().value, brokerLabel(broker, url));
   return { broker, worker, pool, recycler, url, isDefault };
 }
 
@@ -226,8 +231,8 @@ async function chooseBroker(requested: string | undefined): Promise<{ broker: Br
   return { broker, url: requested, isDefault: false };
 }
 
-/** One cheap round trip, so a wrong URL or a down broker fails the boot with exit code 3. */
-async function checkBroker(broker: Broker, queue: string | undefined): Promise<void> {
+/** One cheap round trip, so a wrong URL or password or a down broker fails the boot with exit code 3. */
+async function checkBroker(broker: Broker, queue: string | undefined, label: string): Promise<void> {
   if (queue === undefined) return;
   if (!broker.queues.has(queue)) broker.declareQueue(queue);
   let timer: NodeJS.Timeout | undefined;
@@ -240,7 +245,7 @@ async function checkBroker(broker: Broker, queue: string | undefined): Promise<v
     ]);
   } catch (error) {
     await broker.close().catch(() => {});
-    throw new CliError(`Cannot reach the broker (${broker.constructor.name}): ${(error as Error)?.message ?? String(error)}`, ExitCode.BROKER_CONNECTION_ERROR, {
+    throw new CliError(`Cannot reach the broker (${label}): ${(error as Error)?.message ?? String(error)}`, ExitCode.BROKER_CONNECTION_ERROR, {
       cause: error,
     });
   } finally {

@@ -110,7 +110,8 @@ export async function closeAllConnections(vhost: string, reason = "test"): Promi
   await rabbitmqctl("close_all_connections", "--vhost", vhost, reason);
 }
 
-async function rabbitmqctl(...args: string[]): Promise<string> {
+/** Runs `rabbitmqctl` on this machine (specs that manage users or vhosts need it). */
+export async function rabbitmqctl(...args: string[]): Promise<string> {
   const { stdout } = await run("rabbitmqctl", args, { timeout: 30_000 });
   return stdout;
 }

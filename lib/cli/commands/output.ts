@@ -1,6 +1,6 @@
 // How operator commands print: aligned tables for people, JSON for programs. Everything goes
 // through `redact`, so a broker password never reaches the terminal or a pipe.
-import { redact } from "../../redact.ts";
+import { redact, redactJson } from "../../redact.ts";
 
 export interface Output {
   /** One line (or block) to stdout. */
@@ -16,7 +16,7 @@ export interface Output {
 export function processOutput(): Output {
   return {
     line: (text = "") => process.stdout.write(`${redact(text)}\n`),
-    json: (value) => process.stdout.write(`${redact(JSON.stringify(value, null, 2))}\n`),
+    json: (value) => process.stdout.write(`${redactJson(JSON.stringify(value, null, 2))}\n`),
     note: (text) => process.stderr.write(`${redact(text)}\n`),
     columns: process.stdout.isTTY ? process.stdout.columns : undefined,
   };

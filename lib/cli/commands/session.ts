@@ -4,6 +4,7 @@
 import { existsSync } from "node:fs";
 import { peekBroker, type Broker } from "../../broker.ts";
 import { brokerOrigin, DEFAULT_BROKER_URL, IN_PROCESS_SCHEMES } from "../../connect.ts";
+import { isCredentialsRefused } from "../../credentials-refused.ts";
 import { addUrlSecret, redactUrl } from "../../redact.ts";
 import { tsxEntry } from "../../threads/tsx.ts";
 import { brokerFromUrl, checkBrokerUrl, declareOn } from "../broker-url.ts";
@@ -47,7 +48,8 @@ export class Session {
 
   /**
    * Runs one broker operation (or one on a backend: `target` names it in the message). No answer
-   * within the timeout, or a connection error, ends the command with exit code 3; other errors pass through.
+   * within the timeout, a connection error or refused credentials end the command with exit code 3;
+   * other errors pass through.
    * @throws CliError
    */
   async call<T>(what: string, operation: () => Promise<T>, target = `the broker (${this.label})`): Promise<T> {
@@ -82,7 +84,9 @@ function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   if (typeof code === "string" && (code.startsWith("DRAMATS_ERR_CONNECTION") || NETWORK_CODES.has(code))) return true;
   // ioredis, when its retries for one command ran out.
-  return (error as { name?: unknown } | null)?.name === "MaxRetriesPerRequestError";
+  if ((error as { name?: unknown } | null)?.name === "MaxRetriesPerRequestError") return true;
+  // A wrong password: the broker is there but cannot be used, which is what exit code 3 means.
+  return isCredentialsRefused(error);
 }
 
 /**
