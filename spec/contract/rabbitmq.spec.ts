@@ -1,9 +1,10 @@
 import { RabbitmqBroker, type RabbitmqConsumer } from "../../brokers/rabbitmq/index.ts";
 import { abandon, heldBy } from "../../brokers/rabbitmq/testing.ts";
 import { amqpUrl, deleteQueues, waitFor } from "../helpers/amqp.ts";
-import { brokerContract } from "./broker.contract.ts";
+import { brokerContract, type ContractFactory } from "./broker.contract.ts";
+import { hostileContract } from "./hostile.contract.ts";
 
-brokerContract("rabbitmq", async ({ middleware }) => {
+const factory: ContractFactory = async ({ middleware }) => {
   const url = await amqpUrl();
   const broker = new RabbitmqBroker({ url, middleware, heartbeat: 2_000 });
   return {
@@ -22,4 +23,7 @@ brokerContract("rabbitmq", async ({ middleware }) => {
       await deleteQueues(url, queues);
     },
   };
-});
+};
+
+brokerContract("rabbitmq", factory);
+hostileContract("rabbitmq", factory);

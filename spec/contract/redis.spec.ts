@@ -1,12 +1,14 @@
+import { randomUUID } from "node:crypto";
 import { RedisBroker, type RedisConsumer } from "../../brokers/redis/index.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
-import { brokerContract } from "./broker.contract.ts";
+import { brokerContract, type ContractFactory } from "./broker.contract.ts";
+import { hostileContract } from "./hostile.contract.ts";
 import { abandonConsumer } from "../../brokers/redis/testing.ts";
 
 // Short heartbeats so that a crashed consumer is recovered within the test's patience.
 const HEARTBEAT = { heartbeatInterval: 100, heartbeatTimeout: 400 };
 
-brokerContract("redis", async ({ middleware }) => {
+const factory: ContractFactory = async ({ middleware }) => {
   const url = await redisUrl();
   const namespace = uniqueNamespace("dramats-contract");
   const broker = new RedisBroker({ url, namespace, middleware, ...HEARTBEAT });
@@ -16,7 +18,8 @@ brokerContract("redis", async ({ middleware }) => {
     enqueueRaw: async (queue, body) => {
       const client = await redisClient();
       try {
-        await client.multi().hset(`${namespace}:${queue}.msgs`, "raw-1", body).rpush(`${namespace}:${queue}`, "raw-1").exec();
+        const id = `raw-${randomUUID()}`;
+        await client.multi().hset(`${namespace}:${queue}.msgs`, id, body).rpush(`${namespace}:${queue}`, id).exec();
       } finally {
         client.disconnect();
       }
@@ -52,4 +55,7 @@ brokerContract("redis", async ({ middleware }) => {
       await deleteNamespace(namespace);
     },
   };
-});
+};
+
+brokerContract("redis", factory);
+hostileContract("redis", factory);

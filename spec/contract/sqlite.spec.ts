@@ -1,13 +1,14 @@
 import Database from "better-sqlite3";
 import { SqliteBroker, type SqliteConsumer } from "../../brokers/sqlite/index.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
-import { brokerContract } from "./broker.contract.ts";
+import { brokerContract, type ContractFactory } from "./broker.contract.ts";
+import { hostileContract } from "./hostile.contract.ts";
 import { abandonConsumer } from "../../brokers/sqlite/testing.ts";
 
 /** Short, so the crash case waits well under a second; renewals every 100 ms keep live consumers' leases. */
 const LEASE_TIME = 300;
 
-brokerContract("sqlite", async ({ middleware }) => {
+const factory: ContractFactory = async ({ middleware }) => {
   const db = tempDatabase();
   const broker = new SqliteBroker({ path: db.path, middleware, leaseTime: LEASE_TIME });
   return {
@@ -35,4 +36,7 @@ brokerContract("sqlite", async ({ middleware }) => {
       db.cleanup();
     },
   };
-});
+};
+
+brokerContract("sqlite", factory);
+hostileContract("sqlite", factory);
