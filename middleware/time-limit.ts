@@ -1,3 +1,4 @@
+import { AsyncResource } from "node:async_hooks";
 import type { Broker } from "../lib/broker.ts";
 import { InvalidOptions, TimeLimitExceeded } from "../lib/errors.ts";
 import { messageLimit, refuseMessage } from "../lib/message-limits.ts";
@@ -51,6 +52,11 @@ export class TimeLimit extends Middleware {
   override readonly messageOptions = new Set(["timeLimit"]);
   readonly timeLimit: number;
   readonly #lanes = new Map<number, Lane>();
+  /**
+   * Where lane timers are created: a lane's timer serves many messages, so it must not carry
+   * the context of the message that happened to arm it (the CLI's block watch reads it).
+   */
+  readonly #home = new AsyncResource("dramats.TimeLimit");
 
   constructor(options: TimeLimitOptions = {}) {
     super();
@@ -76,7 +82,8 @@ export class TimeLimit extends Middleware {
     const first = lane.deadlines.values().next();
     if (first.done) return;
     // Node fires a timer set past 2^31 - 1 ms at once: a longer limit is waited for in steps.
-    lane.timer = setTimeout(() => this.#expire(lane), Math.min(MAX_TIMER, Math.max(0, first.value - Date.now())));
+    const delay = Math.min(MAX_TIMER, Math.max(0, first.value - Date.now()));
+    lane.timer = this.#home.runInAsyncScope(() => setTimeout(() => this.#expire(lane), delay));
     lane.timer.unref();
   }
 
