@@ -2,7 +2,6 @@
 import type { Context } from "../context.ts";
 import type { Row } from "../report.ts";
 import { blockedLoop, delayedKill, killSupervisor, killWorker } from "./kills.ts";
-import { hostile } from "./hostile.ts";
 import { killConnections, poison, producerCut, sigterm } from "./others.ts";
 
 export interface Scenario {
@@ -18,7 +17,6 @@ export const SCENARIOS: Readonly<Record<string, Scenario>> = {
   sigterm: { run: sigterm },
   "producer-cut": { run: producerCut, needs: "connections" },
   poison: { run: poison },
-  hostile: { run: hostile },
   "block-loop": { run: blockedLoop },
   "delayed-kill": { run: delayedKill },
 };
