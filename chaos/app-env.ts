@@ -15,7 +15,12 @@ export const APP_ENV = Object.freeze({
   ledger: "CHAOS_LEDGER",
   /** `drop`: the app leaves some finished runs out of the ledger, to prove the suite reports losses. */
   break: "CHAOS_BREAK",
+  /** `1`: each process appends its worst event-loop delay every LAG_EVERY ms to `<ledger>/lag-<pid>.log`. */
+  lag: "CHAOS_LAG",
 });
+
+/** How often (ms) a process reports its worst event-loop delay since the last report. */
+export const LAG_EVERY = 100;
 
 /** Which ids the broken mode leaves out: every 50th message. */
 export const isDropped = (id: string): boolean => Number(id.slice(id.lastIndexOf("-") + 1)) % 50 === 7;

@@ -5,7 +5,8 @@ import type { Broker } from "../lib/broker.ts";
 import { actor, setBroker } from "../lib/index.ts";
 import { sleep } from "../lib/sleep.ts";
 import { LedgerWriter } from "./ledger.ts";
-import { APP_ENV, isDropped } from "./app-env.ts";
+import { APP_ENV, isDropped, LAG_EVERY } from "./app-env.ts";
+import { recordLag } from "./lag.ts";
 
 const env = (name: string): string => {
   const value = process.env[name];
@@ -44,6 +45,20 @@ export const work = actor(async function chaos_work(id: string, ms: number) {
   // The deliberately broken mode: a run that finished but never reaches the ledger, as if lost.
   if (broken && isDropped(id)) return;
   ledger.record("E", id);
+}, { queueName, maxRetries: 0 });
+
+if (process.env[APP_ENV.lag] === "1") recordLag(env(APP_ENV.ledger), LAG_EVERY);
+
+/**
+ * The hostile corpus's actor (poison.ts): records its run under `tag`, fails with `failWith`
+ * when given one, and fails if any argument reached an object's prototype.
+ */
+export const hostile = actor(function chaos_hostile(tag: string, _payload?: unknown, failWith?: string) {
+  ledger.record("S", tag);
+  const polluted = "polluted" in {} || [...arguments].some((a) => typeof a === "object" && a !== null && !Array.isArray(a) && Object.getPrototypeOf(a) !== Object.prototype);
+  if (polluted) throw new Error("an argument reached an object's prototype");
+  if (typeof failWith === "string") throw new Error(failWith);
+  ledger.record("E", tag);
 }, { queueName, maxRetries: 0 });
 
 /** Blocks its process's event loop for good: only the supervisor's block watch ends it. */

@@ -1,6 +1,7 @@
 // Hostile input for the poison scenario, written through the producer's public API: an encoder
 // that writes bytes no worker can decode for one marker actor, and plain messages naming an
 // actor nobody declared or too large for the workers' size limit.
+import { randomUUID } from "node:crypto";
 import { JsonEncoder, type Encoder } from "../lib/encoder.ts";
 import type { MessageData } from "../lib/message.ts";
 
@@ -25,3 +26,61 @@ export class PoisonEncoder implements Encoder {
     return this.#json.decode(data);
   }
 }
+
+/** The hostile corpus's actor (app.ts): `chaos_hostile(tag, payload?, failWith?)`. */
+export const HOSTILE_ACTOR = "chaos_hostile";
+
+/**
+ * Text built to hurt whatever scans it: a backtracking trap for URL-credential patterns (a long
+ * scheme-like run, `://a:`, then a long run with no `@`), control characters, line and paragraph
+ * separators, a lone surrogate, bidirectional overrides, terminal escapes, JSON and log syntax.
+ */
+export const ADVERSARIAL =
+  "a".repeat(20_000) + "://a:" + "b".repeat(20_000) + "\u0000\u0007\b\f\r\n\u2028\u2029\ud800\u202e\u001b[2J\u001b]0;x\u0007" + '"},{"level":60,"msg":"forged"}\n' + "%s%n%d${x}";
+
+/** How a hostile message must end. */
+export type HostileOutcome = "processed" | "dead-lettered";
+
+export interface HostileCase {
+  readonly name: string;
+  readonly expect: HostileOutcome;
+  /** The raw bodies to write for the message tagged `tag` on `queue`. */
+  body(queue: string, tag: string): string | Buffer;
+  /** Only where the broker can carry it (SQLite stores bodies as text). */
+  readonly brokers?: readonly string[];
+}
+
+/** A message body as a raw producer writes it: `rest` is spliced in after the args. */
+function raw(queue: string, args: string, kwargs = "{}", options = "{}"): string {
+  return `{"queue_name":"${queue}","actor_name":"${HOSTILE_ACTOR}","args":${args},"kwargs":${kwargs},"options":${options},"message_id":"${randomUUID()}","message_timestamp":${Date.now()}}`;
+}
+
+/** `args` of `levels` levels as the encoder counts them (the args array is the first). */
+const nested = (tag: string, levels: number) => `["${tag}",${"[".repeat(levels - 1)}${"]".repeat(levels - 1)}]`;
+const text = JSON.stringify(ADVERSARIAL);
+const pollution = '{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}';
+
+export const HOSTILE_CASES: readonly HostileCase[] = [
+  { name: "adversarial string in args", expect: "processed", body: (q, tag) => raw(q, `["${tag}",${text}]`) },
+  { name: "adversarial string in kwargs", expect: "processed", body: (q, tag) => raw(q, `["${tag}"]`, `{"note":${text}}`) },
+  { name: "adversarial string in options", expect: "processed", body: (q, tag) => raw(q, `["${tag}"]`, "{}", `{"note":${text}}`) },
+  { name: "adversarial string as the error message", expect: "dead-lettered", body: (q, tag) => raw(q, `["${tag}",null,${text}]`) },
+  { name: "10 MB string", expect: "dead-lettered", body: (q, tag) => raw(q, `["${tag}","${"x".repeat(10 * 1024 * 1024)}"]`) },
+  { name: "nesting: 127 levels", expect: "processed", body: (q, tag) => raw(q, nested(tag, 127)) },
+  { name: "nesting: 128 levels", expect: "processed", body: (q, tag) => raw(q, nested(tag, 128)) },
+  { name: "nesting: 129 levels", expect: "dead-lettered", body: (q, tag) => raw(q, nested(tag, 129)) },
+  { name: "nesting: 10,000 levels", expect: "dead-lettered", body: (q, tag) => raw(q, nested(tag, 10_000)) },
+  { name: "`__proto__` and `constructor` keys", expect: "processed", body: (q, tag) => raw(q, `["${tag}",${pollution}]`, pollution, pollution) },
+  {
+    name: "invalid UTF-8 in a string",
+    expect: "processed",
+    brokers: ["redis", "rabbitmq"],
+    body: (q, tag) => {
+      const [head, tail] = raw(q, `["${tag}","@@"]`).split("@@");
+      // A lone continuation, a truncated sequence and an encoded surrogate: none is UTF-8.
+      return Buffer.from([...Buffer.from(head!), 0xff, 0xfe, 0xc3, 0x28, 0xed, 0xa0, 0x80, ...Buffer.from(tail!)]);
+    },
+  },
+  { name: "numbers past 2^53 (and past a double)", expect: "processed", body: (q, tag) => raw(q, `["${tag}",[9007199254740993,-9007199254740993,123456789012345678901234567890,1e400]]`) },
+  { name: "options out of range", expect: "dead-lettered", body: (q, tag) => raw(q, `["${tag}"]`, "{}", '{"retries":-5,"max_retries":null,"time_limit":"forever"}') },
+];

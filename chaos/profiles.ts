@@ -16,14 +16,16 @@ export interface Profile {
   readonly delaySpread: number;
   /** Poison messages of each kind (undecodable, unknown actor, oversized). */
   readonly poisonEach: number;
+  /** Whether the poison scenario then runs the hostile corpus (the suite's own spec skips it). */
+  readonly hostile: boolean;
   /** Longest a scenario may take to drain before what is missing counts as lost (ms). */
   readonly deadline: number;
 }
 
 export const PROFILES: Readonly<Record<string, Profile>> = {
-  tiny: { name: "tiny", messages: 200, producerMessages: 300, maxFaults: 1, faultEvery: 1_000, delaySpread: 1_000, poisonEach: 3, deadline: 60_000 },
-  short: { name: "short", messages: 1_500, producerMessages: 3_000, maxFaults: 3, faultEvery: 2_000, delaySpread: 4_000, poisonEach: 10, deadline: 180_000 },
-  full: { name: "full", messages: 10_000, producerMessages: 10_000, maxFaults: 10, faultEvery: 2_000, delaySpread: 10_000, poisonEach: 30, deadline: 300_000 },
+  tiny: { name: "tiny", messages: 200, producerMessages: 300, maxFaults: 1, faultEvery: 1_000, delaySpread: 1_000, poisonEach: 3, hostile: false, deadline: 60_000 },
+  short: { name: "short", messages: 1_500, producerMessages: 3_000, maxFaults: 3, faultEvery: 2_000, delaySpread: 4_000, poisonEach: 10, hostile: true, deadline: 180_000 },
+  full: { name: "full", messages: 10_000, producerMessages: 10_000, maxFaults: 10, faultEvery: 2_000, delaySpread: 10_000, poisonEach: 30, hostile: true, deadline: 300_000 },
 };
 
 /** The `dramats` command line every scenario runs (2 processes of 8 async actors on this 2-core machine). */

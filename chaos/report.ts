@@ -21,6 +21,8 @@ export interface Row {
   notes: string[];
   /** Why the row fails; empty when it passes. */
   failures: string[];
+  /** Markdown printed under the broker's table (a scenario's own table). */
+  details?: string[];
 }
 
 /** How the recovery column is measured, printed under the tables. */
@@ -85,6 +87,7 @@ export function renderTables(rows: readonly Row[]): string {
       );
     }
     out.push("");
+    for (const r of rows.filter((x) => x.broker === broker && x.details !== undefined)) out.push(...r.details!, "");
   }
   out.push(`Bound: ${BOUND_FORMULA}`, "", `Recovery: ${RECOVERY}`, "");
   return out.join("\n");

@@ -26,6 +26,8 @@ export interface Target {
   readonly killConnections: (() => Promise<number>) | undefined;
   /** Cuts the producer's connections only. */
   readonly killProducerConnections: (() => Promise<number>) | undefined;
+  /** Writes bytes straight onto a queue, as a raw producer would; undefined for Buffers where the broker stores text only. */
+  enqueueRaw(queue: string, body: string | Buffer): Promise<void>;
   /** Deletes everything this run created on the server. */
   close(): Promise<void>;
 }
@@ -69,6 +71,11 @@ async function openRedis(runId: string): Promise<Target> {
     appEnv: (queue) => ({ [APP_ENV.broker]: "redis", [APP_ENV.url]: url, [APP_ENV.namespace]: namespace, [APP_ENV.clientName]: names.workers, [APP_ENV.queue]: queue }),
     killConnections: () => killNamed(new Set([names.workers, names.producer])),
     killProducerConnections: () => killNamed(new Set([names.producer])),
+    // Dramatiq's layout, as a foreign producer writes it: the body under an id, the id on the queue.
+    async enqueueRaw(queue, body) {
+      const id = `raw-${randomUUID()}`;
+      await admin.multi().hset(`${namespace}:${queue}.msgs`, id, body).rpush(`${namespace}:${queue}`, id).exec();
+    },
     async close() {
       await producer.close().catch(() => {});
       let cursor = "0";
@@ -109,6 +116,7 @@ async function openRabbitmq(runId: string): Promise<Target> {
     killConnections: closeAll,
     // The producer scenario runs no workers while it sends: the vhost holds the producer's connections only.
     killProducerConnections: closeAll,
+    enqueueRaw: (queue, body) => producer.enqueueRaw(queue, body),
     async close() {
       await producer.close().catch(() => {});
       await rabbitmqctl("delete_vhost", vhost);
@@ -125,6 +133,8 @@ async function openSqlite(path: string): Promise<Target> {
     appEnv: (queue) => ({ [APP_ENV.broker]: "sqlite", [APP_ENV.url]: path, [APP_ENV.queue]: queue }),
     killConnections: undefined,
     killProducerConnections: undefined,
+    // A TEXT column: bytes that are not UTF-8 cannot be stored as such (the hostile scenario skips them).
+    enqueueRaw: (queue, body) => producer.enqueueRaw(queue, typeof body === "string" ? body : body.toString("utf8")),
     async close() {
       // The file lives in the run's folder, which the runner removes.
       await producer.close().catch(() => {});

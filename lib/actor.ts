@@ -20,6 +20,12 @@ export interface ActorOptions {
   priority?: number;
   /** @defaultValue the global broker (`setBroker`) */
   broker?: Broker;
+  /**
+   * Limits declared here that a message's own options may raise (`"maxRetries"`,
+   * `"timeLimit"`, `"maxAge"`). Otherwise a message may only lower them: whoever writes to
+   * the queue does not lift the actor's limits. @defaultValue none
+   */
+  raisableLimits?: readonly string[];
 }
 
 /**

@@ -1,4 +1,5 @@
 import { pino, type Logger, type LoggerOptions, type DestinationStream } from "pino";
+import { retryCount } from "./message-limits.ts";
 import { redactJson, scrubSecrets } from "./redact.ts";
 
 export type { Logger } from "pino";
@@ -51,7 +52,7 @@ export function messageFields(message: {
   messageId: string;
   actorName: string;
   queueName: string;
-  options: { retries?: number };
+  options: { retries?: unknown };
   /** A MessageProxy's attempt, fixed when it was received. */
   attempt?: number;
 }): Record<string, unknown> {
@@ -59,6 +60,6 @@ export function messageFields(message: {
     messageId: message.messageId,
     actor: message.actorName,
     queue: message.queueName,
-    attempt: message.attempt ?? (message.options.retries ?? 0) + 1,
+    attempt: message.attempt ?? retryCount(message.options) + 1,
   };
 }

@@ -1,5 +1,6 @@
 import type { Delivery } from "./broker.ts";
 import type { Message } from "./message.ts";
+import { retryCount } from "./message-limits.ts";
 
 /** A retry the Retries middleware asked for: the next attempt and its delay (ms). */
 export interface RetryRequest {
@@ -36,7 +37,7 @@ export class MessageProxy<A extends unknown[] = unknown[]> {
   constructor(message: Message<A>, delivery: Delivery) {
     this.message = message;
     this.delivery = delivery;
-    this.attempt = (message.options.retries ?? 0) + 1;
+    this.attempt = retryCount(message.options) + 1;
   }
 
   get messageId(): string {

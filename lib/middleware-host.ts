@@ -8,7 +8,7 @@ import { HOOK_NAMES, type HookName, type Middleware, type MiddlewareHooks, type 
 type HookFn = (...args: never[]) => unknown;
 
 /** Option names every actor accepts, whatever the middleware. */
-export const CORE_ACTOR_OPTIONS: ReadonlySet<string> = new Set(["actorName", "queueName", "priority", "broker"]);
+export const CORE_ACTOR_OPTIONS: ReadonlySet<string> = new Set(["actorName", "queueName", "priority", "broker", "raisableLimits"]);
 
 /**
  * The middleware chain a broker hosts: the ordered list, one dispatch array per hook (a hook

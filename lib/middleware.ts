@@ -144,6 +144,19 @@ export interface MiddlewareServices {
     /** Prepares the barrier that `count` members pass before the callbacks are sent. */
     createBarrier(id: string, count: number): Promise<void>;
   };
+  /**
+   * For telling which message the process works for at any moment (the CLI's BlockWatch): the
+   * worker runs each message's processing, from its before-hooks to its settle, inside `run`,
+   * and its own steps after a settle (freeing the slot, the next fetch) inside `outside`.
+   */
+  messageScope: {
+    /** False while nothing records scopes: the worker then calls neither function. */
+    readonly active: boolean;
+    /** Calls `call` as work for `proxy`, with everything it schedules (promises, timers). */
+    run<T>(proxy: MessageProxy, call: () => T): T;
+    /** Calls `call` as work for no message. */
+    outside<T>(call: () => T): T;
+  };
 }
 
 /**

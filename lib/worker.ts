@@ -1,6 +1,7 @@
 import type { Broker, Delivery } from "./broker.ts";
 import { getLogger, type Logger } from "./logging.ts";
 import { MessageProxy } from "./message-proxy.ts";
+import type { MiddlewareServices } from "./middleware.ts";
 import { sleep } from "./sleep.ts";
 import { ConsumerLoop, type ConsumerLoopHost } from "./worker/consumer-loop.ts";
 import { PrefetchWindow } from "./worker/prefetch-window.ts";
@@ -78,6 +79,8 @@ export class Worker {
   #paused = false;
   #idleWaiters: (() => void)[] = [];
   #unsubscribe: (() => void) | undefined;
+  /** The chain's message scope, looked up once at start. */
+  #scope: MiddlewareServices["messageScope"] | undefined;
 
   constructor(broker: Broker, options: WorkerOptions = {}) {
     this.broker = broker;
@@ -139,6 +142,7 @@ export class Worker {
   async start(): Promise<void> {
     if (this.#state !== "new") throw new Error(`Worker cannot start: it is ${this.#state}`);
     this.#state = "running";
+    this.#scope = this.broker.service("messageScope");
     await this.broker.emit("beforeWorkerBoot", this.broker, this);
     for (const queue of this.broker.queues) await this.#startConsumer(queue);
     if (this.#queueFilter) {
@@ -350,28 +354,42 @@ export class Worker {
    * Processes one item, settles it, then frees its slot. The steps (before-hooks, actor,
    * after-hooks) run synchronously for as long as none returns a promise: a quick actor under
    * the default middleware costs no promise and no extra turn of the event loop. However the
-   * steps end, #end settles the message: this is the worker's one `finally`.
+   * steps end, the message is settled: this is the worker's one `finally`. A message scope
+   * (see MiddlewareServices) covers everything from the before-hooks to the settle.
    */
   #handle(item: WorkItem): void {
+    const scope = this.#scope;
+    const done = scope?.active ? scope.run(item.proxy, () => this.#process(item)) : this.#process(item);
+    if (done) this.#finish(item);
+  }
+
+  /** True when the message was settled synchronously; otherwise its promise settles it and frees the slot. */
+  #process(item: WorkItem): boolean {
     let pending: Promise<void> | undefined;
     try {
       pending = this.#processor.process(item.proxy);
     } catch (error) {
       this.#processor.unexpected(item.proxy, error);
     }
-    if (pending === undefined) return this.#end(item);
+    if (pending === undefined) {
+      this.#settler.settle(item);
+      return true;
+    }
     pending.then(
-      () => this.#end(item),
+      () => this.#endLater(item),
       (error) => {
         this.#processor.unexpected(item.proxy, error);
-        this.#end(item);
+        this.#endLater(item);
       },
     );
+    return false;
   }
 
-  #end(item: WorkItem): void {
+  #endLater(item: WorkItem): void {
     this.#settler.settle(item);
-    this.#finish(item);
+    const scope = this.#scope;
+    if (scope?.active) scope.outside(() => this.#finish(item));
+    else this.#finish(item);
   }
 }
 

@@ -1,7 +1,9 @@
 import type { Broker } from "../lib/broker.ts";
 import { getLogger, messageFields } from "../lib/logging.ts";
+import { InvalidOptions } from "../lib/errors.ts";
+import { messageLimit, refuseMessage } from "../lib/message-limits.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
-import { Middleware, SkipMessage, resolveOption } from "./middleware.ts";
+import { Middleware, SkipMessage } from "./middleware.ts";
 
 declare module "../lib/actor.ts" {
   interface ActorOptions {
@@ -30,7 +32,13 @@ export class AgeLimit extends Middleware {
   }
 
   beforeProcessMessage(broker: Broker, proxy: MessageProxy): void {
-    const maxAge = resolveOption<number | undefined>(proxy.message, broker.findActor(proxy.actorName), "maxAge", this.maxAge);
+    let maxAge: number | null | undefined;
+    try {
+      maxAge = messageLimit(proxy.message, broker.findActor(proxy.actorName), "maxAge", this.maxAge, { zeroIsNone: true });
+    } catch (error) {
+      if (error instanceof InvalidOptions) refuseMessage(proxy, error);
+      throw error;
+    }
     if (!maxAge) return;
     const age = Date.now() - proxy.message.messageTimestamp;
     if (age < maxAge) return;

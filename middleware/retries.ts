@@ -1,7 +1,8 @@
 import type { Actor } from "../lib/actor.ts";
 import { computeBackoff } from "../lib/backoff.ts";
 import type { Broker } from "../lib/broker.ts";
-import { describeError, MessageCancelled, Retry } from "../lib/errors.ts";
+import { describeError, InvalidOptions, MessageCancelled, Retry } from "../lib/errors.ts";
+import { messageLimit, retryCount } from "../lib/message-limits.ts";
 import { getLogger, messageFields } from "../lib/logging.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
 import { Middleware, resolveOption, type ProcessOutcome } from "./middleware.ts";
@@ -88,13 +89,26 @@ export class Retries extends Middleware {
       return;
     }
 
-    const retries = message.options.retries ?? 0;
+    const retries = retryCount(message.options);
     message.options.retries = retries + 1;
     message.options.traceback = traceback(error);
     message.options.requeue_timestamp = Date.now();
 
+    let maxRetries: number | null;
+    let minBackoff: number;
+    let maxBackoff: number;
+    try {
+      maxRetries = messageLimit(message, actor, "maxRetries", this.maxRetries, { integer: true, nullable: true });
+      minBackoff = messageLimit(message, actor, "minBackoff", this.minBackoff, { uncapped: true }) as number;
+      maxBackoff = messageLimit(message, actor, "maxBackoff", this.maxBackoff, { uncapped: true }) as number;
+    } catch (invalid) {
+      if (!(invalid instanceof InvalidOptions)) throw invalid;
+      // Not retried: its options would be just as wrong next time.
+      proxy.fail(error);
+      proxy.deadLetterReason = `${describeError(invalid)} (the run failed with ${describeError(error)})`;
+      return;
+    }
     const retryWhen = actor?.options.retryWhen ?? this.retryWhen;
-    const maxRetries = resolveOption<number | null>(message, actor, "maxRetries", this.maxRetries);
     const giveUp = retryWhen ? !retryWhen(retries, error) : maxRetries !== null && retries >= maxRetries;
     if (giveUp) {
       // The worker's "Message dead-lettered" line (error level) is the one an operator acts on.
@@ -112,8 +126,6 @@ export class Retries extends Middleware {
     if (error instanceof Retry && error.delay !== undefined) {
       delay = error.delay;
     } else {
-      const minBackoff = resolveOption(message, actor, "minBackoff", this.minBackoff);
-      const maxBackoff = resolveOption(message, actor, "maxBackoff", this.maxBackoff);
       delay = computeBackoff(retries + 1, minBackoff, maxBackoff);
     }
     log.info({ ...messageFields(proxy), delayMs: delay, error: describeError(error) }, "Retrying message");

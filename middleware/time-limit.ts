@@ -1,7 +1,9 @@
+import { AsyncResource } from "node:async_hooks";
 import type { Broker } from "../lib/broker.ts";
-import { TimeLimitExceeded } from "../lib/errors.ts";
+import { InvalidOptions, TimeLimitExceeded } from "../lib/errors.ts";
+import { messageLimit, refuseMessage } from "../lib/message-limits.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
-import { Middleware, resolveOption } from "./middleware.ts";
+import { Middleware } from "./middleware.ts";
 
 export { TimeLimitExceeded } from "../lib/errors.ts";
 
@@ -14,6 +16,9 @@ declare module "../lib/actor.ts" {
     timeLimit?: number;
   }
 }
+
+/** The longest delay a Node timer takes (ms). */
+const MAX_TIMER = 2 ** 31 - 1;
 
 export interface TimeLimitOptions {
   /** Default limit in ms. @defaultValue 600000 (10 minutes) */
@@ -47,6 +52,11 @@ export class TimeLimit extends Middleware {
   override readonly messageOptions = new Set(["timeLimit"]);
   readonly timeLimit: number;
   readonly #lanes = new Map<number, Lane>();
+  /**
+   * Where lane timers are created: a lane's timer serves many messages, so it must not carry
+   * the context of the message that happened to arm it (the CLI's block watch reads it).
+   */
+  readonly #home = new AsyncResource("dramats.TimeLimit");
 
   constructor(options: TimeLimitOptions = {}) {
     super();
@@ -54,7 +64,13 @@ export class TimeLimit extends Middleware {
   }
 
   beforeProcessMessage(broker: Broker, proxy: MessageProxy): void {
-    const limit = resolveOption(proxy.message, broker.findActor(proxy.actorName), "timeLimit", this.timeLimit);
+    let limit: number;
+    try {
+      limit = messageLimit(proxy.message, broker.findActor(proxy.actorName), "timeLimit", this.timeLimit, { zeroIsNone: true }) as number;
+    } catch (error) {
+      if (error instanceof InvalidOptions) refuseMessage(proxy, error);
+      throw error;
+    }
     if (!(limit > 0) || !Number.isFinite(limit)) return;
     let lane = this.#lanes.get(limit);
     if (lane === undefined) this.#lanes.set(limit, (lane = { limit, deadlines: new Map(), timer: undefined }));
@@ -65,7 +81,9 @@ export class TimeLimit extends Middleware {
   #arm(lane: Lane): void {
     const first = lane.deadlines.values().next();
     if (first.done) return;
-    lane.timer = setTimeout(() => this.#expire(lane), Math.max(0, first.value - Date.now()));
+    // Node fires a timer set past 2^31 - 1 ms at once: a longer limit is waited for in steps.
+    const delay = Math.min(MAX_TIMER, Math.max(0, first.value - Date.now()));
+    lane.timer = this.#home.runInAsyncScope(() => setTimeout(() => this.#expire(lane), delay));
     lane.timer.unref();
   }
 

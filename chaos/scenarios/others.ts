@@ -8,6 +8,8 @@ import { quiet, workMs, type Context } from "../context.ts";
 import { alive } from "../fleet.ts";
 import { GARBAGE_ACTOR, OVERSIZED_ARG, UNKNOWN_ACTOR, WORKER_MAX_SIZE } from "../poison.ts";
 import { row, type Row } from "../report.ts";
+import { APP_ENV } from "../app-env.ts";
+import { hostileCases } from "./hostile.ts";
 
 /** 3. Kill every broker connection of the worker processes (ours only) every few seconds. */
 export async function killConnections(ctx: Context): Promise<Row> {
@@ -119,7 +121,10 @@ export async function producerCut(ctx: Context): Promise<Row> {
   });
 }
 
-/** 6. Undecodable bodies, unknown actors and oversized messages among good ones. */
+/**
+ * 6. Undecodable bodies, unknown actors and oversized messages among good ones; then, on the
+ * same fleet, the hostile corpus one case at a time (hostile.ts).
+ */
 export async function poison(ctx: Context): Promise<Row> {
   const each = ctx.profile.poisonEach;
   const good: string[] = [];
@@ -135,17 +140,21 @@ export async function poison(ctx: Context): Promise<Row> {
     for (const message of bad) await ctx.target.producer.enqueue(message);
   }
   const poisoned = 3 * each;
-  ctx.startFleet({ DRAMATS_MAX_MESSAGE_SIZE: String(WORKER_MAX_SIZE) });
+  ctx.startFleet({ DRAMATS_MAX_MESSAGE_SIZE: String(WORKER_MAX_SIZE), [APP_ENV.lag]: "1" });
   const drain = ctx.drain(good, (d) => quiet(d) && d.dead >= poisoned);
   await drain.finished;
   const dead = (await ctx.depths()).dead;
-  return row(ctx, "poison among good messages", {
-    expected: good,
-    faults: 0,
-    bound: 0,
-    drain,
-    recoveries: [],
-    notes: [`${dead} of ${poisoned} poison messages in ${ctx.queue}.XQ`],
-    failures: dead === poisoned ? [] : [`${dead} dead letters, expected ${poisoned}`],
-  });
+  const hostile = ctx.profile.hostile ? await hostileCases(ctx) : { failures: [], table: undefined };
+  return {
+    ...row(ctx, "poison among good messages", {
+      expected: good,
+      faults: 0,
+      bound: 0,
+      drain,
+      recoveries: [],
+      notes: [`${dead} of ${poisoned} poison messages in ${ctx.queue}.XQ`, ...(hostile.table ? [`hostile corpus: ${hostile.failures.length === 0 ? "ok" : "see below"}`] : [])],
+      failures: [...(dead === poisoned ? [] : [`${dead} dead letters, expected ${poisoned}`]), ...hostile.failures],
+    }),
+    details: hostile.table,
+  };
 }

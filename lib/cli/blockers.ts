@@ -43,7 +43,7 @@ export class Blockers {
     }
     const id = readRunning(runningFile);
     if (id === undefined) {
-      this.#log.warn({ pid }, "No actor was in its synchronous part: the blocking message is unknown and will be redelivered");
+      this.#log.warn({ pid }, "The process was blocked outside any message's processing: no message is named");
       return;
     }
     this.#ids.add(id);

@@ -198,8 +198,9 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
       ? new Recycler({ maxMessages: options.maxMessages, maxMemory: options.maxMemory, retire })
       : undefined;
   if (recycler) broker.addMiddleware(recycler);
-  // Last in the chain, so its wrapper sits right around the actor call.
-  broker.addMiddleware(blockWatch);
+  // First in the chain: a message known to block is dead-lettered before any other hook runs for it.
+  const first = broker.middleware[0];
+  broker.addMiddleware(blockWatch, first === undefined ? {} : { before: first.constructor as new () => typeof first });
 
   await broker.emit("afterProcessBoot", broker);
   const worker = new Worker(broker, {

@@ -3,6 +3,7 @@ import { abandon, heldBy } from "../../brokers/rabbitmq/testing.ts";
 import { amqpUrl, deleteQueues, waitFor } from "../helpers/amqp.ts";
 import { brokerContract, type ContractFactory } from "./broker.contract.ts";
 import { joinContract } from "./join.contract.ts";
+import { hostileContract } from "./hostile.contract.ts";
 
 const factory: ContractFactory = async ({ middleware }) => {
   const url = await amqpUrl();
@@ -34,3 +35,4 @@ const factory: ContractFactory = async ({ middleware }) => {
 
 brokerContract("rabbitmq", factory);
 joinContract("rabbitmq", factory, { shared: true });
+hostileContract("rabbitmq", factory);

@@ -1,7 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { RedisBroker, type RedisConsumer } from "../../brokers/redis/index.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 import { brokerContract, type ContractFactory } from "./broker.contract.ts";
 import { joinContract } from "./join.contract.ts";
+import { hostileContract } from "./hostile.contract.ts";
 import { abandonConsumer } from "../../brokers/redis/testing.ts";
 
 // Short heartbeats so that a crashed consumer is recovered within the test's patience.
@@ -23,7 +25,8 @@ const factory: ContractFactory = async ({ middleware }) => {
     enqueueRaw: async (queue, body) => {
       const client = await redisClient();
       try {
-        await client.multi().hset(`${namespace}:${queue}.msgs`, "raw-1", body).rpush(`${namespace}:${queue}`, "raw-1").exec();
+        const id = `raw-${randomUUID()}`;
+        await client.multi().hset(`${namespace}:${queue}.msgs`, id, body).rpush(`${namespace}:${queue}`, id).exec();
       } finally {
         client.disconnect();
       }
@@ -64,3 +67,4 @@ const factory: ContractFactory = async ({ middleware }) => {
 
 brokerContract("redis", factory);
 joinContract("redis", factory, { shared: true });
+hostileContract("redis", factory);
