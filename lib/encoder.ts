@@ -179,7 +179,7 @@ function assertJson(value: unknown, root: string, top: unknown, path: (string | 
       throw new EncodeError(`${pathText(root, path)} is ${value}, which JSON cannot represent`);
     case "object": {
       if (value === null) return;
-      if (path.length >= MAX_DEPTH) throw new EncodeError(tooDeep(root, top, path));
+      if (path.length >= MAX_DEPTH) throw new EncodeError(tooDeepError(root, top, path));
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
@@ -215,7 +215,7 @@ function assertJson(value: unknown, root: string, top: unknown, path: (string | 
  * itself (named by the two paths that reach it), else the depth, with the path shortened.
  * Runs only on the error path, so walking from the top again costs a valid message nothing.
  */
-function tooDeep(root: string, top: unknown, path: readonly (string | number)[]): string {
+function tooDeepError(root: string, top: unknown, path: readonly (string | number)[]): string {
   const seen = new Map<unknown, number>();
   let node = top;
   for (let depth = 0; depth <= path.length; depth++) {
