@@ -24,6 +24,8 @@ export interface ConsumerHost {
   readonly keys: RedisKeys;
   readonly logger: Logger;
   readonly deadMessageTtl: number;
+  /** Bodies longer than this (bytes) are dead-lettered by the fetch itself; 0: no limit. */
+  readonly maxBodySize: number;
   /** A wake-up (its own blocking connection) for one consumer of `queueName`. */
   createWakeUp(queueName: string, consumerId: string): WakeUp;
   /** Translates driver errors into typed broker errors. */
@@ -134,7 +136,8 @@ export class RedisConsumer extends Consumer {
   #fetchOnce(count: number): Promise<FetchReply> {
     const { scripts, keys } = this.#host;
     const finished = this.#acks.takePending();
-    const reply = scripts.fetch(this.#base, this.#acksKey, keys.heartbeats, keys.consumers, count, this.id, this.queueName, MOVE_LIMIT, finished?.items);
+    const limits = { maxSize: this.#host.maxBodySize, deadTtl: this.#host.deadMessageTtl };
+    const reply = scripts.fetch(this.#base, this.#acksKey, keys.heartbeats, keys.consumers, count, this.id, this.queueName, MOVE_LIMIT, limits, finished?.items);
     if (finished !== undefined) {
       finished.settle(
         reply.then(

@@ -3,8 +3,9 @@
 -- KEYS[2]  this consumer's acks set `ns:__acks__.<cid>.<q>`
 -- KEYS[3]  `ns:__heartbeats__`
 -- KEYS[4]  `ns:__dramats_consumers__`
--- ARGV     max, consumer id, queue name, move limit (delayed ids moved per call), then the
---          rids this consumer finished since its last call (acked first, as ack.lua does)
+-- ARGV     max, consumer id, queue name, move limit (delayed ids moved per call), max body
+--          size in bytes (0: none), dead-message TTL (ms), then the rids this consumer
+--          finished since its last call (acked first, as ack.lua does)
 -- Returns  { wait, rid1, payload1, rid2, payload2, ... } where `wait` is the ms until the
 --          next delayed message is due (-1: none; 0: more are due now; only computed when
 --          nothing was taken, as only an empty fetch waits).
@@ -12,13 +13,17 @@
 -- Before fetching it moves due delayed ids to their level (atomically: an id is never in
 -- two places) and adopts ids Python producers left on `ns:q.DQ`. A fetch is also a
 -- heartbeat and (re)registers the consumer, so a consumer wrongly reaped comes back.
+-- A body over the size limit (a raw or Python producer can write one) is dead-lettered here
+-- with the reason decode would give: the worker never receives it, so its event loop is never
+-- held by parsing megabytes it would refuse anyway.
 -- Carrying the acks saves a script call (and a round trip) per batch of messages.
 local base, acks = KEYS[1], KEYS[2]
 local max, cid, qname, move_limit = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
+local max_size, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
 local now = now_ms()
 redis.call('ZADD', KEYS[3], now, cid)
 redis.call('HSET', KEYS[4], cid, qname)
-if #ARGV > 4 then ack_held(base, acks, ARGV, 5) end
+if #ARGV > 6 then ack_held(base, acks, ARGV, 7) end
 
 -- Python Dramatiq's delayed messages: move each to our delay set, keyed by its eta.
 local dq = base .. '.DQ'
@@ -83,9 +88,17 @@ for i = 1, #taken, CHUNK do
   redis.call('SADD', acks, unpack(part))
   local bodies = redis.call('HMGET', base .. '.msgs', unpack(part))
   for j, rid in ipairs(part) do
-    if bodies[j] then
+    local body = bodies[j]
+    if body and max_size > 0 and #body > max_size then
+      redis.call('SREM', acks, rid)
+      redis.call('HSET', base .. '.XQ.msgs', rid, body)
+      redis.call('ZADD', base .. '.XQ', now, rid)
+      redis.call('HSET', base .. ':reasons', rid, 'MessageTooLarge: Message of ' .. #body .. ' bytes exceeds the limit of ' .. max_size .. ' bytes')
+      forget(base, rid)
+      trim_dead(base, now, dead_ttl, 100)
+    elseif body then
       out[#out + 1] = rid
-      out[#out + 1] = bodies[j]
+      out[#out + 1] = body
     else
       -- An id whose payload is gone (flushed by another client): drop it.
       redis.call('SREM', acks, rid)

@@ -89,6 +89,8 @@ export class RedisBroker extends Broker {
       keys: this.keys,
       logger: this.logger,
       deadMessageTtl: this.#options.deadMessageTtl,
+      // The encoder's limit, where it has one: decode would refuse a longer body anyway.
+      maxBodySize: "maxSize" in this.encoder && typeof this.encoder.maxSize === "number" ? this.encoder.maxSize : 0,
       createWakeUp: (queueName, consumerId) =>
         new WakeUp(
           this.#connectionOptions(`wake:${queueName}:${consumerId.slice(0, 8)}`),

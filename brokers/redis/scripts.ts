@@ -121,9 +121,10 @@ export class Scripts {
     consumerId: string,
     queue: string,
     moveLimit: number,
+    limits: { maxSize: number; deadTtl: number },
     finished: readonly string[] = [],
   ): Promise<FetchReply> {
-    const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit, ...finished)) as (string | number)[];
+    const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit, limits.maxSize, limits.deadTtl, ...finished)) as (string | number)[];
     const messages: { rid: string; body: string }[] = [];
     for (let i = 1; i < reply.length; i += 2) messages.push({ rid: reply[i] as string, body: reply[i + 1] as string });
     return { wait: Number(reply[0]), messages };

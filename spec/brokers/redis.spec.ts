@@ -6,6 +6,7 @@ import { MessageDeadLettered, parseRedisUrl, RedisBroker, type RedisConsumer, ty
 import { Scripts } from "../../brokers/redis/scripts.ts";
 import { ConnectionError, ConnectionFailed } from "../../lib/errors.ts";
 import { Message } from "../../lib/message.ts";
+import { JsonEncoder } from "../../lib/encoder.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 import { abandonConsumer } from "../../brokers/redis/testing.ts";
@@ -329,11 +330,27 @@ describe("RedisBroker", function () {
       expect(await admin.llen(base)).to.equal(1);
       const heartbeats = `${namespace}:__heartbeats__`;
       const registry = `${namespace}:__dramats_consumers__`;
-      await scripts.fetch(base, acks, heartbeats, registry, 1, "c1", queue, 100);
+      await scripts.fetch(base, acks, heartbeats, registry, 1, "c1", queue, 100, { maxSize: 0, deadTtl: 60_000 });
       expect(await scripts.retry(base, acks, "r1", "r2", body, 0, 1_000)).to.equal(1);
       expect(await scripts.retry(base, acks, "r1", "r2", body, 0, 1_000)).to.equal(0);
       expect(await admin.zcard(`${base}:delayed`)).to.equal(1);
       expect(await admin.hkeys(`${base}.msgs`)).to.deep.equal(["r2"]);
+    });
+
+    it("fetch dead-letters a body over the encoder's size limit, never handing it to the consumer", async () => {
+      const broker = newBroker({ encoder: new JsonEncoder({ maxSize: 64 * 1024 }) });
+      const huge = JSON.stringify({ ...message(["x".repeat(200_000)]).asData(), message_id: "huge" });
+      // As a raw or Python producer writes it: Dramatiq's list and payload hash.
+      await admin.multi().hset(`${namespace}:${queue}.msgs`, "huge", huge).rpush(`${namespace}:${queue}`, "huge").exec();
+      await broker.enqueue(message(["small"]));
+      const consumer = broker.consume(queue, { prefetch: 8 });
+      const got = await consumer.fetch(8, 1_000);
+      expect(got.map((d) => JSON.parse(d.body).args)).to.deep.equal([["small"]]);
+      const [dead] = await broker.deadLetters(queue);
+      expect(dead!.reason).to.match(/^MessageTooLarge: Message of \d+ bytes exceeds the limit of 65536 bytes$/);
+      expect(dead!.body.length).to.be.greaterThan(200_000);
+      await consumer.ack(got[0]!);
+      await consumer.close();
     });
 
     it("trim dead letters older than the dead-message TTL on schedule", async () => {
