@@ -1,7 +1,7 @@
 import type { Statement } from "better-sqlite3";
 import { ACK_FLUSH_COUNT } from "../../lib/ack-flush.ts";
 import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type MessageWrite, type OnceClaim, type QueueDepths, type QueueLook, type WriteOptions } from "../../lib/broker.ts";
-import { BrokerError, ConnectionClosed, ConnectionError } from "../../lib/errors.ts";
+import { BrokerError, ConnectionClosed, ConnectionError, MessageTooLarge } from "../../lib/errors.ts";
 import type { Message } from "../../lib/message.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { SqliteConsumer, type ConsumerHost } from "./consumer.ts";
@@ -162,13 +162,18 @@ export class SqliteBroker extends Broker {
   /**
    * Puts raw bytes on a queue (`delay` ms later), bypassing encoding and middleware, as a
    * foreign or broken producer would. For tests and tools.
+   * @throws MessageTooLarge past the encoder's size limit: SQLite reads and writes a body
+   * synchronously, so a worker handed megabytes would stall its event loop for as long as the
+   * disk takes (hundreds of ms for 10 MB) before it could refuse them. Every other body is
+   * stored, undecodable ones included (a worker dead-letters those).
    */
   async enqueueRaw(queueName: string, body: string, options: { delay?: number; priority?: number } = {}): Promise<void> {
     this.assertDeclared(queueName);
     let messageId: string | null = null;
     try {
       messageId = this.decode(body).messageId;
-    } catch {
+    } catch (error) {
+      if (error instanceof MessageTooLarge) throw error;
       // Undecodable: its dead letter gets the row id.
     }
     await this.#inserts.add({ queue: queueName, body, messageId, priority: options.priority ?? 0, delay: Math.max(0, Math.round(options.delay ?? 0)) });

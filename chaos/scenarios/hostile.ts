@@ -28,19 +28,28 @@ export async function hostileCases(ctx: Context): Promise<{ failures: string[]; 
   const seen = new Set((await ctx.target.producer.deadLetters(ctx.queue)).map((d) => `${d.id}@${d.deadAt}`));
   let dead = (await ctx.depths()).dead;
   for (const [i, hostileCase] of HOSTILE_CASES.entries()) {
-    const { name, expect } = hostileCase;
+    const { name } = hostileCase;
+    const refusing = hostileCase.refusedBy?.includes(ctx.target.name) ?? false;
+    const expect = refusing ? "refused at enqueue" : hostileCase.expect;
     if (hostileCase.brokers !== undefined && !hostileCase.brokers.includes(ctx.target.name)) {
       table.push(`| ${name} | ${expect} | n/a (${ctx.target.name} stores text) | – |`);
       continue;
     }
     const tag = `h-${i}`;
     const from = Date.now();
-    await ctx.target.enqueueRaw(ctx.queue, hostileCase.body(ctx.queue, tag));
+    let refusal: string | undefined;
+    try {
+      await ctx.target.enqueueRaw(ctx.queue, hostileCase.body(ctx.queue, tag));
+    } catch (error) {
+      if (!refusing) throw error;
+      refusal = `${(error as Error).name}: ${(error as Error).message}`;
+    }
     const beside = await ctx.sendWork(2, `hg${i}`);
     let outcome = "neither, within the deadline";
     await ctx.until(async () => {
       if (ctx.tally.processed(beside) < beside.length) return false;
-      if (ctx.tally.processed([tag]) === 1) outcome = "processed";
+      if (refusal !== undefined) outcome = "refused at enqueue";
+      else if (ctx.tally.processed([tag]) === 1) outcome = "processed";
       else if ((await ctx.depths()).dead > dead) outcome = "dead-lettered";
       else return false;
       return true;
@@ -50,7 +59,7 @@ export async function hostileCases(ctx: Context): Promise<{ failures: string[]; 
     await sleep(2 * LAG_EVERY);
     const lag = worstLag(ctx.ledgerDir, from, to, LAG_EVERY);
     dead = (await ctx.depths()).dead;
-    let shown = outcome;
+    let shown = refusal === undefined ? outcome : `${outcome}: ${refusal.slice(0, 70)}`;
     if (outcome === "dead-lettered") {
       const letters = (await ctx.target.producer.deadLetters(ctx.queue)).filter((d) => !seen.has(`${d.id}@${d.deadAt}`));
       for (const letter of letters) seen.add(`${letter.id}@${letter.deadAt}`);
@@ -60,7 +69,8 @@ export async function hostileCases(ctx: Context): Promise<{ failures: string[]; 
     }
     table.push(`| ${name} | ${expect} | ${shown} | ${lag < 0 ? "–" : lag.toFixed(0)} |`);
     if (outcome !== expect) failures.push(`${name}: ${outcome}, expected ${expect}`);
-    if (lag >= MAX_LAG) failures.push(`${name}: event loop stalled ${lag.toFixed(0)} ms`);
+    const bound = hostileCase.maxLag?.[ctx.target.name] ?? MAX_LAG;
+    if (lag >= bound) failures.push(`${name}: event loop stalled ${lag.toFixed(0)} ms (bound ${bound} ms)`);
   }
   return { failures, table };
 }
