@@ -2,7 +2,7 @@ import Database from "better-sqlite3";
 import { expect } from "chai";
 import { join } from "node:path";
 import { pathFromUrl, SqliteBroker, type SqliteBrokerOptions, type SqliteConsumer } from "../../brokers/sqlite/index.ts";
-import { actor, BrokerError, ConnectionClosed, ConnectionError, ConnectionFailed, InvalidOptions, Message, Worker, type Delivery } from "../../lib/index.ts";
+import { actor, BrokerError, ConnectionClosed, ConnectionError, ConnectionFailed, InvalidOptions, JsonEncoder, Message, MessageTooLarge, Worker, type Delivery } from "../../lib/index.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
 import { abandonConsumer } from "../../brokers/sqlite/testing.ts";
 
@@ -90,6 +90,16 @@ describe("SqliteBroker", function () {
     await app.join(QUEUE, { timeout: 5_000 });
     await worker.stop();
     expect(seen.sort((a, b) => a - b)).to.deep.equal([...Array(30).keys()]);
+  });
+
+  it("refuses a raw body over the encoder's size limit at enqueue, so no worker ever reads it; stores other undecodable bodies", async () => {
+    const broker = newBroker({ encoder: new JsonEncoder({ maxSize: 64 * 1024 }) });
+    const huge = JSON.stringify({ ...message(["x".repeat(200_000)]).asData() });
+    let error: unknown;
+    await broker.enqueueRaw(QUEUE, huge).catch((e: unknown) => (error = e));
+    expect(error).to.be.instanceOf(MessageTooLarge);
+    await broker.enqueueRaw(QUEUE, "{not json");
+    expect(await broker.depths(QUEUE)).to.include({ ready: 1 });
   });
 
   it("orders ready messages by priority, then eta, then enqueue order", async () => {
