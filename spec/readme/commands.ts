@@ -54,9 +54,15 @@ export function commandsIn(file: string): ReadmeCommand[] {
  * these calls to see that the spec a line is listed for really runs it.
  */
 export function readmeLine(file: string, snippet: string): string {
-  const found = commandsIn(file).filter((c) => c.text.includes(snippet));
+  const found = linesFor(commandsIn(file), snippet);
   if (found.length !== 1) throw new Error(`${file}: ${found.length} command lines contain ${JSON.stringify(snippet)}, expected one`);
   return found[0]!.text;
+}
+
+/** The lines a readmeLine() snippet picks: the line equal to it, else those containing it. */
+export function linesFor(commands: ReadmeCommand[], snippet: string): ReadmeCommand[] {
+  const equal = commands.filter((c) => c.text === snippet);
+  return equal.length > 0 ? equal : commands.filter((c) => c.text.includes(snippet));
 }
 
 /** The README's loopback Redis URL with the spec's namespace (the one allowed change to a URL). */
