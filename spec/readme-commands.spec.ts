@@ -5,11 +5,13 @@
 // from that README with readmeLine(), so the table cannot claim a run that does not exist.
 import { expect } from "chai";
 import { existsSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { linesFor, readmeCommands, ROOT } from "./readme/commands.ts";
 
 const CI = ".ci/run";
 const PACKAGE = "spec/package.spec.ts";
+/** Run by spec/package.spec.ts, in the app it installed. */
+const IN_APP = "spec/readme/in-app.ts";
 
 /** README line, exactly as written → where it runs. */
 const WHERE: Record<string, string> = {
@@ -20,14 +22,14 @@ const WHERE: Record<string, string> = {
   "cd ../my-app && npm install ../dramats/dramats-0.1.0.tgz": PACKAGE,
   "npx dramats --help": PACKAGE,
   "DRAMATS_BROKER=redis://127.0.0.1:6379 npm run quickstart    # the same quick start, on Redis": "spec/readme-main-job.spec.ts",
-  "DRAMATS_BROKER=amqp://guest:guest@127.0.0.1:5672 npx dramats app/actors.ts": PACKAGE,
-  "npx dramats app/actors.ts --broker redis://127.0.0.1:6379 --processes 4 --threads 8": PACKAGE,
-  "npx dramats queues app/actors.ts --queue legacy          # ready, delayed, in flight, dead per queue": PACKAGE,
-  "npx dramats dead-letters emails --broker redis://127.0.0.1:6379 --limit 20   # id, time and reason, oldest first": PACKAGE,
-  'npx dramats requeue emails --id "$MESSAGE_ID"            # or more --id, or --all; retry counts start again': PACKAGE,
-  "npx dramats purge emails --yes                           # drops ready, delayed and dead messages": PACKAGE,
-  "npx dramats schedules app/actors.ts --next 5             # cron actors: next runs, last tick enqueued": PACKAGE,
-  'npx dramats cancel "$MESSAGE_ID" app/actors.ts           # through the modules\' Cancellation middleware': PACKAGE,
+  "DRAMATS_BROKER=amqp://guest:guest@127.0.0.1:5672 npx dramats app/actors.ts": IN_APP,
+  "npx dramats app/actors.ts --broker redis://127.0.0.1:6379 --processes 4 --threads 8": IN_APP,
+  "npx dramats queues app/actors.ts --queue legacy          # ready, delayed, in flight, dead per queue": IN_APP,
+  "npx dramats dead-letters emails --broker redis://127.0.0.1:6379 --limit 20   # id, time and reason, oldest first": IN_APP,
+  'npx dramats requeue emails --id "$MESSAGE_ID"            # or more --id, or --all; retry counts start again': IN_APP,
+  "npx dramats purge emails --yes                           # drops ready, delayed and dead messages": IN_APP,
+  "npx dramats schedules app/actors.ts --next 5             # cron actors: next runs, last tick enqueued": IN_APP,
+  'npx dramats cancel "$MESSAGE_ID" app/actors.ts           # through the modules\' Cancellation middleware': IN_APP,
   "npm test": CI,
   "REDIS_URL=redis://127.0.0.1:6379 AMQP_URL=amqp://guest:guest@127.0.0.1:5672 npm run bench": "spec/readme-bench.spec.ts",
   "npm run bench -- --quick              # under two minutes: 10,000 messages, 3 rounds": "spec/readme-bench.spec.ts",
@@ -99,6 +101,9 @@ describe("the READMEs' commands", () => {
         continue;
       }
       const source = readFileSync(join(ROOT, where), "utf8");
+      if (!where.endsWith(".spec.ts") && where !== CI && !Object.values(WHERE).some((spec) => spec.endsWith(".spec.ts") && readFileSync(join(ROOT, spec), "utf8").includes(`/${basename(where)}"`))) {
+        wrong.push(`${where} (for ${text}) is imported by no spec of the table`);
+      }
       const command = withoutComment(text);
       // CI's script runs `npm ci` and `npm test` as steps of its own (with flags for npm ci).
       const held = where === CI ? command.split(" && ").every((part) => source.split("\n").some((l) => l.trim().startsWith(part))) : source.includes(command);
