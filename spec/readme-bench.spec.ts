@@ -36,7 +36,7 @@ describe("the README's bench commands (BENCH_SMOKE=1)", function () {
     }
     const git = (...args: string[]) => run("git", ["-c", "user.name=spec", "-c", "user.email=spec@localhost", ...args], { cwd: copy });
     await git("init", "-q");
-    await git("add", "-A", "--", ".", ":!node_modules");
+    await git("add", "-A");
     await git("commit", "-qm", "working tree");
     await git("commit", "-q", "--allow-empty", "-m", "the commit ab compares HEAD~1 with");
   });

@@ -9,6 +9,9 @@
 // - placeholders are shell variables in the READMEs (`"$MESSAGE_ID"`, `$JOB_ID`, `"$REPOSITORY"`,
 //   `${PORT:-8000}`), which the spec sets in the line's environment;
 // - an `export NAME=value` line of a block is run in the same shell before the block's later lines.
+// The environment is the spec's: none of its own broker settings, and where a spec says so a
+// free metrics port (DRAMATS_METRICS_PORT=0: other runs on the machine may hold 9191), npm's
+// cache first (npm_config_prefer_offline) or a smoke-sized bench (BENCH_SMOKE=1).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
