@@ -20,8 +20,7 @@ describe("the README's bench commands (BENCH_SMOKE=1)", function () {
   this.timeout(300_000);
   let copy: string;
   const env = userEnv({ BENCH_SMOKE: "1" });
-  const bench = async (snippet: string) => {
-    const line = readmeLine(README, snippet);
+  const bench = async (line: string) => {
     const ran = await sh(line, copy, env, 280_000);
     expect(ran.code, `${line}\n${ran.stdout}\n${ran.stderr}`).to.equal(0);
     return ran.stdout;
@@ -45,27 +44,27 @@ describe("the README's bench commands (BENCH_SMOKE=1)", function () {
   });
 
   it("npm run bench, with the servers' URLs: every script, then the summary in bench/results/latest.json", async () => {
-    const out = await bench("AMQP_URL=amqp://guest:guest@127.0.0.1:5672 npm run bench");
+    const out = await bench(readmeLine(README, "AMQP_URL=amqp://guest:guest@127.0.0.1:5672 npm run bench"));
     expect(out).to.include("== throughput").and.to.include("== latency").and.to.include("== threads").and.to.include("== summary");
     const latest = JSON.parse(readFileSync(join(copy, "bench", "results", "latest.json"), "utf8")) as Record<string, unknown>;
     expect(latest).to.include.keys("meta", "summary", "throughput", "latency", "threads");
   });
 
   it("npm run bench -- --quick", async () => {
-    expect(await bench("npm run bench -- --quick")).to.include("== summary");
+    expect(await bench(readmeLine(README, "npm run bench -- --quick"))).to.include("== summary");
   });
 
   it("npm run bench -- latency", async () => {
-    const out = await bench("npm run bench -- latency");
+    const out = await bench(readmeLine(README, "npm run bench -- latency"));
     expect(out).to.include("idle latency:").and.not.to.include("== throughput");
   });
 
   it("npm run bench -- ab --base HEAD~1", async () => {
-    expect(await bench("npm run bench -- ab --base HEAD~1")).to.match(/A\/B: [0-9a-f]+ \(base\) vs working tree \(new\)/);
+    expect(await bench(readmeLine(README, "npm run bench -- ab --base HEAD~1"))).to.match(/A\/B: [0-9a-f]+ \(base\) vs working tree \(new\)/);
   });
 
   it("npm run bench -- profile", async () => {
-    expect(await bench("npm run bench -- profile")).to.include("function (self time)");
+    expect(await bench(readmeLine(README, "npm run bench -- profile"))).to.include("function (self time)");
     expect(existsSync(join(copy, "node_modules", ".cache"))).to.equal(true);
   });
 });

@@ -98,8 +98,7 @@ export function inAppCommands(appDir: () => string, baseEnv: NodeJS.ProcessEnv):
       let broker: RedisBroker;
       let ready: string;
       let dead: string;
-      const operator = async (snippet: string, messageId?: string) => {
-        const line = readmeLine(README, snippet);
+      const operator = async (line: string, messageId?: string) => {
         const ran = await sh(line.includes("redis://") ? privateRedis(line, namespace) : line, app, {
           ...env,
           DRAMATS_BROKER: `redis://127.0.0.1:6379?namespace=${namespace}`,
@@ -133,35 +132,35 @@ export function inAppCommands(appDir: () => string, baseEnv: NodeJS.ProcessEnv):
       });
 
       it("queues: ready, delayed, in flight and dead per queue", async () => {
-        const table = (await operator("npx dramats queues app/actors.ts --queue legacy")).split("\n");
+        const table = (await operator(readmeLine(README, "npx dramats queues app/actors.ts --queue legacy"))).split("\n");
         expect(table).to.include.members(["QUEUE   READY  DELAYED  IN FLIGHT  DEAD", "emails      1        0          0     1", "legacy      0        0          0     0"]);
       });
 
       it("dead-letters: id, time and reason", async () => {
-        const listing = await operator("npx dramats dead-letters emails");
+        const listing = await operator(readmeLine(README, "npx dramats dead-letters emails"));
         expect(listing).to.include(`redis://127.0.0.1:6379`).and.to.include("emails: 1");
         const row = listing.split("\n").find((l) => l.startsWith(dead));
         expect(row, listing).to.match(/ welcome +Error: mailbox full$/);
       });
 
       it("requeue: the dead letter runs again", async () => {
-        expect(await operator("npx dramats requeue emails", dead)).to.include("Requeued 1 dead letter to emails (retry counts reset).");
+        expect(await operator(readmeLine(README, "npx dramats requeue emails"), dead)).to.include("Requeued 1 dead letter to emails (retry counts reset).");
         expect(await broker.depths("emails")).to.include({ ready: 2, dead: 0 });
       });
 
       it("purge: drops ready, delayed and dead messages", async () => {
-        expect(await operator("npx dramats purge emails --yes")).to.include("Purged emails: dropped 1 ready, 0 delayed and 1 dead messages.");
+        expect(await operator(readmeLine(README, "npx dramats purge emails --yes"))).to.include("Purged emails: dropped 1 ready, 0 delayed and 1 dead messages.");
         expect(await broker.depths("emails")).to.deep.equal({ ready: 0, delayed: 0, inFlight: 0, dead: 0 });
       });
 
       it("schedules: the cron actors' next runs", async () => {
-        const listing = await operator("npx dramats schedules app/actors.ts --next 5");
+        const listing = await operator(readmeLine(README, "npx dramats schedules app/actors.ts --next 5"));
         expect(listing).to.match(/^nightly +emails +0 3 \* \* \* UTC/m);
         expect(listing).to.match(/^nightly: then( \S+ \S+,){3} \S+ \S+$/m);
       });
 
       it("cancel: through the modules' Cancellation middleware", async () => {
-        const said = await operator('npx dramats cancel "$MESSAGE_ID" app/actors.ts', ready);
+        const said = await operator(readmeLine(README, 'npx dramats cancel "$MESSAGE_ID" app/actors.ts'), ready);
         expect(said).to.include(`Cancelled 1 message: ${ready}`);
       });
     });
