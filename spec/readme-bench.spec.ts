@@ -1,6 +1,6 @@
 // The README's Performance lines, run as written (spec/readme/commands.ts) in a copy of the
 // repository with BENCH_SMOKE=1 in the environment: every script, subject and tool runs, on a
-// few hundred messages in one round (the full bench takes minutes; bench/lib/config.ts). The copy
+// 1,000 messages in one round (the full bench takes minutes; bench/lib/config.ts). The copy
 // is a git repository of two commits, for `ab --base HEAD~1`, with a node_modules of its own whose
 // entries link to the installed packages, so the bench's builds (node_modules/.cache) go with it.
 // The bench names its Redis keys and RabbitMQ queues per run and deletes them, so its REDIS_URL
