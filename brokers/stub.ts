@@ -5,13 +5,13 @@ import {
   type ConsumeOptions,
   type DeadLetter,
   type Delivery,
-  type JoinOptions,
   type MessageWrite,
   type OnceClaim,
   type QueueDepths,
+  type QueueLook,
   type WriteOptions,
 } from "../lib/broker.ts";
-import { DramatsError, QueueJoinTimeout } from "../lib/errors.ts";
+import { DramatsError } from "../lib/errors.ts";
 import { Heap } from "../lib/heap.ts";
 import { withDefaultChain } from "../middleware/defaults.ts";
 import { MemoryKeyValueStore } from "../lib/key-value-store.ts";
@@ -20,6 +20,11 @@ import type { Message } from "../lib/message.ts";
 /** A dead letter as the stub keeps it: with the actor's own error, for `join({ failFast })`. */
 export interface StubDeadLetter extends DeadLetter {
   readonly error: unknown;
+}
+
+/** A dead letter with its place in the order the broker wrote them: a join's cursor. */
+interface DeadEntry extends StubDeadLetter {
+  readonly seq: number;
 }
 
 interface Entry {
@@ -42,12 +47,15 @@ class StubQueue {
   readonly ready = new Heap<Entry>(byPriority);
   readonly delayed = new Heap<Entry>(byEta);
   readonly inFlight = new Set<Entry>();
-  dead: StubDeadLetter[] = [];
+  dead: DeadEntry[] = [];
   /** Called on every change of state: wakes fetches and joins. */
   readonly listeners = new Set<() => void>();
   timer: NodeJS.Timeout | undefined;
+  /** Counts changes of state, so that a join hears of one made while it looked. */
+  version = 0;
 
   notify(): void {
+    this.version++;
     for (const listener of [...this.listeners]) listener();
   }
 }
@@ -62,6 +70,7 @@ export class StubBroker extends Broker {
   readonly #store = new MemoryKeyValueStore();
   #ids = 0;
   #seq = 0;
+  #deadSeq = 0;
   #closed = false;
 
   constructor(options: BrokerOptions = {}) {
@@ -165,7 +174,9 @@ export class StubBroker extends Broker {
       } catch {
         // undecodable: keep the broker's id
       }
-      queue.dead.push({ id, body: entry.body, reason: outcome.dead.reason, deadAt: Date.now(), error: outcome.dead.error });
+      const seq = ++this.#deadSeq;
+      queue.dead.push({ id, body: entry.body, reason: outcome.dead.reason, deadAt: Date.now(), error: outcome.dead.error, seq });
+      this.rememberDeadLetter(queueName, String(seq), outcome.dead.error);
     }
     queue.notify();
   }
@@ -186,47 +197,40 @@ export class StubBroker extends Broker {
     return new StubConsumer(this, queueName, options.prefetch);
   }
 
-  async join(queueName: string, options: JoinOptions = {}): Promise<void> {
-    const queue = this.#queue(queueName);
-    const failFast = options.failFast ?? true;
-    // By identity, not by count: requeueDeadLetters may take letters out during the join.
-    const deadBefore = new Set(queue.dead);
-    const check = (): { done: boolean; error?: unknown } => {
-      // New dead letters are appended: only when the last one is new is there one to find.
-      const last = queue.dead[queue.dead.length - 1];
-      const first = failFast && last !== undefined && !deadBefore.has(last) ? queue.dead.find((dead) => !deadBefore.has(dead)) : undefined;
-      if (first !== undefined) {
-        return { done: true, error: first.error ?? new DramatsError(first.reason) };
-      }
-      const idle = queue.ready.size === 0 && queue.delayed.size === 0 && queue.inFlight.size === 0;
-      return { done: idle };
-    };
-    const first = check();
-    if (first.done) {
-      if (first.error !== undefined) throw first.error;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const listener = () => {
-        const state = check();
-        if (!state.done) return;
-        queue.listeners.delete(listener);
-        if (timer) clearTimeout(timer);
-        if (state.error !== undefined) reject(state.error);
-        else resolve();
-      };
-      queue.listeners.add(listener);
-      if (options.timeout !== undefined) {
-        timer = setTimeout(() => {
-          queue.listeners.delete(listener);
-          reject(new QueueJoinTimeout(queueName, options.timeout!));
-        }, options.timeout);
-      }
-    });
+  /** Dead letters are numbered in the order they are written, across queues: the cursor is the last number. */
+  protected deadLetterCursor(): number {
+    return this.#deadSeq;
   }
 
-  async flush(queueName: string): Promise<void> {
+  protected async lookAtQueue(queueName: string, after: number, deadLetters: boolean): Promise<QueueLook<number>> {
+    const queue = this.#queue(queueName);
+    const idle = queue.ready.size === 0 && queue.delayed.size === 0 && queue.inFlight.size === 0;
+    // New dead letters are appended: only when the last one is new is there one to find.
+    const last = queue.dead[queue.dead.length - 1];
+    const first = deadLetters && last !== undefined && last.seq > after ? queue.dead.find((dead) => dead.seq > after) : undefined;
+    return { idle, cursor: this.#deadSeq, dead: first && { id: String(first.seq), messageId: first.id, reason: first.reason } };
+  }
+
+  /** Wakes a join on the queue's next change of state (or one made during its look). */
+  protected override watchQueue(queueName: string): (timeout: number) => Promise<void> {
+    const queue = this.#queue(queueName);
+    const version = queue.version;
+    return (timeout) => {
+      if (queue.version !== version) return Promise.resolve();
+      return new Promise((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          queue.listeners.delete(done);
+          resolve();
+        };
+        // Unreferenced, as a listener is: a join alone does not keep the process alive.
+        const timer = setTimeout(done, timeout).unref();
+        queue.listeners.add(done);
+      });
+    };
+  }
+
+  protected async flushQueue(queueName: string): Promise<void> {
     const queue = this.#queue(queueName);
     queue.ready.drain();
     queue.delayed.drain();
@@ -243,7 +247,7 @@ export class StubBroker extends Broker {
   }
 
   async deadLetters(queueName: string, limit = Infinity): Promise<StubDeadLetter[]> {
-    return this.#queue(queueName).dead.slice(0, limit);
+    return this.#queue(queueName).dead.slice(0, limit).map(({ seq: _seq, ...letter }) => letter);
   }
 
   async requeueDeadLetters(queueName: string, ids?: readonly string[]): Promise<number> {

@@ -30,8 +30,9 @@ export interface JoinOptions {
   /** Give up after this many ms with QueueJoinTimeout. @defaultValue wait forever */
   timeout?: number;
   /**
-   * Reject as soon as a message of this queue is dead-lettered during the join, with the
-   * actor's own error where the broker has it. @defaultValue true
+   * Reject on the first dead letter of the queue since this broker's previous join or flush of
+   * it, or since it declared it (see `Broker.join`), with the actor's own error where this process
+   * has it. @defaultValue true
    */
   failFast?: boolean;
 }

@@ -3,6 +3,7 @@ import type { Consumer, ConsumeOptions } from "./consumer.ts";
 import { getEncoder, type Encoder } from "./encoder.ts";
 import { ActorNotFound, DramatsError, InvalidOptions, QueueNotFound } from "./errors.ts";
 import type { KeyValueStore } from "./key-value-store.ts";
+import { Joins, type QueueLook } from "./join.ts";
 import { getLogger } from "./logging.ts";
 import { releaseMiddleware } from "./middleware-holders.ts";
 import { bindBroker, Message } from "./message.ts";
@@ -33,6 +34,11 @@ export abstract class Broker extends MiddlewareHost {
   readonly #queueListeners = new Set<(queueName: string) => void>();
   #closing: Promise<void> | undefined;
   readonly #consumerListeners = new Set<(consumer: Consumer) => void>();
+  readonly #joins = new Joins({
+    cursor: (queueName) => this.deadLetterCursor(queueName),
+    look: (queueName, after, deadLetters) => this.lookAtQueue(queueName, after, deadLetters),
+    watch: (queueName) => this.watchQueue?.(queueName),
+  });
 
   constructor(options: BrokerOptions = {}) {
     super(getLogger(`broker.${new.target.name}`));
@@ -103,6 +109,7 @@ export abstract class Broker extends MiddlewareHost {
     this.emitSync("beforeDeclareQueue", this, queueName);
     this.#queues.add(queueName);
     this.queueDeclared(queueName);
+    this.#joins.reset(queueName);
     this.emitSync("afterDeclareQueue", this, queueName);
     this.emitSync("afterDeclareDelayQueue", this, delayQueueName(queueName));
     for (const listener of this.#queueListeners) listener(queueName);
@@ -255,11 +262,40 @@ export abstract class Broker extends MiddlewareHost {
   /** Opens a consumer on a declared queue. */
   abstract consume(queueName: string, options: ConsumeOptions): Consumer;
 
-  /** Resolves when the queue has no ready, delayed or in-flight messages. */
-  abstract join(queueName: string, options?: JoinOptions): Promise<void>;
+  /**
+   * Resolves when the queue has no ready, delayed or in-flight message (fetched by a consumer,
+   * here or elsewhere, and not settled) in any process. With `failFast` (the default), rejects on
+   * the first dead letter of the queue written, by any process, since this broker's previous
+   * `join` or `flush` of the queue, or since it declared the queue: with the actor's own error
+   * when this process dead-lettered it, else with MessageDeadLettered (queue, message id, reason).
+   * So a message that failed before the join started is caught, and each fails at most one join.
+   * @throws QueueJoinTimeout when the queue does not drain within `timeout` ms
+   */
+  async join(queueName: string, options: JoinOptions = {}): Promise<void> {
+    this.assertDeclared(queueName);
+    await this.#joins.join(queueName, options);
+  }
 
-  /** Drops every message of the queue, its delay store and its dead letters. */
-  abstract flush(queueName: string): Promise<void>;
+  /** Drops every message of the queue, its delay store and its dead letters; joins look only past them. */
+  async flush(queueName: string): Promise<void> {
+    this.assertDeclared(queueName);
+    await this.flushQueue(queueName);
+    this.#joins.reset(queueName);
+  }
+
+  /** Adapters drop the queue's messages, delay store and dead letters, for every process. */
+  protected abstract flushQueue(queueName: string): Promise<void>;
+  /** Adapters: where the queue's dead letters stand now (a value or a promise); later ones are new to a join. */
+  protected abstract deadLetterCursor(queueName: string): unknown;
+  /** Adapters: whether the queue is idle in every process, and the first dead letter after `after` when asked. */
+  protected abstract lookAtQueue(queueName: string, after: unknown, deadLetters: boolean): Promise<QueueLook<unknown>>;
+  /** Adapters that hear of changes: called before a look, returns a wait for a change after it (see JoinLooks). */
+  protected watchQueue?(queueName: string): ((timeout: number) => Promise<void>) | undefined;
+
+  /** Adapters call this when they dead-letter a message: `id` is the one `lookAtQueue` reports it by. */
+  protected rememberDeadLetter(queueName: string, id: string, error: unknown): void {
+    this.#joins.remember(queueName, id, error);
+  }
 
   /** `flush` for every declared queue. */
   async flushAll(): Promise<void> {
@@ -359,4 +395,5 @@ export abstract class Broker extends MiddlewareHost {
 export { getBroker, peekBroker, registerGlobalActor, setBroker } from "./global-broker.ts";
 export { Consumer, type ConsumeOptions, type Delivery } from "./consumer.ts";
 export { CORE_ACTOR_OPTIONS };
+export type { QueueLook, SeenDeadLetter } from "./join.ts";
 export type { BrokerAddress, DeadLetter, EnqueueOptions, JoinOptions, MessageWrite, OnceClaim, QueueDepths, WriteOptions } from "./broker-types.ts";

@@ -35,9 +35,9 @@ export class JsonEncoder implements Encoder {
   }
 
   encode(data: MessageData): string {
-    assertJson(data.args, "args");
-    assertJson(data.kwargs, "kwargs");
-    assertJson(data.options, "options");
+    assertJson(data.args, "args", data.args);
+    assertJson(data.kwargs, "kwargs", data.kwargs);
+    assertJson(data.options, "options", data.options);
     const text = JSON.stringify({
       queue_name: data.queue_name,
       actor_name: data.actor_name,
@@ -104,7 +104,7 @@ const MAX_DEPTH = 128;
  * `path` holds the keys walked so far; it becomes text only for the error, so a valid message
  * costs no string per element.
  */
-function assertJson(value: unknown, root: string, path: (string | number)[] = []): void {
+function assertJson(value: unknown, root: string, top: unknown, path: (string | number)[] = []): void {
   switch (typeof value) {
     case "string":
     case "boolean":
@@ -114,14 +114,14 @@ function assertJson(value: unknown, root: string, path: (string | number)[] = []
       throw new EncodeError(`${pathText(root, path)} is ${value}, which JSON cannot represent`);
     case "object": {
       if (value === null) return;
-      if (path.length >= MAX_DEPTH) throw new EncodeError(`${pathText(root, path)} is nested deeper than ${MAX_DEPTH} levels (or is cyclic)`);
+      if (path.length >= MAX_DEPTH) throw new EncodeError(tooDeep(root, top, path));
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
           const item: unknown = value[i];
           // Primitives need no path and no call.
           if (typeof item === "string" || typeof item === "boolean" || (typeof item === "number" && Number.isFinite(item)) || item === null) continue;
           path.push(i);
-          assertJson(item, root, path);
+          assertJson(item, root, top, path);
           path.pop();
         }
         return;
@@ -135,14 +135,34 @@ function assertJson(value: unknown, root: string, path: (string | number)[] = []
         // undefined properties are dropped by JSON, just as an optional field left out would be.
         if (item === undefined || typeof item === "string" || typeof item === "boolean" || (typeof item === "number" && Number.isFinite(item)) || item === null) continue;
         path.push(key);
-        assertJson(item, root, path);
+        assertJson(item, root, top, path);
         path.pop();
       }
       return;
     }
     default:
-      throw new EncodeError(`${pathText(root, path)} is a ${typeof value}, which cannot be sent as JSON`);
+      throw new EncodeError(`${pathText(root, path)} is ${value === undefined ? "undefined" : `a ${typeof value}`}, which cannot be sent as JSON`);
   }
+}
+
+/**
+ * The error for a value nested `MAX_DEPTH` deep: a cycle when an object on the path contains
+ * itself (named by the two paths that reach it), else the depth, with the path shortened.
+ * Runs only on the error path, so walking from the top again costs a valid message nothing.
+ */
+function tooDeep(root: string, top: unknown, path: readonly (string | number)[]): string {
+  const seen = new Map<unknown, number>();
+  let node = top;
+  for (let depth = 0; depth <= path.length; depth++) {
+    const first = seen.get(node);
+    if (first !== undefined) {
+      return `${pathText(root, path.slice(0, depth))} is ${pathText(root, path.slice(0, first))} again: the value is cyclic, which JSON cannot represent`;
+    }
+    seen.set(node, depth);
+    if (depth < path.length) node = (node as Record<string | number, unknown>)[path[depth]!];
+  }
+  const shown = path.length > 8 ? [...path.slice(0, 4), `…${path.length - 6} more…`, ...path.slice(-2)] : path;
+  return `${pathText(root, shown)} is nested deeper than ${MAX_DEPTH} levels`;
 }
 
 /** `args`, [0, "when"] → `args[0].when`. */

@@ -18,6 +18,11 @@ export function holdMiddleware(middleware: Middleware, broker: object): void {
   brokers.add(broker);
 }
 
+/** `broker` no longer holds `middleware` (taken out of its chain); nothing is closed. */
+export function unholdMiddleware(middleware: Middleware, broker: object): void {
+  holders.get(middleware)?.delete(broker);
+}
+
 /**
  * `broker` lets go of its chain: every middleware no other broker holds is closed, last in the
  * chain first (as after-hooks run). A failing close is logged and the others still close.

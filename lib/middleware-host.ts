@@ -2,7 +2,7 @@ import { DramatsError, InvalidOptions, MiddlewareError } from "./errors.ts";
 import type { Broker } from "./broker.ts";
 import type { Logger } from "./logging.ts";
 import type { MessageProxy } from "./message-proxy.ts";
-import { holdMiddleware } from "./middleware-holders.ts";
+import { holdMiddleware, unholdMiddleware } from "./middleware-holders.ts";
 import { HOOK_NAMES, type HookName, type Middleware, type MiddlewareHooks, type MiddlewareServices, type ProcessWrapper } from "./middleware.ts";
 
 type HookFn = (...args: never[]) => unknown;
@@ -48,6 +48,10 @@ export abstract class MiddlewareHost {
       if (at < 0) throw new InvalidOptions(`addMiddleware: no ${ref.name} in the chain to place ${middleware.name} next to`);
       index = placement.before ? at : at + 1;
     }
+    this.#insert(index, middleware);
+  }
+
+  #insert(index: number, middleware: Middleware): void {
     if (this.#middleware.some((m) => m.constructor === middleware.constructor)) {
       this.logger.warn({ middleware: middleware.name }, "Middleware of this type is already in the chain");
     }
@@ -56,6 +60,39 @@ export abstract class MiddlewareHost {
     for (const name of middleware.actorOptions) this.#actorOptions.add(name);
     this.#rebuildHooks();
     this.replayDeclarations(middleware as Partial<MiddlewareHooks>);
+  }
+
+  /**
+   * Takes the first instance of `cls` (or this very instance) out of the chain, before workers
+   * start: to drop a default (`Prometheus` in a script, say) or to put a differently configured
+   * one in its place. The middleware is not closed; it is the caller's again.
+   * @returns the middleware taken out, or undefined when the chain has none.
+   */
+  removeMiddleware(which: Middleware | (abstract new (...a: never[]) => Middleware)): Middleware | undefined {
+    const at = this.#middleware.findIndex((m) => (typeof which === "function" ? m instanceof which : m === which));
+    if (at < 0) return undefined;
+    const [removed] = this.#middleware.splice(at, 1);
+    unholdMiddleware(removed!, this);
+    this.#actorOptions.clear();
+    for (const name of CORE_ACTOR_OPTIONS) this.#actorOptions.add(name);
+    for (const m of this.#middleware) for (const name of m.actorOptions) this.#actorOptions.add(name);
+    this.#rebuildHooks();
+    return removed;
+  }
+
+  /**
+   * Puts `middleware` where the first instance of `cls` is (`new Scheduler({ store })` in place of
+   * the default one, on RabbitMQ). Declare hooks are replayed for it, as for `addMiddleware`.
+   * @throws InvalidOptions when the chain has no `cls`.
+   * @returns the middleware replaced (not closed).
+   */
+  replaceMiddleware(cls: abstract new (...a: never[]) => Middleware, middleware: Middleware): Middleware {
+    const at = this.#middleware.findIndex((m) => m instanceof cls);
+    if (at < 0) throw new InvalidOptions(`replaceMiddleware: no ${cls.name} in the chain to replace with ${middleware.name}`);
+    const old = this.#middleware[at]!;
+    this.removeMiddleware(old);
+    this.#insert(at, middleware);
+    return old;
   }
 
   /** Replays the declare hooks of a middleware added late, for what was declared before it. */

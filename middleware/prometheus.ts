@@ -36,6 +36,18 @@ interface ActorSeries {
 
 let processRegistry: Registry | undefined;
 
+/**
+ * How the `dramats` supervisor combines Node's process metrics across worker processes, where
+ * prom-client's default (a sum) would lie. A limit is per process: four processes with 10,000
+ * file descriptors each do not have 40,000. The event loop's worst lag is the worst process's.
+ * The rest are fleet totals and stay summed (resident memory, heap, open handles and fds, CPU
+ * seconds), or prom-client already says (version: first; start time: omitted; lag mean: average).
+ */
+const FLEET_AGGREGATORS: Readonly<Record<string, "max">> = {
+  process_max_fds: "max",
+  nodejs_eventloop_lag_p99_seconds: "max",
+};
+
 /** Node's process metrics (CPU, memory, event loop, GC), registered once per process. */
 function defaultMetricsRegistry(): Registry {
   if (processRegistry === undefined) {
@@ -251,7 +263,10 @@ export class Prometheus extends Middleware {
   async metricsJson(): Promise<MetricObjectWithValues<MetricValue<string>>[]> {
     const own = await this.registry.getMetricsAsJSON();
     if (!this.processMetrics) return own as MetricObjectWithValues<MetricValue<string>>[];
-    const proc = await defaultMetricsRegistry().getMetricsAsJSON();
+    const proc = (await defaultMetricsRegistry().getMetricsAsJSON()).map((metric) => {
+      const aggregator = FLEET_AGGREGATORS[metric.name];
+      return aggregator === undefined ? metric : { ...metric, aggregator };
+    });
     return [...own, ...proc] as MetricObjectWithValues<MetricValue<string>>[];
   }
 

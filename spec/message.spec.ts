@@ -50,9 +50,27 @@ describe("Message and JsonEncoder", () => {
     expect(bad([1, "x", { a: [true, null, { b: Infinity }] }])).to.throw(EncodeError, "args[2].a[2].b is Infinity");
     expect(bad([[1, [2, [3, new Map()]]]])).to.throw(EncodeError, "args[0][1][1][1] is a Map");
     expect(bad([{ ok: 1, skipped: undefined, f: Symbol("s") }])).to.throw(EncodeError, "args[0].f is a symbol");
+    expect(bad([1, undefined])).to.throw(EncodeError, "args[1] is undefined, which cannot be sent as JSON");
+  });
+
+  it("names a cycle by the two paths that reach the same object, and cuts a deep path short", () => {
+    const bad = (args: unknown[]) => () => encoder.encode(new Message({ queueName: "q", actorName: "a", args }).asData());
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
-    expect(bad([cyclic])).to.throw(EncodeError, /nested deeper/);
+    expect(bad([cyclic])).to.throw(EncodeError, "args[0].self is args[0] again: the value is cyclic");
+    const inner: Record<string, unknown> = { list: [] };
+    (inner.list as unknown[]).push({ back: inner });
+    expect(bad([{ a: { inner } }])).to.throw(EncodeError, "args[0].a.inner.list[0].back is args[0].a.inner again");
+    const deep: Record<string, unknown> = {};
+    let node = deep;
+    for (let i = 0; i < 500; i++) node = node.n = {};
+    let message = "";
+    try {
+      bad([deep])();
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).to.equal("args[0].n.n.n.…122 more….n.n is nested deeper than 128 levels");
   });
 
   it("throws DecodeError for bytes that are not a message, keeping the raw data", () => {

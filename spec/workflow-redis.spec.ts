@@ -1,6 +1,6 @@
 // Results, chords and rate limits on real Redis, with two worker processes started by the CLI.
 import { expect } from "chai";
-import { group, pipeline, ResultFailure } from "../lib/index.ts";
+import { group, MessageDeadLettered, pipeline, ResultFailure } from "../lib/index.ts";
 import { runCli, type CliRun } from "./cli/run-cli.ts";
 import { createWorkflowApp } from "./fixtures/workflow-app.ts";
 import { deleteNamespace, redisUrl, uniqueNamespace } from "./helpers/redis.ts";
@@ -43,6 +43,10 @@ describe("workflows on Redis across two worker processes", function () {
     const error = await bad.result({ timeout: 10_000 }).then(() => undefined, (e: unknown) => e);
     expect(error).to.be.instanceOf(ResultFailure);
     expect((error as ResultFailure).message).to.equal("actor raised TypeError: not a number");
+    // Its dead letter, written by a worker process, fails the next join of the queue, once.
+    const joined = await app.broker.join("default", { timeout: 10_000 }).then(() => undefined, (e: unknown) => e);
+    expect(joined).to.be.instanceOf(MessageDeadLettered);
+    expect(joined).to.deep.include({ messageId: bad.messageId, reason: "TypeError: not a number" });
   });
 
   it("passes values along a three-step pipeline", async () => {

@@ -2,6 +2,7 @@ import type { ChannelModel, Options } from "amqplib";
 import type { Socket } from "node:net";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { ConnectionClosed, ConnectionFailed } from "../../lib/errors.ts";
+import { explainOpenError } from "./open-errors.ts";
 import type { Logger } from "../../lib/logging.ts";
 import { connectWithSocket, WriteBatcher } from "./write-batching.ts";
 
@@ -126,7 +127,8 @@ export class Connector {
         this.#lastError = undefined;
         this.#notify();
         return;
-      } catch (error) {
+      } catch (thrown) {
+        const error = explainOpenError(thrown, this.#settings.url);
         this.#connecting = undefined;
         this.#lastError = error;
         model?.removeAllListeners("close");

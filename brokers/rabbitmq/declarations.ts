@@ -32,6 +32,8 @@ export class Declarations {
   readonly #declaring = new Map<string, Promise<void>>();
   /** Queues whose topology is known to exist: the publish fast path skips the await. */
   readonly #declared = new Set<string>();
+  /** Per queue, how many dead letters `q.XQ` held when this broker declared it. */
+  readonly #deadAtDeclaration = new Map<string, number>();
 
   constructor(connector: Connector, settings: RabbitmqSettings, logger: Logger) {
     this.#connector = connector;
@@ -41,6 +43,11 @@ export class Declarations {
 
   isDeclared(queueName: string): boolean {
     return this.#declared.has(queueName);
+  }
+
+  /** How many messages `q.XQ` held when this broker (last) declared it; undefined before that. */
+  deadAtDeclaration(queueName: string): number | undefined {
+    return this.#deadAtDeclaration.get(queueName);
   }
 
   isDeclaring(queueName: string): boolean {
@@ -112,7 +119,9 @@ export class Declarations {
     await this.#exchanges;
     await this.withAdmin(async (channel) => {
       const queues = dramatiqQueues(queueName, this.#settings);
-      await Promise.all(queues.map((q) => channel.assertQueue(q.name, { durable: true, arguments: q.arguments })));
+      const declared = await Promise.all(queues.map((q) => channel.assertQueue(q.name, { durable: true, arguments: q.arguments })));
+      const dead = declared.find((ok) => ok.queue === deadLetterQueueName(queueName));
+      if (dead !== undefined) this.#deadAtDeclaration.set(queueName, dead.messageCount);
       // Never holds a message: its consumers mark the consumers of q that hold deliveries.
       await channel.assertQueue(busyQueueName(queueName), { durable: true });
       await declareLadderQueues(channel, queueName, delayQueueName(queueName));

@@ -1,11 +1,11 @@
 import type { ChannelModel } from "amqplib";
-import { Broker, type ConsumeOptions, type DeadLetter, type JoinOptions, type MessageWrite, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
+import { Broker, type ConsumeOptions, type DeadLetter, type MessageWrite, type QueueDepths, type QueueLook, type WriteOptions } from "../../lib/broker.ts";
 import { BrokerError } from "../../lib/errors.ts";
 import type { Message } from "../../lib/message.ts";
 import { Connector } from "./connector.ts";
 import { RabbitmqConsumer, type ConsumerHost } from "./consumer.ts";
 import { Declarations } from "./declarations.ts";
-import { Inspector } from "./inspection.ts";
+import { Inspector, type DeadLetterCursor } from "./inspection.ts";
 import { consumerInternals, registerBroker } from "./internals.ts";
 import { LocalCounts } from "./local-counts.ts";
 import { connectorSettings, resolveSettings, type RabbitmqBrokerOptions, type RabbitmqSettings } from "./options.ts";
@@ -44,7 +44,7 @@ export class RabbitmqBroker extends Broker {
     this.#connector = newConnector("broker", async () => {});
     this.#publisher = new Publisher(this.#connector, this.logger);
     this.#declarations = new Declarations(this.#connector, this.settings, this.logger);
-    const deadLetters = new RecentDeadLetters();
+    const deadLetters = new RecentDeadLetters((queueName, id, error) => this.rememberDeadLetter(queueName, id, error));
     const { maxPriority } = this.settings;
     this.#sender = new Sender({ publisher: this.#publisher, declarations: this.#declarations, codec: this, maxPriority, deadLetters, logger: this.logger });
     this.#inspector = new Inspector({
@@ -143,24 +143,26 @@ export class RabbitmqBroker extends Broker {
     return this.#inspector.depths(queueName);
   }
 
+  /** This process's dead letters are numbered; others' are told by `q.XQ`'s count (see `inspection.ts`). */
+  protected deadLetterCursor(queueName: string): DeadLetterCursor | Promise<DeadLetterCursor> {
+    return this.#inspector.cursor(queueName);
+  }
+
   /**
-   * Waits until `q`, `q.DQ` and the ladder are empty and no dramats consumer, in this process or
-   * another, holds a delivery of the queue (two looks in a row, since a message in transit
-   * between two queues is briefly in neither). With `failFast`, rejects on the first dead letter: with the actor's own error
-   * when this process dead-lettered it since the previous `join` or `flush` of the queue (a
-   * message sent just before the join may fail before the join starts), else, when `q.XQ`
-   * grows during the join, with a BrokerError carrying the reason.
+   * Idle when `q`, `q.DQ` and the ladder are empty and no dramats consumer, in this process or
+   * another, holds a delivery of the queue, on two looks in a row (a message in transit between
+   * two queues is briefly in neither).
    */
-  async join(queueName: string, options: JoinOptions = {}): Promise<void> {
+  protected async lookAtQueue(queueName: string, after: DeadLetterCursor, deadLetters: boolean): Promise<QueueLook<DeadLetterCursor>> {
     await this.#declared(queueName);
-    return this.#inspector.join(queueName, options);
+    return this.#inspector.look(queueName, after, deadLetters);
   }
 
   /**
    * Purges `q`, `q.DQ`, `q.XQ` and the queue's delay ladder, and drops what this process's
    * consumers prefetched but did not start. Deliveries being processed stay with their workers.
    */
-  async flush(queueName: string): Promise<void> {
+  protected async flushQueue(queueName: string): Promise<void> {
     await this.#declared(queueName);
     return this.#inspector.flush(queueName);
   }

@@ -1,6 +1,5 @@
 import type { Channel } from "amqplib";
-import type { Broker, DeadLetter, JoinOptions, QueueDepths } from "../../lib/broker.ts";
-import { BrokerError, QueueJoinTimeout } from "../../lib/errors.ts";
+import type { Broker, DeadLetter, QueueDepths, QueueLook } from "../../lib/broker.ts";
 import { deadLetterQueueName, delayQueueName } from "../../lib/queue-names.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { busyQueueName } from "./busy-marker.ts";
@@ -14,17 +13,26 @@ import type { RecentDeadLetters } from "./recent-dead-letters.ts";
 import { requeueDeadLetters } from "./requeue-dead.ts";
 import { amqpPriority } from "./topology.ts";
 
-/** How often `join` looks at the queue, and how many idle looks in a row make it drained. */
-const JOIN_POLL_INTERVAL = 20;
-const JOIN_IDLE_CHECKS = 2;
+/** How long after an idle look a join looks again to be sure: a message moving between two queues is briefly in neither (ms). */
+const JOIN_RECHECK = 20;
+
+/**
+ * Where a join starts looking for dead letters: after this process's dead letter number `seq`,
+ * and beyond the first `dead` messages of `q.XQ` (undefined: as many as it held when this broker
+ * declared the queue).
+ */
+export interface DeadLetterCursor {
+  readonly seq: number;
+  readonly dead: number | undefined;
+}
 
 /** What the inspector uses of its broker: the message codec, priorities and dead-letter revival. */
 type Codec = Pick<Broker, "encode" | "decode" | "priorityOf" | "reviveDeadLetter">;
 
 /**
  * The broker's view of a queue from RabbitMQ (message counts by passive declare, dead letters by
- * basic.get) and from what this process holds: `depths`, `join`, `flush`, `deadLetters` and
- * `requeueDeadLetters`. The broker checks the queue name and declares the queue first.
+ * basic.get) and from what this process holds: `depths`, the looks of `join`, `flush`,
+ * `deadLetters` and `requeueDeadLetters`. The broker checks the queue name and declares the queue first.
  */
 export class Inspector {
   readonly #connector: Connector;
@@ -88,36 +96,39 @@ export class Inspector {
     return { ready: ready + local.prefetched, delayed, inFlight: local.inFlight + busyElsewhere, dead };
   }
 
-  async join(queueName: string, options: JoinOptions): Promise<void> {
-    try {
-      await this.#join(queueName, options);
-    } finally {
-      this.#deadLetters.markSeen(queueName);
-    }
+  /** The cursor now: `q.XQ`'s count once the queue is declared, else the count the declaration finds. */
+  cursor(queueName: string): DeadLetterCursor | Promise<DeadLetterCursor> {
+    const seq = this.#deadLetters.last;
+    if (!this.#declarations.isDeclared(queueName)) return { seq, dead: undefined };
+    return this.#declarations.withAdmin((channel) => channel.checkQueue(deadLetterQueueName(queueName))).then((ok) => ({ seq, dead: ok.messageCount }));
   }
 
-  async #join(queueName: string, options: JoinOptions): Promise<void> {
-    const failFast = options.failFast ?? true;
-    const deadline = options.timeout === undefined ? Infinity : Date.now() + options.timeout;
-    const startSeq = this.#deadLetters.seen(queueName);
-    const start = await this.depths(queueName);
-    let idle = 0;
-    for (;;) {
-      const depths = await this.depths(queueName);
-      if (failFast) {
-        const local = this.#deadLetters.firstAfter(queueName, startSeq);
-        if (local) throw local.error ?? new BrokerError(`A message of ${JSON.stringify(queueName)} was dead-lettered: ${local.reason}`);
-        if (depths.dead > start.dead) {
-          const letters = await this.deadLetters(queueName, start.dead + 1);
-          const first = letters[start.dead] ?? letters[letters.length - 1];
-          throw new BrokerError(`Message ${first?.id ?? "?"} of ${JSON.stringify(queueName)} was dead-lettered: ${first?.reason ?? "unknown reason"}`);
-        }
-      }
-      idle = depths.ready + depths.delayed + depths.inFlight === 0 ? idle + 1 : 0;
-      if (idle >= JOIN_IDLE_CHECKS) return;
-      if (Date.now() >= deadline) throw new QueueJoinTimeout(queueName, options.timeout!);
-      await sleep(Math.max(0, Math.min(JOIN_POLL_INTERVAL, deadline - Date.now())));
+  /**
+   * Idle when two looks `JOIN_RECHECK` ms apart find `depths` all zero. Dead letters: this
+   * process's own by number, others' by `q.XQ` growing past the cursor's count (counted, not
+   * identified: a dead letter requeued meanwhile hides one written by another process).
+   */
+  async look(queueName: string, after: DeadLetterCursor, deadLetters: boolean): Promise<QueueLook<DeadLetterCursor>> {
+    // Before counting: every dead letter recorded up to `seq` is in q.XQ's count.
+    const seq = this.#deadLetters.last;
+    let depths = await this.depths(queueName);
+    if (isIdle(depths)) {
+      await sleep(JOIN_RECHECK);
+      depths = await this.depths(queueName);
     }
+    const idle = isIdle(depths);
+    const cursor = { seq, dead: depths.dead };
+    if (!deadLetters) return { idle, cursor };
+    // After counting: one of ours confirmed while we counted is recognised as ours.
+    const own = this.#deadLetters.firstAfter(queueName, after.seq);
+    if (own !== undefined) return { idle, cursor, dead: { id: String(own.seq), messageId: own.messageId, reason: own.reason } };
+    const from = after.dead ?? this.#declarations.deadAtDeclaration(queueName) ?? depths.dead;
+    if (depths.dead <= from) return { idle, cursor };
+    // q.XQ is first in, first out: the first new one follows the `from` counted before.
+    const letters = await this.deadLetters(queueName, from + 1);
+    const first = letters[from] ?? letters[letters.length - 1];
+    const messageId = first?.id ?? "?";
+    return { idle, cursor, dead: { id: `XQ:${messageId}`, messageId, reason: first?.reason ?? "unknown reason" } };
   }
 
   async flush(queueName: string): Promise<void> {
@@ -126,7 +137,7 @@ export class Inspector {
     await this.#declarations.withAdmin((channel) => Promise.all(names.map((name) => channel.purgeQueue(name))));
     // Deliveries RabbitMQ pushed to our consumers before the purge may land only now.
     this.#discardPrefetched(queueName);
-    this.#deadLetters.markSeen(queueName, true);
+    this.#deadLetters.forget(queueName);
   }
 
   async deadLetters(queueName: string, limit = Infinity): Promise<DeadLetter[]> {
@@ -163,3 +174,5 @@ export class Inspector {
     });
   }
 }
+
+const isIdle = (depths: QueueDepths) => depths.ready + depths.delayed + depths.inFlight === 0;

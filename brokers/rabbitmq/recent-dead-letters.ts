@@ -1,51 +1,56 @@
-/** Dead letters remembered per queue for `join({ failFast })`. */
+/** Dead letters this process wrote that are kept per queue, for `join`. */
 const RECENT_DEAD_LETTERS = 100;
 
-interface RecentDeadLetter {
+export interface RecentDeadLetter {
   readonly seq: number;
+  readonly messageId: string;
   readonly reason: string;
-  readonly error: unknown;
 }
 
 /**
- * The dead letters this process wrote lately, per queue, with the actor's own error, so that
- * `join({ failFast })` can reject with that error rather than only with the reason RabbitMQ
- * keeps. Every dead letter gets a sequence number; `join` and `flush` note the last one they
- * accounted for, and a later `join` looks only at newer ones.
+ * The dead letters this process wrote lately, per queue, numbered in the order RabbitMQ confirmed
+ * them. `q.XQ` can be counted but not searched, so a join finds this process's dead letters here
+ * (and hands the broker their actor errors by number); only growth of `q.XQ` beyond them tells of
+ * another process's.
  */
 export class RecentDeadLetters {
   readonly #recent = new Map<string, RecentDeadLetter[]>();
-  /** Per queue, the sequence number a `join` or `flush` last accounted for. */
-  readonly #seen = new Map<string, number>();
+  readonly #remember: (queueName: string, id: string, error: unknown) => void;
   #seq = 0;
 
-  /** Remembers a dead letter of `queueName`; returns its sequence number. */
-  remember(queueName: string, reason: string, error: unknown): number {
-    let recent = this.#recent.get(queueName);
-    if (recent === undefined) this.#recent.set(queueName, (recent = []));
-    recent.push({ seq: ++this.#seq, reason, error });
-    if (recent.length > RECENT_DEAD_LETTERS) recent.shift();
+  /** `remember` keeps the actor's error under the dead letter's number (see `Broker.rememberDeadLetter`). */
+  constructor(remember: (queueName: string, id: string, error: unknown) => void) {
+    this.#remember = remember;
+  }
+
+  /** The last number given: every dead letter recorded up to it is in `q.XQ`. */
+  get last(): number {
     return this.#seq;
   }
 
-  /** A fresh sequence number (ids for dead letters that could not be decoded). */
+  /** A dead letter RabbitMQ confirmed in `q.XQ`. */
+  record(queueName: string, messageId: string, reason: string, error: unknown): void {
+    let recent = this.#recent.get(queueName);
+    if (recent === undefined) this.#recent.set(queueName, (recent = []));
+    recent.push({ seq: ++this.#seq, messageId, reason });
+    if (recent.length > RECENT_DEAD_LETTERS) recent.shift();
+    this.#remember(queueName, String(this.#seq), error);
+  }
+
+  /** A fresh number (ids for dead letters that could not be decoded). */
   next(): number {
     return ++this.#seq;
   }
 
-  /** The sequence number the previous `join` or `flush` of the queue accounted for. */
-  seen(queueName: string): number {
-    return this.#seen.get(queueName) ?? 0;
+  /** The first dead letter of the queue numbered after `after`. */
+  firstAfter(queueName: string, after: number): RecentDeadLetter | undefined {
+    const recent = this.#recent.get(queueName);
+    if (recent === undefined || recent[recent.length - 1]!.seq <= after) return undefined;
+    return recent.find((d) => d.seq > after);
   }
 
-  /** The first dead letter of the queue after sequence number `after`. */
-  firstAfter(queueName: string, after: number): { reason: string; error: unknown } | undefined {
-    return this.#recent.get(queueName)?.find((d) => d.seq > after);
-  }
-
-  /** Everything so far is accounted for (a `join` ended); with `forget`, drops the queue's list (`flush`). */
-  markSeen(queueName: string, forget = false): void {
-    if (forget) this.#recent.delete(queueName);
-    this.#seen.set(queueName, this.#seq);
+  /** The queue was flushed: its dead letters are gone. */
+  forget(queueName: string): void {
+    this.#recent.delete(queueName);
   }
 }

@@ -109,9 +109,11 @@ export class Sender {
     } catch {
       // Undecodable: it gets an id of its own below.
     }
-    this.#deadLetters.remember(queueName, reason, error);
-    const headers = { [REASON_HEADER]: reason, [DEAD_AT_HEADER]: Date.now(), [DEAD_ID_HEADER]: id ?? `raw-${Date.now().toString(36)}-${this.#deadLetters.next().toString(36)}` };
+    id ??= `raw-${Date.now().toString(36)}-${this.#deadLetters.next().toString(36)}`;
+    const headers = { [REASON_HEADER]: reason, [DEAD_AT_HEADER]: Date.now(), [DEAD_ID_HEADER]: id };
     await this.send(this.route(queueName, body, { routingKey: deadLetterQueueName(queueName), headers }));
+    // Once confirmed, so that a join that counts q.XQ after it recognises it as this process's.
+    this.#deadLetters.record(queueName, id, reason, error);
   }
 
   /** Sends a message taken from `q.DQ` on its way: to `q` if due, else into the delay ladder. */

@@ -32,7 +32,7 @@ export interface ConsumerHost {
   payloadFor(message: Message, rid: string): string;
   priorityOf(message: Message): number;
   /** Keeps the actor's error of a dead-lettered message for `join({ failFast })` in this process. */
-  rememberDeadLetter(rid: string, error: unknown): void;
+  rememberDeadLetter(queueName: string, rid: string, error: unknown): void;
   /** Stops heartbeating the consumer. */
   detach(consumer: RedisConsumer): void;
 }
@@ -172,13 +172,15 @@ export class RedisConsumer extends Consumer {
 
   async nack(delivery: Delivery, reason: string, error?: unknown): Promise<void> {
     const { rid } = delivery as RedisDelivery;
+    // Before the nack: a join may see the dead letter as soon as Redis has it. A rid is never
+    // reused, so the error of a nack that fails is never recalled.
+    this.#host.rememberDeadLetter(this.queueName, rid, error);
     try {
       await this.#host.scripts.nack(this.#base, this.#acksKey, rid, reason, this.#host.deadMessageTtl);
     } catch (e) {
       throw this.#host.brokerError(e, "nack");
     }
     this.#held.delete(rid);
-    if (error !== undefined) this.#host.rememberDeadLetter(rid, error);
   }
 
   async retry(delivery: Delivery, message: Message, delay: number): Promise<void> {

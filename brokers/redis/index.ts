@@ -1,13 +1,13 @@
 import { randomUUID } from "node:crypto";
 import { Redis, type RedisOptions } from "ioredis";
-import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type JoinOptions, type MessageWrite, type OnceClaim, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
-import { DramatsError, QueueJoinTimeout } from "../../lib/errors.ts";
+import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type MessageWrite, type OnceClaim, type QueueDepths, type QueueLook, type WriteOptions } from "../../lib/broker.ts";
+import { DramatsError } from "../../lib/errors.ts";
 import { Message } from "../../lib/message.ts";
 import { canonicalQueueName } from "../../lib/queue-names.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { Batcher } from "./batcher.ts";
 import { RedisConsumer, type ConsumerHost } from "./consumer.ts";
-import { MessageDeadLettered, toBrokerError } from "./errors.ts";
+import { toBrokerError } from "./errors.ts";
 import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
@@ -24,12 +24,19 @@ export { RedisRateLimiterBackend, type RedisRateLimiterBackendOptions } from "./
 export { RedisCancellationBackend, type RedisCancellationBackendOptions } from "./cancellation-backend.ts";
 export { RedisKeyValueStore } from "./key-value-store.ts";
 
-/** Actor errors of recent dead letters kept for `join({ failFast })`, per broker. */
-const REMEMBERED_DEAD_LETTERS = 1_000;
 /** Dead letters moved back per script call: each call is atomic, and short. */
 const REQUEUE_CHUNK = 500;
 
 type EnqueueEntry = [rid: string, payload: string, priority: number, delay: number];
+
+/**
+ * Where a join starts looking for dead letters: those scored (server clock, ms) `since` or later,
+ * but for the ones scored exactly `since` that an earlier look saw.
+ */
+interface DeadLetterCursor {
+  readonly since: number;
+  readonly covered: readonly string[];
+}
 
 /**
  * A broker on Redis, sharing Python Dramatiq's key layout and message format (see
@@ -47,7 +54,6 @@ export class RedisBroker extends Broker {
   readonly #scripts: Scripts;
   readonly #consumers = new Set<RedisConsumer>();
   readonly #enqueues = new Map<string, Batcher<EnqueueEntry>>();
-  readonly #deadErrors = new Map<string, unknown>();
   readonly #host: ConsumerHost;
   #everConnected = false;
   #closed = false;
@@ -93,7 +99,7 @@ export class RedisBroker extends Broker {
       brokerError: (error, what) => toBrokerError(error, broker.#everConnected, what),
       payloadFor: (message, rid) => this.#payload(message, rid),
       priorityOf: (message) => this.#priority(message),
-      rememberDeadLetter: (rid, error) => this.#rememberDeadLetter(rid, error),
+      rememberDeadLetter: (queueName, rid, error) => this.rememberDeadLetter(queueName, rid, error),
       detach: (consumer) => this.#consumers.delete(consumer),
     };
   }
@@ -253,44 +259,28 @@ export class RedisBroker extends Broker {
     }
   }
 
-  #rememberDeadLetter(rid: string, error: unknown): void {
-    this.#deadErrors.set(rid, error);
-    if (this.#deadErrors.size > REMEMBERED_DEAD_LETTERS) this.#deadErrors.delete(this.#deadErrors.keys().next().value!);
+  /** The server's clock: dead letters are scored by it. */
+  protected async deadLetterCursor(): Promise<DeadLetterCursor> {
+    const [seconds, micros] = await this.#call("join", () => this.#redis.time());
+    return { since: Number(seconds) * 1000 + Math.floor(Number(micros) / 1000), covered: [] };
   }
 
-  async join(queueName: string, options: JoinOptions = {}): Promise<void> {
-    this.assertDeclared(queueName);
-    const failFast = options.failFast ?? true;
-    const deadline = options.timeout === undefined ? Infinity : Date.now() + options.timeout;
-    const base = this.keys.queue(queueName);
-    let since = -1;
-    let pause = 5;
-    for (;;) {
-      const stats = await this.#call("join", () => this.#scripts.stats(base, since));
-      since = stats.since;
-      if (failFast && stats.deadId !== null) throw this.#deadLetterError(queueName, stats.deadId, stats.deadReason, stats.deadBody);
-      if (stats.ready + stats.delayed + stats.inFlight === 0) return;
-      const left = deadline - Date.now();
-      if (left <= 0) throw new QueueJoinTimeout(queueName, options.timeout!);
-      await sleep(Math.min(pause, left));
-      pause = Math.min(pause * 2, 50);
-    }
-  }
-
-  #deadLetterError(queueName: string, rid: string, reason: string | null, body: string | null): unknown {
-    const own = this.#deadErrors.get(rid);
-    if (own !== undefined) return own;
-    let id = rid;
+  /** One `stats.lua` call: in flight counts what every consumer, in any process, holds. */
+  protected async lookAtQueue(queueName: string, after: DeadLetterCursor, deadLetters: boolean): Promise<QueueLook<DeadLetterCursor>> {
+    const stats = await this.#call("join", () => this.#scripts.stats(this.keys.queue(queueName), deadLetters ? after.since : -1, after.covered));
+    const idle = stats.ready + stats.delayed + stats.inFlight === 0;
+    const cursor = { since: stats.now, covered: stats.deadAtNow };
+    if (stats.deadId === null) return { idle, cursor };
+    let messageId = stats.deadId;
     try {
-      if (body !== null) id = this.decode(body).messageId;
+      if (stats.deadBody !== null) messageId = this.decode(stats.deadBody).messageId;
     } catch {
       // undecodable: keep the broker's id
     }
-    return new MessageDeadLettered(queueName, id, reason ?? "unknown reason");
+    return { idle, cursor, dead: { id: stats.deadId, messageId, reason: stats.deadReason ?? "unknown reason" } };
   }
 
-  async flush(queueName: string): Promise<void> {
-    this.assertDeclared(queueName);
+  protected async flushQueue(queueName: string): Promise<void> {
     await this.#call("flush", () => this.#scripts.flush(this.keys.queue(queueName)));
   }
 

@@ -66,7 +66,9 @@ export interface StatsReply {
   delayed: number;
   inFlight: number;
   dead: number;
-  since: number;
+  /** The server's clock at the call, and the dead letters scored exactly then: a join's cursor. */
+  now: number;
+  deadAtNow: string[];
   deadId: string | null;
   deadReason: string | null;
   deadBody: string | null;
@@ -163,17 +165,19 @@ export class Scripts {
     return (await this.#call("recover", heartbeats, registry, prefix, ...ids)) as number;
   }
 
-  async stats(base: string, since: number): Promise<StatsReply> {
-    const r = (await this.#call("stats", base, since)) as (number | string | null)[];
+  /** With `since` ≥ 0, also the first dead letter scored `since` or later that is not in `covered`. */
+  async stats(base: string, since: number, covered: readonly string[] = []): Promise<StatsReply> {
+    const r = (await this.#call("stats", base, since, ...covered)) as (number | string | null)[];
     return {
       ready: r[0] as number,
       delayed: r[1] as number,
       inFlight: r[2] as number,
       dead: r[3] as number,
-      since: Number(r[4]),
+      now: Number(r[4]),
       deadId: (r[5] as string | null) ?? null,
       deadReason: (r[6] as string | null) ?? null,
       deadBody: (r[7] as string | null) ?? null,
+      deadAtNow: r.slice(8) as string[],
     };
   }
 

@@ -34,6 +34,7 @@ export class ChangeFeed {
   /** Waiters by queue name. */
   readonly #listeners = new Map<string, Set<Listener>>();
   #waiters = 0;
+  #announced = 0;
   #timer: NodeJS.Timeout | undefined;
   #interval: number;
   #last = 0;
@@ -105,8 +106,18 @@ export class ChangeFeed {
     return { promise, cancel };
   }
 
+  /**
+   * How many changes this process announced to the feed so far, on any queue: `PRAGMA
+   * data_version` does not move for them, so a caller that reads the version before a look and
+   * waits after it also compares this, to catch one announced in between.
+   */
+  get announced(): number {
+    return this.#announced;
+  }
+
   /** Wakes the waiters of `queue`, or everyone (a change seen from another process names no queue). */
   #fire(queue?: string): void {
+    if (queue !== undefined) this.#announced++;
     if (this.#waiters === 0) return;
     this.#interval = this.#min;
     const sets = queue === undefined ? [...this.#listeners.values()] : [this.#listeners.get(queue)];

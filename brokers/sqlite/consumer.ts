@@ -162,9 +162,12 @@ export class SqliteConsumer extends Consumer {
 
   async nack(delivery: Delivery, reason: string, error?: unknown): Promise<void> {
     const { id } = delivery as SqliteDelivery;
-    const deadId = await this.#host.run((s) => s.nack(id, reason, Date.now()));
+    // Remembered in the same step as the write: a join may look as soon as the row exists.
+    await this.#host.run((s) => {
+      const deadId = s.nack(id, reason, Date.now());
+      if (deadId !== undefined) this.#host.deadLettered(this.queueName, deadId, error);
+    });
     this.#held.delete(id);
-    if (deadId !== undefined) this.#host.deadLettered(this.queueName, deadId, error);
     this.#host.feed.announce(this.queueName);
   }
 

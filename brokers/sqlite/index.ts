@@ -1,7 +1,7 @@
 import type { Statement } from "better-sqlite3";
 import { ACK_FLUSH_COUNT } from "../../lib/ack-flush.ts";
-import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type JoinOptions, type MessageWrite, type OnceClaim, type QueueDepths, type WriteOptions } from "../../lib/broker.ts";
-import { BrokerError, ConnectionClosed, ConnectionError, QueueJoinTimeout } from "../../lib/errors.ts";
+import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type MessageWrite, type OnceClaim, type QueueDepths, type QueueLook, type WriteOptions } from "../../lib/broker.ts";
+import { BrokerError, ConnectionClosed, ConnectionError } from "../../lib/errors.ts";
 import type { Message } from "../../lib/message.ts";
 import { ChangeFeed } from "./change-feed.ts";
 import { SqliteConsumer, type ConsumerHost } from "./consumer.ts";
@@ -18,12 +18,8 @@ export { SQLITE_DEFAULTS, pathFromUrl } from "./options.ts";
 export { SqliteConsumer, type SqliteDelivery } from "./consumer.ts";
 export { SqliteKeyValueStore } from "./store.ts";
 
-/** Longest a join sleeps between two looks when nothing announces a change (ms). */
-const JOIN_MAX_WAIT = 1_000;
 /** Shortest gap between two looks of a join: a busy queue announces every ack (ms). */
 const JOIN_MIN_GAP = 5;
-/** Dead letters whose actor error this process remembers, for `join({ failFast })`. */
-const REMEMBERED_ERRORS = 100;
 /** How often expired dead letters are deleted, at most (ms). */
 const TRIM_INTERVAL = 60_000;
 
@@ -44,10 +40,6 @@ export class SqliteBroker extends Broker {
   readonly #feed: ChangeFeed;
   readonly #store: SqliteKeyValueStore;
   readonly #consumers = new Set<SqliteConsumer>();
-  /** Dead letter id → the actor's error, for the dead letters this process made. */
-  readonly #deadErrors = new Map<number, unknown>();
-  /** Per queue, the last dead letter a `join` or `flush` accounted for. */
-  readonly #deadSeen = new Map<string, number>();
   readonly #host: ConsumerHost;
   readonly #inserts: WriteBatch<NewMessage>;
   readonly #acks: WriteBatch<number>;
@@ -91,10 +83,10 @@ export class SqliteBroker extends Broker {
       busyTimeout: this.settings.busyTimeout,
       newMessage: (message, delay) => this.#newMessage(message, this.encode(message), delay),
       ack: (id) => this.#acks.add(id),
-      deadLettered: (_queueName, deadId, error) => {
-        this.#deadErrors.set(deadId, error);
-        if (this.#deadErrors.size > REMEMBERED_ERRORS) this.#deadErrors.delete(this.#deadErrors.keys().next().value!);
-        this.#maybeTrim();
+      deadLettered: (queueName, deadId, error) => {
+        this.rememberDeadLetter(queueName, String(deadId), error);
+        // Called inside the nack's database step: the trim is a step of its own.
+        queueMicrotask(() => this.#maybeTrim());
       },
       consumerClosed: (consumer) => void this.#consumers.delete(consumer),
     };
@@ -145,11 +137,6 @@ export class SqliteBroker extends Broker {
       return new ConnectionError(`${message} (another process held the write lock past busyTimeout = ${this.settings.busyTimeout} ms)`, { cause: error });
     }
     return new BrokerError(message, { cause: error });
-  }
-
-  protected override queueDeclared(queueName: string): void {
-    // Dead letters already in the file (an earlier run) do not fail this process's joins.
-    this.#deadSeen.set(queueName, this.#runSync(() => this.#statements.lastDeadId(queueName)));
   }
 
   // ---- writing ----------------------------------------------------------------------------
@@ -225,56 +212,39 @@ export class SqliteBroker extends Broker {
     return this.#run(() => this.#statements.depths(queueName, now, now - this.settings.deadMessageTtl));
   }
 
-  /**
-   * Waits until the queue holds no ready, delayed or leased message, in any process. With
-   * `failFast`, rejects on the first dead letter since this process's previous `join` or
-   * `flush` of the queue: with the actor's own error when this process dead-lettered it, else
-   * with a BrokerError carrying the reason.
-   */
-  async join(queueName: string, options: JoinOptions = {}): Promise<void> {
-    this.assertDeclared(queueName);
-    const failFast = options.failFast ?? true;
-    const deadline = options.timeout === undefined ? Infinity : Date.now() + options.timeout;
-    const since = this.#deadSeen.get(queueName) ?? 0;
-    try {
-      for (;;) {
-        const seen = this.#feed.version();
-        if (Number.isNaN(seen)) {
-          this.#assertOpen();
-          if (Date.now() >= deadline) throw new QueueJoinTimeout(queueName, options.timeout!);
-          await new Promise((resolve) => setTimeout(resolve, JOIN_MIN_GAP));
-          continue;
-        }
-        // Pending first, then dead letters: a nack moves a row to the dead letters in one
-        // transaction, so a message gone from the queue is never missed by the second look.
-        const { pending, dead } = await this.#run(() => ({
-          pending: this.#statements.exists(queueName),
-          dead: failFast ? this.#statements.firstDeadSince(queueName, since) : undefined,
-        }));
-        if (dead !== undefined) throw this.#deadError(queueName, dead);
-        if (!pending) return;
-        const checkedAt = Date.now();
-        if (checkedAt >= deadline) throw new QueueJoinTimeout(queueName, options.timeout!);
-        await this.#feed.wait(queueName, seen, Math.min(deadline - checkedAt, JOIN_MAX_WAIT)).promise;
-        const gap = Math.min(JOIN_MIN_GAP - (Date.now() - checkedAt), deadline - Date.now());
-        if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
-      }
-    } finally {
-      if (!this.#closed) this.#deadSeen.set(queueName, this.#runSync(() => this.#statements.lastDeadId(queueName)));
-    }
+  /** Dead letters are rows numbered in the order they are written: the cursor is the queue's last. */
+  protected deadLetterCursor(queueName: string): number {
+    return this.#runSync(() => this.#statements.lastDeadId(queueName));
   }
 
-  #deadError(queueName: string, dead: DeadRow): unknown {
-    const error = this.#deadErrors.get(dead.id);
-    if (error !== undefined) return error;
-    return new BrokerError(`Message ${dead.message_id} of ${JSON.stringify(queueName)} was dead-lettered: ${dead.reason}`);
+  /** Idle when no ready, delayed or leased row of the queue is left, in any process. */
+  protected async lookAtQueue(queueName: string, after: number, deadLetters: boolean): Promise<QueueLook<number>> {
+    // Pending first, then dead letters: a nack moves a row to the dead letters in one
+    // transaction, so a message gone from the queue is never missed by the later looks.
+    const { pending, dead, cursor } = await this.#run(() => ({
+      pending: this.#statements.exists(queueName),
+      dead: deadLetters ? this.#statements.firstDeadSince(queueName, after) : undefined,
+      cursor: this.#statements.lastDeadId(queueName),
+    }));
+    return { idle: !pending, cursor, dead: dead && { id: String(dead.id), messageId: dead.message_id, reason: dead.reason } };
+  }
+
+  /** Wakes a join on the change feed (every process's writes), at most every JOIN_MIN_GAP ms. */
+  protected override watchQueue(queueName: string): (timeout: number) => Promise<void> {
+    const seen = this.#feed.version();
+    const announced = this.#feed.announced;
+    return async (timeout) => {
+      const checkedAt = Date.now();
+      // NaN: the version cannot be read right now; back off and look again.
+      if (!Number.isNaN(seen) && this.#feed.announced === announced) await this.#feed.wait(queueName, seen, timeout).promise;
+      const gap = Math.min(JOIN_MIN_GAP - (Date.now() - checkedAt), timeout - (Date.now() - checkedAt));
+      if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
+    };
   }
 
   /** Deletes the queue's messages (ready, delayed and leased) and its dead letters, for every process. */
-  async flush(queueName: string): Promise<void> {
-    this.assertDeclared(queueName);
+  protected async flushQueue(queueName: string): Promise<void> {
     while (!(await this.#run(() => this.#statements.flushChunk(queueName)))) await new Promise((resolve) => setImmediate(resolve));
-    this.#deadSeen.set(queueName, 0);
     this.#feed.announce(queueName);
   }
 

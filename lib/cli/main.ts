@@ -6,7 +6,7 @@ import cluster from "node:cluster";
 import { readFileSync } from "node:fs";
 import { redact } from "../redact.ts";
 import type { CliOptions } from "./args.ts";
-import { isOperatorCommand } from "./commands/names.ts";
+import { helpArguments, isOperatorCommand } from "./commands/names.ts";
 import { CliError } from "./exit-codes.ts";
 import { WORKER_ENV } from "./ipc.ts";
 import { runFromSourceCheckout } from "./source-checkout.ts";
@@ -29,16 +29,17 @@ async function cliOptions(): Promise<CliOptions> {
   const parsed = cluster.isPrimary ? undefined : process.env[WORKER_ENV.options];
   if (parsed !== undefined) return JSON.parse(parsed) as CliOptions;
   const { parseArgs } = await import("./args.ts");
-  return parseArgs(process.argv.slice(2), version());
+  return parseArgs(helpArguments(process.argv.slice(2)), version());
 }
 
 async function main(): Promise<void> {
   let code: number;
   try {
-    if (isOperatorCommand(process.argv[2])) {
+    const args = helpArguments(process.argv.slice(2));
+    if (isOperatorCommand(args[0])) {
       // `dramats queues`, `requeue`...: one process, no workers (lib/cli/commands/).
       const { runOperatorCommand } = await import("./commands/index.ts");
-      code = await runOperatorCommand(process.argv.slice(2), version());
+      code = await runOperatorCommand(args, version());
     } else {
       const options = await cliOptions();
       if (cluster.isPrimary) {

@@ -27,10 +27,19 @@ export class ThreadRegistry extends Broker {
   consume(): Consumer {
     throw unavailable("Consuming");
   }
-  async join(): Promise<void> {
+  override async join(): Promise<void> {
     throw unavailable("join");
   }
-  async flush(): Promise<void> {
+  protected deadLetterCursor(): undefined {
+    return undefined;
+  }
+  protected async lookAtQueue(): Promise<never> {
+    throw unavailable("join");
+  }
+  override async flush(): Promise<void> {
+    throw unavailable("flush");
+  }
+  protected async flushQueue(): Promise<void> {
     throw unavailable("flush");
   }
   async depths(): Promise<QueueDepths> {

@@ -17,6 +17,15 @@ describe("dramats CLI (in-memory broker)", function () {
     expect(version.lines[0]!.msg).to.match(/^\d+\.\d+\.\d+$/);
   });
 
+  it("takes `help` and `help COMMAND` as help, not as a module to import", async () => {
+    const help = spec.start(["help"]);
+    expect(await help.exited()).to.equal(0);
+    expect(help.lines.map((l) => l.msg).join("\n")).to.include("Usage: dramats [options] <modules...>");
+    const queues = spec.start(["help", "queues"]);
+    expect(await queues.exited()).to.equal(0);
+    expect(queues.lines.map((l) => l.msg).join("\n")).to.include("Usage: dramats queues [options] [modules...]");
+  });
+
   it("exits 2 on a bad command line", async () => {
     const cli = spec.start([APP, "--processes", "zero"]);
     expect(await cli.exited()).to.equal(2);

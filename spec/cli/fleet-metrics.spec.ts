@@ -63,3 +63,22 @@ describe("FleetMetrics", () => {
     expect(await text(fleet)).to.include('jobs_total{q="a"} 5');
   });
 });
+
+describe("Node's process metrics over a fleet", () => {
+  it("takes per-process limits and the worst lag as a maximum, and sums the fleet's totals", async () => {
+    const { Prometheus } = await import("../../middleware/prometheus.ts");
+    // Two processes' answers: the same process twice gives the same values on both sides.
+    const answer = await new Prometheus().metricsJson();
+    const fleet = new FleetMetrics({ host: "127.0.0.1", port: 0 }, async () => {}, getLogger("spec"));
+    fleet.answer(1, answer, {});
+    fleet.answer(2, answer, {});
+    const aggregated = await text(fleet);
+    const value = (text: string, name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1]);
+    const single = AggregatorRegistry.aggregate([answer] as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
+    const own = await single;
+    expect(value(own, "process_max_fds")).to.be.greaterThan(0);
+    expect(value(aggregated, "process_max_fds")).to.equal(value(own, "process_max_fds"));
+    expect(value(aggregated, "nodejs_eventloop_lag_p99_seconds")).to.equal(value(own, "nodejs_eventloop_lag_p99_seconds"));
+    expect(value(aggregated, "process_open_fds")).to.equal(2 * value(own, "process_open_fds"));
+  });
+});

@@ -30,6 +30,8 @@ export interface ContractFixture {
   abandon?(consumer: Consumer): void;
   /** For the same brokers: true when the broker keeps nothing of consumer `id` that heartbeats or leases would recover again. */
   forgotten?(id: string): Promise<boolean>;
+  /** For brokers shared between processes: another broker on the same store, as another process has (closed by `close`). */
+  peer?(): Broker;
   close(): Promise<void>;
 }
 

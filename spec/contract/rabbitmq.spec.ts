@@ -1,13 +1,20 @@
 import { RabbitmqBroker, type RabbitmqConsumer } from "../../brokers/rabbitmq/index.ts";
 import { abandon, heldBy } from "../../brokers/rabbitmq/testing.ts";
 import { amqpUrl, deleteQueues, waitFor } from "../helpers/amqp.ts";
-import { brokerContract } from "./broker.contract.ts";
+import { brokerContract, type ContractFactory } from "./broker.contract.ts";
+import { joinContract } from "./join.contract.ts";
 
-brokerContract("rabbitmq", async ({ middleware }) => {
+const factory: ContractFactory = async ({ middleware }) => {
   const url = await amqpUrl();
   const broker = new RabbitmqBroker({ url, middleware, heartbeat: 2_000 });
+  const peers: RabbitmqBroker[] = [];
   return {
     broker,
+    peer: () => {
+      const peer = new RabbitmqBroker({ url, middleware, heartbeat: 2_000 });
+      peers.push(peer);
+      return peer;
+    },
     enqueueRaw: (queue, body) => broker.enqueueRaw(queue, body),
     // A dead worker: its socket is destroyed with no goodbye; RabbitMQ requeues what it held.
     crash: async (consumer) => {
@@ -18,8 +25,12 @@ brokerContract("rabbitmq", async ({ middleware }) => {
     },
     close: async () => {
       const queues = [...broker.queues];
+      for (const peer of peers) await peer.close();
       await broker.close();
       await deleteQueues(url, queues);
     },
   };
-});
+};
+
+brokerContract("rabbitmq", factory);
+joinContract("rabbitmq", factory, { shared: true });

@@ -1,17 +1,24 @@
 import { RedisBroker, type RedisConsumer } from "../../brokers/redis/index.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
-import { brokerContract } from "./broker.contract.ts";
+import { brokerContract, type ContractFactory } from "./broker.contract.ts";
+import { joinContract } from "./join.contract.ts";
 import { abandonConsumer } from "../../brokers/redis/testing.ts";
 
 // Short heartbeats so that a crashed consumer is recovered within the test's patience.
 const HEARTBEAT = { heartbeatInterval: 100, heartbeatTimeout: 400 };
 
-brokerContract("redis", async ({ middleware }) => {
+const factory: ContractFactory = async ({ middleware }) => {
   const url = await redisUrl();
   const namespace = uniqueNamespace("dramats-contract");
   const broker = new RedisBroker({ url, namespace, middleware, ...HEARTBEAT });
+  const peers: RedisBroker[] = [];
   return {
     broker,
+    peer: () => {
+      const peer = new RedisBroker({ url, namespace, middleware, ...HEARTBEAT });
+      peers.push(peer);
+      return peer;
+    },
     // What a foreign producer does (Dramatiq's documented recipe, minus a valid payload).
     enqueueRaw: async (queue, body) => {
       const client = await redisClient();
@@ -48,8 +55,12 @@ brokerContract("redis", async ({ middleware }) => {
       }
     },
     close: async () => {
+      for (const peer of peers) await peer.close();
       await broker.close();
       await deleteNamespace(namespace);
     },
   };
-});
+};
+
+brokerContract("redis", factory);
+joinContract("redis", factory, { shared: true });

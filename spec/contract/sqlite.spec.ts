@@ -1,17 +1,24 @@
 import Database from "better-sqlite3";
 import { SqliteBroker, type SqliteConsumer } from "../../brokers/sqlite/index.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
-import { brokerContract } from "./broker.contract.ts";
+import { brokerContract, type ContractFactory } from "./broker.contract.ts";
+import { joinContract } from "./join.contract.ts";
 import { abandonConsumer } from "../../brokers/sqlite/testing.ts";
 
 /** Short, so the crash case waits well under a second; renewals every 100 ms keep live consumers' leases. */
 const LEASE_TIME = 300;
 
-brokerContract("sqlite", async ({ middleware }) => {
+const factory: ContractFactory = async ({ middleware }) => {
   const db = tempDatabase();
   const broker = new SqliteBroker({ path: db.path, middleware, leaseTime: LEASE_TIME });
+  const peers: SqliteBroker[] = [];
   return {
     broker,
+    peer: () => {
+      const peer = new SqliteBroker({ path: db.path, middleware, leaseTime: LEASE_TIME });
+      peers.push(peer);
+      return peer;
+    },
     enqueueRaw: (queue, body) => broker.enqueueRaw(queue, body),
     // A dead worker: it stops renewing its leases and gives nothing back; its messages are
     // visible again once the leases expire.
@@ -31,8 +38,12 @@ brokerContract("sqlite", async ({ middleware }) => {
       }
     },
     close: async () => {
+      for (const peer of peers) await peer.close();
       await broker.close();
       db.cleanup();
     },
   };
-});
+};
+
+brokerContract("sqlite", factory);
+joinContract("sqlite", factory, { shared: true });

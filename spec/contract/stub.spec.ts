@@ -1,7 +1,8 @@
 import { StubBroker, type StubConsumer } from "../../brokers/stub.ts";
-import { brokerContract } from "./broker.contract.ts";
+import { brokerContract, type ContractFactory } from "./broker.contract.ts";
+import { joinContract } from "./join.contract.ts";
 
-brokerContract("stub", async ({ middleware }) => {
+const factory: ContractFactory = async ({ middleware }) => {
   const broker = new StubBroker({ middleware });
   return {
     broker,
@@ -10,4 +11,8 @@ brokerContract("stub", async ({ middleware }) => {
     crash: (consumer) => (consumer as StubConsumer).close(),
     close: () => broker.close(),
   };
-});
+};
+
+brokerContract("stub", factory);
+// No peer: a stub broker shares its queues with no other.
+joinContract("stub", factory, { shared: false });

@@ -141,6 +141,44 @@ describe("the middleware chain", () => {
     expect(() => broker.addMiddleware(new Extra(), { before: class Missing extends Middleware {} })).to.throw(/no Missing/);
   });
 
+  it("removes a middleware by class or instance, and replaces one in place: hooks and accepted actor options follow", async () => {
+    const calls: string[] = [];
+    class Marker extends Middleware {
+      override readonly actorOptions: ReadonlySet<string>;
+      constructor(readonly tag: string) {
+        super();
+        this.actorOptions = new Set([`${tag}Option`]);
+      }
+      beforeProcessMessage() {
+        calls.push(this.tag);
+      }
+    }
+    const retries = new Retries();
+    const broker = new StubBroker({ middleware: [new AgeLimit(), new Marker("a"), retries] });
+    expect(broker.actorOptions.has("aOption")).to.equal(true);
+    const old = broker.replaceMiddleware(Marker, new Marker("b"));
+    expect((old as Marker).tag).to.equal("a");
+    expect(broker.middleware.map((m) => m.name)).to.deep.equal(["AgeLimit", "Marker", "Retries"]);
+    expect(broker.actorOptions.has("aOption")).to.equal(false);
+    expect(broker.actorOptions.has("bOption")).to.equal(true);
+    expect(broker.removeMiddleware(retries)).to.equal(retries);
+    expect(broker.removeMiddleware(Retries)).to.equal(undefined);
+    expect(broker.actorOptions.has("maxRetries")).to.equal(false);
+    expect(() => broker.replaceMiddleware(TimeLimit, new Marker("c"))).to.throw(/no TimeLimit/);
+    const job = actor(function marked() {}, { broker });
+    const worker = new Worker(broker, { fetchTimeout: 50 });
+    await worker.start();
+    await job.send();
+    await broker.join("default");
+    await worker.stop();
+    expect(calls).to.deep.equal(["b"]);
+    // Taken out of the chain, a middleware is not closed with the broker.
+    let closed = false;
+    retries.close = async () => void (closed = true);
+    await broker.close();
+    expect(closed).to.equal(false);
+  });
+
   it("replays declare hooks for middleware added after actors were declared", () => {
     const log: string[] = [];
     const broker = new StubBroker({ middleware: [] });

@@ -8,3 +8,12 @@ export const OPERATOR_COMMANDS: ReadonlySet<string> = new Set(["queues", "dead-l
 export function isOperatorCommand(word: string | undefined): boolean {
   return word !== undefined && OPERATOR_COMMANDS.has(word);
 }
+
+/**
+ * `dramats help` and `dramats help COMMAND` as commander understands them (`--help`,
+ * `COMMAND --help`): without this, `help` would be taken for a module to import.
+ */
+export function helpArguments(args: readonly string[]): string[] {
+  if (args[0] !== "help") return [...args];
+  return isOperatorCommand(args[1]) ? [args[1]!, "--help"] : ["--help"];
+}
