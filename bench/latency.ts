@@ -12,15 +12,17 @@ import { actor } from "../lib/index.ts";
 import { brokerTarget, sqliteAvailable, type BrokerKind } from "./lib/broker-target.ts";
 import { bullConnection } from "./lib/bullmq.ts";
 import { deleteRedisKeys } from "./lib/cleanup.ts";
-import { OUT, QUICK, REDIS_URL, ROUNDS, RUN_ID, selected } from "./lib/config.ts";
+import { OUT, QUICK, REDIS_URL, ROUNDS, RUN_ID, selected, SMOKE } from "./lib/config.ts";
 import { cpuMicros, nowNs } from "./lib/proc.ts";
 import { percentile, Samples } from "./lib/stats.ts";
 import { fixed, printTable, range } from "./lib/table.ts";
 import { OWN_TREE, WorkerProcess } from "./lib/worker-process.ts";
 
 /** Messages per round and subject (the issue's 500 = 5 rounds of 100). */
-const PER_ROUND = 100;
-const ROUND_COUNT = QUICK ? 2 : Math.max(ROUNDS, 5);
+const PER_ROUND = SMOKE ? 10 : 100;
+const ROUND_COUNT = SMOKE ? 1 : QUICK ? 2 : Math.max(ROUNDS, 5);
+/** How long the idle workers' CPU is watched. */
+const IDLE_MS = SMOKE ? 200 : 2_000;
 /** Pause after each start, so the next message finds the worker idle (acked, waiting). */
 const GAP_MS = 5;
 /** Async actors per worker process, both for dramats (--threads) and BullMQ (concurrency). */
@@ -99,8 +101,8 @@ try {
   for (const subject of subjects) for (let i = 0; i < 20; i++) await once(subject, seq++); // warm-up
   // CPU of each idle worker over two seconds: with blocking waits instead of polling, near zero.
   const idle0 = subjects.map((s) => cpuMicros(s.worker.pid));
-  await sleep(2_000);
-  subjects.forEach((s, i) => samples.get(s.name)!.add("idle_cpu_ms_per_s", (cpuMicros(s.worker.pid) - idle0[i]!) / 1000 / 2));
+  await sleep(IDLE_MS);
+  subjects.forEach((s, i) => samples.get(s.name)!.add("idle_cpu_ms_per_s", (cpuMicros(s.worker.pid) - idle0[i]!) / IDLE_MS));
   for (let round = 0; round < ROUND_COUNT; round++) {
     for (const subject of subjects) {
       const latencies: number[] = [];

@@ -20,6 +20,10 @@ const { values } = parseArgs({
     out: { type: "string" },
   },
 });
+if (process.env.BENCH_SMOKE === "1") {
+  values.messages ??= "4";
+  values.runs ??= "1";
+}
 if (values.quick) {
   values.messages ??= "40";
   values.runs ??= "2";

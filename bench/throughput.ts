@@ -4,7 +4,7 @@
 // every subject alike. Run: node --import tsx bench/throughput.ts [--quick] [--rounds N]
 // [--messages N] [--only redis,bullmq] [--out file.json]
 import { writeFileSync } from "node:fs";
-import { MESSAGES, OUT, QUICK, ROUNDS, selected } from "./lib/config.ts";
+import { MESSAGES, OUT, QUICK, ROUNDS, selected, SMOKE } from "./lib/config.ts";
 import { sqliteAvailable } from "./lib/broker-target.ts";
 import { BullSubject } from "./lib/bullmq-subject.ts";
 import { DramatsSubject } from "./lib/dramats-subject.ts";
@@ -17,7 +17,7 @@ import type { ThroughputSubject } from "./lib/subject.ts";
 import { fixed, int, printTable, range } from "./lib/table.ts";
 
 /** Idle time before the at-rest RSS is read, once the rounds are over. */
-const IDLE_MS = 12_000;
+const IDLE_MS = SMOKE ? 500 : 12_000;
 
 const subjects: ThroughputSubject[] = [
   new DramatsSubject("redis", 1),

@@ -9,6 +9,7 @@ import { Ajv2019, type ValidateFunction } from "ajv/dist/2019.js";
 import { CLI_DEFAULTS, parseArgs } from "../lib/cli/args.ts";
 import { Prometheus } from "../middleware/prometheus.ts";
 import * as files from "./helpers/deployment-files.ts";
+import { readmeLine } from "./readme/commands.ts";
 
 const { ROOT, readText, readYaml, parseDockerfile, stageChain, runsOf, copiesOf, execForm, envOf, environmentOf, durationMs, promqlNames } = files;
 
@@ -176,6 +177,26 @@ describe("deployment files", () => {
       expect(names).to.include("DRAMATS_METRICS_HOST");
       const unknown = [...new Set(names)].filter((name) => !cliSource.includes(name));
       expect(unknown, "DRAMATS_* variables no code reads").to.deep.equal([]);
+    });
+  });
+
+  describe("docker/README.md's commands (not run: no Docker engine here or on CI)", () => {
+    const README = "docker/README.md";
+
+    it("starts the stack from the compose file it names, building the app images", () => {
+      const [, file] = /^docker compose -f (\S+) up --build$/.exec(readmeLine(README, "docker compose -f docker/compose.yml up --build"))!;
+      expect(file).to.equal("docker/compose.yml");
+      expect(appServices.map(([, service]) => service.build?.context)).to.have.length.greaterThan(0);
+    });
+
+    it("talks to the web producer on the port compose publishes, on the routes server.ts serves", () => {
+      const post = readmeLine(README, "curl -s -XPOST localhost:8000/jobs");
+      const get = readmeLine(README, 'curl -s "localhost:8000/jobs/$JOB_ID?wait=5000"');
+      expect(compose.services.web!.ports).to.include("127.0.0.1:8000:8000");
+      const server = readText("examples/web-enqueue/server.ts");
+      for (const line of [post, get]) expect(line).to.match(/localhost:8000\/jobs\b/);
+      expect(server).to.include('"/jobs"').and.to.include('"wait"');
+      expect(JSON.parse(/-d '([^']+)'/.exec(post)![1]!)).to.have.property("text").that.is.a("string");
     });
   });
 

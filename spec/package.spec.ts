@@ -1,19 +1,23 @@
-// The package as a user installs it: `npm pack` in a fresh copy of the repository (the `prepare`
-// script builds dist/ there, as `npm install git+...` would), then the tarball installed into a
-// new app outside the repository. Every subpath export imports, the bin runs, and a worker
-// started with `npx dramats` runs a job on the default SQLite broker.
+// The package as a user installs it, by the README's Install block run as written
+// (spec/readme/commands.ts): in a folder holding `dramats` (a git clone of a copy of the working
+// tree) and `my-app`, `npm pack` there (the `prepare` script builds dist/, as `npm install git+...`
+// would), then the tarball installed into the app. Every subpath export imports, the bin runs, a
+// worker started with `npx dramats` runs a job on the default SQLite broker, and the README's
+// in-app commands (spec/readme/in-app.ts) run in the same app: one install for all of them.
 import { expect } from "chai";
 import { execFile, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import { copyRepository } from "./helpers/repo-copy.ts";
+import { copyRepository, ROOT } from "./helpers/repo-copy.ts";
+import { afterNpmCi, readmeLine, sh, userEnv } from "./readme/commands.ts";
+import { inAppCommands } from "./readme/in-app.ts";
 
 const run = promisify(execFile);
-/** npm's own environment for a child: no broker settings of the spec run leak into the app. */
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(DRAMATS_|REDIS_URL$|AMQP_URL$|npm_)/.test(name)));
+/** npm's own environment for a child: no broker settings of the spec run leak into the app; installs come from npm's cache. */
+const env = userEnv({ npm_config_prefer_offline: "true", npm_config_audit: "false", npm_config_fund: "false" });
 
 describe("the packed package, installed into an app", function () {
   // Installing compiles better-sqlite3 from source (no prebuilt binaries reach this network).
@@ -22,17 +26,30 @@ describe("the packed package, installed into an app", function () {
   let work: string;
   let app: string;
   let tarball: string;
+  let help: string;
 
   before(async () => {
     copy = copyRepository("dramats-pack-");
+    // The working tree as a repository to clone (its node_modules link left out).
+    await run("git", ["init", "-q"], { cwd: copy });
+    await run("git", ["add", "-A", "--", ".", ":!node_modules"], { cwd: copy });
+    await run("git", ["-c", "user.name=spec", "-c", "user.email=spec@localhost", "commit", "-qm", "working tree"], { cwd: copy });
     work = mkdtempSync(join(tmpdir(), "dramats-pack-out-"));
-    const packed = await run("npm", ["pack", "--pack-destination", work, "--json"], { cwd: copy, env, maxBuffer: 64 << 20 });
-    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("[")) ) as { filename: string; files: { path: string }[] }[];
-    tarball = join(work, info!.filename);
-    app = join(work, "app");
+    app = join(work, "my-app");
     mkdirSync(app);
-    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "an-app", private: true, type: "module" }));
-    await run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", tarball], { cwd: app, env, maxBuffer: 64 << 20 });
+    writeFileSync(join(app, "package.json"), JSON.stringify({ name: "my-app", private: true, type: "module" }));
+    const dramats = join(work, "dramats");
+    const step = async (line: string, cwd: string) => {
+      const ran = await sh(line, cwd, { ...env, REPOSITORY: copy }, 580_000);
+      expect(ran.code, `${line}\n${ran.stdout}\n${ran.stderr}`).to.equal(0);
+      return ran.stdout;
+    };
+    await step(readmeLine("README.md", 'git clone "$REPOSITORY" dramats && cd dramats'), work);
+    symlinkSync(join(ROOT, "node_modules"), join(dramats, "node_modules"), "dir");
+    await step(afterNpmCi(readmeLine("README.md", "npm ci && npm pack")), dramats);
+    tarball = join(dramats, "dramats-0.1.0.tgz");
+    await step(readmeLine("README.md", "cd ../my-app && npm install ../dramats/dramats-0.1.0.tgz"), dramats);
+    help = await step(readmeLine("README.md", "npx dramats --help"), app);
   });
   after(() => {
     rmSync(copy, { recursive: true, force: true });
@@ -75,9 +92,8 @@ describe("the packed package, installed into an app", function () {
     expect(JSON.parse(stdout)).to.deep.equal([]);
   });
 
-  it("runs `npx dramats --help`", async () => {
-    const { stdout } = await run("npx", ["dramats", "--help"], { cwd: app, env });
-    expect(stdout).to.match(/^Usage: dramats \[options\] <modules\.\.\.>/);
+  it("runs `npx dramats --help`", () => {
+    expect(help).to.match(/^Usage: dramats \[options\] <modules\.\.\.>/);
   });
 
   it("runs a job sent from the app with `npx dramats app.js`, on the default SQLite broker", async () => {
@@ -109,4 +125,6 @@ describe("the packed package, installed into an app", function () {
     const stopped = lines.filter((line) => line.includes("All worker processes stopped")).map((line) => (JSON.parse(line) as { exitCode: number }).exitCode);
     expect(stopped, lines.join("\n")).to.deep.equal([0]);
   });
+
+  inAppCommands(() => app, env);
 });

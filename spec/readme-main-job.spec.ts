@@ -4,20 +4,15 @@
 // with no broker configured anywhere in the environment.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { copyRepository, isLocalDatabase, ROOT } from "./helpers/repo-copy.ts";
+import { copyRepository, isLocalDatabase } from "./helpers/repo-copy.ts";
+import { deleteNamespace, uniqueNamespace } from "./helpers/redis.ts";
+import { afterNpmCi, privateRedis, readmeLine, sh, userEnv } from "./readme/commands.ts";
 
-/** The main-job line of the README's "Set up" block, split at `npm ci && `. */
+/** The main-job line of the README's "Set up" block, after its `npm ci && ` (spec/readme/commands.ts). */
 function mainJob(): { command: string } {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const setUp = /## Set up\n+```sh\n([\s\S]*?)```/.exec(readme)?.[1];
-  expect(setUp, "README has a Set up block").to.be.a("string");
-  const line = setUp!.split("\n").find((l) => l.includes("quickstart"));
-  expect(line, "the Set up block runs the quick start").to.be.a("string");
-  const match = /^npm ci && (.+?)\s*(#.*)?$/.exec(line!);
-  expect(match, `"${line}" installs with npm ci, then runs the quick start`).not.to.equal(null);
-  return { command: match![1]! };
+  return { command: afterNpmCi(readmeLine("README.md", "npm ci && npm run quickstart")) };
 }
 
 describe("README main job", function () {
@@ -33,7 +28,7 @@ describe("README main job", function () {
 
   it("runs the quick start end to end on the embedded SQLite broker: a worker starts, jobs run, results print, the worker exits cleanly", async () => {
     const { command } = mainJob();
-    expect(command).to.equal("npm run quickstart");
+    expect(command).to.match(/^npm run quickstart\s+# /);
     const env = Object.fromEntries(
       Object.entries(process.env).filter(([name]) => !/^(DRAMATS_|REDIS_URL$|AMQP_URL$)/.test(name)),
     );
@@ -61,5 +56,18 @@ describe("README main job", function () {
     // It worked in a folder of its own: nothing left in the checkout.
     expect(readdirSync(copy).filter(isLocalDatabase)).to.deep.equal([]);
     expect(existsSync(join(copy, "dramats.sqlite"))).to.equal(false);
+  });
+
+  it("runs the same quick start on Redis with `DRAMATS_BROKER=redis://... npm run quickstart`", async () => {
+    const namespace = uniqueNamespace("dramats-quickstart");
+    try {
+      const { code, stdout, stderr } = await sh(privateRedis(readmeLine("README.md", "DRAMATS_BROKER=redis://127.0.0.1:6379 npm run quickstart"), namespace), copy, userEnv(), 50_000);
+      expect(code, `exit code; stderr:\n${stderr}\nstdout:\n${stdout}`).to.equal(0);
+      const lines = stdout.split("\n");
+      expect(lines.find((l) => l.startsWith("[dramats] dramats booted:")), stdout).to.match(new RegExp(`broker RedisBroker redis://127\\.0\\.0\\.1:6379\\S*namespace=${namespace}`));
+      expect(lines).to.include.members(['flakyPing("example.org") = "pong from example.org (attempt 2)"', "[dramats] exited with code 0"]);
+    } finally {
+      await deleteNamespace(namespace);
+    }
   });
 });

@@ -13,12 +13,18 @@ const { values } = parseArgs({
 });
 
 export const QUICK = values.quick === true;
+/**
+ * BENCH_SMOKE=1: every script, subject and tool runs, on 1,000 messages in one round
+ * and with short waits, so that a spec can run the README's bench lines as written in seconds
+ * (spec/readme-bench.spec.ts); its figures mean nothing. Explicit flags still win.
+ */
+export const SMOKE = process.env.BENCH_SMOKE === "1";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
-/** Messages per throughput round (the issue's workload: 20,000). */
-export const MESSAGES = Number(values.messages ?? (QUICK ? 10_000 : 20_000));
+/** Messages per throughput round (the issue's workload: 20,000; a multiple of the workers' REPORT_EVERY, 1,000). */
+export const MESSAGES = Number(values.messages ?? (SMOKE ? 1_000 : QUICK ? 10_000 : 20_000));
 /** Measured rounds per figure; each figure is their median. */
-export const ROUNDS = Number(values.rounds ?? (QUICK ? 3 : 6));
+export const ROUNDS = Number(values.rounds ?? (SMOKE ? 1 : QUICK ? 3 : 6));
 /** Where a script writes its JSON fragment (bench/index.ts merges them). */
 export const OUT = typeof values.out === "string" ? values.out : undefined;
 /** Comma-separated subject names to run (substring match); all when unset. */

@@ -1,15 +1,9 @@
 // Sends N blur jobs, each piped into a report: node --import tsx examples/cpu-bound/enqueue.ts [N]
-// REDIS_URL says where Redis is; REDIS_NAMESPACE, if set, must match the worker's ?namespace=.
-import { pipeline, setBroker } from "../../lib/index.ts";
-import { RedisBroker } from "../../brokers/redis/index.ts";
+// REDIS_URL says where Redis is, as the worker's --broker does (a ?namespace= included).
+import { connect, pipeline } from "../../lib/index.ts";
 import { blur, report } from "./actors.ts";
 
-const broker = setBroker(
-  new RedisBroker({
-    url: process.env.REDIS_URL ?? "redis://127.0.0.1:6379",
-    ...(process.env.REDIS_NAMESPACE ? { namespace: process.env.REDIS_NAMESPACE } : {}),
-  }),
-);
+const broker = await connect(process.env.REDIS_URL ?? "redis://127.0.0.1:6379");
 const count = Number(process.argv[2] ?? 8);
 for (let i = 0; i < count; i++) {
   await pipeline([blur.message(`photo-${i}.png`, 400, 300, 12), report.step("enqueue.ts")]).run();
