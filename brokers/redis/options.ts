@@ -1,11 +1,13 @@
 import type { RedisOptions } from "ioredis";
 import type { BrokerOptions } from "../../lib/broker.ts";
 import { addSecret, addUrlSecret, redactUrl } from "../../lib/redact.ts";
+import { urlDuration } from "../../lib/url-duration.ts";
 
 /** Options of {@link RedisBroker}. Times are in milliseconds. */
 export interface RedisBrokerOptions extends BrokerOptions {
   /**
    * Where Redis is: `redis://[user:password@]host[:port][/db]`, or `rediss://...` for TLS.
+   * `?heartbeat_timeout=MS` sets `heartbeatTimeout` unless the option does (at least 1000).
    * @defaultValue `redis://127.0.0.1:6379`
    */
   url?: string;
@@ -13,9 +15,14 @@ export interface RedisBrokerOptions extends BrokerOptions {
   client?: RedisOptions;
   /** Prefix of every key, shared with Python Dramatiq's RedisBroker. @defaultValue "dramatiq" */
   namespace?: string;
-  /** How often each consumer's heartbeat is written, whatever the traffic. @defaultValue 5000 */
+  /** How often each consumer's heartbeat is written, whatever the traffic. @defaultValue 5000, or a third of a shorter `heartbeatTimeout` */
   heartbeatInterval?: number;
-  /** A consumer silent this long is dead; live brokers requeue its messages. @defaultValue 60000 */
+  /**
+   * A consumer silent this long is dead; live brokers requeue its messages. The bound on how long
+   * a dead process's messages wait when no supervisor gives them back, and on how long an event
+   * loop may block before its messages run twice. At least twice `heartbeatInterval`.
+   * @defaultValue 60000, or the URL's `heartbeat_timeout`
+   */
   heartbeatTimeout?: number;
   /** How often this broker looks for dead consumers (while it has consumers). @defaultValue heartbeatInterval */
   maintenanceInterval?: number;
@@ -56,24 +63,36 @@ export function resolveRedisOptions(options: RedisBrokerOptions): ResolvedRedisO
   if (typeof namespace !== "string" || namespace === "" || /\s/.test(namespace)) {
     throw new TypeError(`options.namespace must be a non-empty string without spaces, got ${JSON.stringify(namespace)}`);
   }
-  const heartbeatInterval = duration("heartbeatInterval", options.heartbeatInterval ?? REDIS_DEFAULTS.heartbeatInterval);
-  const heartbeatTimeout = duration("heartbeatTimeout", options.heartbeatTimeout ?? REDIS_DEFAULTS.heartbeatTimeout);
-  if (heartbeatTimeout <= heartbeatInterval) {
+  const url = options.url ?? REDIS_DEFAULTS.url;
+  const heartbeatTimeout = duration("heartbeatTimeout", options.heartbeatTimeout ?? urlHeartbeatTimeout(url) ?? REDIS_DEFAULTS.heartbeatTimeout);
+  const heartbeatInterval = duration("heartbeatInterval", options.heartbeatInterval ?? Math.min(REDIS_DEFAULTS.heartbeatInterval, Math.round(heartbeatTimeout / 3)));
+  // One late heartbeat must not make a live consumer look dead (its messages would run twice).
+  if (heartbeatTimeout < 2 * heartbeatInterval) {
     throw new RangeError(
-      `options.heartbeatTimeout (${heartbeatTimeout}) must be longer than options.heartbeatInterval (${heartbeatInterval})`,
+      `options.heartbeatTimeout (${heartbeatTimeout}) must be at least twice options.heartbeatInterval (${heartbeatInterval})`,
     );
   }
   // The password this process will use is masked wherever it shows up in output (lib/redact.ts).
   addUrlSecret(options.url ?? REDIS_DEFAULTS.url);
   if (typeof options.client?.password === "string") addSecret(options.client.password);
   return {
-    connection: { ...parseRedisUrl(options.url ?? REDIS_DEFAULTS.url), ...options.client },
+    connection: { ...parseRedisUrl(url), ...options.client },
     namespace,
     heartbeatInterval,
     heartbeatTimeout,
     maintenanceInterval: duration("maintenanceInterval", options.maintenanceInterval ?? heartbeatInterval),
     deadMessageTtl: duration("deadMessageTtl", options.deadMessageTtl ?? REDIS_DEFAULTS.deadMessageTtl, true),
   };
+}
+
+function urlHeartbeatTimeout(url: string): number | undefined {
+  let params: URLSearchParams;
+  try {
+    params = new URL(url).searchParams;
+  } catch {
+    return undefined; // parseRedisUrl says what is wrong with it
+  }
+  return urlDuration(params, "heartbeat_timeout");
 }
 
 function duration(name: string, value: number, zeroOk = false): number {

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import type { BrokerOptions } from "../../lib/broker.ts";
 import { InvalidOptions } from "../../lib/errors.ts";
+import { urlDuration } from "../../lib/url-duration.ts";
 
 export interface SqliteBrokerOptions extends BrokerOptions {
   /**
@@ -11,13 +12,17 @@ export interface SqliteBrokerOptions extends BrokerOptions {
    * @defaultValue `./dramats.sqlite`, unless `url` is given
    */
   path?: string;
-  /** `sqlite://PATH`, e.g. `sqlite://./dramats.sqlite` or `sqlite:///var/lib/app/jobs.sqlite`. Used when `path` is not given. */
+  /**
+   * `sqlite://PATH`, e.g. `sqlite://./dramats.sqlite` or `sqlite:///var/lib/app/jobs.sqlite`. Used
+   * when `path` is not given. `?lease_time=MS` sets `leaseTime` unless the option does (at least 1000).
+   */
   url?: string;
   /**
    * How long a fetched message stays invisible to other workers (ms). The consumer extends the
    * lease on a timer while it holds the message, so only a worker that died (or whose event loop
-   * was blocked longer than this) lets it be redelivered, after at most this long.
-   * @defaultValue 30000
+   * was blocked longer than this) lets it be redelivered, after at most this long. At least twice
+   * `leaseRenewInterval`.
+   * @defaultValue 30000, or the URL's `lease_time`
    */
   leaseTime?: number;
   /** How often a consumer extends the leases it holds (ms). Must be below `leaseTime`. @defaultValue leaseTime / 3 */
@@ -82,17 +87,27 @@ export const SQLITE_DEFAULTS = Object.freeze({
 
 const SCHEME = "sqlite://";
 
+/** The URL query parameters a `sqlite://` URL may carry. */
+const URL_PARAMETERS: ReadonlySet<string> = new Set(["lease_time"]);
+
 /**
- * The file a `sqlite://PATH` URL names (percent-decoded; a query string is not allowed).
- * @throws InvalidOptions for another scheme or an empty path.
+ * The file a `sqlite://PATH` URL names (percent-decoded; a `?` in the name must be `%3F`).
+ * @throws InvalidOptions for another scheme, an empty path, or a query parameter other than `lease_time`.
  */
 export function pathFromUrl(url: string): string {
+  return parseUrl(url).path;
+}
+
+/** The file a `sqlite://PATH[?lease_time=MS]` URL names, and the lease it sets. */
+function parseUrl(url: string): { path: string; leaseTime: number | undefined } {
   if (!url.toLowerCase().startsWith(SCHEME)) {
     throw new InvalidOptions(`SqliteBroker url must start with sqlite://, got ${JSON.stringify(url)}`);
   }
-  const rest = url.slice(SCHEME.length);
-  if (rest.includes("?") || rest.includes("#")) {
-    throw new InvalidOptions(`SqliteBroker url ${JSON.stringify(url)} must name only a file: pass settings as options`);
+  const [rest = "", query] = splitOnce(url.slice(SCHEME.length), "?");
+  const params = new URLSearchParams(query ?? "");
+  const unknown = [...params.keys()].filter((name) => !URL_PARAMETERS.has(name));
+  if (rest.includes("#") || query?.includes("#") || unknown.length > 0) {
+    throw new InvalidOptions(`SqliteBroker url ${JSON.stringify(url)} may name a file and lease_time only: pass other settings as options`);
   }
   let path: string;
   try {
@@ -101,7 +116,18 @@ export function pathFromUrl(url: string): string {
     throw new InvalidOptions(`SqliteBroker url ${JSON.stringify(url)} is not valid percent-encoding`, { cause: error });
   }
   if (path === "") throw new InvalidOptions(`SqliteBroker url ${JSON.stringify(url)} names no file (try sqlite://./dramats.sqlite)`);
-  return path;
+  let leaseTime: number | undefined;
+  try {
+    leaseTime = urlDuration(params, "lease_time");
+  } catch (error) {
+    throw new InvalidOptions(`SqliteBroker url ${JSON.stringify(url)}: ${(error as Error).message}`, { cause: error });
+  }
+  return { path, leaseTime };
+}
+
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
 /**
@@ -109,17 +135,19 @@ export function pathFromUrl(url: string): string {
  * @throws InvalidOptions for a bad URL or `:memory:`; RangeError for bad numbers.
  */
 export function resolveSettings(options: SqliteBrokerOptions): SqliteSettings {
-  const raw = options.path ?? (options.url !== undefined ? pathFromUrl(options.url) : SQLITE_DEFAULTS.path);
+  const fromUrl = options.path === undefined && options.url !== undefined ? parseUrl(options.url) : undefined;
+  const raw = options.path ?? fromUrl?.path ?? SQLITE_DEFAULTS.path;
   if (raw === "" || raw === ":memory:" || raw.startsWith("file:")) {
     throw new InvalidOptions(
       `SqliteBroker needs a database file that worker processes can open, got ${JSON.stringify(raw)}; ` +
         "for a single process without a file use the StubBroker (memory://)",
     );
   }
-  const leaseTime = positive("leaseTime", options.leaseTime ?? SQLITE_DEFAULTS.leaseTime);
+  const leaseTime = positive("leaseTime", options.leaseTime ?? fromUrl?.leaseTime ?? SQLITE_DEFAULTS.leaseTime);
   const leaseRenewInterval = positive("leaseRenewInterval", options.leaseRenewInterval ?? leaseTime / 3);
-  if (leaseRenewInterval >= leaseTime) {
-    throw new RangeError(`SqliteBroker option leaseRenewInterval (${leaseRenewInterval}) must be below leaseTime (${leaseTime})`);
+  // One late renewal must not let another worker take a message that still runs.
+  if (leaseRenewInterval * 2 > leaseTime) {
+    throw new RangeError(`SqliteBroker option leaseRenewInterval (${leaseRenewInterval}) must be at most half of leaseTime (${leaseTime})`);
   }
   const watch = options.watch ?? SQLITE_DEFAULTS.watch;
   const minPollInterval = positive("minPollInterval", options.minPollInterval ?? SQLITE_DEFAULTS.minPollInterval);

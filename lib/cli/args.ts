@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { MIN_URL_RECOVERY_TIMEOUT } from "../url-duration.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 
 /** Everything the command line says, validated and defaulted. Times in ms, memory in MB. */
@@ -35,6 +36,11 @@ export interface CliOptions {
   heartbeatTimeout: number;
   /** How long a worker process may take to import modules and start consuming. */
   bootTimeout: number;
+  /**
+   * Set on the broker URL: the Redis heartbeat timeout or the SQLite lease, after which a dead
+   * process's messages go back when no supervisor gave them back; undefined: the URL's or the broker's.
+   */
+  recoveryTimeout: number | undefined;
   /** Where the supervisor serves all processes' Prometheus metrics; undefined: not at all. */
   metrics: { host: string; port: number } | undefined;
 }
@@ -82,6 +88,10 @@ function buildCommand(version: string): Command {
       new Option("--heartbeat-timeout <ms>", "kill a worker process silent this long (blocked event loop)")
         .argParser(integer(50))
         .default(CLI_DEFAULTS.heartbeatTimeout),
+    )
+    .addOption(
+      new Option("--recovery-timeout <ms>", "redis:// heartbeat_timeout or sqlite: lease_time set on the broker URL: how long a dead process's messages wait when no supervisor gives them back (default: 60000 Redis, 30000 SQLite)")
+        .argParser(integer(MIN_URL_RECOVERY_TIMEOUT)),
     )
     .addOption(new Option("--boot-timeout <ms>", "kill a worker process not consuming after this long").argParser(integer(100)).default(CLI_DEFAULTS.bootTimeout))
     .addOption(
@@ -159,6 +169,7 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     heartbeatInterval: o.heartbeatInterval,
     heartbeatTimeout: o.heartbeatTimeout,
     bootTimeout: o.bootTimeout,
+    recoveryTimeout: o.recoveryTimeout,
     metrics: o.metrics === false ? undefined : { host: o.metricsHost, port: o.metricsPort },
   };
 }

@@ -32,6 +32,34 @@ export function checkBrokerUrl(url: string): string {
   }
 }
 
+/** The URL parameter that bounds recovery without a supervisor, by scheme. */
+const RECOVERY_PARAMETER: Record<string, string> = { "redis:": "heartbeat_timeout", "rediss:": "heartbeat_timeout", "sqlite:": "lease_time" };
+
+/**
+ * `url` with `--recovery-timeout` set as its `heartbeat_timeout` (Redis) or `lease_time` (SQLite).
+ * @throws CliError (exit code 2) for another broker, or a URL that sets a different value already.
+ */
+export function withRecoveryTimeout(url: string, ms: number): string {
+  const scheme = checkBrokerUrl(url);
+  const name = RECOVERY_PARAMETER[scheme];
+  if (name === undefined) {
+    throw new CliError(
+      `--recovery-timeout applies to redis://, rediss:// and sqlite: brokers, not ${scheme}// ` +
+        (scheme.startsWith("amqp") ? "(RabbitMQ requeues a dead connection's messages itself)" : "(its messages live in one process)"),
+      ExitCode.IMPORT_ERROR,
+    );
+  }
+  // Appended as text: URL would re-encode a sqlite path, and the broker parses the query anyway.
+  const [base, query = ""] = url.split(/\?(.*)/s, 2);
+  const params = new URLSearchParams(query);
+  const given = params.get(name);
+  if (given !== null && given !== String(ms)) {
+    throw new CliError(`--recovery-timeout ${ms} contradicts the broker URL's ${name}=${given}: give one of them`, ExitCode.IMPORT_ERROR);
+  }
+  params.set(name, String(ms));
+  return `${base}?${params.toString()}`;
+}
+
 /**
  * `setBroker(broker)`, which declares the actors the modules made while no broker was set. A
  * mistake in one (an unknown option, an invalid schedule) is in the user's code, as an import

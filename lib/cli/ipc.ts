@@ -37,11 +37,12 @@ export interface BootSummary {
 }
 
 /**
- * What the supervisor tells a worker process. Over IPC rather than signals, so a process
- * manager that signals the whole group (systemd, timeout(1)) does not count twice.
+ * What the supervisor tells a worker process. Over IPC rather than signals, and a worker process
+ * counts only the signals it receives itself (see StopSignals): a process manager that signals
+ * the whole group at once, or the supervisor and then the group, asks for one stop, not two.
  */
 export type SupervisorCommand =
-  /** Stop gracefully (same as a first SIGTERM). */
+  /** Stop gracefully (as a first SIGTERM does); a SIGTERM that follows is still a first one. */
   | { type: "stop" }
   /** Exit now; held messages are redelivered by the broker. */
   | { type: "force" }

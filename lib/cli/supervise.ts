@@ -5,7 +5,7 @@ import { configureLogging, getLogger } from "../logging.ts";
 import type { CliOptions } from "./args.ts";
 import { BROKER_ENV, IN_PROCESS_SCHEMES } from "../connect.ts";
 import { addUrlSecret } from "../redact.ts";
-import { checkBrokerUrl } from "./broker-url.ts";
+import { checkBrokerUrl, withRecoveryTimeout } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
 import { LogFile } from "./log-output.ts";
 import { resolveModule, WORKER_GC_DEFAULTS, WORKER_V8_DEFAULTS, withWorkerV8Defaults, workerExecArgv } from "./modules.ts";
@@ -19,6 +19,17 @@ export async function runSupervisor(options: CliOptions): Promise<number> {
       `--heartbeat-timeout (${options.heartbeatTimeout} ms) must be more than twice --heartbeat-interval (${options.heartbeatInterval} ms)`,
       ExitCode.IMPORT_ERROR,
     );
+  }
+  if (options.recoveryTimeout !== undefined) {
+    if (options.broker === undefined) {
+      throw new CliError(
+        "--recovery-timeout sets a parameter of the broker URL: name the broker with --broker or DRAMATS_BROKER " +
+          "(a broker the modules build themselves takes heartbeatTimeout or leaseTime as an option)",
+        ExitCode.IMPORT_ERROR,
+      );
+    }
+    // Worker processes and the modules' connect() then build the broker with it.
+    options = { ...options, broker: withRecoveryTimeout(options.broker, options.recoveryTimeout) };
   }
   // Resolve (not import) here: a missing file or a bad URL fails fast, before any fork.
   if (options.broker !== undefined) {

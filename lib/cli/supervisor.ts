@@ -1,4 +1,4 @@
-import cluster, { type Worker as ClusterWorker } from "node:cluster";
+import cluster from "node:cluster";
 import { rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +7,9 @@ import { ExitCode } from "./exit-codes.ts";
 import { Blockers } from "./blockers.ts";
 import { ConsumerRecovery } from "./recovery.ts";
 import { FleetMetrics } from "./metrics.ts";
-import { bootLine, isWorkerReport, WORKER_ENV, type BootSummary, type SupervisorCommand } from "./ipc.ts";
+import { bootLine, isWorkerReport, WORKER_ENV, type BootSummary } from "./ipc.ts";
+import { commandChild, emptySlot, restartDelay, signalChild, type Child, type Slot } from "./slot.ts";
+import { StopSignals } from "./stop-signals.ts";
 import type { LogFile } from "./log-output.ts";
 import { watchSources } from "./watch.ts";
 
@@ -38,33 +40,6 @@ export interface SupervisorOptions {
   maxRestartDelay?: number;
 }
 
-/** One worker process as the supervisor sees it. */
-interface Child {
-  readonly worker: ClusterWorker;
-  /** Where the child records the message whose actor runs synchronously (see BlockWatch). */
-  readonly runningFile: string;
-  readonly slot: Slot;
-  readonly forkedAt: number;
-  /** booting: importing modules; starting: consumers starting; ready: consuming. */
-  state: "booting" | "starting" | "ready" | "retiring";
-  lastSeen: number;
-  summary?: BootSummary;
-}
-
-/** A place for one worker process: its running child and, during a reload, the one replacing it. */
-interface Slot {
-  readonly index: number;
-  current: Child | undefined;
-  next: Child | undefined;
-  bootFailures: number;
-  crashes: number[];
-  restartTimer: NodeJS.Timeout | undefined;
-}
-
-/** Crashes older than this no longer make restarts slower (ms). */
-const CRASH_WINDOW = 60_000;
-/** Stop signals closer together than this count as one (ms). */
-const SIGNAL_DEDUPE_MS = 300;
 /** After a forced stop, how long workers get to exit on their own before SIGKILL (ms). */
 const FORCE_KILL_AFTER = 3_000;
 
@@ -85,14 +60,14 @@ export class Supervisor {
   #everReady = false;
   #bootLogged = false;
   #exitCode: number = ExitCode.OK;
-  #lastStopSignal = 0;
   #forks = 0;
   readonly #blockers: Blockers;
   #metrics: FleetMetrics | undefined;
   #checkTimer: NodeJS.Timeout | undefined;
   #stopWatching: (() => void) | undefined;
   #done!: (code: number) => void;
-  readonly #signalHandlers: [NodeJS.Signals, () => void][] = [];
+  readonly #stopSignals = new StopSignals({ stop: (signal) => this.#onStopSignal(signal), force: (signal) => this.#force(signal) });
+  readonly #reloadSignal = () => this.reload("SIGHUP");
 
   constructor(options: SupervisorOptions) {
     this.#options = { maxBootFailures: 5, minRestartDelay: 100, maxRestartDelay: 10_000, ...options };
@@ -105,9 +80,9 @@ export class Supervisor {
   run(): Promise<number> {
     const finished = new Promise<number>((resolve) => (this.#done = resolve));
     cluster.setupPrimary({ execArgv: this.#options.execArgv, silent: this.#options.logFile !== undefined });
-    this.#on("SIGTERM", () => this.#onStopSignal("SIGTERM"));
-    this.#on("SIGINT", () => this.#onStopSignal("SIGINT"));
-    this.#on("SIGHUP", () => this.reload("SIGHUP"));
+    // A terminal's Ctrl-C reaches the whole group; worker processes leave SIGINT to us.
+    this.#stopSignals.listen("SIGTERM", "SIGINT");
+    process.on("SIGHUP", this.#reloadSignal);
     const period = Math.max(10, Math.min(this.#options.heartbeatTimeout, this.#options.bootTimeout) / 4);
     this.#checkTimer = setInterval(() => this.#checkHealth(), period);
     if (this.#options.watch !== undefined) {
@@ -118,7 +93,7 @@ export class Supervisor {
       this.#metrics.start().catch((error: unknown) => this.#log.warn({ err: error }, "Cannot serve metrics; running without"));
     }
     for (let index = 0; index < this.#options.processes; index++) {
-      this.#slots.push({ index, current: undefined, next: undefined, bootFailures: 0, crashes: [], restartTimer: undefined });
+      this.#slots.push(emptySlot(index));
     }
     // The first process boots alone: a module that fails to import is reported once, not N times.
     this.#slots[0]!.current = this.#fork(this.#slots[0]!);
@@ -142,33 +117,25 @@ export class Supervisor {
     this.#stopWatching?.();
     for (const slot of this.#slots) clearTimeout(slot.restartTimer);
     this.#log.info({ processes: this.#children.size, graceMs: this.#options.grace }, "Stopping worker processes");
-    for (const child of this.#children) this.#command(child, { type: "stop" });
+    for (const child of this.#children) commandChild(child, { type: "stop" });
     this.#finishIfIdle();
   }
 
-  #on(signal: NodeJS.Signals, handler: () => void): void {
-    process.on(signal, handler);
-    this.#signalHandlers.push([signal, handler]);
+  #onStopSignal(signal: NodeJS.Signals): void {
+    if (this.#stopping) return;
+    this.#log.info({ signal }, "Received signal");
+    this.stop(ExitCode.OK);
   }
 
-  #onStopSignal(signal: NodeJS.Signals): void {
-    // timeout(1) and some process managers deliver one stop request twice in a row.
-    const now = Date.now();
-    if (now - this.#lastStopSignal < SIGNAL_DEDUPE_MS) return;
-    this.#lastStopSignal = now;
-    if (!this.#stopping) {
-      this.#log.info({ signal }, "Received signal");
-      this.stop(ExitCode.OK);
-      return;
-    }
-    if (this.#forced) return;
-    // A second signal: workers exit at once (their held messages are redelivered by the broker).
+  /** A second stop signal: workers exit at once; the recovery gives back what they held. */
+  #force(signal: NodeJS.Signals): void {
+    if (this.#forced || this.#children.size === 0) return;
     this.#forced = true;
     this.#exitCode = ExitCode.ERROR;
     this.#log.warn({ signal }, "Second signal: forcing worker processes to exit");
-    for (const child of this.#children) this.#command(child, { type: "force" });
+    for (const child of this.#children) commandChild(child, { type: "force" });
     setTimeout(() => {
-      for (const child of this.#children) this.#signal(child, "SIGKILL");
+      for (const child of this.#children) signalChild(child, "SIGKILL");
     }, FORCE_KILL_AFTER).unref();
   }
 
@@ -232,7 +199,7 @@ export class Supervisor {
     const slot = child.slot;
     this.#log.debug({ slot: slot.index, pid: child.worker.process.pid }, "Worker process ready");
     if (this.#stopping) {
-      this.#command(child, { type: "stop" });
+      commandChild(child, { type: "stop" });
       return;
     }
     if (!this.#bootLogged) {
@@ -261,7 +228,7 @@ export class Supervisor {
 
   #retire(child: Child): void {
     child.state = "retiring";
-    this.#command(child, { type: "stop" });
+    commandChild(child, { type: "stop" });
   }
 
   #onExit(child: Child, code: number | null, signal: string | null): void {
@@ -311,19 +278,12 @@ export class Supervisor {
         });
       }
     }
-    const delay = this.#restartDelay(slot);
+    const delay = restartDelay(slot, this.#options.minRestartDelay, this.#options.maxRestartDelay);
     this.#log.warn({ slot: slot.index, pid, code, signal, restartInMs: delay, state: child.state }, "Worker process died; restarting it");
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
       if (!this.#stopping && slot.current === undefined) slot.current = this.#fork(slot);
     }, delay);
-  }
-
-  #restartDelay(slot: Slot): number {
-    const now = Date.now();
-    slot.crashes = slot.crashes.filter((at) => now - at < CRASH_WINDOW);
-    slot.crashes.push(now);
-    return Math.min(this.#options.maxRestartDelay, this.#options.minRestartDelay * 2 ** (slot.crashes.length - 1));
   }
 
   #giveUp(code: number, message: string, fields: Record<string, unknown>): void {
@@ -339,7 +299,7 @@ export class Supervisor {
       if (child.state === "booting") {
         if (now - child.forkedAt > this.#options.bootTimeout) {
           this.#log.error({ slot: child.slot.index, pid, bootTimeoutMs: this.#options.bootTimeout }, "Worker process did not boot in time; killing it");
-          this.#signal(child, "SIGKILL");
+          signalChild(child, "SIGKILL");
         }
       } else if (now - child.lastSeen > this.#options.heartbeatTimeout) {
         this.#log.error(
@@ -347,7 +307,7 @@ export class Supervisor {
           "Worker process missed its heartbeats (event loop blocked?); killing it, the broker will redeliver its messages",
         );
         child.lastSeen = now; // One kill per silence.
-        this.#signal(child, "SIGKILL");
+        signalChild(child, "SIGKILL");
         this.#noteBlocker(child);
       }
     }
@@ -357,38 +317,22 @@ export class Supervisor {
   #collectMetrics(): Promise<unknown[]> {
     const metrics = this.#metrics!;
     const children = [...this.#children].filter((child) => child.state === "ready" || child.state === "retiring");
-    return Promise.all(children.map((child) => metrics.request((id) => this.#command(child, { type: "metrics", id }))));
+    return Promise.all(children.map((child) => metrics.request((id) => commandChild(child, { type: "metrics", id }))));
   }
 
   /** Remembers the message a blocked child was running, and tells every worker process. */
   #noteBlocker(child: Child): void {
     this.#blockers.note(child.worker.process.pid, child.runningFile, (command) => {
-      for (const other of this.#children) if (other !== child) this.#command(other, command);
+      for (const other of this.#children) if (other !== child) commandChild(other, command);
     });
-  }
-
-  #command(child: Child, command: SupervisorCommand): void {
-    try {
-      if (child.worker.isConnected()) child.worker.send(command);
-      else if (command.type === "stop" || command.type === "force") this.#signal(child, command.type === "stop" ? "SIGTERM" : "SIGKILL");
-    } catch {
-      // The channel closed under us; its exit event follows.
-    }
-  }
-
-  #signal(child: Child, signal: NodeJS.Signals): void {
-    try {
-      child.worker.process.kill(signal);
-    } catch {
-      // Already gone; its exit event follows.
-    }
   }
 
   #finishIfIdle(): void {
     if (!this.#stopping || this.#children.size > 0) return;
     clearInterval(this.#checkTimer);
     this.#metrics?.close();
-    for (const [signal, handler] of this.#signalHandlers) process.off(signal, handler);
+    this.#stopSignals.close();
+    process.off("SIGHUP", this.#reloadSignal);
     this.#log.info({ exitCode: this.#exitCode }, "All worker processes stopped");
     void this.#recovery.idle().then(() => this.#done(this.#exitCode));
   }

@@ -17,6 +17,7 @@ import { BlockWatch } from "./block-watch.ts";
 import { isSupervisorCommand, report, reportAndWait, WORKER_ENV, type BootSummary } from "./ipc.ts";
 import { importModules, resolveModule } from "./modules.ts";
 import { Recycler } from "./recycler.ts";
+import { StopSignals } from "./stop-signals.ts";
 
 /** How long the boot-time broker check may take before it counts as a connection failure (ms). */
 const BROKER_CHECK_TIMEOUT = 10_000;
@@ -49,7 +50,9 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
     log.warn({ reason: why }, "Forced stop: exiting without waiting for running actors");
     process.exit(ExitCode.ERROR);
   };
-  process.on("SIGTERM", () => (stopping ? force("second SIGTERM") : stop("SIGTERM")));
+  // Only this process's own SIGTERMs count: after the supervisor's stop, the SIGTERM a process
+  // manager sends the rest of the group (or `pkill`) a moment later is the same stop.
+  new StopSignals({ stop: () => stop("SIGTERM"), force: () => force("second SIGTERM") }).listen("SIGTERM");
   // Ctrl-C and a terminal hang-up reach the whole process group: the supervisor decides what
   // they mean (a stop, a reload) and tells us over IPC.
   process.on("SIGINT", () => {});

@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { MessageDeadLettered, parseRedisUrl, RedisBroker, type RedisConsumer, type RedisDelivery } from "../../brokers/redis/index.ts";
+import { resolveRedisOptions } from "../../brokers/redis/options.ts";
 import { Scripts } from "../../brokers/redis/scripts.ts";
 import { ConnectionError, ConnectionFailed } from "../../lib/errors.ts";
 import { Message } from "../../lib/message.ts";
@@ -73,6 +74,24 @@ describe("RedisBroker", function () {
       expect(() => new RedisBroker({ namespace: "" })).to.throw(TypeError, /options.namespace/);
       expect(() => new RedisBroker({ heartbeatInterval: 500, heartbeatTimeout: 500 })).to.throw(RangeError, /heartbeatTimeout/);
       expect(() => new RedisBroker({ deadMessageTtl: -1 })).to.throw(RangeError, /deadMessageTtl/);
+    });
+
+    it("takes the heartbeat timeout from the URL's heartbeat_timeout (ms) unless the option gives one, heartbeating three times per timeout", () => {
+      const fromUrl = resolveRedisOptions({ url: "redis://h:1/2?heartbeat_timeout=9000" });
+      expect(fromUrl).to.include({ heartbeatTimeout: 9_000, heartbeatInterval: 3_000 });
+      expect(fromUrl.connection).to.include({ host: "h", port: 1, db: 2 });
+      expect(resolveRedisOptions({ url: "redis://h?heartbeat_timeout=120000" })).to.include({ heartbeatTimeout: 120_000, heartbeatInterval: 5_000 });
+      expect(resolveRedisOptions({ url: "redis://h?heartbeat_timeout=9000", heartbeatTimeout: 20_000 })).to.include({ heartbeatTimeout: 20_000 });
+      expect(resolveRedisOptions({ url: "redis://h" })).to.include({ heartbeatTimeout: 60_000, heartbeatInterval: 5_000 });
+    });
+
+    it("refuses a heartbeat timeout that is not a whole number of ms, is under 1000 ms from a URL, or is under twice the interval", () => {
+      for (const bad of ["0", "-5", "abc", "", "1.5", "60", "NaN", "1e4"]) {
+        expect(() => resolveRedisOptions({ url: `redis://h?heartbeat_timeout=${bad}` }), bad).to.throw(RangeError, /heartbeat_timeout must be a whole number of milliseconds, at least 1000/);
+      }
+      expect(() => resolveRedisOptions({ url: "redis://h?heartbeat_timeout=9000", heartbeatInterval: 5_000 })).to.throw(RangeError, /at least twice options.heartbeatInterval \(5000\)/);
+      expect(() => resolveRedisOptions({ heartbeatTimeout: Number.NaN })).to.throw(RangeError, /heartbeatTimeout/);
+      expect(() => resolveRedisOptions({ heartbeatTimeout: -1 })).to.throw(RangeError, /heartbeatTimeout/);
     });
 
     it("authenticates with the URL's user and password and selects its database, on every connection", async () => {

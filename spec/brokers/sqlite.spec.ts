@@ -51,6 +51,24 @@ describe("SqliteBroker", function () {
       expect(() => new SqliteBroker({ path: ":memory:" })).to.throw(InvalidOptions);
     });
 
+    it("takes the lease from the URL's lease_time (ms) unless the option gives one, renewing three times per lease", () => {
+      const broker = new SqliteBroker({ url: `sqlite://${db.path}?lease_time=6000`, middleware: [] });
+      open.push(broker);
+      expect(broker.settings).to.include({ path: db.path, leaseTime: 6_000, leaseRenewInterval: 2_000 });
+      const chosen = new SqliteBroker({ url: `sqlite://${db.path}?lease_time=6000`, leaseTime: 9_000, middleware: [] });
+      open.push(chosen);
+      expect(chosen.settings.leaseTime).to.equal(9_000);
+      expect(pathFromUrl("sqlite://dir/what%3F.sqlite?lease_time=5000")).to.equal("dir/what?.sqlite");
+    });
+
+    it("refuses a lease_time that is not a whole number of ms of at least 1000, and other URL parameters", () => {
+      for (const bad of ["0", "-5", "abc", "", "1.5", "30", "NaN"]) {
+        expect(() => new SqliteBroker({ url: `sqlite://${db.path}?lease_time=${bad}` }), bad).to.throw(InvalidOptions, /lease_time must be a whole number of milliseconds, at least 1000/);
+      }
+      expect(() => new SqliteBroker({ url: `sqlite://${db.path}?lease=5000` })).to.throw(InvalidOptions, /may name a file and lease_time only/);
+      expect(() => new SqliteBroker({ url: `sqlite://${db.path}?lease_time=3000`, leaseRenewInterval: 2_000 })).to.throw(RangeError, /at most half of leaseTime/);
+    });
+
     it("validates its numbers", () => {
       expect(() => new SqliteBroker({ path: db.path, leaseTime: 0 })).to.throw(RangeError, /leaseTime/);
       expect(() => new SqliteBroker({ path: db.path, leaseTime: 100, leaseRenewInterval: 100 })).to.throw(RangeError, /leaseRenewInterval/);

@@ -36,6 +36,7 @@ describe("dramats command line", () => {
       heartbeatInterval: 1_000,
       heartbeatTimeout: 30_000,
       bootTimeout: 60_000,
+      recoveryTimeout: undefined,
       metrics: { host: "127.0.0.1", port: 9191 },
     });
   });
@@ -75,6 +76,16 @@ describe("dramats command line", () => {
       expect(error, argv.join(" ")).to.be.instanceOf(CliError);
       expect(error!.exitCode).to.equal(ExitCode.IMPORT_ERROR);
       expect(printed.join("")).to.match(/error: /);
+    }
+  });
+
+  it("takes --recovery-timeout in ms, at least 1000 (a value in seconds is a mistake it catches)", () => {
+    expect(parse(["a.ts", "--recovery-timeout", "15000"]).options!.recoveryTimeout).to.equal(15_000);
+    for (const value of ["0", "-5", "abc", "2.5", "60", "NaN"]) {
+      const { error, printed } = parse(["a.ts", "--recovery-timeout", value]);
+      expect(error, value).to.be.instanceOf(CliError);
+      expect(error!.exitCode).to.equal(ExitCode.IMPORT_ERROR);
+      expect(printed.join("")).to.match(/--recovery-timeout <ms>' argument .* expected an integer >= 1000/);
     }
   });
 
