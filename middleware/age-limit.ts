@@ -11,6 +11,7 @@ declare module "../lib/actor.ts" {
     maxAge?: number;
   }
   interface MessageOverrides {
+    /** {@inheritDoc ActorOptions.maxAge} */
     maxAge?: number;
   }
 }
@@ -31,6 +32,7 @@ export class AgeLimit extends Middleware {
     this.maxAge = options.maxAge;
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeProcessMessage} */
   beforeProcessMessage(broker: Broker, proxy: MessageProxy): void {
     let maxAge: number | null | undefined;
     try {
