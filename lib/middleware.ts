@@ -12,9 +12,11 @@ export type ProcessOutcome =
   | {
       /** What the actor returned (awaited). */
       result: unknown;
+      /** Absent: the run succeeded. */
       error?: undefined;
     }
   | {
+      /** Absent: the run failed. */
       result?: undefined;
       /** The error the actor threw, or why the run failed. */
       error: unknown;

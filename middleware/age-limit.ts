@@ -16,6 +16,7 @@ declare module "../lib/actor.ts" {
   }
 }
 
+/** Options of {@link AgeLimit}. */
 export interface AgeLimitOptions {
   /** Default maximum age in ms; unset means no limit. */
   maxAge?: number;
@@ -25,6 +26,7 @@ export interface AgeLimitOptions {
 export class AgeLimit extends Middleware {
   override readonly actorOptions = new Set(["maxAge"]);
   override readonly messageOptions = new Set(["maxAge"]);
+  /** Default maximum age in ms, for actors and messages that set none; undefined means no limit. */
   readonly maxAge: number | undefined;
 
   constructor(options: AgeLimitOptions = {}) {
