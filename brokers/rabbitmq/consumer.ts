@@ -93,6 +93,7 @@ export class RabbitmqConsumer extends Consumer {
   #closing = false;
   #setups = 0;
 
+  /** @internal Consumers are built by their broker's `consume()`. */
   constructor(host: ConsumerHost, queueName: string, prefetch: number) {
     super();
     this.queueName = queueName;

@@ -68,6 +68,7 @@ export class RedisConsumer extends Consumer {
   #interrupted = false;
   #closed = false;
 
+  /** @internal Consumers are built by their broker's `consume()`. */
   constructor(host: ConsumerHost, queueName: string) {
     super();
     crashes.set(this, () => this.#abandon());

@@ -61,6 +61,7 @@ export class SqliteConsumer extends Consumer {
   #renewing = false;
   #closed = false;
 
+  /** @internal Consumers are built by their broker's `consume()`. */
   constructor(host: ConsumerHost, queueName: string) {
     super();
     crashes.set(this, () => this.#abandon());
