@@ -29,8 +29,7 @@ export interface BrokerOptions {
  * registry, declared queues and hook emission; adapters only move bytes.
  */
 export abstract class Broker extends MiddlewareHost {
-  /** Turns messages into bodies and back. */
-  readonly encoder: Encoder;
+  /** Turns messages into bodies and back. */ readonly encoder: Encoder;
   readonly #actors = new Map<string, Actor>();
   readonly #queues = new Set<string>();
   readonly #queueListeners = new Set<(queueName: string) => void>();
@@ -100,8 +99,7 @@ export abstract class Broker extends MiddlewareHost {
     return this.#actors.get(name);
   }
 
-  /** Every actor declared on this broker, by name. */
-  get actors(): ReadonlyMap<string, Actor> {
+  /** Every actor declared on this broker, by name. */ get actors(): ReadonlyMap<string, Actor> {
     return this.#actors;
   }
 
@@ -146,11 +144,7 @@ export abstract class Broker extends MiddlewareHost {
     return this.#actors.get(message.actorName)?.priority ?? 0;
   }
 
-  /**
-   * The message's body as written to the queue, by the broker's encoder.
-   * @throws EncodeError, MessageTooLarge
-   */
-  encode(message: Message): string {
+  /** The message's body, by the broker's encoder. @throws EncodeError, MessageTooLarge */ encode(message: Message): string {
     return this.encoder.encode(message.asData());
   }
 
@@ -309,8 +303,7 @@ export abstract class Broker extends MiddlewareHost {
     for (const queue of this.#queues) await this.flush(queue);
   }
 
-  /** How many messages `queueName` holds, by state. */
-  abstract depths(queueName: string): Promise<QueueDepths>;
+  /** How many messages `queueName` holds, by state. */ abstract depths(queueName: string): Promise<QueueDepths>;
 
   /** The queue's dead letters, oldest first, at most `limit`. */
   abstract deadLetters(queueName: string, limit?: number): Promise<DeadLetter[]>;
