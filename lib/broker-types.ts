@@ -25,7 +25,7 @@ export interface QueueDepths {
   dead: number;
 }
 
-/** Options of `Broker.enqueue`. */
+/** Options of `Broker.enqueue` and `Broker.enqueueMany`. */
 export interface EnqueueOptions {
   /** Milliseconds before the message becomes visible to workers. @defaultValue 0 */
   delay?: number;

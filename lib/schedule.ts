@@ -28,7 +28,7 @@ export type ScheduleSpec =
  * multiples of `every` since the epoch), so the fleet can agree on each tick's identity.
  */
 export class Schedule {
-  /** The schedule as written, for logs and `dramats schedules`. */
+  /** The schedule as written (the cron string and its time zone, or `every N ms`), as `dramats schedules` shows it. */
   readonly description: string;
   /** Fixed arguments each run gets. */
   readonly args: unknown[];
