@@ -19,6 +19,7 @@ import type { Message } from "../lib/message.ts";
 
 /** A dead letter as the stub keeps it: with the actor's own error, for `join({ failFast })`. */
 export interface StubDeadLetter extends DeadLetter {
+  /** The error the actor threw (or why the message failed). */
   readonly error: unknown;
 }
 

@@ -49,9 +49,11 @@ export interface ActorContext {
 /** All arguments but the last: what a pipeline step is given up front. */
 export type PipeArgs<A extends unknown[]> = A extends [...infer Head, unknown] ? Head : A extends [] ? [] : Partial<A>;
 
+/** An actor's function: `this` is the {@link ActorContext} of the run. */
 export type ActorFunction<A extends unknown[], R> = (this: ActorContext, ...args: A) => R;
 
 export interface SendOptions<A extends unknown[]> extends MessageOverrides {
+  /** Positional arguments of the call. */
   args: A;
   /** Keyword arguments, for Python actors; dramats actors receive them as a trailing object. */
   kwargs?: Record<string, unknown>;
@@ -65,10 +67,15 @@ export interface SendOptions<A extends unknown[]> extends MessageOverrides {
 export interface Actor<A extends unknown[] = any[], R = unknown> {
   /** Runs the function in-process, now (no broker involved). */
   (...args: A): R;
+  /** Name the actor is registered under. */
   readonly actorName: string;
+  /** Queue its messages go to. */
   readonly queueName: string;
+  /** Priority of its messages: lower runs first. */
   readonly priority: number;
+  /** The options the actor was declared with. */
   readonly options: Readonly<ActorOptions>;
+  /** The function the actor runs. */
   readonly fn: ActorFunction<A, R>;
   /** The broker this actor is declared on. */
   readonly broker: Broker;

@@ -15,17 +15,23 @@ export interface DeadLetter {
 
 /** How many messages a queue holds, by state. */
 export interface QueueDepths {
+  /** Messages waiting to be fetched. */
   ready: number;
+  /** Messages waiting for their delay (or a retry's backoff) to pass. */
   delayed: number;
+  /** Messages fetched by a consumer and not yet settled. */
   inFlight: number;
+  /** Messages in the dead-letter queue. */
   dead: number;
 }
 
+/** Options of `Broker.enqueue` and `Broker.enqueueMany`. */
 export interface EnqueueOptions {
   /** Milliseconds before the message becomes visible to workers. @defaultValue 0 */
   delay?: number;
 }
 
+/** Options of `Broker.join`. */
 export interface JoinOptions {
   /** Give up after this many ms with QueueJoinTimeout. @defaultValue wait forever */
   timeout?: number;
@@ -39,6 +45,7 @@ export interface JoinOptions {
 
 /** What a broker needs to know to write a message. */
 export interface WriteOptions {
+  /** Milliseconds before the message becomes visible to workers. */
   delay: number;
   /** Lower runs first. */
   priority: number;
@@ -46,8 +53,11 @@ export interface WriteOptions {
 
 /** One message of a bulk write: the message, its encoded body and where it goes. */
 export interface MessageWrite {
+  /** The message. */
   readonly message: Message;
+  /** The message as encoded by the broker's encoder. */
   readonly body: string;
+  /** Its delay and priority. */
   readonly options: WriteOptions;
 }
 
@@ -65,6 +75,8 @@ export interface OnceClaim {
  * URL scheme naming the adapter (as in lib/connect.ts) and JSON-safe options for its constructor.
  */
 export interface BrokerAddress {
+  /** The URL scheme naming the adapter, e.g. `redis:`. */
   readonly scheme: string;
+  /** JSON-safe options for the adapter's constructor. */
   readonly options: Record<string, unknown>;
 }

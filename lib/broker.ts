@@ -13,6 +13,7 @@ import type { Middleware, MiddlewareHooks } from "./middleware.ts";
 import { CORE_ACTOR_OPTIONS, MiddlewareHost } from "./middleware-host.ts";
 import type { BrokerAddress, DeadLetter, EnqueueOptions, JoinOptions, MessageWrite, OnceClaim, QueueDepths, WriteOptions } from "./broker-types.ts";
 
+/** Options every broker takes; adapters add their own. */
 export interface BrokerOptions {
   /**
    * The middleware chain. @defaultValue every adapter shipped with dramats uses
@@ -28,7 +29,7 @@ export interface BrokerOptions {
  * registry, declared queues and hook emission; adapters only move bytes.
  */
 export abstract class Broker extends MiddlewareHost {
-  readonly encoder: Encoder;
+  /** Turns messages into bodies and back. */ readonly encoder: Encoder;
   readonly #actors = new Map<string, Actor>();
   readonly #queues = new Set<string>();
   readonly #queueListeners = new Set<(queueName: string) => void>();
@@ -98,7 +99,7 @@ export abstract class Broker extends MiddlewareHost {
     return this.#actors.get(name);
   }
 
-  get actors(): ReadonlyMap<string, Actor> {
+  /** Every actor declared on this broker, by name. */ get actors(): ReadonlyMap<string, Actor> {
     return this.#actors;
   }
 
@@ -143,7 +144,7 @@ export abstract class Broker extends MiddlewareHost {
     return this.#actors.get(message.actorName)?.priority ?? 0;
   }
 
-  encode(message: Message): string {
+  /** The message's body, by the broker's encoder. @throws EncodeError, MessageTooLarge */ encode(message: Message): string {
     return this.encoder.encode(message.asData());
   }
 
@@ -302,7 +303,7 @@ export abstract class Broker extends MiddlewareHost {
     for (const queue of this.#queues) await this.flush(queue);
   }
 
-  abstract depths(queueName: string): Promise<QueueDepths>;
+  /** How many messages `queueName` holds, by state. */ abstract depths(queueName: string): Promise<QueueDepths>;
 
   /** The queue's dead letters, oldest first, at most `limit`. */
   abstract deadLetters(queueName: string, limit?: number): Promise<DeadLetter[]>;

@@ -9,6 +9,7 @@ import type { GetResultOptions } from "./results/backend.ts";
 /** Something a group can hold. */
 export type GroupChild = Message<any, any> | Pipeline<any> | Group;
 
+/** Options of `Pipeline.run` and `Group.run`. */
 export interface RunOptions {
   /** Milliseconds before the first step (or every member) may run. */
   delay?: number;
@@ -29,6 +30,7 @@ function remaining(deadline: number): number {
  * step's actor or message sets `pipeIgnore`. A failing step stops the pipeline.
  */
 export class Pipeline<R = unknown> {
+  /** The broker the steps are sent through. */
   readonly broker: Broker;
   /** The steps as they will be sent, each carrying the next one in `options.pipe_target`. */
   readonly messages: readonly Message<any, any>[];
@@ -106,6 +108,7 @@ export class Pipeline<R = unknown> {
  * (GroupCallbacks states the bound).
  */
 export class Group {
+  /** The broker the members are sent through. */
   readonly broker: Broker;
   #children: readonly GroupChild[];
   readonly #callbacks: Message<any, any>[] = [];

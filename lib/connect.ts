@@ -35,7 +35,12 @@ export const IN_PROCESS_SCHEMES: ReadonlySet<string> = new Set(["memory:", "stub
 const origins = new WeakMap<Broker, { url: string; source: BrokerUrlSource }>();
 
 /** The broker URL to use when none is given: `DRAMATS_BROKER`, else {@link DEFAULT_BROKER_URL}. */
-export function defaultBrokerUrl(env: NodeJS.ProcessEnv = process.env): { url: string; source: BrokerUrlSource } {
+export function defaultBrokerUrl(env: NodeJS.ProcessEnv = process.env): {
+  /** The broker URL. */
+  url: string;
+  /** Where it came from: the environment variable, or the built-in default. */
+  source: BrokerUrlSource;
+} {
   const fromEnv = env[BROKER_ENV];
   return fromEnv ? { url: fromEnv, source: BROKER_ENV } : { url: DEFAULT_BROKER_URL, source: "default" };
 }
@@ -79,7 +84,14 @@ export async function connect(url?: string, options: BrokerOptions = {}): Promis
 }
 
 /** The URL a broker was built from by `connect` or `brokerFromUrl`, and where that URL came from. */
-export function brokerOrigin(broker: Broker): { url: string; source: BrokerUrlSource } | undefined {
+export function brokerOrigin(broker: Broker):
+  | {
+      /** The URL the broker was built from. */
+      url: string;
+      /** Where that URL came from: an argument, the environment variable, or the default. */
+      source: BrokerUrlSource;
+    }
+  | undefined {
   return origins.get(broker);
 }
 

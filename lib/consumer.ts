@@ -5,11 +5,13 @@ import type { Message } from "./message.ts";
  * to settle it. Brokers extend this with their own fields.
  */
 export interface Delivery {
+  /** The message as received from the broker. */
   readonly body: string | Buffer;
   /** True when the broker knows the message was delivered before. */
   readonly redelivered?: boolean;
 }
 
+/** Options of `Broker.consume`. */
 export interface ConsumeOptions {
   /** How many unacknowledged deliveries this consumer may hold. */
   prefetch: number;
@@ -20,6 +22,7 @@ export interface ConsumeOptions {
  * `timeout` ms (it must not busy-poll); delayed messages stay in the broker until due.
  */
 export abstract class Consumer {
+  /** Resolves with up to `max` ready deliveries, waiting at most `timeout` ms for the first. */
   abstract fetch(max: number, timeout: number): Promise<Delivery[]>;
   /** The message is done: forget it. */
   abstract ack(delivery: Delivery): Promise<void>;
@@ -34,6 +37,7 @@ export abstract class Consumer {
   abstract requeue(deliveries: Delivery[]): Promise<void>;
   /** Wakes a pending `fetch` so shutdown need not wait out its timeout. */
   abstract interrupt(): void;
+  /** Stops consuming; deliveries not yet settled go back to the broker. */
   abstract close(): Promise<void>;
 
   /**

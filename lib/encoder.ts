@@ -9,6 +9,7 @@ export interface Encoder {
   decode(data: string | Buffer): MessageData;
 }
 
+/** Options of {@link JsonEncoder}. */
 export interface JsonEncoderOptions {
   /**
    * Largest encoded message accepted, in bytes, on both send and receive.
@@ -24,6 +25,7 @@ const DEFAULT_MAX_SIZE = 1024 * 1024;
  * Only JSON values are accepted, so no code ever travels in a message.
  */
 export class JsonEncoder implements Encoder {
+  /** Largest encoded message accepted, in bytes. */
   readonly maxSize: number;
 
   constructor(options: JsonEncoderOptions = {}) {

@@ -24,6 +24,7 @@ export class BrokerError extends DramatsError {
 /** A message names an actor this broker does not know. */
 export class ActorNotFound extends BrokerError {
   override readonly code = "DRAMATS_ERR_ACTOR_NOT_FOUND";
+  /** @param actorName The name that was not found. */
   constructor(readonly actorName: string) {
     super(`Actor ${JSON.stringify(actorName)} is not declared on this broker`);
   }
@@ -32,6 +33,7 @@ export class ActorNotFound extends BrokerError {
 /** An operation named a queue that was never declared. */
 export class QueueNotFound extends BrokerError {
   override readonly code = "DRAMATS_ERR_QUEUE_NOT_FOUND";
+  /** @param queueName The queue that was not declared. */
   constructor(readonly queueName: string) {
     super(`Queue ${JSON.stringify(queueName)} has not been declared`);
   }
@@ -57,6 +59,7 @@ export class DecodeError extends DramatsError {
   override readonly code = "DRAMATS_ERR_DECODE";
   constructor(
     message: string,
+    /** The raw data that failed to decode. */
     readonly data: string,
     options?: { cause?: unknown },
   ) {
@@ -73,7 +76,9 @@ export class EncodeError extends DramatsError {
 export class MessageTooLarge extends DramatsError {
   override readonly code = "DRAMATS_ERR_MESSAGE_TOO_LARGE";
   constructor(
+    /** Size of the encoded message, in bytes. */
     readonly size: number,
+    /** The encoder's limit, in bytes. */
     readonly maxSize: number,
   ) {
     super(`Message of ${size} bytes exceeds the limit of ${maxSize} bytes`);
@@ -87,8 +92,11 @@ export class MessageTooLarge extends DramatsError {
 export class MessageDeadLettered extends BrokerError {
   override readonly code = "DRAMATS_ERR_DEAD_LETTERED";
   constructor(
+    /** The joined queue. */
     readonly queueName: string,
+    /** Id of the dead-lettered message. */
     readonly messageId: string,
+    /** The reason stored with the dead letter. */
     readonly reason: string,
   ) {
     super(`Message ${messageId} of queue ${JSON.stringify(queueName)} was dead-lettered: ${reason}`);
@@ -98,6 +106,10 @@ export class MessageDeadLettered extends BrokerError {
 /** `join` did not see the queue drain in time. */
 export class QueueJoinTimeout extends DramatsError {
   override readonly code = "DRAMATS_ERR_QUEUE_JOIN_TIMEOUT";
+  /**
+   * @param queueName The joined queue.
+   * @param timeout The join's timeout, in ms.
+   */
   constructor(readonly queueName: string, readonly timeout: number) {
     super(`Queue ${JSON.stringify(queueName)} did not drain within ${timeout} ms`);
   }
@@ -121,6 +133,7 @@ export class Retry extends DramatsError {
   override readonly code = "DRAMATS_ERR_RETRY";
   constructor(
     message = "Retry requested",
+    /** Milliseconds before the retry runs; unset uses the Retries backoff. */
     readonly delay?: number,
   ) {
     super(message);
@@ -178,7 +191,9 @@ export class ResultFailure extends ResultError {
   override readonly code = "DRAMATS_ERR_RESULT_FAILURE";
   constructor(
     message: string,
+    /** The original error's class name (Dramatiq's `type`). */
     readonly origExcType: string,
+    /** The original error's message (Dramatiq's `msg`). */
     readonly origExcMsg: string,
   ) {
     super(message);

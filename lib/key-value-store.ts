@@ -10,6 +10,7 @@ export interface KeyValueStore {
   setIfAbsent(key: string, value: string, ttl: number): Promise<boolean>;
   /** Sets `key` to `value` for `ttl` ms. */
   set(key: string, value: string, ttl: number): Promise<void>;
+  /** The value at `key`, or undefined when it is missing or expired. */
   get(key: string): Promise<string | undefined>;
 }
 

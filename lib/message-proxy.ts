@@ -4,7 +4,9 @@ import { retryCount } from "./message-limits.ts";
 
 /** A retry the Retries middleware asked for: the next attempt and its delay (ms). */
 export interface RetryRequest {
+  /** The next attempt to enqueue. */
   message: Message;
+  /** Milliseconds before it may run. */
   delay: number;
 }
 
@@ -13,6 +15,7 @@ export interface RetryRequest {
  * delivery handle, and the run's state (failed, its error, an abort signal, a pending retry).
  */
 export class MessageProxy<A extends unknown[] = unknown[]> {
+  /** The message being processed. */
   readonly message: Message<A>;
   /** The broker's handle for ack/nack; opaque outside the broker. */
   readonly delivery: Delivery;
@@ -40,15 +43,19 @@ export class MessageProxy<A extends unknown[] = unknown[]> {
     this.attempt = retryCount(message.options) + 1;
   }
 
+  /** The message's id. */
   get messageId(): string {
     return this.message.messageId;
   }
+  /** Name of the message's actor. */
   get actorName(): string {
     return this.message.actorName;
   }
+  /** Queue the message came from. */
   get queueName(): string {
     return this.message.queueName;
   }
+  /** The message's options (wire names). */
   get options(): Message["options"] {
     return this.message.options;
   }
@@ -85,6 +92,7 @@ export class MessageProxy<A extends unknown[] = unknown[]> {
     this.onAbort?.(reason);
   }
 
+  /** The message as `actor(args...)`, for logs. */
   toString(): string {
     return this.message.toString();
   }

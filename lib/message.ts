@@ -17,19 +17,33 @@ export interface MessageOptions {
   eta?: number;
   /** dramats priority: lower runs first. */
   priority?: number;
+  /** How many times the message was retried so far (set by Retries). */
   retries?: number;
+  /** Wire form of `maxRetries`: retries before dead-lettering; `null` retries forever. */
   max_retries?: number | null;
+  /** Wire form of `minBackoff`: backoff before the first retry, in ms. */
   min_backoff?: number;
+  /** Wire form of `maxBackoff`: ceiling of the retry backoff, in ms. */
   max_backoff?: number;
+  /** Wire form of `maxAge`: ms after the first enqueue past which the message is skipped. */
   max_age?: number;
+  /** Wire form of `timeLimit`: ms the actor may run. */
   time_limit?: number;
+  /** The last failure's stack (shortened), recorded by Retries before a retry. */
   traceback?: string;
+  /** Epoch ms at which Retries re-enqueued the message. */
   requeue_timestamp?: number;
+  /** Wire form of `onSuccess`: name of the actor sent the result after a success. */
   on_success?: string;
+  /** Wire form of `onFailure`: name of the actor sent the error after a final failure. */
   on_failure?: string;
+  /** Wire form of `onRetryExhausted`: name of the actor sent the message once retries run out. */
   on_retry_exhausted?: string;
+  /** Wire form of `notifyShutdown`: interrupt the run when the worker shuts down. */
   notify_shutdown?: boolean;
+  /** The next pipeline step, sent with this step's result once it succeeds. */
   pipe_target?: MessageData;
+  /** Wire form of `pipeIgnore`: this step does not receive the previous step's result. */
   pipe_ignore?: boolean;
   [key: string]: unknown;
 }
@@ -46,12 +60,19 @@ export function boundBroker(message: Message<any, any>): Broker | undefined {
 
 /** The wire shape, field for field and in Dramatiq's order. */
 export interface MessageData {
+  /** Queue the message goes to. */
   queue_name: string;
+  /** Name of the actor that runs it. */
   actor_name: string;
+  /** Positional arguments of the call. */
   args: unknown[];
+  /** Keyword arguments of the call (for Python actors). */
   kwargs: Record<string, unknown>;
+  /** Per-message options. */
   options: MessageOptions;
+  /** Unique id (a UUID unless given). */
   message_id: string;
+  /** Epoch ms of the first enqueue. */
   message_timestamp: number;
 }
 
@@ -60,11 +81,17 @@ export interface MessageData {
  * Immutable apart from `options`, which middleware may annotate (as in Dramatiq).
  */
 export class Message<A extends unknown[] = unknown[], R = unknown> {
+  /** Queue the message goes to. */
   readonly queueName: string;
+  /** Name of the actor that runs it. */
   readonly actorName: string;
+  /** Positional arguments of the call. */
   readonly args: A;
+  /** Keyword arguments of the call (for Python actors). @defaultValue `{}` */
   readonly kwargs: Record<string, unknown>;
+  /** Per-message options (wire names), which middleware may annotate. */
   readonly options: MessageOptions;
+  /** Unique id. @defaultValue a random UUID */
   readonly messageId: string;
   /** Epoch ms of the first enqueue; kept by retries and copies. */
   readonly messageTimestamp: number;
@@ -177,6 +204,7 @@ export class Message<A extends unknown[] = unknown[], R = unknown> {
     await cancellation.cancel(this.messageId);
   }
 
+  /** `actor(arg1, arg2)`, with the arguments as JSON, for logs. */
   toString(): string {
     return `${this.actorName}(${this.args.map((a) => JSON.stringify(a)).join(", ")})`;
   }

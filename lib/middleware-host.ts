@@ -16,6 +16,7 @@ export const CORE_ACTOR_OPTIONS: ReadonlySet<string> = new Set(["actorName", "qu
  * wrappers and the services middleware provide to the core.
  */
 export abstract class MiddlewareHost {
+  /** Where the broker and its middleware log. */
   readonly logger: Logger;
   readonly #middleware: Middleware[] = [];
   readonly #hooks = new Map<HookName, HookFn[]>();
@@ -26,6 +27,7 @@ export abstract class MiddlewareHost {
     this.logger = logger;
   }
 
+  /** The middleware chain, in order. */
   get middleware(): readonly Middleware[] {
     return this.#middleware;
   }

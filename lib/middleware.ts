@@ -8,7 +8,19 @@ import type { Worker } from "./worker.ts";
 export { MiddlewareError, SkipMessage } from "./errors.ts";
 
 /** What an actor run ended with: a result, or the error it threw. */
-export type ProcessOutcome = { result: unknown; error?: undefined } | { result?: undefined; error: unknown };
+export type ProcessOutcome =
+  | {
+      /** What the actor returned (awaited). */
+      result: unknown;
+      /** Absent: the run succeeded. */
+      error?: undefined;
+    }
+  | {
+      /** Absent: the run failed. */
+      result?: undefined;
+      /** The error the actor threw, or why the run failed. */
+      error: unknown;
+    };
 
 /**
  * Every hook, with its exact arguments. Declare hooks (`*Declare*`) are synchronous because
@@ -38,13 +50,19 @@ export interface MiddlewareHooks {
   afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void>;
   /** After a SkipMessage stopped the actor from running. */
   afterSkipMessage(broker: Broker, proxy: MessageProxy): void | Promise<void>;
+  /** Before a message is acknowledged (it finished, or its retry was enqueued). */
   beforeAck(broker: Broker, proxy: MessageProxy): void | Promise<void>;
+  /** After a message was acknowledged. */
   afterAck(broker: Broker, proxy: MessageProxy): void | Promise<void>;
+  /** Before a failed message is moved to the dead-letter queue. */
   beforeNack(broker: Broker, proxy: MessageProxy): void | Promise<void>;
+  /** After a failed message was moved to the dead-letter queue. */
   afterNack(broker: Broker, proxy: MessageProxy): void | Promise<void>;
   /** Once per worker process, right after the user's modules were loaded (the CLI calls it). */
   afterProcessBoot(broker: Broker): void | Promise<void>;
+  /** Before a worker starts its consumers. */
   beforeWorkerBoot(broker: Broker, worker: Worker): void | Promise<void>;
+  /** After a worker started consuming. */
   afterWorkerBoot(broker: Broker, worker: Worker): void | Promise<void>;
   /** After a consumer loop for `queueName` started. */
   afterConsumerThreadBoot(broker: Broker, worker: Worker, queueName: string): void | Promise<void>;
@@ -52,11 +70,15 @@ export interface MiddlewareHooks {
   afterWorkerThreadBoot(broker: Broker, worker: Worker): void | Promise<void>;
   /** First step of a shutdown: interrupts that should reach running actors fire here. */
   beforeWorkerShutdown(broker: Broker, worker: Worker): void | Promise<void>;
+  /** During shutdown, once the consumer loops stopped fetching and before unstarted messages are given back. */
   beforeWorkerThreadShutdown(broker: Broker, worker: Worker): void | Promise<void>;
+  /** During shutdown, before the consumer of `queueName` is closed (running actors finished or timed out). */
   beforeConsumerThreadShutdown(broker: Broker, worker: Worker, queueName: string): void | Promise<void>;
+  /** After a worker stopped and closed its consumers. */
   afterWorkerShutdown(broker: Broker, worker: Worker): void | Promise<void>;
 }
 
+/** The name of a middleware hook. */
 export type HookName = keyof MiddlewareHooks;
 
 /**
@@ -65,6 +87,7 @@ export type HookName = keyof MiddlewareHooks;
  * and return what it returns.
  */
 export interface ProcessWrapper {
+  /** Runs `call` (the actor) inside the middleware's context and returns what it returns. */
   wrapProcessMessage(broker: Broker, proxy: MessageProxy, call: () => unknown): unknown;
 }
 

@@ -4,14 +4,31 @@ import { InvalidOptions } from "./errors.ts";
 /** When a periodic actor runs: a cron string (5 fields, or 6 with seconds first), or a fixed interval. */
 export type ScheduleSpec =
   | string
-  | { cron: string; timezone?: string; args?: unknown[]; catchUp?: boolean }
-  | { every: number; args?: unknown[]; catchUp?: boolean };
+  | {
+      /** A cron expression: 5 fields, or 6 with seconds first. */
+      cron: string;
+      /** IANA time zone the cron fields are read in. @defaultValue the process's local time zone */
+      timezone?: string;
+      /** Fixed arguments each run gets. @defaultValue `[]` */
+      args?: unknown[];
+      /** After downtime, run the most recent missed tick once. @defaultValue false */
+      catchUp?: boolean;
+    }
+  | {
+      /** Interval in ms (a whole number, at least 1000); ticks are multiples of it since the epoch. */
+      every: number;
+      /** Fixed arguments each run gets. @defaultValue `[]` */
+      args?: unknown[];
+      /** After downtime, run the most recent missed tick once. @defaultValue false */
+      catchUp?: boolean;
+    };
 
 /**
  * A parsed schedule. Ticks are absolute instants every process computes alike (cron times, or
  * multiples of `every` since the epoch), so the fleet can agree on each tick's identity.
  */
 export class Schedule {
+  /** The schedule as written (the cron string and its time zone, or `every N ms`), as `dramats schedules` shows it. */
   readonly description: string;
   /** Fixed arguments each run gets. */
   readonly args: unknown[];

@@ -9,7 +9,7 @@ import { Processor } from "./worker/processor.ts";
 import { Settler, type WorkItem } from "./worker/settler.ts";
 import { WorkQueue } from "./worker/work-queue.ts";
 
-export interface WorkerOptions {
+/** Options of {@link Worker}. */ export interface WorkerOptions {
   /** Canonical names of the queues to consume. @defaultValue every declared queue, including later ones */
   queues?: Iterable<string>;
   /** Actors running at once in this worker (async actors share the event loop). @defaultValue 8 */
@@ -33,7 +33,7 @@ const SLICE_MS = 10;
 /** How often (ms) a worker holding unstarted messages checks that it will start them soon. */
 const TRIM_CHECK_MS = 20;
 
-export interface StopOptions {
+/** Options of `Worker.stop`. */ export interface StopOptions {
   /** How long in-flight actors may take to finish (ms). @defaultValue 600000 */
   timeout?: number;
 }
@@ -44,11 +44,11 @@ export interface StopOptions {
  * finished (late ack); failures go to the dead-letter queue; retries go back to the broker.
  */
 export class Worker {
-  readonly broker: Broker;
-  readonly concurrency: number;
+  /** The broker this worker consumes from. */ readonly broker: Broker;
+  /** Actors running at once. @defaultValue 8 */ readonly concurrency: number;
   /** The prefetch window given in the options, or the adaptive window's floor (2 × concurrency). */
   readonly prefetch: number;
-  readonly fetchTimeout: number;
+  /** Longest a fetch waits for messages before looping (ms). @defaultValue 1000 */ readonly fetchTimeout: number;
   /** Messages processed (settled) since start. */
   processed = 0;
   readonly #queueFilter: Set<string> | undefined;
@@ -120,12 +120,13 @@ export class Worker {
   }
 
   /**
-   * Runs failed by a time limit, a cancel or a shutdown while their actor kept working (it
-   * ignored its AbortSignal): `total` since start, and `running`, those not finished yet. The
-   * worker's slots are free for other messages meanwhile, so real concurrency can exceed
-   * `concurrency` by `running`.
+   * Runs failed by a time limit, a cancel or a shutdown while their actor kept working (it ignored its
+   * AbortSignal). The worker's slots are free for other messages meanwhile: real concurrency can exceed `concurrency` by `running`.
    */
-  get abandoned(): { total: number; running: number } {
+  get abandoned(): {
+    /** Such runs since start. */ total: number;
+    /** Those not finished yet. */ running: number;
+  } {
     return { total: this.#processor.abandoned, running: this.#processor.abandonedRunning };
   }
 
@@ -134,7 +135,7 @@ export class Worker {
     return [...this.#loops.keys()];
   }
 
-  get running(): boolean {
+  /** True from `start()` until `stop()` begins. */ get running(): boolean {
     return this.#state === "running";
   }
 
@@ -177,7 +178,7 @@ export class Worker {
     this.#paused = true;
   }
 
-  resume(): void {
+  /** Resumes fetching and running after `pause()`. */ resume(): void {
     this.#paused = false;
     for (const loop of this.#loops.values()) loop.resume();
     this.#dispatch();

@@ -11,10 +11,12 @@ declare module "../lib/actor.ts" {
     maxAge?: number;
   }
   interface MessageOverrides {
+    /** {@inheritDoc ActorOptions.maxAge} */
     maxAge?: number;
   }
 }
 
+/** Options of {@link AgeLimit}. */
 export interface AgeLimitOptions {
   /** Default maximum age in ms; unset means no limit. */
   maxAge?: number;
@@ -24,6 +26,7 @@ export interface AgeLimitOptions {
 export class AgeLimit extends Middleware {
   override readonly actorOptions = new Set(["maxAge"]);
   override readonly messageOptions = new Set(["maxAge"]);
+  /** Default maximum age in ms, for actors and messages that set none; undefined means no limit. */
   readonly maxAge: number | undefined;
 
   constructor(options: AgeLimitOptions = {}) {
@@ -31,6 +34,7 @@ export class AgeLimit extends Middleware {
     this.maxAge = options.maxAge;
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeProcessMessage} */
   beforeProcessMessage(broker: Broker, proxy: MessageProxy): void {
     let maxAge: number | null | undefined;
     try {

@@ -12,7 +12,9 @@ declare module "../lib/actor.ts" {
     onFailure?: string | Actor;
   }
   interface MessageOverrides {
+    /** {@inheritDoc ActorOptions.onSuccess} */
     onSuccess?: string | Actor;
+    /** {@inheritDoc ActorOptions.onFailure} */
     onFailure?: string | Actor;
   }
 }
@@ -23,6 +25,7 @@ export class Callbacks extends Middleware {
   override readonly messageOptions = new Set(["onSuccess", "onFailure"]);
 
   // Synchronous (no promise) when there is no callback to send: the common case per message.
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void> {
     const actor = broker.findActor(proxy.actorName);
     if (outcome.error === undefined && !proxy.failed) {

@@ -5,7 +5,9 @@ import { getLogger, messageFields } from "../lib/logging.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
 import { Middleware, type MiddlewareServices } from "./middleware.ts";
 
+/** Options of {@link Cancellation}. */
 export interface CancellationOptions {
+  /** Where cancellations are recorded and announced; use one every process shares (e.g. Redis). */
   backend: CancellationBackend;
   /** How long a cancellation is remembered, in ms: longer than any message may wait. @defaultValue 7 days */
   ttl?: number;
@@ -17,7 +19,9 @@ export interface CancellationOptions {
  * MessageCancelled. Either way it is recorded as cancelled, not dead-lettered.
  */
 export class Cancellation extends Middleware {
+  /** Where cancellations are recorded and announced. */
   readonly backend: CancellationBackend;
+  /** How long a cancellation is remembered, in ms. @defaultValue 604800000 (7 days) */
   readonly ttl: number;
   /** Live cancellations: message id → expiry (epoch ms). */
   readonly #cancelled = new Map<string, number>();
@@ -33,15 +37,18 @@ export class Cancellation extends Middleware {
   /** Cancels a message by id, on every worker sharing the backend. */
   override readonly provides: Partial<MiddlewareServices> = { cancellation: this };
 
+  /** Cancels the message with this id (what `message.cancel()` calls); resolves once the backend recorded it. */
   cancel(messageId: string): Promise<void> {
     return this.backend.cancel(messageId, this.ttl);
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeWorkerBoot} */
   async beforeWorkerBoot(): Promise<void> {
     this.#unsubscribe = await this.backend.subscribe((id, expiresAt) => this.#remember(id, expiresAt));
     for (const [id, expiresAt] of await this.backend.list()) this.#remember(id, expiresAt);
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterWorkerShutdown} */
   async afterWorkerShutdown(): Promise<void> {
     await this.#unsubscribe?.();
     this.#unsubscribe = undefined;
@@ -66,6 +73,7 @@ export class Cancellation extends Middleware {
     return false;
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeProcessMessage} */
   beforeProcessMessage(_broker: Broker, proxy: MessageProxy): void {
     if (this.#isCancelled(proxy.messageId)) {
       getLogger("middleware.cancellation").info(messageFields(proxy), "Message cancelled; not running it");
@@ -75,6 +83,7 @@ export class Cancellation extends Middleware {
     this.#running.set(proxy.messageId, proxy);
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   afterProcessMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#running.delete(proxy.messageId);
     if (proxy.error instanceof MessageCancelled) {
@@ -82,6 +91,7 @@ export class Cancellation extends Middleware {
     }
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterSkipMessage} */
   afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#running.delete(proxy.messageId);
   }

@@ -16,6 +16,7 @@ export class CurrentMessage extends Middleware implements ProcessWrapper {
     return storage.getStore();
   }
 
+  /** {@inheritDoc ProcessWrapper.wrapProcessMessage} */
   wrapProcessMessage(_broker: Broker, proxy: MessageProxy, call: () => unknown): unknown {
     return storage.run(proxy, call);
   }

@@ -6,6 +6,7 @@ import type { MessageProxy } from "../lib/message-proxy.ts";
 import type { RateLimiterBackend } from "../lib/rate-limits/backend.ts";
 import { Middleware, type ProcessOutcome, type MiddlewareServices } from "./middleware.ts";
 
+/** Options of {@link GroupCallbacks}. */
 export interface GroupCallbacksOptions {
   /** Where barriers live; use the same store for every process (e.g. Redis). */
   backend: RateLimiterBackend;
@@ -39,7 +40,9 @@ const MAX_BACKOFF = 60_000;
  * callbacks failed to enqueue after the others were (all are enqueued again on the retry).
  */
 export class GroupCallbacks extends Middleware {
+  /** Where group barriers live. */
   readonly backend: RateLimiterBackend;
+  /** How long a group's barrier is kept, in ms. @defaultValue 86400000 (a day) */
   readonly barrierTtl: number;
 
   constructor(options: GroupCallbacksOptions) {
@@ -60,6 +63,7 @@ export class GroupCallbacks extends Middleware {
     await this.backend.close();
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
     const id = proxy.message.options.group_completion_uuid;
     if (typeof id !== "string" || outcome.error !== undefined || proxy.failed || proxy.retry) return;

@@ -9,6 +9,7 @@ declare module "../lib/actor.ts" {
     pipeIgnore?: boolean;
   }
   interface MessageOverrides {
+    /** {@inheritDoc ActorOptions.pipeIgnore} */
     pipeIgnore?: boolean;
   }
 }
@@ -23,6 +24,7 @@ export class Pipelines extends Middleware {
   override readonly messageOptions = new Set(["pipeIgnore"]);
 
   // Synchronous (no promise) for messages outside a pipeline: the common case per message.
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void> {
     const target = proxy.message.options.pipe_target;
     if (target === undefined || outcome.error !== undefined || proxy.failed) return;

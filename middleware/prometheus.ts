@@ -57,6 +57,7 @@ function defaultMetricsRegistry(): Registry {
   return processRegistry;
 }
 
+/** Options of {@link Prometheus}. */
 export interface PrometheusOptions {
   /** Prefix of the message metrics. @defaultValue "dramatiq" (Dramatiq's names) */
   prefix?: string;
@@ -78,7 +79,9 @@ export interface PrometheusOptions {
  * delivery that ran, failed or was dead-lettered exactly once, and errors_total actor failures.
  */
 export class Prometheus extends Middleware {
+  /** The prom-client registry holding this middleware's message metrics. */
   readonly registry = new Registry();
+  /** Whether Node's process metrics are exported too. @defaultValue true */
   readonly processMetrics: boolean;
   /** By queue, then by actor name (no key string built per message). */
   readonly #series = new Map<string, Map<string, ActorSeries>>();
@@ -215,6 +218,7 @@ export class Prometheus extends Middleware {
     for (const byActor of this.#series.values()) yield* byActor.values();
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterWorkerBoot} */
   afterWorkerBoot(broker: Broker, worker: Worker): void {
     this.#broker = broker;
     this.#worker = worker;
@@ -223,10 +227,12 @@ export class Prometheus extends Middleware {
 
   // Every message whose before-hook ran here reaches exactly one of afterProcessMessage and
   // afterSkipMessage, so the gauge needs no per-message bookkeeping.
+  /** {@inheritDoc MiddlewareHooks.beforeProcessMessage} */
   beforeProcessMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#seriesFor(proxy).inProgress++;
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   afterProcessMessage(_broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void {
     const series = this.#seriesFor(proxy);
     series.inProgress--;
@@ -246,6 +252,7 @@ export class Prometheus extends Middleware {
   // A skip either ends the message (AgeLimit dead-letters it: a processed message, as in
   // Dramatiq) or does not: a middleware that put it back unrun set a retry before skipping
   // (RateLimit), and Cancellation marks it with MessageCancelled.
+  /** {@inheritDoc MiddlewareHooks.afterSkipMessage} */
   afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
     const series = this.#seriesFor(proxy);
     series.inProgress--;
@@ -255,6 +262,7 @@ export class Prometheus extends Middleware {
     else series.pendingTotal++;
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterNack} */
   afterNack(_broker: Broker, proxy: MessageProxy): void {
     this.#seriesFor(proxy).rejects.inc();
   }

@@ -7,7 +7,9 @@ import { Middleware } from "./middleware.ts";
 
 /** Hold an actor to `limit` runs per `window` ms across every worker sharing the backend. */
 export interface ActorRateLimit {
+  /** Runs admitted per window. */
   limit: number;
+  /** Length of the sliding window, in ms. */
   window: number;
 }
 
@@ -18,7 +20,9 @@ declare module "../lib/actor.ts" {
   }
 }
 
+/** Options of {@link RateLimit}. */
 export interface RateLimitOptions {
+  /** Where the limits' state lives; use one every worker shares (e.g. Redis). */
   backend: RateLimiterBackend;
   /** Key prefix, so several apps can share one store. @defaultValue "dramats-rate-limit" */
   prefix?: string;
@@ -30,7 +34,9 @@ export interface RateLimitOptions {
  */
 export class RateLimit extends Middleware {
   override readonly actorOptions = new Set(["rateLimit"]);
+  /** Where the limits' state lives. */
   readonly backend: RateLimiterBackend;
+  /** Key prefix of the limits in the backend. @defaultValue "dramats-rate-limit" */
   readonly prefix: string;
 
   constructor(options: RateLimitOptions) {
@@ -44,6 +50,7 @@ export class RateLimit extends Middleware {
     await this.backend.close();
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeProcessMessage} */
   async beforeProcessMessage(broker: Broker, proxy: MessageProxy): Promise<void> {
     const limit = broker.findActor(proxy.actorName)?.options.rateLimit;
     if (limit === undefined) return;

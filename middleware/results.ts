@@ -13,12 +13,16 @@ declare module "../lib/actor.ts" {
     resultTtl?: number;
   }
   interface MessageOverrides {
+    /** {@inheritDoc ActorOptions.storeResults} */
     storeResults?: boolean;
+    /** {@inheritDoc ActorOptions.resultTtl} */
     resultTtl?: number;
   }
 }
 
+/** Options of {@link Results}. */
 export interface ResultsOptions {
+  /** Where results are stored; readers must use the same one. */
   backend: ResultBackend;
   /** Store results for every actor unless it says otherwise. @defaultValue false */
   storeResults?: boolean;
@@ -33,8 +37,11 @@ export interface ResultsOptions {
 export class Results extends Middleware {
   override readonly actorOptions = new Set(["storeResults", "resultTtl"]);
   override readonly messageOptions = new Set(["storeResults", "resultTtl"]);
+  /** Where results are stored. */
   readonly resultBackend: ResultBackend;
+  /** Default for actors and messages that do not set `storeResults`. @defaultValue false */
   readonly storeResults: boolean;
+  /** Default time a result is kept, in ms. @defaultValue 600000 */
   readonly resultTtl: number;
 
   constructor(options: ResultsOptions) {
@@ -52,6 +59,9 @@ export class Results extends Middleware {
     return this.resultBackend.getResult<R>(message, options);
   }
 
+  /**
+   * Whether `message`'s result is stored: its own `storeResults` option, else its actor's, else this middleware's default.
+   */
   storesResults(broker: Broker, message: Message): boolean {
     return resolveOption(message, broker.findActor(message.actorName), "storeResults", this.storeResults);
   }
@@ -60,6 +70,7 @@ export class Results extends Middleware {
     return resolveOption(message, broker.findActor(message.actorName), "resultTtl", this.resultTtl);
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   async afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): Promise<void> {
     if (proxy.failed || proxy.retry || !this.storesResults(broker, proxy.message)) return;
     const ttl = this.#ttl(broker, proxy.message);
@@ -67,6 +78,7 @@ export class Results extends Middleware {
     else if (outcome.error instanceof MessageCancelled) await this.resultBackend.storeFailure(proxy.message, outcome.error, ttl);
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterSkipMessage} */
   async afterSkipMessage(broker: Broker, proxy: MessageProxy): Promise<void> {
     if (proxy.failed || proxy.retry || !this.storesResults(broker, proxy.message)) return;
     const ttl = this.#ttl(broker, proxy.message);
@@ -80,6 +92,7 @@ export class Results extends Middleware {
     await this.resultBackend.close();
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterNack} */
   async afterNack(broker: Broker, proxy: MessageProxy): Promise<void> {
     if (broker.findActor(proxy.actorName) === undefined || !this.storesResults(broker, proxy.message)) return;
     await this.resultBackend.storeFailure(proxy.message, proxy.error, this.#ttl(broker, proxy.message));

@@ -29,13 +29,18 @@ declare module "../lib/actor.ts" {
     onRetryExhausted?: string | Actor;
   }
   interface MessageOverrides {
+    /** {@inheritDoc ActorOptions.maxRetries} */
     maxRetries?: number | null;
+    /** {@inheritDoc ActorOptions.minBackoff} */
     minBackoff?: number;
+    /** {@inheritDoc ActorOptions.maxBackoff} */
     maxBackoff?: number;
+    /** {@inheritDoc ActorOptions.onRetryExhausted} */
     onRetryExhausted?: string | Actor;
   }
 }
 
+/** Options of {@link Retries}; actors and messages override them. */
 export interface RetriesOptions {
   /** @defaultValue 20 */
   maxRetries?: number | null;
@@ -43,6 +48,7 @@ export interface RetriesOptions {
   minBackoff?: number;
   /** @defaultValue 604800000 ms (7 days) */
   maxBackoff?: number;
+  /** Replaces `maxRetries` for every actor that sets no `retryWhen`: retry while it returns true. */
   retryWhen?: RetryWhen;
 }
 
@@ -55,9 +61,13 @@ const TRACEBACK_LINES = 30;
 export class Retries extends Middleware {
   override readonly actorOptions = new Set(["maxRetries", "minBackoff", "maxBackoff", "retryWhen", "throws", "onRetryExhausted"]);
   override readonly messageOptions = new Set(["maxRetries", "minBackoff", "maxBackoff", "onRetryExhausted"]);
+  /** Default retries before dead-lettering; `null` retries forever. @defaultValue 20 */
   readonly maxRetries: number | null;
+  /** Default backoff before the first retry, in ms. @defaultValue 15000 */
   readonly minBackoff: number;
+  /** Default ceiling of the backoff, in ms. @defaultValue 604800000 (7 days) */
   readonly maxBackoff: number;
+  /** Default retry predicate, used in place of `maxRetries` when set. */
   readonly retryWhen: RetryWhen | undefined;
 
   constructor(options: RetriesOptions = {}) {
@@ -69,6 +79,7 @@ export class Retries extends Middleware {
   }
 
   // Synchronous (no promise) after a success: the common case per message.
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void> {
     if (outcome.error === undefined) return;
     return this.#failed(broker, proxy, outcome.error);

@@ -19,6 +19,7 @@ declare module "../lib/actor.ts" {
   }
 }
 
+/** Options of {@link Scheduler}. */
 export interface SchedulerOptions {
   /** Run schedules in this process's workers. @defaultValue true (the CLI's `--no-scheduler` turns it off) */
   enabled?: boolean;
@@ -39,11 +40,17 @@ export interface SchedulerOptions {
 
 /** A schedule's state as `dramats schedules` shows it. */
 export interface ScheduleInfo {
+  /** The scheduled actor. */
   actorName: string;
+  /** The queue its runs go to. */
   queueName: string;
+  /** The schedule as written (cron string or `every N ms`). */
   schedule: string;
+  /** Whether a missed tick runs once after downtime. */
   catchUp: boolean;
+  /** The next ticks, as epoch ms. */
   next: number[];
+  /** The last tick enqueued (epoch ms), or undefined when none is recorded. */
   lastTick: number | undefined;
 }
 
@@ -74,8 +81,13 @@ const MAX_RETRY = 30_000;
  */
 export class Scheduler extends Middleware {
   override readonly actorOptions = new Set(["schedule"]);
+  /** Whether schedules run in this process's workers. @defaultValue true */
   enabled: boolean;
+  /** Key prefix in the store. @defaultValue "dramats:schedule" */
   readonly prefix: string;
+  /**
+   * With a store of another system: ms a claimed tick may stay unsent before another process sends it. @defaultValue 60000
+   */
   readonly claimTimeout: number;
   readonly #explicitStore: KeyValueStore | undefined;
   readonly #schedules = new Map<string, { actor: Actor; schedule: Schedule; next: number | undefined }>();
@@ -96,6 +108,7 @@ export class Scheduler extends Middleware {
     this.#explicitStore = options.store;
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeDeclareActor} */
   beforeDeclareActor(_broker: Broker, actor: Actor): void {
     const spec = actor.options.schedule;
     if (spec === undefined) return;
@@ -110,14 +123,17 @@ export class Scheduler extends Middleware {
     return store;
   }
 
+  /** The store key claimed for one tick of an actor. */
   tickKey(actorName: string, tick: number): string {
     return `${this.prefix}:${actorName}:${tick}`;
   }
 
+  /** The store key holding the last tick enqueued for an actor. */
   lastTickKey(actorName: string): string {
     return `${this.prefix}-last:${actorName}`;
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterWorkerBoot} */
   async afterWorkerBoot(broker: Broker): Promise<void> {
     if (!this.enabled || this.#schedules.size === 0) return;
     const store = this.#store(broker);
@@ -143,6 +159,7 @@ export class Scheduler extends Middleware {
     this.#arm();
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeWorkerShutdown} */
   beforeWorkerShutdown(): void {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);

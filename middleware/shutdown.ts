@@ -11,10 +11,12 @@ declare module "../lib/actor.ts" {
     notifyShutdown?: boolean;
   }
   interface MessageOverrides {
+    /** {@inheritDoc ActorOptions.notifyShutdown} */
     notifyShutdown?: boolean;
   }
 }
 
+/** Options of {@link ShutdownNotifications}. */
 export interface ShutdownNotificationsOptions {
   /** @defaultValue false */
   notifyShutdown?: boolean;
@@ -27,6 +29,7 @@ export interface ShutdownNotificationsOptions {
 export class ShutdownNotifications extends Middleware {
   override readonly actorOptions = new Set(["notifyShutdown"]);
   override readonly messageOptions = new Set(["notifyShutdown"]);
+  /** Default for actors and messages that do not set `notifyShutdown`. @defaultValue false */
   readonly notifyShutdown: boolean;
   readonly #running = new Set<MessageProxy>();
 
@@ -35,20 +38,24 @@ export class ShutdownNotifications extends Middleware {
     this.notifyShutdown = options.notifyShutdown ?? false;
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeProcessMessage} */
   beforeProcessMessage(broker: Broker, proxy: MessageProxy): void {
     if (resolveOption(proxy.message, broker.findActor(proxy.actorName), "notifyShutdown", this.notifyShutdown)) {
       this.#running.add(proxy);
     }
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   afterProcessMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#running.delete(proxy);
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterSkipMessage} */
   afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#running.delete(proxy);
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeWorkerShutdown} */
   beforeWorkerShutdown(): void {
     for (const proxy of this.#running) proxy.abort(new Shutdown("Worker is shutting down"));
   }

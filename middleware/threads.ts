@@ -18,6 +18,7 @@ declare module "../lib/actor.ts" {
   }
 }
 
+/** Options of {@link Threads}. */
 export interface ThreadsOptions {
   /** The pool threaded actors run on; the CLI sets one per worker process. */
   pool?: ThreadPool;
@@ -48,6 +49,7 @@ export class Threads extends Middleware implements ProcessWrapper {
     this.#pool = options.pool;
   }
 
+  /** The pool threaded actors run on; undefined until one is set (the CLI sets one per worker process). */
   get pool(): ThreadPool | undefined {
     return this.#pool;
   }
@@ -57,6 +59,7 @@ export class Threads extends Middleware implements ProcessWrapper {
     this.#pool = pool;
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeDeclareActor} */
   beforeDeclareActor(_broker: Broker, actor: Actor): void {
     const threaded = actor.options.threaded;
     if (threaded !== undefined && typeof threaded !== "boolean") {
@@ -79,10 +82,12 @@ export class Threads extends Middleware implements ProcessWrapper {
     return new Promise<void>((resolve) => this.#waiting.push(resolve)); // Handed a thread by #release.
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   afterProcessMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#release(proxy);
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterSkipMessage} */
   afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#release(proxy);
   }
@@ -95,6 +100,7 @@ export class Threads extends Middleware implements ProcessWrapper {
     else this.#busy--;
   }
 
+  /** {@inheritDoc ProcessWrapper.wrapProcessMessage} */
   wrapProcessMessage(broker: Broker, proxy: MessageProxy, call: () => unknown): unknown {
     const actor = broker.findActor(proxy.actorName);
     if (actor?.options.threaded !== true) return call();

@@ -13,6 +13,7 @@ declare module "../lib/actor.ts" {
     timeLimit?: number;
   }
   interface MessageOverrides {
+    /** {@inheritDoc ActorOptions.timeLimit} */
     timeLimit?: number;
   }
 }
@@ -20,6 +21,7 @@ declare module "../lib/actor.ts" {
 /** The longest delay a Node timer takes (ms). */
 const MAX_TIMER = 2 ** 31 - 1;
 
+/** Options of {@link TimeLimit}. */
 export interface TimeLimitOptions {
   /** Default limit in ms. @defaultValue 600000 (10 minutes) */
   timeLimit?: number;
@@ -50,6 +52,7 @@ interface Lane {
 export class TimeLimit extends Middleware {
   override readonly actorOptions = new Set(["timeLimit"]);
   override readonly messageOptions = new Set(["timeLimit"]);
+  /** Default limit in ms, for actors and messages that set none. @defaultValue 600000 (10 minutes) */
   readonly timeLimit: number;
   readonly #lanes = new Map<number, Lane>();
   /**
@@ -63,6 +66,7 @@ export class TimeLimit extends Middleware {
     this.timeLimit = options.timeLimit ?? 600_000;
   }
 
+  /** {@inheritDoc MiddlewareHooks.beforeProcessMessage} */
   beforeProcessMessage(broker: Broker, proxy: MessageProxy): void {
     let limit: number;
     try {
@@ -98,10 +102,12 @@ export class TimeLimit extends Middleware {
     this.#arm(lane);
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   afterProcessMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#clear(proxy);
   }
 
+  /** {@inheritDoc MiddlewareHooks.afterSkipMessage} */
   afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#clear(proxy);
   }

@@ -13,6 +13,7 @@ import { registerConsumer } from "./internals.ts";
 export interface RabbitmqDelivery extends Delivery {
   readonly body: Buffer;
   readonly redelivered: boolean;
+  /** The amqplib message, with its delivery tag and properties. */
   readonly raw: ConsumeMessage;
 }
 
@@ -67,6 +68,7 @@ export interface ConsumerHost {
  * RabbitMQ does not push them straight back here.
  */
 export class RabbitmqConsumer extends Consumer {
+  /** The queue this consumer reads. */
   readonly queueName: string;
   readonly #host: ConsumerHost;
   readonly #prefetch: number;
@@ -91,6 +93,7 @@ export class RabbitmqConsumer extends Consumer {
   #closing = false;
   #setups = 0;
 
+  /** @internal Consumers are built by their broker's `consume()`. */
   constructor(host: ConsumerHost, queueName: string, prefetch: number) {
     super();
     this.queueName = queueName;

@@ -26,6 +26,7 @@ export { MAX_LADDER_DELAY } from "./delays.ts";
  * See `brokers/rabbitmq/README.md` for the layout and its guarantees.
  */
 export class RabbitmqBroker extends Broker {
+  /** The resolved settings (defaults applied, validated). */
   readonly settings: RabbitmqSettings;
   readonly #connector: Connector;
   readonly #publisher: Publisher;

@@ -6,6 +6,7 @@ import { addUrlSecret, redactUrl } from "../../lib/redact.ts";
 import type { ConnectorSettings } from "./connector.ts";
 import { DEFAULT_DEAD_MESSAGE_TTL } from "./topology.ts";
 
+/** Options of {@link RabbitmqBroker}. Times are in milliseconds. */
 export interface RabbitmqBrokerOptions extends BrokerOptions {
   /**
    * `amqp://user:pass@host:port/vhost?heartbeat=10` or `amqps://…` for TLS. Credentials are

@@ -3,9 +3,11 @@ import { addUrlSecret } from "../../lib/redact.ts";
 import type { CancellationBackend } from "../../lib/cancellation/backend.ts";
 import { Subscriber } from "./subscriber.ts";
 
+/** Options of {@link RedisCancellationBackend}. */
 export interface RedisCancellationBackendOptions {
   /** An ioredis client to use (not closed by `close()`), or a URL to connect to. */
   client?: Redis;
+  /** Redis URL, used when no `client` is given. @defaultValue `redis://127.0.0.1:6379` */
   url?: string;
   /** Key prefix. @defaultValue "dramats-cancel" */
   prefix?: string;

@@ -11,7 +11,9 @@ import type { WakeUp } from "./wake-up.ts";
 
 /** A message handed out by a RedisConsumer; `rid` is its id in `ns:q` / `ns:q.msgs`. */
 export interface RedisDelivery extends Delivery {
+  /** The stored message. */
   readonly body: string;
+  /** The message's id in `ns:q` / `ns:q.msgs`. */
   readonly rid: string;
 }
 
@@ -52,6 +54,7 @@ export const crashes = new WeakMap<RedisConsumer, () => void>();
 export class RedisConsumer extends Consumer {
   /** This consumer's id in `ns:__heartbeats__` and in its acks set's name. */
   readonly id = randomUUID();
+  /** The queue this consumer reads. */
   readonly queueName: string;
   readonly #host: ConsumerHost;
   readonly #base: string;
@@ -65,6 +68,7 @@ export class RedisConsumer extends Consumer {
   #interrupted = false;
   #closed = false;
 
+  /** @internal Consumers are built by their broker's `consume()`. */
   constructor(host: ConsumerHost, queueName: string) {
     super();
     crashes.set(this, () => this.#abandon());
@@ -84,6 +88,7 @@ export class RedisConsumer extends Consumer {
     return this.id;
   }
 
+  /** True once the consumer is closed. */
   get closed(): boolean {
     return this.#closed;
   }

@@ -48,6 +48,7 @@ interface DeadLetterCursor {
 export class RedisBroker extends Broker {
   /** Identifies this broker's connections (`CLIENT LIST` names start with `dramats:<id>`). */
   readonly id = randomUUID();
+  /** The names of the Redis keys this broker uses (under its namespace). */
   readonly keys: RedisKeys;
   readonly #options: ResolvedRedisOptions;
   readonly #redis: Redis;
@@ -242,7 +243,14 @@ export class RedisBroker extends Broker {
    * trims dead letters past their TTL. Runs on a timer while this broker has consumers; call
    * it directly to force a round.
    */
-  async runMaintenance(): Promise<{ reaped: number; requeued: number; trimmed: number }> {
+  async runMaintenance(): Promise<{
+    /** Dead consumers unregistered. */
+    reaped: number;
+    /** Messages of dead consumers put back in their queues. */
+    requeued: number;
+    /** Dead letters removed past their TTL. */
+    trimmed: number;
+  }> {
     const queues = [...new Set([...this.#consumers].map((c) => c.queueName))];
     try {
       const result = await this.#scripts.maintenance(
@@ -293,7 +301,15 @@ export class RedisBroker extends Broker {
   }
 
   /** The queue's dead letters, oldest first. `rid` is the id the payload is stored under. */
-  async deadLetters(queueName: string, limit = Infinity): Promise<(DeadLetter & { rid: string })[]> {
+  async deadLetters(
+    queueName: string,
+    limit = Infinity,
+  ): Promise<
+    (DeadLetter & {
+      /** The id the payload is stored under. */
+      rid: string;
+    })[]
+  > {
     this.assertDeclared(queueName);
     const count = Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : -1;
     const raw = await this.#call("deadLetters", () => this.#scripts.deadLetters(this.keys.queue(queueName), count));

@@ -32,10 +32,15 @@ export interface RedisBrokerOptions extends BrokerOptions {
 
 /** The defaults, in one place. */
 export const REDIS_DEFAULTS = Object.freeze({
+  /** Where Redis is. */
   url: "redis://127.0.0.1:6379",
+  /** Prefix of every key (Dramatiq's). */
   namespace: "dramatiq",
+  /** How often each consumer's heartbeat is written, in ms. */
   heartbeatInterval: 5_000,
+  /** How long a silent consumer counts as alive, in ms. */
   heartbeatTimeout: 60_000,
+  /** How long dead letters are kept, in ms (7 days). */
   deadMessageTtl: 604_800_000,
   /** Attempts (reconnections) a command waits through before it rejects. */
   maxRetriesPerRequest: 5,

@@ -6,9 +6,11 @@ import { readLua } from "./lua.ts";
 
 type Call = (...args: (string | number)[]) => Promise<number>;
 
+/** Options of {@link RedisRateLimiterBackend}. */
 export interface RedisRateLimiterBackendOptions {
   /** An ioredis client to use (not closed by `close()`), or a URL to connect to. */
   client?: Redis;
+  /** Redis URL, used when no `client` is given. @defaultValue `redis://127.0.0.1:6379` */
   url?: string;
   /** Key prefix. @defaultValue "dramats-limits" */
   prefix?: string;
@@ -19,6 +21,7 @@ export interface RedisRateLimiterBackendOptions {
  * across every process; expiries use Redis's clock, so hosts need not agree on the time.
  */
 export class RedisRateLimiterBackend implements RateLimiterBackend {
+  /** Key prefix. @defaultValue "dramats-limits" */
   readonly prefix: string;
   readonly #redis: Redis;
   readonly #owned: boolean;

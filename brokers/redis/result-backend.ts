@@ -3,9 +3,11 @@ import { addUrlSecret } from "../../lib/redact.ts";
 import { ResultBackend } from "../../lib/results/backend.ts";
 import { Subscriber } from "./subscriber.ts";
 
+/** Options of {@link RedisResultBackend}. */
 export interface RedisResultBackendOptions {
   /** An ioredis client to use (not closed by `close()`), or a URL to connect to. */
   client?: Redis;
+  /** Redis URL, used when no `client` is given. @defaultValue `redis://127.0.0.1:6379` */
   url?: string;
   /** @defaultValue "dramatiq-results" (Dramatiq's) */
   namespace?: string;

@@ -8,6 +8,7 @@ import type { NewMessage, Statements, TakenRow } from "./statements.ts";
 
 /** A leased message: its row id is the handle that settles it. */
 export interface SqliteDelivery extends Delivery {
+  /** The message's row id. */
   readonly id: number;
   readonly body: string;
   readonly redelivered: boolean;
@@ -48,6 +49,7 @@ const byOrder = (a: TakenRow, b: TakenRow) => a.priority - b.priority || a.eta -
 export const crashes = new WeakMap<SqliteConsumer, () => void>();
 
 export class SqliteConsumer extends Consumer {
+  /** The queue this consumer reads. */
   readonly queueName: string;
   /** The lease owner written on fetched rows: unique per consumer, with the pid for operators. */
   readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -59,6 +61,7 @@ export class SqliteConsumer extends Consumer {
   #renewing = false;
   #closed = false;
 
+  /** @internal Consumers are built by their broker's `consume()`. */
   constructor(host: ConsumerHost, queueName: string) {
     super();
     crashes.set(this, () => this.#abandon());

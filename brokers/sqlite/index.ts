@@ -34,6 +34,7 @@ const TRIM_INTERVAL = 60_000;
  * key-value store (cron claims) in a third. See `brokers/sqlite/README.md`.
  */
 export class SqliteBroker extends Broker {
+  /** The resolved settings (defaults applied). */
   readonly settings: SqliteSettings;
   readonly #db: Db;
   readonly #statements: Statements;

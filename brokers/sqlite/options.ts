@@ -3,6 +3,7 @@ import type { BrokerOptions } from "../../lib/broker.ts";
 import { InvalidOptions } from "../../lib/errors.ts";
 import { urlDuration } from "../../lib/url-duration.ts";
 
+/** Options of {@link SqliteBroker}. Times are in milliseconds. */
 export interface SqliteBrokerOptions extends BrokerOptions {
   /**
    * The database file, shared by the app and every worker process on this machine. It is
@@ -25,7 +26,7 @@ export interface SqliteBrokerOptions extends BrokerOptions {
    * @defaultValue 30000, or the URL's `lease_time`
    */
   leaseTime?: number;
-  /** How often a consumer extends the leases it holds (ms). Must be below `leaseTime`. @defaultValue leaseTime / 3 */
+  /** How often a consumer extends the leases it holds (ms). At most half of `leaseTime`. @defaultValue leaseTime / 3 */
   leaseRenewInterval?: number;
   /**
    * How long a write waits for another process's write lock before failing (ms). Writes are
@@ -60,28 +61,47 @@ export interface SqliteBrokerOptions extends BrokerOptions {
   synchronous?: "normal" | "full";
 }
 
+/** The resolved settings of a {@link SqliteBroker} (defaults applied, validated); times in ms. */
 export interface SqliteSettings {
   /** Absolute path of the database file. */
   readonly path: string;
+  /** How long a fetched message stays invisible to other workers. */
   readonly leaseTime: number;
+  /** How often a consumer extends the leases it holds. */
   readonly leaseRenewInterval: number;
+  /** How long a write waits for another process's write lock. */
   readonly busyTimeout: number;
+  /** Whether the `-wal` file is watched for other processes' commits. */
   readonly watch: boolean;
+  /** Shortest interval between two looks for other processes' writes. */
   readonly minPollInterval: number;
+  /** Longest interval between two looks for other processes' writes. */
   readonly maxPollInterval: number;
+  /** How long dead letters are kept. */
   readonly deadMessageTtl: number;
+  /** SQLite's `synchronous` setting. */
   readonly synchronous: "normal" | "full";
 }
 
+/** The defaults of {@link SqliteBrokerOptions}, in one place. */
 export const SQLITE_DEFAULTS = Object.freeze({
+  /** Database file, relative to the working directory. */
   path: "./dramats.sqlite",
+  /** Lease of a fetched message, in ms. */
   leaseTime: 30_000,
+  /** Wait for another process's write lock, in ms. */
   busyTimeout: 5_000,
+  /** Watch the `-wal` file. */
   watch: true,
+  /** Shortest interval between two looks, in ms. */
   minPollInterval: 2,
+  /** Longest interval between two looks with `watch`, in ms. */
   maxPollInterval: 100,
+  /** Longest interval between two looks without `watch`, in ms. */
   maxPollIntervalUnwatched: 25,
+  /** How long dead letters are kept, in ms (7 days). */
   deadMessageTtl: 7 * 24 * 3600 * 1000,
+  /** SQLite's `synchronous` setting. */
   synchronous: "normal" as const,
 });
 

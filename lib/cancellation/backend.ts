@@ -10,5 +10,6 @@ export interface CancellationBackend {
   list(): Promise<Map<string, number>>;
   /** Calls `listener` for every cancellation from now on; resolves once listening. */
   subscribe(listener: (messageId: string, expiresAt: number) => void): Promise<() => Promise<void>>;
+  /** Stops listening and releases the backend's connections. */
   close(): Promise<void>;
 }

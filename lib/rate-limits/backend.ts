@@ -30,5 +30,6 @@ export interface RateLimiterBackend {
   arriveAtBarrier(key: string, member: string): Promise<boolean>;
   /** Marks a complete barrier released: later arrivals return false. */
   closeBarrier(key: string): Promise<void>;
+  /** Releases the backend's connections. */
   close(): Promise<void>;
 }

@@ -3,6 +3,7 @@ import { RateLimitExceeded } from "../errors.ts";
 import { sleep } from "../sleep.ts";
 import type { RateLimiterBackend } from "./backend.ts";
 
+/** Options of `RateLimiter.acquire`. */
 export interface AcquireOptions {
   /**
    * Wait up to this many ms for the limiter to admit the call instead of throwing
@@ -20,7 +21,9 @@ const MAX_WAIT_STEP = 250;
  * or waits when asked to.
  */
 export abstract class RateLimiter {
+  /** Where the limit's state lives, shared by every process using it. */
   readonly backend: RateLimiterBackend;
+  /** Names the limit: limiters with the same backend and key share it. */
   readonly key: string;
 
   /**
@@ -74,7 +77,9 @@ export abstract class RateLimiter {
  * limit 1). A holder that dies frees its slot after `ttl` ms.
  */
 export class ConcurrentRateLimiter extends RateLimiter {
+  /** Calls that may run at once. @defaultValue 1 */
   declare readonly limit: number;
+  /** Milliseconds after which a holder that never released its slot loses it. @defaultValue 900000 (15 minutes) */
   declare readonly ttl: number;
 
   constructor(backend: RateLimiterBackend, key: string, options: { limit?: number; ttl?: number } = {}) {
@@ -92,7 +97,9 @@ export class ConcurrentRateLimiter extends RateLimiter {
 
 /** At most `limit` calls in any `window` ms (a sliding window, so no bursts at window edges). */
 export class WindowRateLimiter extends RateLimiter {
+  /** Calls admitted per window. */
   declare readonly limit: number;
+  /** Length of the sliding window, in ms. */
   declare readonly window: number;
 
   constructor(backend: RateLimiterBackend, key: string, options: { limit: number; window: number }) {
@@ -106,7 +113,9 @@ export class WindowRateLimiter extends RateLimiter {
 
 /** A token bucket: bursts of up to `capacity` calls, refilled at `capacity` per `period` ms. */
 export class BucketRateLimiter extends RateLimiter {
+  /** Most calls in a burst (the bucket's size). */
   declare readonly capacity: number;
+  /** Milliseconds in which `capacity` tokens are refilled. */
   declare readonly period: number;
 
   constructor(backend: RateLimiterBackend, key: string, options: { capacity: number; period: number }) {

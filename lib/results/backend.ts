@@ -4,11 +4,15 @@ import { canonicalQueueName } from "../queue-names.ts";
 
 /** What a result is stored for: enough of a message to build its key. */
 export interface ResultKeySource {
+  /** The message's queue. */
   readonly queueName: string;
+  /** The message's actor. */
   readonly actorName: string;
+  /** The message's id. */
   readonly messageId: string;
 }
 
+/** Options of `message.result()` and `ResultBackend.getResult`. */
 export interface GetResultOptions {
   /** Wait for the result (without polling) up to `timeout`; false returns or throws at once. @defaultValue true */
   block?: boolean;
@@ -30,6 +34,7 @@ interface StoredFailure {
  * primitives: store a string with a TTL, and read one, optionally waiting for it to appear.
  */
 export abstract class ResultBackend {
+  /** Prefix of every key, as in Dramatiq. @defaultValue "dramatiq-results" */
   readonly namespace: string;
 
   constructor(options: { namespace?: string } = {}) {
@@ -42,8 +47,10 @@ export abstract class ResultBackend {
   /** The value at `key`; when `timeout` > 0, waits up to that long for one to be stored. */
   protected abstract readRaw(key: string, timeout: number): Promise<string | undefined>;
 
+  /** Releases the backend's connections. */
   abstract close(): Promise<void>;
 
+  /** The key a message's result is stored under: Dramatiq's md5 of `namespace:queue:actor:message_id`. */
   keyFor(source: ResultKeySource): string {
     const raw = `${this.namespace}:${canonicalQueueName(source.queueName)}:${source.actorName}:${source.messageId}`;
     return createHash("md5").update(raw).digest("hex");

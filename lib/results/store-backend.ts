@@ -2,6 +2,7 @@ import type { KeyValueStore } from "../key-value-store.ts";
 import { InvalidOptions } from "../errors.ts";
 import { ResultBackend } from "./backend.ts";
 
+/** Options of {@link StoreResultBackend}. */
 export interface StoreResultBackendOptions {
   /** Where results live: a broker's own store (`broker.store`) is shared by every process using that broker. */
   store: KeyValueStore | undefined;
@@ -21,6 +22,7 @@ export interface StoreResultBackendOptions {
  * wakes readers at once instead.
  */
 export class StoreResultBackend extends ResultBackend {
+  /** The store results live in. */
   readonly store: KeyValueStore;
   readonly #minPoll: number;
   readonly #maxPoll: number;
