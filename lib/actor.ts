@@ -5,6 +5,7 @@ import { bindBroker, Message, type MessageOptions } from "./message.ts";
 import { assertQueueName } from "./queue-names.ts";
 import { checkSendOption, invalidSendOptions, showValue } from "./send-options.ts";
 import { isPlainObject } from "./encoder.ts";
+import { checkLimitValue, LIMIT_RULES } from "./message-limits.ts";
 import { toWireName } from "./middleware.ts";
 
 /**
@@ -209,6 +210,7 @@ function buildMessage(actor: ActorImpl, options: SendOptions<unknown[]>, delayOn
   for (const key in options) {
     const value = (options as object as Record<string, unknown>)[key];
     checkSendOption(key, value, broker, name);
+    if (key in LIMIT_RULES) checkLimitValue(`Actor ${JSON.stringify(name)}`, key, value);
     if (key === "args" || key === "kwargs" || key === "options" || key === "delay" || value === undefined) continue;
     // An actor given as a callback travels by name, as in Dramatiq.
     wire[toWireName(key)] = isActor(value) ? value.actorName : value;
@@ -245,6 +247,7 @@ function createActor<A extends unknown[], R>(fn: ActorFunction<A, R>, options: A
   assertQueueName(queueName);
   const priority = options.priority ?? 0;
   if (!Number.isFinite(priority)) throw new InvalidOptions(`Actor ${actorName}: priority must be a finite number`);
+  for (const key in LIMIT_RULES) checkLimitValue(`Actor ${JSON.stringify(actorName)}`, key, (options as Record<string, unknown>)[key]);
 
   const callable = function (this: unknown, ...args: A): R {
     return fn.apply(DIRECT_CONTEXT, args);

@@ -50,6 +50,30 @@ export function messageLimit<T extends number | null | undefined>(
   return rank(value as number | null, rule) > rank(declared, rule) ? declared : (value as number | null);
 }
 
+/**
+ * The limits every chain knows by name, with their rules: what the middleware reading them
+ * (Retries, TimeLimit, AgeLimit) accept from a message, and what an actor declaration or a send
+ * may say (checked there for JavaScript callers, whose `timeLimit: "1s"` tsc would refuse).
+ */
+export const LIMIT_RULES: Readonly<Record<string, LimitRule>> = {
+  maxRetries: { integer: true, nullable: true },
+  minBackoff: { uncapped: true },
+  maxBackoff: { uncapped: true },
+  timeLimit: { zeroIsNone: true },
+  maxAge: { zeroIsNone: true },
+};
+
+/**
+ * @throws InvalidOptions "<subject>: `key` must be …, got …" when `value` breaks `key`'s rule
+ * (undefined passes: the option is simply not given).
+ */
+export function checkLimitValue(subject: string, key: string, value: unknown): void {
+  const rule = LIMIT_RULES[key];
+  if (rule === undefined || value === undefined || valid(value, rule)) return;
+  const kind = rule.integer ? "a non-negative integer" : "a non-negative number (ms)";
+  throw new InvalidOptions(`${subject}: \`${key}\` must be ${kind}${rule.nullable ? " or null" : ""}, got ${showValue(value)}`);
+}
+
 function valid(value: unknown, rule: LimitRule): boolean {
   if (value === null) return rule.nullable === true;
   if (typeof value !== "number" || !Number.isFinite(value) || value < 0) return false;
