@@ -64,7 +64,10 @@ for version in "${VERSIONS[@]}"; do
     export JOBS=max # node-gyp: one make job per core
     cd "$tree"
     log "Node $version: rebuilding better-sqlite3 for $(node --version) (ABI $(node -p process.versions.modules))"
-    npm rebuild better-sqlite3 --no-audit --no-fund >/dev/null
+    # The package's own node-gyp build, run in the copy's package folder: `npm rebuild` would also
+    # try prebuild-install's download first and rebuild whatever else its tree reaches.
+    (cd node_modules/better-sqlite3 && npm run build-release --silent >"$PREFIX/build-$version.log" 2>&1) ||
+      { cat "$PREFIX/build-$version.log"; exit 1; }
     node -e 'new (require("better-sqlite3"))(":memory:").close()'
     log "Node $version: ready after $(( $(now) - started )) s; running the specs"
     # tsc's result does not depend on the Node that runs it: npm test's typecheck ran once.
