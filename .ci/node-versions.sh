@@ -62,13 +62,14 @@ for version in "${VERSIONS[@]}"; do
     # node-gyp reads npm_config_nodedir; the package spec passes it on to the app it installs.
     export npm_config_nodedir="$nodedir"
     export JOBS=max # node-gyp: one make job per core
-    cd "$tree"
+    # (set -e does not hold in here: the subshell's status is tested, so each step says || exit.)
+    cd "$tree" || exit 1
     log "Node $version: rebuilding better-sqlite3 for $(node --version) (ABI $(node -p process.versions.modules))"
     # The package's own node-gyp build, run in the copy's package folder: `npm rebuild` would also
     # try prebuild-install's download first and rebuild whatever else its tree reaches.
     (cd node_modules/better-sqlite3 && npm run build-release --silent >"$PREFIX/build-$version.log" 2>&1) ||
       { cat "$PREFIX/build-$version.log"; exit 1; }
-    node -e 'new (require("better-sqlite3"))(":memory:").close()'
+    node -e 'new (require("better-sqlite3"))(":memory:").close()' || exit 1
     log "Node $version: ready after $(( $(now) - started )) s; running the specs"
     # tsc's result does not depend on the Node that runs it: npm test's typecheck ran once.
     npx mocha 'spec/**/*.spec.ts'
