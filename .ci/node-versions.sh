@@ -73,7 +73,8 @@ for version in "${VERSIONS[@]}"; do
     node -e 'new (require("better-sqlite3"))(":memory:").close()' || exit 1
     log "Node $version: ready after $(( $(now) - started )) s; running the specs"
     # tsc's result does not depend on the Node that runs it: npm test's typecheck ran once.
-    # shellcheck disable=SC2086 # the globs are mocha's to expand
+    set -f # the globs are mocha's to expand
+    # shellcheck disable=SC2086
     npx mocha ${NODE_VERSIONS_SPECS:-'spec/**/*.spec.ts'}
   ) || failed+=("$version")
   log "Node $version: done in $(( $(now) - started )) s"
