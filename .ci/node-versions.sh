@@ -43,10 +43,11 @@ for version in "${VERSIONS[@]}"; do
 
   tree="$PREFIX/tree-$version"
   log "Node $version: copying the checkout to $tree"
-  mkdir "$tree"
-  # Everything but git's own files: built dist/ and the installed node_modules come along. A
-  # node_modules that is a link (a worktree sharing another's) is copied, not linked: the rebuild
-  # below must not reach the original.
+  # A git repository of its own (specs list the tracked files with git; --shared borrows the
+  # objects), then the working tree over it, uncommitted edits, built dist/ and the installed
+  # node_modules included. A node_modules that is a link (a worktree sharing another's) is copied,
+  # not linked: the rebuild below must not reach the original.
+  git clone --quiet --shared "$ROOT" "$tree"
   (
     shopt -s dotglob
     for entry in "$ROOT"/*; do
