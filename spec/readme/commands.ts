@@ -81,9 +81,16 @@ export function afterNpmCi(line: string): string {
   return match[1]!;
 }
 
-/** The environment of a spec run, without its own broker settings or npm's (a user's shell has neither). */
+/**
+ * The environment of a spec run, without its own broker settings or npm's (a user's shell has
+ * neither). One npm setting stays: `nodedir`, where node-gyp finds the headers of a Node that came
+ * without them (CI's other Node versions, .ci/node-versions.sh); without it an install that builds
+ * better-sqlite3 would compile against another Node's headers or try to download them.
+ */
 export function userEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^(DRAMATS_|REDIS_URL$|AMQP_URL$|npm_|BROKER_URL$|RESULTS_URL$)/.test(name)));
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => !/^(DRAMATS_|REDIS_URL$|AMQP_URL$|npm_(?!config_nodedir$)|BROKER_URL$|RESULTS_URL$)/.test(name)),
+  );
   return { ...env, ...extra };
 }
 
