@@ -1,6 +1,7 @@
 // Copies the non-TypeScript files the compiled package reads at run time into dist/:
-// the Redis broker's Lua scripts, which brokers/redis/scripts.ts loads next to itself.
-import { copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
+// the Redis broker's Lua scripts, which brokers/redis/scripts.ts loads next to itself; and
+// makes the bin executable.
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -24,3 +25,9 @@ if (copied === 0) {
   process.exit(1);
 }
 console.log(`copy-assets: copied ${copied} file(s)`);
+
+// The package's bin, executable: npm marks it so when it installs the package, but `npx dramats`
+// inside a checkout may run it through a link npx made earlier, which no install marks again
+// ("dramats: Permission denied" on a fresh build).
+const bin = join(root, "dist/lib/cli/main.js");
+if (existsSync(bin)) chmodSync(bin, 0o755);
