@@ -76,7 +76,12 @@ describe("SqliteBroker across processes", function () {
     const file = new Database(db.path, { readonly: true });
     const orphaned = file.prepare("SELECT json_extract(body, '$.args[0]') FROM dramats_messages WHERE owner LIKE ?").pluck().all(`${doomedPid}-%`) as number[];
     file.close();
-    expect(orphaned.length).to.be.within(1, 10);
+    expect(orphaned.length).to.be.above(0);
+    // The window (prefetch 10, running ones included) bounds what the worker held unfinished. A
+    // finished message frees its room when its ack is on its way, so held rows may also include
+    // finished ones whose ack had not reached the file yet (the README's duplicate bound).
+    const finishedByDoomed = new Set(runs().filter(([pid]) => pid === doomedPid).map(([, n]) => n));
+    expect(orphaned.filter((n) => !finishedByDoomed.has(n)).length).to.be.within(0, 10);
 
     await broker.join("fault", { timeout: 20_000 });
     const done = runs();
