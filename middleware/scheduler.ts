@@ -5,6 +5,7 @@ import type { KeyValueStore } from "../lib/key-value-store.ts";
 import { getLogger } from "../lib/logging.ts";
 import { Schedule, type ScheduleSpec } from "../lib/schedule.ts";
 import { Middleware } from "./middleware.ts";
+import { StoreUrl } from "./store-url.ts";
 import { TickClaims } from "./tick-claims.ts";
 
 declare module "../lib/actor.ts" {
@@ -25,9 +26,12 @@ export interface SchedulerOptions {
   enabled?: boolean;
   /**
    * Where ticks are claimed. Leave it unset on brokers with a store (Redis, SQLite): only the
-   * broker's own store lets claim and enqueue be one step. @defaultValue the broker's own store
+   * broker's own store lets claim and enqueue be one step. On RabbitMQ give one: a
+   * {@link KeyValueStore}, or the URL of a broker with a shared store (`redis://...`,
+   * `rediss://...`, `sqlite://PATH`), which the Scheduler connects to when it first needs it and
+   * closes with the broker. @defaultValue the broker's own store
    */
-  store?: KeyValueStore;
+  store?: KeyValueStore | string;
   /** Key prefix in the store. @defaultValue "dramats:schedule" */
   prefix?: string;
   /**
@@ -89,7 +93,8 @@ export class Scheduler extends Middleware {
    * With a store of another system: ms a claimed tick may stay unsent before another process sends it. @defaultValue 60000
    */
   readonly claimTimeout: number;
-  readonly #explicitStore: KeyValueStore | undefined;
+  #explicitStore: KeyValueStore | undefined;
+  readonly #storeUrl: StoreUrl | undefined;
   readonly #schedules = new Map<string, { actor: Actor; schedule: Schedule; next: number | undefined }>();
   #timer: NodeJS.Timeout | undefined;
   #broker: Broker | undefined;
@@ -105,7 +110,20 @@ export class Scheduler extends Middleware {
     this.enabled = options.enabled ?? true;
     this.prefix = options.prefix ?? "dramats:schedule";
     this.claimTimeout = options.claimTimeout ?? 60_000;
-    this.#explicitStore = options.store;
+    if (typeof options.store === "string") this.#storeUrl = new StoreUrl(options.store);
+    else this.#explicitStore = options.store;
+  }
+
+  /** The store URL given as `store`, if one was (the CLI's `--store`). */
+  get storeUrl(): string | undefined {
+    return this.#storeUrl?.url;
+  }
+
+  /** Closes the connection to a store given by URL. */
+  override async close(): Promise<void> {
+    if (this.#storeUrl === undefined) return;
+    this.#explicitStore = undefined;
+    await this.#storeUrl.close();
   }
 
   /** {@inheritDoc MiddlewareHooks.beforeDeclareActor} */
@@ -115,8 +133,14 @@ export class Scheduler extends Middleware {
     this.#schedules.set(actor.actorName, { actor, schedule: new Schedule(spec, actor.actorName), next: undefined });
   }
 
-  #store(broker: Broker): KeyValueStore {
-    const store = this.#explicitStore ?? broker.store;
+  /** The given store, connecting to a store URL on first use. */
+  async #given(): Promise<KeyValueStore | undefined> {
+    if (this.#storeUrl !== undefined) this.#explicitStore ??= await this.#storeUrl.open();
+    return this.#explicitStore;
+  }
+
+  async #store(broker: Broker): Promise<KeyValueStore> {
+    const store = (await this.#given()) ?? broker.store;
     if (store === undefined) {
       throw new DramatsError(`${broker.constructor.name} has no store to claim cron ticks in: pass new Scheduler({ store })`);
     }
@@ -136,7 +160,7 @@ export class Scheduler extends Middleware {
   /** {@inheritDoc MiddlewareHooks.afterWorkerBoot} */
   async afterWorkerBoot(broker: Broker): Promise<void> {
     if (!this.enabled || this.#schedules.size === 0) return;
-    const store = this.#store(broker);
+    const store = await this.#store(broker);
     this.#broker = broker;
     this.#claims = new TickClaims(broker, this.#explicitStore, this.claimTimeout);
     this.#running = true;
@@ -201,7 +225,7 @@ export class Scheduler extends Middleware {
     const fields = { actor: actorName, tick: new Date(tick).toISOString() };
     if (this.#superseded(actorName, tick)) return;
     try {
-      const store = this.#store(broker);
+      const store = await this.#store(broker);
       const ttl = Math.max(DAY, 2 * ((entry.schedule.nextAfter(tick) ?? tick) - tick));
       const message = () => entry.actor.messageWithOptions({ args: entry.schedule.args, options: { schedule_tick: tick } });
       const outcome = await this.#claims!.attempt(store, this.tickKey(actorName, tick), ttl, message);
@@ -243,7 +267,7 @@ export class Scheduler extends Middleware {
 
   /** Every schedule with its next runs and the last tick enqueued (for `dramats schedules`). */
   async describe(broker: Broker, count = 3): Promise<ScheduleInfo[]> {
-    const store = this.#explicitStore ?? broker.store;
+    const store = (await this.#given()) ?? broker.store;
     const out: ScheduleInfo[] = [];
     for (const [name, { actor, schedule }] of this.#schedules) {
       const last = store ? Number(await store.get(this.lastTickKey(name))) : NaN;

@@ -2,6 +2,8 @@ import { availableParallelism } from "node:os";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { MIN_URL_RECOVERY_TIMEOUT } from "../url-duration.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
+import { StoreUrl } from "../../middleware/store-url.ts";
+import { InvalidOptions } from "../errors.ts";
 
 /** Everything the command line says, validated and defaulted. Times in ms, memory in MB. */
 export interface CliOptions {
@@ -20,6 +22,8 @@ export interface CliOptions {
   broker: string | undefined;
   /** Run cron schedules in the worker processes (`--no-scheduler` turns them off). */
   scheduler: boolean;
+  /** Where the Scheduler claims cron ticks (`--store URL`); undefined: the broker's own store. */
+  store: string | undefined;
   /** How long in-flight actors may take to finish on shutdown. */
   grace: number;
   watch: string | undefined;
@@ -64,6 +68,20 @@ function integer(min: number) {
   };
 }
 
+/**
+ * `--store URL`, checked at parse time (it is connected to only when a schedule needs it).
+ * Not a commander argParser: commander would echo the URL, password and all.
+ * @throws CliError (2) naming the problem, the URL masked
+ */
+export function checkedStoreUrl(value: string): string {
+  try {
+    return new StoreUrl(value).url;
+  } catch (error) {
+    if (error instanceof InvalidOptions) throw new CliError(`--store: ${error.message}`, ExitCode.IMPORT_ERROR);
+    throw error;
+  }
+}
+
 function buildCommand(version: string): Command {
   const cores = availableParallelism();
   return new Command("dramats")
@@ -102,6 +120,7 @@ function buildCommand(version: string): Command {
     )
     .addOption(new Option("--metrics-host <host>", "address the metrics server binds to").env("DRAMATS_METRICS_HOST").default(CLI_DEFAULTS.metricsHost))
     .addOption(new Option("--no-metrics", "do not serve metrics"))
+    .addOption(new Option("--store <url>", "claim cron ticks in this store: redis://, rediss:// or sqlite://PATH (needed for cron on RabbitMQ)"))
     .addOption(new Option("--no-scheduler", "enqueue no cron ticks from these worker processes (other fleets still do)"))
     .addHelpText("after", "\nOperator commands (each with --help): dramats queues | dead-letters | requeue | purge | schedules | cancel")
     .showHelpAfterError("(run dramats --help for usage)");
@@ -159,6 +178,7 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     queues: o.queues,
     broker: o.broker || undefined,
     scheduler: o.scheduler !== false,
+    store: o.store === undefined ? undefined : checkedStoreUrl(o.store),
     grace: o.grace,
     watch: o.watch,
     pidFile: o.pidFile,

@@ -5,6 +5,7 @@ import type { ThreadPool } from "../threads/pool.ts";
 import { Worker } from "../worker.ts";
 import { Prometheus } from "../../middleware/prometheus.ts";
 import { Scheduler } from "../../middleware/scheduler.ts";
+import { useSchedulerStore } from "./scheduler-store.ts";
 import { brokerOrigin, DEFAULT_BROKER_URL } from "../connect.ts";
 import { addUrlSecret, redact } from "../redact.ts";
 import { Threads } from "../../middleware/threads.ts";
@@ -167,6 +168,10 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
     const id = consumer.recoveryId;
     if (address !== undefined && id !== undefined) report({ type: "consumer", address, id });
   });
+  if (options.store !== undefined) {
+    useSchedulerStore(broker, options.store);
+    log.info({ store: redactUrl(options.store) }, "Scheduler claims cron ticks in the --store store");
+  }
   if (!options.scheduler) {
     for (const scheduler of broker.middleware) if (scheduler instanceof Scheduler) scheduler.enabled = false;
     log.info("Scheduler off (--no-scheduler): this process enqueues no cron ticks");

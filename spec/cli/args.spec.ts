@@ -26,6 +26,7 @@ describe("dramats command line", () => {
       queues: undefined,
       broker: undefined,
       scheduler: true,
+      store: undefined,
       grace: 600_000,
       watch: undefined,
       pidFile: undefined,

@@ -4,7 +4,7 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { configureLogging } from "../../logging.ts";
-import { fromCommanderError } from "../args.ts";
+import { checkedStoreUrl, fromCommanderError } from "../args.ts";
 import { CliError, ExitCode } from "../exit-codes.ts";
 import { cancelCommand, splitCancelArguments } from "./cancel.ts";
 import { deadLettersCommand } from "./dead-letters.ts";
@@ -99,8 +99,9 @@ function buildProgram(version: string, plan: (p: Plan) => void): Command {
   common(program.command("schedules").description("List periodic actors with their next run times and the last tick enqueued."), false)
     .argument("<modules...>", "modules that declare the scheduled actors")
     .addOption(new Option("--next <n>", "upcoming run times to show per schedule").argParser(integer(1)).default(3))
-    .action((modules: string[], o: Common & { next: number }) =>
-      plan({ session: sessionOf(o, modules), run: (s, out) => schedulesCommand(s, { next: o.next, json: o.json === true }, out) }),
+    .addOption(new Option("--store <url>", "read the last ticks from this store (the workers' --store), e.g. on RabbitMQ"))
+    .action((modules: string[], o: Common & { next: number; store?: string }) =>
+      plan({ session: sessionOf(o, modules), run: (s, out) => schedulesCommand(s, { next: o.next, json: o.json === true, store: o.store === undefined ? undefined : checkedStoreUrl(o.store) }, out) }),
     );
 
   common(program.command("cancel").description("Cancel messages: queued or delayed ones never run, running ones are aborted."), false)

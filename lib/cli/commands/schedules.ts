@@ -1,6 +1,7 @@
 // `dramats schedules MODULE...`: each periodic actor, when it runs next, and its last tick.
 import { Scheduler } from "../../../middleware/scheduler.ts";
 import { CliError, ExitCode } from "../exit-codes.ts";
+import { useSchedulerStore } from "../scheduler-store.ts";
 import { formatTime, relative, table, type Output } from "./output.ts";
 import type { Session } from "./session.ts";
 
@@ -8,6 +9,8 @@ export interface SchedulesOptions {
   /** Upcoming runs to show per schedule. */
   next: number;
   json: boolean;
+  /** The store the workers claim ticks in (`--store`), if not the broker's own. */
+  store?: string | undefined;
 }
 
 /**
@@ -18,7 +21,8 @@ export interface SchedulesOptions {
  */
 export async function schedulesCommand(session: Session, options: SchedulesOptions, out: Output): Promise<number> {
   const { broker } = session;
-  const scheduler = broker.getMiddleware(Scheduler);
+  let scheduler = broker.getMiddleware(Scheduler);
+  if (scheduler !== undefined && options.store !== undefined) scheduler = useSchedulerStore(broker, options.store);
   if (scheduler === undefined) {
     throw new CliError(
       "The broker has no Scheduler middleware, so it runs no schedules: keep the default middleware chain, or add new Scheduler() to it",
@@ -26,7 +30,7 @@ export async function schedulesCommand(session: Session, options: SchedulesOptio
     );
   }
   const schedules = await session.call("the last ticks", () => scheduler.describe(broker, options.next));
-  const storeless = broker.store === undefined;
+  const storeless = broker.store === undefined && options.store === undefined;
 
   if (options.json) {
     out.json({
