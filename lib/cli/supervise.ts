@@ -76,6 +76,7 @@ export async function runSupervisor(options: CliOptions): Promise<number> {
     return await supervisor.run();
   } finally {
     if (options.pidFile !== undefined) removePidFile(options.pidFile);
+    await logFile?.drained();
     logFile?.close();
   }
 }

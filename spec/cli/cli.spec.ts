@@ -107,10 +107,18 @@ describe("dramats CLI (in-memory broker)", function () {
   it("writes every process's logs to --log-file and nothing to stdout", async () => {
     const logFile = join(spec.dir, "dramats.log");
     const cli = spec.start([APP, "--processes", "2", "--log-file", logFile, ...FAST], { env: { CLI_SPEC_SEND: "1" } });
-    await until(() => existsSync(logFile) && readFileSync(logFile, "utf8").includes("dramats booted"));
+    const logged = () =>
+      existsSync(logFile) ? readFileSync(logFile, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as { process: string; msg: string }) : [];
+    const said = (process: string, msg: string) => logged().some((l) => l.process === process && l.msg === msg);
+    // The boot line comes when the first process is ready: wait for each worker's own start line,
+    // so the stop below does not catch the second one still importing (it would log nothing).
+    await until(() => logged().some((l) => l.process === "MainProcess" && l.msg.startsWith("dramats booted")), 20_000);
+    await until(() => said("WorkerProcess(0)", "Worker started") && said("WorkerProcess(1)", "Worker started"), 20_000);
     expect(await cli.stop()).to.equal(0);
-    const logged = readFileSync(logFile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { process: string });
-    expect(new Set(logged.map((l) => l.process))).to.deep.equal(new Set(["MainProcess", "WorkerProcess(0)", "WorkerProcess(1)"]));
+    // Every process's last lines too: the supervisor closes the file after its children's output ended.
+    for (const process of ["WorkerProcess(0)", "WorkerProcess(1)"]) expect(said(process, "Worker stopped"), process).to.equal(true);
+    expect(said("MainProcess", "All worker processes stopped")).to.equal(true);
+    expect(new Set(logged().map((l) => l.process))).to.deep.equal(new Set(["MainProcess", "WorkerProcess(0)", "WorkerProcess(1)"]));
     expect(cli.lines).to.deep.equal([]);
   });
 
