@@ -96,6 +96,11 @@ export function summarize(results: Record<string, unknown>): { rows: Row[]; prin
   info("sqlite c50 worker CPU, 2 processes", "dramats sqlite c50 p2", "worker_cpu_us", "µs", "1 process", "dramats sqlite c50");
   info("stub c50 drain", "dramats stub c50", "drain", "msg/s");
 
+  // A real app (results, chord, limiter, cancellation, cron) idle, against the no-op app of the same run.
+  const mem = (results.memory as { apps?: Subjects } | undefined)?.apps;
+  const realRss = med(mem, "real", "worker_rss_mb");
+  rows.push({ measure: "Worker RSS idle, real app (Redis, c8)", dramats: realRss, baselineName: "no-op app", baseline: med(mem, "noop", "worker_rss_mb"), unit: "MB", target: "< 70 MB", holds: below(realRss, 70) });
+
   const format = (x: number | undefined, unit: string) => (unit === "msg/s" ? int(x) : fixed(x, unit === "ms" || unit === "ms/s" ? 2 : 1));
   return {
     rows,

@@ -43,7 +43,10 @@ export interface SpawnOptions {
 }
 
 export interface DramatsSpawnOptions extends SpawnOptions {
-  brokerUrl: string;
+  /** The CLI's --broker; none: the module sets its broker. */
+  brokerUrl: string | undefined;
+  /** The actors module (a tree's path without extension). @defaultValue "bench/workers/dramats-actors" */
+  module?: string;
   /** The CLI's --threads (the worker's concurrency). */
   threads: number;
   /** The CLI's --processes. @defaultValue 1 */
@@ -101,10 +104,10 @@ export class WorkerProcess {
     const args = [
       ...(options.nodeArgs ?? []),
       ...run(options.tree ?? OWN_TREE, "lib/cli/main"),
-      run(options.tree ?? OWN_TREE, "bench/workers/dramats-actors").at(-1)!,
+      run(options.tree ?? OWN_TREE, options.module ?? "bench/workers/dramats-actors").at(-1)!,
       "--processes", String(processes),
       "--threads", String(options.threads),
-      "--broker", options.brokerUrl,
+      ...(options.brokerUrl === undefined ? [] : ["--broker", options.brokerUrl]),
       // The bench freezes workers while it enqueues: the supervisor must not take that for a
       // blocked event loop. Metrics on any free port, so parallel runs never clash.
       "--heartbeat-timeout", "600000",
@@ -201,6 +204,11 @@ export class WorkerProcess {
   async ready(timeoutMs = 60_000): Promise<number> {
     if (this.#pids.length < this.#processes) await this.#guard(new Promise<void>((resolve) => this.#pidWaiters.push(resolve)), "start-up", timeoutMs);
     return this.pid;
+  }
+
+  /** The process the bench started: the dramats supervisor, or the BullMQ worker itself. */
+  get supervisorPid(): number {
+    return this.#child.pid!;
   }
 
   /** The first process running the actors (with one process, the only one). */
