@@ -19,9 +19,12 @@
 --    in score order, `limit` per pass, wrapping around; one is dead once its score stayed the
 --    same for the timeout measured on Redis's clock (a live Python process rewrites it on every
 --    command), whatever its host's clock says. A dead one's acks sets for our queues are
---    requeued (each visit: usually none exist); dead for longer than the dead-message TTL, it
---    is removed (Dramatiq removes it sooner, once no acks set of it is left: dispatch.lua:126-131).
+--    requeued on each visit during RECHECK timeouts (brokers serving other queues get their
+--    turn; usually none exist); later visits cost a lookup. Dead for longer than the
+--    dead-message TTL, it is removed (Dramatiq removes it sooner, once no acks set of it is
+--    left: dispatch.lua:126-131).
 -- 3. Seen records whose id left the heartbeats are dropped, `limit` per pass.
+local RECHECK = 10
 local hb, registry, seen = KEYS[1], KEYS[2], KEYS[3]
 local ns, timeout, ttl, limit = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local now = now_ms()
@@ -109,7 +112,7 @@ if #ids > 0 then
       else
         local since = tonumber(string.sub(record, sep + 1))
         if now - since >= timeout then
-          requeue_foreign(cid)
+          if now - since < RECHECK * timeout then requeue_foreign(cid) end
           if now - since >= ttl then
             redis.call('ZREM', hb, cid)
             redis.call('HDEL', seen, cid)

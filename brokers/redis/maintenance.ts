@@ -3,7 +3,7 @@ import type { RedisKeys } from "./keys.ts";
 import type { MaintenanceCursors, Scripts } from "./scripts.ts";
 
 /** Entries each part of a maintenance step visits (dramats consumers, foreign heartbeats, seen records). */
-export const MAINTENANCE_LIMIT = 200;
+export const MAINTENANCE_LIMIT = 100;
 
 /** What one maintenance pass did. */
 export interface MaintenanceResult {
