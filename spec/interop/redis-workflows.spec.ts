@@ -164,7 +164,7 @@ describe("Redis interop with Python Dramatiq: chords and results", function () {
       }
     });
 
-    it("counts Node and Python members on one barrier: the side whose arrival clears it fires, the other never", async () => {
+    it("counts Node and Python members on one barrier: the side that clears it fires, the other only before dramats closes it", async () => {
       // Node clears it: Python's later arrivals (redeliveries) find it closed.
       const a = await pythonBarrier(3);
       expect(await limits.arriveAtBarrier(a, "m1")).to.equal(false);
@@ -175,12 +175,30 @@ describe("Redis interop with Python Dramatiq: chords and results", function () {
       expect(await pythonArrive(python, a, 86_400_000)).to.equal(false);
       expect(await limits.arriveAtBarrier(a, "m1")).to.equal(false);
 
+      // Node clears it and has not closed it yet (a crash before its enqueue, or between the
+      // enqueue and the close): a Python redelivery finds 1 and fires too.
+      const c = await pythonBarrier(1);
+      expect(await limits.arriveAtBarrier(c, "m1")).to.equal(true);
+      expect(await pythonArrive(python, c, 86_400_000)).to.equal(true);
+
       // Python clears it: a Node member arriving after that does not fire again.
       const b = await pythonBarrier(2);
       expect(await limits.arriveAtBarrier(b, "m1")).to.equal(false);
       expect(await pythonArrive(python, b, 86_400_000)).to.equal(true);
       expect(await limits.arriveAtBarrier(b, "m1")).to.equal(false);
       expect(await limits.arriveAtBarrier(b, "m3")).to.equal(false);
+    });
+
+    it("still counts a barrier written by dramats before Dramatiq's layout", async () => {
+      const id = randomUUID();
+      const hash = `${namespace}-limits:barrier:${id}`;
+      await admin.multi().hset(hash, "parties", 2).pexpire(hash, 60_000).exec();
+      expect(await limits.arriveAtBarrier(id, "a")).to.equal(false);
+      expect(await limits.arriveAtBarrier(id, "a")).to.equal(false);
+      expect(await limits.arriveAtBarrier(id, "b")).to.equal(true);
+      await limits.closeBarrier(id);
+      expect(await limits.arriveAtBarrier(id, "b")).to.equal(false);
+      expect(await admin.exists(id)).to.equal(0); // not recreated under Dramatiq's key
     });
   });
 
