@@ -41,7 +41,9 @@ export class BlockingPool {
   }
 
   #open(): Redis {
-    const connection = this.#source.duplicate({ enableAutoPipelining: false, lazyConnect: false });
+    // No client-side command timeout (a shared broker client has one): the wait is bounded by
+    // BLMOVE's own timeout, and by the reader's overrun guard.
+    const connection = this.#source.duplicate({ enableAutoPipelining: false, lazyConnect: false, commandTimeout: undefined });
     connection.on("error", () => {}); // its command fails on its own; the reader reads once more
     return connection;
   }

@@ -3,7 +3,7 @@
 // it mirrors), is read by dramats, and the reverse.
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
-import type { Redis } from "ioredis";
+import { Redis } from "ioredis";
 import { RedisBroker, RedisRateLimiterBackend, RedisResultBackend } from "../../brokers/redis/index.ts";
 import { actor } from "../../lib/actor.ts";
 import { group } from "../../lib/composition.ts";
@@ -256,6 +256,23 @@ describe("Redis interop with Python Dramatiq: chords and results", function () {
       expect(await never).to.be.instanceOf(ResultTimeout);
       expect(Date.now() - started).to.be.within(390, 3_000);
       await admin.del(key);
+    });
+
+    it("waits longer than the command timeout of the client it was given (a broker's shared client)", async () => {
+      const client = new Redis(url, { commandTimeout: 200 });
+      client.on("error", () => undefined);
+      const shared = new RedisResultBackend({ client, namespace: `${namespace}-results` });
+      try {
+        const message = source();
+        const waiting = shared.getResult(message, { timeout: 5_000 });
+        await sleep(600);
+        await results.storeResult(message, "late", 60_000);
+        expect(await waiting).to.equal("late");
+        await admin.del(results.keyFor(message));
+      } finally {
+        await shared.close();
+        client.disconnect();
+      }
     });
   });
 });
