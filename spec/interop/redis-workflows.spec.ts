@@ -12,6 +12,7 @@ import { Message, type MessageData } from "../../lib/message.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { Worker } from "../../lib/worker.ts";
 import { GroupCallbacks } from "../../middleware/group-callbacks.ts";
+import { Results } from "../../middleware/results.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 
 /** barrier-close.lua's closed value: far from 1, so Python's later arrivals do not clear it. */
@@ -215,7 +216,7 @@ describe("Redis interop with Python Dramatiq: chords and results", function () {
 
     const source = () => ({ queueName: queue, actorName: "interop_add", messageId: randomUUID() });
 
-    it("wakes a waiting result() at once when Python's backend stores the result", async () => {
+    it("wakes a reader waiting on the backend at once when Python's backend stores the result", async () => {
       const message = source();
       const key = results.keyFor(message);
       const started = Date.now();
@@ -228,6 +229,25 @@ describe("Redis interop with Python Dramatiq: chords and results", function () {
       expect(Date.now() - started).to.be.below(3_000); // its timeout is 10 s
       expect(await admin.llen(key)).to.equal(1); // left for other readers, as BRPOPLPUSH key key does
       await admin.del(key);
+    });
+
+    it("wakes message.result() when a Python worker stores the result of a message sent from Node", async () => {
+      const broker = new RedisBroker({ url, namespace, middleware: [new Results({ backend: results })] });
+      try {
+        broker.declareQueue(queue);
+        const add = actor(function interop_add(a: number, b: number) { return a + b; }, { broker, queueName: queue, storeResults: true });
+        const sent = await add.send(1, 2);
+        const key = results.keyFor(sent);
+        const started = Date.now();
+        const waiting = sent.result({ timeout: 10_000 });
+        await sleep(300);
+        await python.multi().del(key).lpush(key, "3").pexpire(key, 60_000).exec(); // redis.py:105-110
+        expect(await waiting).to.equal(3);
+        expect(Date.now() - started).to.be.below(3_000);
+        await admin.del(key);
+      } finally {
+        await broker.close();
+      }
     });
 
     it("stores a result as Dramatiq's _store does, which Python's blocking get_result reads", async () => {
