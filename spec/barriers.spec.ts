@@ -11,7 +11,7 @@ const backends: Record<string, () => Promise<{ backend: RateLimiterBackend; clea
   stub: async () => ({ backend: new StubRateLimiterBackend(), cleanup: async () => undefined }),
   Redis: async () => {
     const prefix = uniqueNamespace("barriers");
-    const backend = new RedisRateLimiterBackend({ url: await redisUrl(), prefix });
+    const backend = new RedisRateLimiterBackend({ url: await redisUrl(), prefix, barrierPrefix: `${prefix}:` });
     return { backend, cleanup: async () => void (await deleteNamespace(prefix)) };
   },
 };

@@ -45,7 +45,7 @@ const places: Record<string, () => Promise<Place>> = {
     const namespace = uniqueNamespace("chord-claims");
     return {
       open: (middleware) => {
-        const backend = new RedisRateLimiterBackend({ url, prefix: `${namespace}-limits` });
+        const backend = new RedisRateLimiterBackend({ url, prefix: `${namespace}-limits`, barrierPrefix: `${namespace}:` });
         return { broker: new RedisBroker({ url, namespace, middleware: middleware(backend) }), backend };
       },
       queue: "default",

@@ -18,6 +18,7 @@
 --     ns:q:wake:<cid>          ZSET  consumer <cid>'s own marker, set to end its wait early (expires in 10 s)
 --     ns:q:reasons             HASH  dead id -> why it was dead-lettered
 --     ns:__dramats_consumers__ HASH  consumer id -> queue name (registry of acks sets, so no KEYS)
+--     ns:__dramats_seen__      HASH  foreign (Python) consumer id -> "<its score>:<Redis ms first seen with it>" (maintenance.lua)
 --
 -- Every script reads the clock from the server (TIME), so hosts with skewed clocks agree
 -- on etas and heartbeats. Every script is idempotent: ioredis re-sends commands that were

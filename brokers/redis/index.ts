@@ -12,6 +12,7 @@ import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
 import { encodePayload, storedPayload } from "./payload.ts";
+import { Maintenance, type MaintenanceResult } from "./maintenance.ts";
 import { Scripts, UNPIPELINED_COMMANDS } from "./scripts.ts";
 import { WakeUp } from "./wake-up.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
@@ -23,6 +24,7 @@ export { RedisResultBackend, type RedisResultBackendOptions } from "./result-bac
 export { RedisRateLimiterBackend, type RedisRateLimiterBackendOptions } from "./rate-limiter-backend.ts";
 export { RedisCancellationBackend, type RedisCancellationBackendOptions } from "./cancellation-backend.ts";
 export { RedisKeyValueStore } from "./key-value-store.ts";
+export type { MaintenanceResult } from "./maintenance.ts";
 
 /** Dead letters moved back per script call: each call is atomic, and short. */
 const REQUEUE_CHUNK = 500;
@@ -53,6 +55,7 @@ export class RedisBroker extends Broker {
   readonly #options: ResolvedRedisOptions;
   readonly #redis: Redis;
   readonly #scripts: Scripts;
+  readonly #maintenance: Maintenance;
   readonly #consumers = new Set<RedisConsumer>();
   readonly #enqueues = new Map<string, Batcher<EnqueueEntry>>();
   readonly #host: ConsumerHost;
@@ -83,6 +86,7 @@ export class RedisBroker extends Broker {
       for (const consumer of this.#consumers) consumer.markReconnected();
     });
     this.#scripts = new Scripts(this.#redis);
+    this.#maintenance = new Maintenance(this.#scripts, this.keys, this.#options, this.logger);
 
     const broker = this;
     this.#host = {
@@ -239,30 +243,13 @@ export class RedisBroker extends Broker {
   }
 
   /**
-   * Requeues the messages of consumers whose heartbeat is older than `heartbeatTimeout` and
-   * trims dead letters past their TTL. Runs on a timer while this broker has consumers; call
-   * it directly to force a round.
+   * One bounded pass of recovery (maintenance.lua): requeues what dead consumers held, of
+   * either language, and trims dead letters past their TTL. Runs on a timer while this broker
+   * has consumers; call it directly to force a pass.
    */
-  async runMaintenance(): Promise<{
-    /** Dead consumers unregistered. */
-    reaped: number;
-    /** Messages of dead consumers put back in their queues. */
-    requeued: number;
-    /** Dead letters removed past their TTL. */
-    trimmed: number;
-  }> {
-    const queues = [...new Set([...this.#consumers].map((c) => c.queueName))];
+  async runMaintenance(): Promise<MaintenanceResult> {
     try {
-      const result = await this.#scripts.maintenance(
-        this.keys.heartbeats,
-        this.keys.consumers,
-        this.keys.prefix,
-        this.#options.heartbeatTimeout,
-        this.#options.deadMessageTtl,
-        queues,
-      );
-      if (result.reaped > 0 || result.requeued > 0) this.logger.warn(result, "Recovered the messages of dead consumers");
-      return result;
+      return await this.#maintenance.run([...new Set([...this.#consumers].map((c) => c.queueName))]);
     } catch (error) {
       this.logger.warn({ err: error }, "Maintenance failed; retrying on schedule");
       throw toBrokerError(error, this.#everConnected, "maintenance");

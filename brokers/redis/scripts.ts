@@ -15,7 +15,7 @@ const SCRIPTS = {
   requeue: 2,
   release: 4,
   heartbeat: 2,
-  maintenance: 2,
+  maintenance: 3,
   recover: 2,
   stats: 1,
   flush: 1,
@@ -38,6 +38,41 @@ function commandName(name: ScriptName): string {
  */
 export const UNPIPELINED_COMMANDS: readonly string[] = [commandName("fetch"), commandName("ack"), commandName("enqueue")];
 type Arg = string | number;
+
+/** Keys of maintenance.lua. */
+export interface MaintenanceKeys {
+  heartbeats: string;
+  registry: string;
+  seen: string;
+  prefix: string;
+}
+
+/** Where the last maintenance step stopped (maintenance.lua's header). */
+export interface MaintenanceCursors {
+  registry: string;
+  score: string;
+  member: string;
+  seen: string;
+}
+
+/** Arguments of maintenance.lua. */
+export interface MaintenanceArgs {
+  heartbeatTimeout: number;
+  deadTtl: number;
+  limit: number;
+  cursors: MaintenanceCursors;
+  queues: readonly string[];
+}
+
+/** What one maintenance step did. */
+export interface MaintenanceReply {
+  reaped: number;
+  requeued: number;
+  trimmed: number;
+  forgotten: number;
+  cursors: MaintenanceCursors;
+  foreignClockAhead: number;
+}
 type Call = (...args: Arg[]) => Promise<unknown>;
 
 let sources: Map<ScriptName, string> | undefined;
@@ -156,9 +191,18 @@ export class Scripts {
     await this.#call("heartbeat", heartbeats, registry, ...pairs);
   }
 
-  async maintenance(heartbeats: string, registry: string, prefix: string, heartbeatTimeout: number, deadTtl: number, queues: string[]): Promise<{ reaped: number; requeued: number; trimmed: number }> {
-    const [reaped, requeued, trimmed] = (await this.#call("maintenance", heartbeats, registry, prefix, heartbeatTimeout, deadTtl, ...queues)) as number[];
-    return { reaped: reaped!, requeued: requeued!, trimmed: trimmed! };
+  /** One bounded maintenance step (maintenance.lua documents the cursors). */
+  async maintenance(keys: MaintenanceKeys, args: MaintenanceArgs): Promise<MaintenanceReply> {
+    const c = args.cursors;
+    const r = (await this.#call("maintenance", keys.heartbeats, keys.registry, keys.seen, keys.prefix, args.heartbeatTimeout, args.deadTtl, args.limit, c.registry, c.score, c.member, c.seen, ...args.queues)) as (number | string)[];
+    return {
+      reaped: Number(r[0]),
+      requeued: Number(r[1]),
+      trimmed: Number(r[2]),
+      forgotten: Number(r[3]),
+      cursors: { registry: String(r[4]), score: String(r[5]), member: String(r[6]), seen: String(r[7]) },
+      foreignClockAhead: Number(r[8]),
+    };
   }
 
   /** Gives back what the (dead) consumers `ids` hold; returns how many messages. */
