@@ -11,14 +11,15 @@ import { toBrokerError } from "./errors.ts";
 import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
-import { encodePayload, storedPayload } from "./payload.ts";
+import { encodePayload } from "./payload.ts";
+import { RedisLayout, type StoreEntry } from "./layout.ts";
 import { Scripts, UNPIPELINED_COMMANDS } from "./scripts.ts";
 import { WakeUp } from "./wake-up.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 
 export { RedisConsumer, type RedisDelivery } from "./consumer.ts";
 export { MessageDeadLettered } from "./errors.ts";
-export { parseRedisUrl, REDIS_DEFAULTS, type RedisBrokerOptions } from "./options.ts";
+export { parseRedisUrl, REDIS_DEFAULTS, type RedisBrokerOptions, type RedisDelays, type RedisPriorities } from "./options.ts";
 export { RedisResultBackend, type RedisResultBackendOptions } from "./result-backend.ts";
 export { RedisRateLimiterBackend, type RedisRateLimiterBackendOptions } from "./rate-limiter-backend.ts";
 export { RedisCancellationBackend, type RedisCancellationBackendOptions } from "./cancellation-backend.ts";
@@ -26,8 +27,6 @@ export { RedisKeyValueStore } from "./key-value-store.ts";
 
 /** Dead letters moved back per script call: each call is atomic, and short. */
 const REQUEUE_CHUNK = 500;
-
-type EnqueueEntry = [rid: string, payload: string, priority: number, delay: number];
 
 /**
  * Where a join starts looking for dead letters: those scored (server clock, ms) `since` or later,
@@ -54,7 +53,9 @@ export class RedisBroker extends Broker {
   readonly #redis: Redis;
   readonly #scripts: Scripts;
   readonly #consumers = new Set<RedisConsumer>();
-  readonly #enqueues = new Map<string, Batcher<EnqueueEntry>>();
+  readonly #enqueues = new Map<string, Batcher<StoreEntry>>();
+  /** Where messages are written: Dramatiq's layout, or the fast path (options `delays`, `priorities`). */
+  readonly layout: RedisLayout;
   readonly #host: ConsumerHost;
   #everConnected = false;
   #closed = false;
@@ -65,6 +66,7 @@ export class RedisBroker extends Broker {
     super(withDefaultChain(options));
     this.#options = resolveRedisOptions(options);
     this.keys = new RedisKeys(this.#options.namespace);
+    this.layout = new RedisLayout(this.#options.delays, this.#options.priorities, this.encoder);
     this.#redis = new Redis(this.#connectionOptions("cmd", {
       enableAutoPipelining: true,
       autoPipeliningIgnoredCommands: [...UNPIPELINED_COMMANDS],
@@ -100,8 +102,9 @@ export class RedisBroker extends Broker {
           this.logger,
         ),
       brokerError: (error, what) => toBrokerError(error, broker.#everConnected, what),
-      payloadFor: (message, rid) => this.#payload(message, rid),
-      priorityOf: (message) => this.#priority(message),
+      holdDelayed: this.#options.delays === "dramatiq",
+      retryEntry: (message, rid, delay) => this.layout.entry(message, undefined, rid, this.priorityOf(message), delay),
+      promoteEntry: (rid, body) => this.#promoteEntry(rid, body),
       rememberDeadLetter: (queueName, rid, error) => this.rememberDeadLetter(queueName, rid, error),
       detach: (consumer) => this.#consumers.delete(consumer),
     };
@@ -127,9 +130,14 @@ export class RedisBroker extends Broker {
     return encodePayload(this.encoder, message, rid);
   }
 
-  #priority(message: Message): number {
-    const p = Math.round(this.priorityOf(message));
-    return Number.isFinite(p) ? p : 0;
+  /** A held delay-queue message as it becomes ready: rid, payload without `eta` on `q`, priority. */
+  #promoteEntry(rid: string, body: string): [string, string, number] {
+    try {
+      const message = this.decode(body);
+      return [rid, this.#payload(message, rid), this.layout.priority(this.priorityOf(message))];
+    } catch {
+      return [rid, body, 0]; // undecodable: as it is (the fetch or the worker dead-letters it)
+    }
   }
 
   /**
@@ -147,10 +155,7 @@ export class RedisBroker extends Broker {
     if (this.#closed) throw new DramatsError("RedisBroker is closed");
     // Dramatiq's workers ack by `options.redis_message_id`: the stored payload carries the id
     // it is stored under (spliced into `body` when the bytes are known to match; payload.ts).
-    const rid = randomUUID();
-    const payload = storedPayload(this.encoder, message, body, rid);
-    const priority = Math.round(options.priority);
-    await this.#enqueueBatcher(message.queueName).add([rid, payload, Number.isFinite(priority) ? priority : 0, Math.max(0, Math.round(options.delay))]);
+    await this.#enqueueBatcher(message.queueName).add(this.layout.entry(message, body, randomUUID(), options.priority, options.delay));
   }
 
   /** One `enqueue-once.lua` call: the claim in the store and the messages where enqueue.lua puts them. */
@@ -158,15 +163,13 @@ export class RedisBroker extends Broker {
     if (this.#closed) throw new DramatsError("RedisBroker is closed");
     const entries: (string | number)[] = [];
     for (const { message, body, options } of writes) {
-      const rid = randomUUID();
-      const priority = Math.round(options.priority);
-      entries.push(this.keys.queue(message.queueName), rid, storedPayload(this.encoder, message, body, rid), Number.isFinite(priority) ? priority : 0, Math.max(0, Math.round(options.delay)));
+      entries.push(this.keys.queue(message.queueName), ...this.layout.entry(message, body, randomUUID(), options.priority, options.delay));
     }
     const ttl = Math.max(1, Math.round(claim.ttl));
     return this.#call("enqueueOnce", () => this.#scripts.enqueueOnce(this.store.redisKey(claim.key), claim.value, ttl, entries));
   }
 
-  #enqueueBatcher(queueName: string): Batcher<EnqueueEntry> {
+  #enqueueBatcher(queueName: string): Batcher<StoreEntry> {
     let batcher = this.#enqueues.get(queueName);
     if (batcher === undefined) {
       const base = this.keys.queue(queueName);
@@ -338,7 +341,7 @@ export class RedisBroker extends Broker {
       for (const letter of letters.slice(i, i + REQUEUE_CHUNK)) {
         const message = this.reviveDeadLetter(letter.body);
         if (message === undefined) entries.push(letter.rid, letter.body, 0);
-        else entries.push(letter.rid, this.#payload(message, letter.rid), this.#priority(message));
+        else entries.push(letter.rid, this.#payload(message, letter.rid), this.layout.priority(this.priorityOf(message)));
       }
       moved += await this.#call("requeueDeadLetters", () => this.#scripts.requeueDead(base, entries));
     }

@@ -20,6 +20,7 @@ for _, cid in ipairs(dead) do
   local q = redis.call('HGET', registry, cid)
   if q then
     requeued = requeued + requeue_all(ns .. q, ns .. '__acks__.' .. cid .. '.' .. q)
+    requeue_dq(ns .. q, ns .. '__acks__.' .. cid .. '.' .. q .. '.DQ') -- held until their eta: back to `ns:q.DQ`
     redis.call('HDEL', registry, cid)
     redis.call('ZREM', hb, cid)
     reaped = reaped + 1
