@@ -56,8 +56,8 @@ end
 
 -- Stores one message; returns 0 when rid is already stored (a re-sent call).
 -- `dq` says where a delayed one goes: '0' our sorted set `ns:q:delayed` (the fast path);
--- '1' Dramatiq's delay queue as Python's RedisBroker.enqueue writes it (redis.py:166-175,
--- dispatch.lua:158-163: HSET ns:q.DQ.msgs, RPUSH ns:q.DQ), `body` complete with its eta;
+-- '1' Dramatiq's delay queue as Python's RedisBroker.enqueue writes it (redis.py:166-184,
+-- dispatch.lua:145-150: HSET ns:q.DQ.msgs, RPUSH ns:q.DQ), `body` complete with its eta;
 -- '2' the same, with the eta (server clock + delay) spliced between `body` and `tail`.
 local function store(base, now, rid, body, p, delay, dq, tail)
   if delay > 0 and dq ~= '0' then
@@ -84,7 +84,7 @@ local function store(base, now, rid, body, p, delay, dq, tail)
 end
 
 -- Gives the ids of a delay-queue acks set (`ns:__acks__.<cid>.<q>.DQ`) back to `ns:q.DQ`,
--- as Dramatiq's maintenance does for a dead worker (dispatch.lua:118-126), and deletes the
+-- as Dramatiq's maintenance does for a dead worker (dispatch.lua:110-127), and deletes the
 -- set. Returns how many went back.
 local function requeue_dq(base, dq_acks)
   local n = 0

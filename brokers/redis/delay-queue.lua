@@ -7,7 +7,7 @@
 --     `queue_name` "q"), priority. Each id still held moves from `ns:q.DQ.msgs` to `ns:q.msgs`
 --     and becomes ready, under the same id, in one step. Dramatiq's worker does the same with
 --     an enqueue then an ack (worker.py:356-361); here no crash between the two can run it twice.
---   'return': the rids that follow go back to `ns:q.DQ` (Dramatiq's requeue, dispatch.lua:189-198).
+--   'return': the rids that follow go back to `ns:q.DQ` (Dramatiq's requeue, dispatch.lua:178-188).
 --   'except': every held id but those that follow goes back (after a reconnection, ids whose
 --     fetch reply was lost are held in Redis but unknown to the consumer).
 -- Returns  how many ids were promoted or given back.

@@ -14,8 +14,8 @@
 -- Dramatiq's delay queue `ns:q.DQ` (Python's delays, and ours by default), by `hold`:
 --   hold >= 0: take up to `hold` ids into the consumer's acks set `<acks>.DQ` and return them
 --     with the ms until their eta: the consumer holds them and moves each to `ns:q` at its eta
---     (promote.lua), as a Dramatiq worker's delay-queue consumer does (worker.py:346-362; its
---     fetch is dispatch.lua:167-184). Held ids stay Dramatiq's: a consumer that dies or closes
+--     (delay-queue.lua), as a Dramatiq worker's delay-queue consumer does (worker.py:346-362; its
+--     fetch is dispatch.lua:154-175). Held ids stay Dramatiq's: a consumer that dies or closes
 --     gives them back to `ns:q.DQ`, where Python workers find them.
 --   hold < 0 (`delays: "zset"`): move them into our sorted set `ns:q:delayed`, keyed by eta
 --     (read by dramats consumers only).

@@ -40,7 +40,7 @@ export class RedisLayout {
       const payload = body === undefined ? encodePayload(this.encoder, message, rid) : storedPayload(this.encoder, message, body, rid);
       return [rid, payload, p, Number.isFinite(d) ? d : 0, "0", ""];
     }
-    // Exactly what Dramatiq's RedisBroker.enqueue writes for a delay (redis.py:166-175): the
+    // Exactly what Dramatiq's RedisBroker.enqueue writes for a delay (redis.py:166-180): the
     // message renamed to `q.DQ`, `redis_message_id`, then `eta` (epoch ms) as its last option.
     const data = message.asData();
     const { eta: _old, ...options } = data.options;

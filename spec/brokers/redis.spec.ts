@@ -85,6 +85,15 @@ describe("RedisBroker", function () {
       expect(resolveRedisOptions({ url: "redis://h" })).to.include({ heartbeatTimeout: 60_000, heartbeatInterval: 5_000 });
     });
 
+    it("writes Dramatiq's layout by default; delays and priorities options, or the URL's ?delays= and ?priorities=, choose the fast path", () => {
+      expect(resolveRedisOptions({ url: "redis://h" })).to.include({ delays: "dramatiq", priorities: "dramatiq" });
+      expect(resolveRedisOptions({ url: "redis://h?delays=zset&priorities=levels" })).to.include({ delays: "zset", priorities: "levels" });
+      expect(resolveRedisOptions({ url: "redis://h?delays=zset", delays: "dramatiq" })).to.include({ delays: "dramatiq", priorities: "dramatiq" });
+      expect(resolveRedisOptions({ priorities: "levels" })).to.include({ delays: "dramatiq", priorities: "levels" });
+      expect(() => resolveRedisOptions({ url: "redis://h?priorities=high" })).to.throw(TypeError, /options.priorities \(or the URL's \?priorities=\) must be "dramatiq" or "levels", got "high"/);
+      expect(() => resolveRedisOptions({ delays: "later" as never })).to.throw(TypeError, /options.delays/);
+    });
+
     it("refuses a heartbeat timeout that is not a whole number of ms, is under 1000 ms from a URL, or is under twice the interval", () => {
       for (const bad of ["0", "-5", "abc", "", "1.5", "60", "NaN", "1e4"]) {
         expect(() => resolveRedisOptions({ url: `redis://h?heartbeat_timeout=${bad}` }), bad).to.throw(RangeError, /heartbeat_timeout must be a whole number of milliseconds, at least 1000/);
