@@ -44,8 +44,8 @@ export interface ConsumerHost {
   readonly holdDelayed: boolean;
   /** What retry.lua stores for the next attempt `message` under `rid`. */
   retryEntry(message: Message, rid: string, delay: number): StoreEntry;
-  /** rid, ready payload and priority of a held delay-queue message, for delay-queue.lua. */
-  promoteEntry(rid: string, body: string): [string, string, number];
+  /** The broker priority a held delay-queue message gets when ready; undefined: 0 for all (and no bodies fetched). */
+  readonly delayedPriority: ((body: string) => number) | undefined;
   /** Keeps the actor's error of a dead-lettered message for `join({ failFast })` in this process. */
   rememberDeadLetter(queueName: string, rid: string, error: unknown): void;
   /** Stops heartbeating the consumer. */
@@ -74,8 +74,8 @@ export class RedisConsumer extends Consumer {
   readonly #held = new Set<string>();
   readonly #acks: Batcher<string>;
   readonly #wake: WakeUp;
-  /** Delay-queue messages held until their eta (`holdDelayed`): rid -> body, due (local ms). */
-  readonly #delayed = new Map<string, { body: string; due: number }>();
+  /** Delay-queue messages held until their eta (`holdDelayed`): rid -> due (local ms), priority once ready. */
+  readonly #delayed = new Map<string, { due: number; priority: number }>();
   #delayTimer: NodeJS.Timeout | undefined;
   #needsReconcile = false;
   /** Set by interrupt(): the pending fetch returns instead of waiting again. */
@@ -156,7 +156,7 @@ export class RedisConsumer extends Consumer {
     const { scripts, keys } = this.#host;
     const finished = this.#acks.takePending();
     const hold = this.#host.holdDelayed ? Math.max(0, DELAY_HOLD_LIMIT - this.#delayed.size) : -1;
-    const limits = { maxSize: this.#host.maxBodySize, deadTtl: this.#host.deadMessageTtl, hold };
+    const limits = { maxSize: this.#host.maxBodySize, deadTtl: this.#host.deadMessageTtl, hold, holdBodies: this.#host.delayedPriority !== undefined };
     const reply = scripts.fetch(this.#base, this.#acksKey, keys.heartbeats, keys.consumers, count, this.id, this.queueName, MOVE_LIMIT, limits, finished?.items).then((r) => {
       if (r.held.length > 0) this.#hold(r.held);
       return r;
@@ -179,7 +179,8 @@ export class RedisConsumer extends Consumer {
   /** Keeps delay-queue messages until their eta, as a Dramatiq worker does; a timer promotes them. */
   #hold(held: HeldDelayed[]): void {
     const now = Date.now();
-    for (const { rid, body, dueIn } of held) this.#delayed.set(rid, { body, due: now + dueIn });
+    const priorityOf = this.#host.delayedPriority;
+    for (const { rid, body, dueIn } of held) this.#delayed.set(rid, { due: now + dueIn, priority: priorityOf === undefined ? 0 : priorityOf(body) });
     this.#scheduleDelayed();
   }
 
@@ -197,13 +198,13 @@ export class RedisConsumer extends Consumer {
   async #promoteDue(): Promise<void> {
     this.#delayTimer = undefined;
     const now = Date.now();
-    const due: [string, { body: string; due: number }][] = [];
+    const due: [string, { due: number; priority: number }][] = [];
     for (const entry of this.#delayed) if (entry[1].due <= now) due.push(entry);
     try {
       for (let i = 0; i < due.length; i += PROMOTE_CHUNK) {
         const part = due.slice(i, i + PROMOTE_CHUNK);
-        const entries = part.flatMap(([rid, { body }]) => this.#host.promoteEntry(rid, body));
-        await this.#host.scripts.promote(this.#base, this.#acksKey, entries);
+        const entries = part.flatMap(([rid, { priority }]) => [rid, priority]);
+        await this.#host.scripts.promote(this.#base, this.#acksKey, this.queueName, entries);
         for (const [rid] of part) this.#delayed.delete(rid);
       }
     } catch (error) {

@@ -4,9 +4,10 @@
 -- KEYS[3]  `ns:__heartbeats__`
 -- KEYS[4]  `ns:__dramats_consumers__`
 -- ARGV     max, consumer id, queue name, move limit (delayed ids moved per call), max body
---          size in bytes (0: none), dead-message TTL (ms), hold (see below), then the rids
---          this consumer finished since its last call (acked first, as ack.lua does)
--- Returns  { wait, held, rid, body, due in (ms) x held, rid1, payload1, rid2, payload2, ... }
+--          size in bytes (0: none), dead-message TTL (ms), hold (see below), '1' to return held
+--          messages' bodies (else ''), then the rids this consumer finished since its last call
+--          (acked first, as ack.lua does)
+-- Returns  { wait, held, rid, body or '', due in (ms) x held, rid1, payload1, rid2, payload2, ... }
 --          where `wait` is the ms until the next delayed message of `ns:q:delayed` is due (-1:
 --          none; 0: more are due now; only computed when nothing was taken, as only an empty
 --          fetch waits), and `held` counts the delay-queue messages taken to hold.
@@ -32,7 +33,8 @@ local max_size, dead_ttl, hold = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(
 local now = now_ms()
 redis.call('ZADD', KEYS[3], now, cid)
 redis.call('HSET', KEYS[4], cid, qname)
-if #ARGV > 7 then ack_held(base, acks, ARGV, 8) end
+local held_bodies = ARGV[8] == '1'
+if #ARGV > 8 then ack_held(base, acks, ARGV, 9) end
 
 local function eta_of(body)
   local ok, msg = pcall(cjson.decode, body)
@@ -55,7 +57,7 @@ if hold >= 0 then
       local body = bodies[j]
       if body then
         held_out[#held_out + 1] = rid
-        held_out[#held_out + 1] = body
+        held_out[#held_out + 1] = held_bodies and body or ''
         held_out[#held_out + 1] = math.max(0, eta_of(body) - now)
       else
         redis.call('SREM', acks .. '.DQ', rid)

@@ -104,7 +104,7 @@ export class RedisBroker extends Broker {
       brokerError: (error, what) => toBrokerError(error, broker.#everConnected, what),
       holdDelayed: this.#options.delays === "dramatiq",
       retryEntry: (message, rid, delay) => this.layout.entry(message, undefined, rid, this.priorityOf(message), delay),
-      promoteEntry: (rid, body) => this.#promoteEntry(rid, body),
+      delayedPriority: this.#options.priorities === "levels" ? (body) => this.#delayedPriority(body) : undefined,
       rememberDeadLetter: (queueName, rid, error) => this.rememberDeadLetter(queueName, rid, error),
       detach: (consumer) => this.#consumers.delete(consumer),
     };
@@ -130,13 +130,12 @@ export class RedisBroker extends Broker {
     return encodePayload(this.encoder, message, rid);
   }
 
-  /** A held delay-queue message as it becomes ready: rid, payload without `eta` on `q`, priority. */
-  #promoteEntry(rid: string, body: string): [string, string, number] {
+  /** The level a held delay-queue message goes to when due (`priorities: "levels"`). */
+  #delayedPriority(body: string): number {
     try {
-      const message = this.decode(body);
-      return [rid, this.#payload(message, rid), this.layout.priority(this.priorityOf(message))];
+      return this.layout.priority(this.priorityOf(this.decode(body)));
     } catch {
-      return [rid, body, 0]; // undecodable: as it is (the fetch or the worker dead-letters it)
+      return 0; // undecodable: the fetch or the worker dead-letters it
     }
   }
 

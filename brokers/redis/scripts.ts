@@ -58,7 +58,7 @@ function loadSources(): Map<ScriptName, string> {
 export interface HeldDelayed {
   rid: string;
   body: string;
-  /** ms until its eta, by the server's clock (0: due). */
+  /** ms until its eta, by the server's clock (0: due). Its body is "" unless asked for. */
   dueIn: number;
 }
 
@@ -135,10 +135,10 @@ export class Scripts {
     consumerId: string,
     queue: string,
     moveLimit: number,
-    limits: { maxSize: number; deadTtl: number; hold: number },
+    limits: { maxSize: number; deadTtl: number; hold: number; holdBodies: boolean },
     finished: readonly string[] = [],
   ): Promise<FetchReply> {
-    const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit, limits.maxSize, limits.deadTtl, limits.hold, ...finished)) as (string | number)[];
+    const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit, limits.maxSize, limits.deadTtl, limits.hold, limits.holdBodies ? "1" : "", ...finished)) as (string | number)[];
     const held: HeldDelayed[] = [];
     const heldEnd = 2 + 3 * Number(reply[1]);
     for (let i = 2; i < heldEnd; i += 3) held.push({ rid: reply[i] as string, body: reply[i + 1] as string, dueIn: Number(reply[i + 2]) });
@@ -147,9 +147,9 @@ export class Scripts {
     return { wait: Number(reply[0]), held, messages };
   }
 
-  /** Moves held delay-queue messages to ready (`entries`: flat rid, ready payload, priority); see delay-queue.lua. */
-  async promote(base: string, acks: string, entries: Arg[]): Promise<number> {
-    return (await this.#call("delay-queue", base, acks, "promote", ...entries)) as number;
+  /** Moves held delay-queue messages of `queue` to ready (`entries`: flat rid, priority); see delay-queue.lua. */
+  async promote(base: string, acks: string, queue: string, entries: Arg[]): Promise<number> {
+    return (await this.#call("delay-queue", base, acks, "promote", queue, ...entries)) as number;
   }
 
   /** Gives held delay-queue ids back to `ns:q.DQ`: `rids`, or with `except`, every held one but those. */

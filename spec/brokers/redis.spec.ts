@@ -3,6 +3,7 @@ import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import type { Redis } from "ioredis";
 import { MessageDeadLettered, parseRedisUrl, RedisBroker, type RedisConsumer, type RedisDelivery } from "../../brokers/redis/index.ts";
+import { DELAY_HOLD_LIMIT } from "../../brokers/redis/consumer.ts";
 import { resolveRedisOptions } from "../../brokers/redis/options.ts";
 import { Scripts } from "../../brokers/redis/scripts.ts";
 import { ConnectionError, ConnectionFailed } from "../../lib/errors.ts";
@@ -158,6 +159,59 @@ describe("RedisBroker", function () {
       const got = await consumer.fetch(10, 100);
       expect(got.map((d) => broker.decode(d.body).args[0])).to.deep.equal(["m3", "p0-a", "p0-b", "py", "p5", "p1"].sort(byLevel));
       await consumer.close();
+    });
+  });
+
+  describe("layouts", () => {
+    it("reads both layouts whichever it writes, so a fleet can switch without losing messages; operators count .DQ as delayed", async () => {
+      const shared = newBroker();
+      const fast = newBroker({ delays: "zset", priorities: "levels" });
+      await fast.enqueue(message(["fast-delayed"]), { delay: 200 });
+      await fast.enqueue(message(["fast-p5"], { priority: 5 }));
+      await shared.enqueue(message(["shared-delayed"]), { delay: 200 });
+      expect(await fast.depths(queue)).to.deep.equal({ ready: 1, delayed: 2, inFlight: 0, dead: 0 });
+      // The default consumer: levels and the sorted set, and Dramatiq's .DQ (held).
+      const reader = shared.consume(queue, { prefetch: 8 });
+      const got: string[] = [];
+      while (got.length < 3) {
+        for (const d of await reader.fetch(8, 2_000)) {
+          got.push(shared.decode(d.body).args[0] as string);
+          await reader.ack(d);
+        }
+      }
+      expect(got.sort()).to.deep.equal(["fast-delayed", "fast-p5", "shared-delayed"]);
+      await reader.close();
+      // The fast consumer: .DQ entries move into its sorted set; a due one of priority 0 lands on Dramatiq's list.
+      await shared.enqueue(message(["shared-again"]), { delay: 150 });
+      const fastReader = fast.consume(queue, { prefetch: 8 });
+      expect(await fastReader.fetch(8, 50)).to.deep.equal([]);
+      expect(await admin.exists(`${namespace}:${queue}.DQ`)).to.equal(0);
+      expect(await admin.zcard(`${namespace}:${queue}:delayed`)).to.equal(1);
+      const [again] = await fastReader.fetch(8, 2_000);
+      expect(fast.decode(again!.body).args).to.deep.equal(["shared-again"]);
+      await fastReader.close();
+    });
+
+    it("holds at most DELAY_HOLD_LIMIT delayed messages per consumer; the rest wait in ns:q.DQ", async () => {
+      const broker = newBroker();
+      const base = `${namespace}:${queue}`;
+      const far = Date.now() + 600_000;
+      const total = DELAY_HOLD_LIMIT + 5;
+      for (let i = 0; i < total; i += 1_000) {
+        const multi = admin.multi();
+        for (let j = i; j < Math.min(total, i + 1_000); j++) {
+          multi.hset(`${base}.DQ.msgs`, `r${j}`, JSON.stringify({ ...message([j]).asData(), queue_name: `${queue}.DQ`, options: { redis_message_id: `r${j}`, eta: far } }));
+          multi.rpush(`${base}.DQ`, `r${j}`);
+        }
+        await multi.exec();
+      }
+      const consumer = broker.consume(queue, { prefetch: 1 });
+      for (let i = 0; i < 12; i++) await consumer.fetch(1, 1);
+      expect(await admin.scard(`${namespace}:__acks__.${consumer.id}.${queue}.DQ`)).to.equal(DELAY_HOLD_LIMIT);
+      expect(await admin.llen(`${base}.DQ`)).to.equal(5);
+      expect((await broker.depths(queue)).delayed).to.equal(total);
+      await consumer.close();
+      expect(await admin.llen(`${base}.DQ`)).to.equal(total);
     });
   });
 
@@ -358,7 +412,7 @@ describe("RedisBroker", function () {
       expect(await admin.llen(base)).to.equal(1);
       const heartbeats = `${namespace}:__heartbeats__`;
       const registry = `${namespace}:__dramats_consumers__`;
-      await scripts.fetch(base, acks, heartbeats, registry, 1, "c1", queue, 100, { maxSize: 0, deadTtl: 60_000, hold: -1 });
+      await scripts.fetch(base, acks, heartbeats, registry, 1, "c1", queue, 100, { maxSize: 0, deadTtl: 60_000, hold: -1, holdBodies: false });
       expect(await scripts.retry(base, acks, "r1", ["r2", body, 0, 1_000, "0", ""])).to.equal(1);
       expect(await scripts.retry(base, acks, "r1", ["r2", body, 0, 1_000, "0", ""])).to.equal(0);
       expect(await admin.zcard(`${base}:delayed`)).to.equal(1);

@@ -191,18 +191,31 @@ describe("Redis interop with Python Dramatiq", function () {
       await survivor.close();
       expect(await admin.lrange(key(".DQ"), 0, -1)).to.deep.equal([rid]);
       expect(await admin.exists(`${namespace}:__acks__.${survivor.id}.${queue}.DQ`)).to.equal(0);
+
+      // A process the supervisor saw die: recoverConsumer gives them back at once, still delayed.
+      const killed = broker.consume(queue, { prefetch: 1 });
+      expect(await killed.fetch(1, 100)).to.deep.equal([]);
+      abandonConsumer(killed);
+      expect(await broker.recoverConsumer(killed.id)).to.equal(0); // nothing became ready
+      expect(await admin.lrange(key(".DQ"), 0, -1)).to.deep.equal([rid]);
+      expect(await broker.depths(queue)).to.deep.equal({ ready: 0, delayed: 1, inFlight: 0, dead: 0 });
     });
 
     it("moves a held message to ns:q at its eta under the same id, without eta, as a message of q (worker.py:346-362)", async () => {
-      const sent = await broker.enqueue(new Message({ queueName: queue, actorName: "interop_add", args: [7] }), { delay: 300 });
+      // A nested message (a pipeline's next step) and an argument with an "eta" of their own stay untouched.
+      const next = new Message({ queueName: queue, actorName: "interop_next", args: [], options: { eta: 1 } }).asData();
+      const sent = await broker.enqueue(new Message({ queueName: queue, actorName: "interop_add", args: [{ eta: 7 }], options: { pipe_target: next } }), { delay: 300 });
       const consumer = broker.consume(queue, { prefetch: 1 });
       const [rid] = await admin.lrange(key(".DQ"), 0, -1);
       const [delivery] = await consumer.fetch(1, 5_000);
       expect(delivery!.rid).to.equal(rid);
-      const data = JSON.parse(delivery!.body) as { queue_name: string; message_id: string; options: Record<string, unknown> };
+      const data = JSON.parse(delivery!.body) as { queue_name: string; args: unknown[]; message_id: string; options: Record<string, unknown> };
       expect(data.queue_name).to.equal(queue);
       expect(data.message_id).to.equal(sent.messageId);
-      expect(data.options).to.deep.equal({ redis_message_id: rid });
+      expect(data.args).to.deep.equal([{ eta: 7 }]);
+      expect(data.options).to.deep.equal({ pipe_target: next, redis_message_id: rid });
+      // Byte for byte what Dramatiq's worker enqueues at the eta (worker.py:356-358), but for keeping the id.
+      expect(delivery!.body).to.equal(broker.encoder.encode({ ...sent.asData(), options: { ...sent.options, redis_message_id: rid } }));
       expect(await admin.exists(key(".DQ"), key(".DQ.msgs"), `${namespace}:__acks__.${consumer.id}.${queue}.DQ`)).to.equal(0);
       await consumer.ack(delivery!);
       await consumer.close();
