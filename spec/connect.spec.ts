@@ -58,11 +58,11 @@ describe("connect and brokerFromUrl", () => {
     const redisAt = new URL(await redisUrl());
     redisAt.searchParams.set("namespace", "connect-spec");
     const shared = open(await brokerFromUrl(redisAt.href)) as RedisBroker;
-    expect(shared.layout).to.include({ delays: "dramatiq", priorities: "dramatiq" });
+    expect(shared).to.include({ delays: "dramatiq", priorities: "dramatiq" });
     redisAt.searchParams.set("delays", "zset");
     redisAt.searchParams.set("priorities", "levels");
     const fast = open(await brokerFromUrl(redisAt.href)) as RedisBroker;
-    expect(fast.layout).to.include({ delays: "zset", priorities: "levels" });
+    expect(fast).to.include({ delays: "zset", priorities: "levels" });
     redisAt.searchParams.set("delays", "sorted");
     const error = await brokerFromUrl(redisAt.href).then(() => undefined, (e: unknown) => e);
     expect(error).to.be.instanceOf(InvalidOptions);

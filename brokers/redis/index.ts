@@ -9,7 +9,7 @@ import { Batcher } from "./batcher.ts";
 import { RedisConsumer, type ConsumerHost } from "./consumer.ts";
 import { toBrokerError } from "./errors.ts";
 import { RedisKeys } from "./keys.ts";
-import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type ResolvedRedisOptions } from "./options.ts";
+import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type RedisDelays, type RedisPriorities, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
 import { encodePayload } from "./payload.ts";
 import { RedisLayout, type StoreEntry } from "./layout.ts";
@@ -54,8 +54,11 @@ export class RedisBroker extends Broker {
   readonly #scripts: Scripts;
   readonly #consumers = new Set<RedisConsumer>();
   readonly #enqueues = new Map<string, Batcher<StoreEntry>>();
-  /** Where messages are written: Dramatiq's layout, or the fast path (options `delays`, `priorities`). */
-  readonly layout: RedisLayout;
+  /** Where delayed messages go: Dramatiq's delay queue `ns:q.DQ` (default), or the sorted set (option `delays`). */
+  readonly delays: RedisDelays;
+  /** What priority does at the broker: nothing, as in Dramatiq (default), or levels (option `priorities`). */
+  readonly priorities: RedisPriorities;
+  readonly #layout: RedisLayout;
   readonly #host: ConsumerHost;
   #everConnected = false;
   #closed = false;
@@ -66,7 +69,9 @@ export class RedisBroker extends Broker {
     super(withDefaultChain(options));
     this.#options = resolveRedisOptions(options);
     this.keys = new RedisKeys(this.#options.namespace);
-    this.layout = new RedisLayout(this.#options.delays, this.#options.priorities, this.encoder);
+    this.delays = this.#options.delays;
+    this.priorities = this.#options.priorities;
+    this.#layout = new RedisLayout(this.delays, this.priorities, this.encoder);
     this.#redis = new Redis(this.#connectionOptions("cmd", {
       enableAutoPipelining: true,
       autoPipeliningIgnoredCommands: [...UNPIPELINED_COMMANDS],
@@ -103,7 +108,7 @@ export class RedisBroker extends Broker {
         ),
       brokerError: (error, what) => toBrokerError(error, broker.#everConnected, what),
       holdDelayed: this.#options.delays === "dramatiq",
-      retryEntry: (message, rid, delay) => this.layout.entry(message, undefined, rid, this.priorityOf(message), delay),
+      retryEntry: (message, rid, delay) => this.#layout.entry(message, undefined, rid, this.priorityOf(message), delay),
       delayedPriority: this.#options.priorities === "levels" ? (body) => this.#delayedPriority(body) : undefined,
       rememberDeadLetter: (queueName, rid, error) => this.rememberDeadLetter(queueName, rid, error),
       detach: (consumer) => this.#consumers.delete(consumer),
@@ -133,7 +138,7 @@ export class RedisBroker extends Broker {
   /** The level a held delay-queue message goes to when due (`priorities: "levels"`). */
   #delayedPriority(body: string): number {
     try {
-      return this.layout.priority(this.priorityOf(this.decode(body)));
+      return this.#layout.priority(this.priorityOf(this.decode(body)));
     } catch {
       return 0; // undecodable: the fetch or the worker dead-letters it
     }
@@ -154,7 +159,7 @@ export class RedisBroker extends Broker {
     if (this.#closed) throw new DramatsError("RedisBroker is closed");
     // Dramatiq's workers ack by `options.redis_message_id`: the stored payload carries the id
     // it is stored under (spliced into `body` when the bytes are known to match; payload.ts).
-    await this.#enqueueBatcher(message.queueName).add(this.layout.entry(message, body, randomUUID(), options.priority, options.delay));
+    await this.#enqueueBatcher(message.queueName).add(this.#layout.entry(message, body, randomUUID(), options.priority, options.delay));
   }
 
   /** One `enqueue-once.lua` call: the claim in the store and the messages where enqueue.lua puts them. */
@@ -162,7 +167,7 @@ export class RedisBroker extends Broker {
     if (this.#closed) throw new DramatsError("RedisBroker is closed");
     const entries: (string | number)[] = [];
     for (const { message, body, options } of writes) {
-      entries.push(this.keys.queue(message.queueName), ...this.layout.entry(message, body, randomUUID(), options.priority, options.delay));
+      entries.push(this.keys.queue(message.queueName), ...this.#layout.entry(message, body, randomUUID(), options.priority, options.delay));
     }
     const ttl = Math.max(1, Math.round(claim.ttl));
     return this.#call("enqueueOnce", () => this.#scripts.enqueueOnce(this.store.redisKey(claim.key), claim.value, ttl, entries));
@@ -340,7 +345,7 @@ export class RedisBroker extends Broker {
       for (const letter of letters.slice(i, i + REQUEUE_CHUNK)) {
         const message = this.reviveDeadLetter(letter.body);
         if (message === undefined) entries.push(letter.rid, letter.body, 0);
-        else entries.push(letter.rid, this.#payload(message, letter.rid), this.layout.priority(this.priorityOf(message)));
+        else entries.push(letter.rid, this.#payload(message, letter.rid), this.#layout.priority(this.priorityOf(message)));
       }
       moved += await this.#call("requeueDeadLetters", () => this.#scripts.requeueDead(base, entries));
     }

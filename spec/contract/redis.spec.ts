@@ -22,7 +22,7 @@ const factoryFor = (params: Record<string, string>): ContractFactory => async ({
   const peers: RedisBroker[] = [];
   return {
     broker,
-    fifoPriorities: broker.layout.priorities === "dramatiq",
+    fifoPriorities: broker.priorities === "dramatiq",
     peer: () => {
       const peer = new RedisBroker({ url, namespace, middleware, ...HEARTBEAT });
       peers.push(peer);
