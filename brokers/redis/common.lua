@@ -85,7 +85,7 @@ end
 
 -- Gives the ids of a delay-queue acks set (`ns:__acks__.<cid>.<q>.DQ`) back to `ns:q.DQ`,
 -- as Dramatiq's maintenance does for a dead worker (dispatch.lua:110-127), and deletes the
--- set. Returns how many went back.
+-- set, waking a consumer to take them. Returns how many went back.
 local function requeue_dq(base, dq_acks)
   local n = 0
   for _, rid in ipairs(redis.call('SMEMBERS', dq_acks)) do
@@ -95,6 +95,7 @@ local function requeue_dq(base, dq_acks)
     end
   end
   redis.call('DEL', dq_acks)
+  if n > 0 then wake(base) end -- a live consumer takes them to hold at once
   return n
 end
 

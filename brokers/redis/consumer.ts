@@ -77,6 +77,8 @@ export class RedisConsumer extends Consumer {
   /** Delay-queue messages held until their eta (`holdDelayed`): rid -> due (local ms), priority once ready. */
   readonly #delayed = new Map<string, { due: number; priority: number }>();
   #delayTimer: NodeJS.Timeout | undefined;
+  /** A promotion is under way: the next waits for it (it reschedules when done). */
+  #promoting = false;
   #needsReconcile = false;
   /** Set by interrupt(): the pending fetch returns instead of waiting again. */
   #interrupted = false;
@@ -187,7 +189,7 @@ export class RedisConsumer extends Consumer {
   #scheduleDelayed(retryIn?: number): void {
     clearTimeout(this.#delayTimer);
     this.#delayTimer = undefined;
-    if (this.#closed || this.#delayed.size === 0) return;
+    if (this.#closed || this.#promoting || this.#delayed.size === 0) return;
     let first = Infinity;
     for (const { due } of this.#delayed.values()) if (due < first) first = due;
     const wait = Math.max(retryIn ?? 0, first - Date.now(), 0);
@@ -200,6 +202,8 @@ export class RedisConsumer extends Consumer {
     const now = Date.now();
     const due: [string, { due: number; priority: number }][] = [];
     for (const entry of this.#delayed) if (entry[1].due <= now) due.push(entry);
+    this.#promoting = true;
+    let retryIn: number | undefined;
     try {
       for (let i = 0; i < due.length; i += PROMOTE_CHUNK) {
         const part = due.slice(i, i + PROMOTE_CHUNK);
@@ -208,11 +212,12 @@ export class RedisConsumer extends Consumer {
         for (const [rid] of part) this.#delayed.delete(rid);
       }
     } catch (error) {
-      if (this.#closed) return;
-      this.#host.logger.warn({ err: error, queue: this.queueName }, "Could not move delayed messages to their queue; retrying in 1 s");
-      return this.#scheduleDelayed(1_000);
+      if (!this.#closed) this.#host.logger.warn({ err: error, queue: this.queueName }, "Could not move delayed messages to their queue; retrying in 1 s");
+      retryIn = 1_000;
+    } finally {
+      this.#promoting = false;
     }
-    this.#scheduleDelayed();
+    this.#scheduleDelayed(retryIn);
   }
 
   async #reconcile(): Promise<void> {
