@@ -54,6 +54,21 @@ describe("connect and brokerFromUrl", () => {
     expect(brokerOrigin(memory)).to.deep.equal({ url: "memory://", source: "argument" });
   });
 
+  it("builds a Redis broker in Dramatiq's layout unless the URL asks for the fast path (?delays=zset&priorities=levels)", async () => {
+    const redisAt = new URL(await redisUrl());
+    redisAt.searchParams.set("namespace", "connect-spec");
+    const shared = open(await brokerFromUrl(redisAt.href)) as RedisBroker;
+    expect(shared).to.include({ delays: "dramatiq", priorities: "dramatiq" });
+    redisAt.searchParams.set("delays", "zset");
+    redisAt.searchParams.set("priorities", "levels");
+    const fast = open(await brokerFromUrl(redisAt.href)) as RedisBroker;
+    expect(fast).to.include({ delays: "zset", priorities: "levels" });
+    redisAt.searchParams.set("delays", "sorted");
+    const error = await brokerFromUrl(redisAt.href).then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(InvalidOptions);
+    expect((error as Error).message).to.match(/\?delays=\) must be "dramatiq" or "zset", got "sorted"/);
+  });
+
   it("passes options such as the middleware chain to the broker", async () => {
     const results = new Results({ backend: new StubResultBackend() });
     const broker = open(await brokerFromUrl("memory://", { middleware: [...defaultMiddleware(), results] }));

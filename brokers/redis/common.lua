@@ -4,14 +4,16 @@
 --   Shared with Python Dramatiq (its RedisBroker reads and writes these):
 --     ns:q                     LIST  ids ready at priority 0, FIFO (Dramatiq's queue)
 --     ns:q.msgs                HASH  id -> payload, from enqueue until ack/nack (ready, delayed, in flight)
---     ns:q.DQ, ns:q.DQ.msgs    LIST + HASH  delayed messages written by Python producers (`options.eta`)
+--     ns:q.DQ, ns:q.DQ.msgs    LIST + HASH  delayed messages (`options.eta`, `queue_name` "q.DQ"), written
+--                              by Python and by dramats with `delays: "dramatiq"` (the default)
+--     ns:__acks__.<cid>.<q>.DQ SET   ids of ns:q.DQ a consumer holds until their eta (Python's or ours)
 --     ns:q.XQ                  ZSET  dead id -> epoch ms of death
 --     ns:q.XQ.msgs             HASH  dead id -> payload
 --     ns:__acks__.<cid>.<q>    SET   ids consumer <cid> fetched and has not settled
 --     ns:__heartbeats__        ZSET  consumer id -> epoch ms of its last heartbeat
 --   dramats only (':' cannot occur in a queue name, so these never collide with Dramatiq's):
---     ns:q:delayed             ZSET  id -> eta (epoch ms); payload stays in ns:q.msgs
---     ns:q:prio                HASH  id -> priority, only for priority != 0
+--     ns:q:delayed             ZSET  id -> eta (epoch ms); payload stays in ns:q.msgs (`delays: "zset"`)
+--     ns:q:prio                HASH  id -> priority, only for priority != 0 (`priorities: "levels"`)
 --     ns:q:levels              ZSET  priority -> priority, the non-zero levels that may hold ids
 --     ns:q:level:<p>           LIST  ids ready at priority p != 0, FIFO
 --     ns:q:wake                ZSET  one member: the wake-up marker idle consumers BZPOPMIN on
@@ -54,7 +56,19 @@ local function make_ready(base, rid, p, head)
 end
 
 -- Stores one message; returns 0 when rid is already stored (a re-sent call).
-local function store(base, now, rid, body, p, delay)
+-- `dq` says where a delayed one goes: '0' our sorted set `ns:q:delayed` (the fast path);
+-- '1' Dramatiq's delay queue as Python's RedisBroker.enqueue writes it (redis.py:166-184,
+-- dispatch.lua:145-150: HSET ns:q.DQ.msgs, RPUSH ns:q.DQ), `body` complete with its eta;
+-- '2' the same, with the eta (server clock + delay) spliced between `body` and `tail`.
+local function store(base, now, rid, body, p, delay, dq, tail)
+  if delay > 0 and dq ~= '0' then
+    local dqk = base .. '.DQ'
+    if dq == '2' then body = body .. tostring(now + delay) .. tail end
+    if redis.call('HSETNX', dqk .. '.msgs', rid, body) == 0 then return 0 end
+    redis.call('RPUSH', dqk, rid)
+    wake(base) -- a waiting dramats consumer takes it and holds it until its eta
+    return 1
+  end
   if redis.call('HSETNX', base .. '.msgs', rid, body) == 0 then return 0 end
   if p ~= 0 then redis.call('HSET', base .. ':prio', rid, p) end
   if delay > 0 then
@@ -68,6 +82,22 @@ local function store(base, now, rid, body, p, delay)
     wake(base)
   end
   return 1
+end
+
+-- Gives the ids of a delay-queue acks set (`ns:__acks__.<cid>.<q>.DQ`) back to `ns:q.DQ`,
+-- as Dramatiq's maintenance does for a dead worker (dispatch.lua:110-127), and deletes the
+-- set, waking a consumer to take them. Returns how many went back.
+local function requeue_dq(base, dq_acks)
+  local n = 0
+  for _, rid in ipairs(redis.call('SMEMBERS', dq_acks)) do
+    if redis.call('HEXISTS', base .. '.DQ.msgs', rid) == 1 then
+      redis.call('RPUSH', base .. '.DQ', rid)
+      n = n + 1
+    end
+  end
+  redis.call('DEL', dq_acks)
+  if n > 0 then wake(base) end -- a live consumer takes them to hold at once
+  return n
 end
 
 -- Removes rid's payload once it left every structure.

@@ -6,7 +6,8 @@ import type { Message } from "../../lib/message.ts";
 import { sleep } from "../../lib/sleep.ts";
 import { Batcher } from "./batcher.ts";
 import type { RedisKeys } from "./keys.ts";
-import type { FetchReply, Scripts } from "./scripts.ts";
+import type { StoreEntry } from "./layout.ts";
+import type { FetchReply, HeldDelayed, Scripts } from "./scripts.ts";
 import type { WakeUp } from "./wake-up.ts";
 
 /** A message handed out by a RedisConsumer; `rid` is its id in `ns:q` / `ns:q.msgs`. */
@@ -19,6 +20,13 @@ export interface RedisDelivery extends Delivery {
 
 /** Delayed messages moved to ready per fetch at most (the rest on the next call). */
 const MOVE_LIMIT = 1000;
+/**
+ * Messages of Dramatiq's delay queue one consumer holds until their eta at most (Dramatiq's
+ * workers hold up to 1000 per thread, worker.py:96-98). Beyond it they wait in `ns:q.DQ`.
+ */
+export const DELAY_HOLD_LIMIT = 10_000;
+/** Held messages moved to ready per script call. */
+const PROMOTE_CHUNK = 500;
 
 /** What a consumer needs from its broker. */
 export interface ConsumerHost {
@@ -32,9 +40,12 @@ export interface ConsumerHost {
   createWakeUp(queueName: string, consumerId: string): WakeUp;
   /** Translates driver errors into typed broker errors. */
   brokerError(error: unknown, what: string): Error;
-  /** The payload of `message` as stored under `rid`. */
-  payloadFor(message: Message, rid: string): string;
-  priorityOf(message: Message): number;
+  /** True: take Dramatiq's delay-queue messages and hold them until their eta; false: move them into the sorted set. */
+  readonly holdDelayed: boolean;
+  /** What retry.lua stores for the next attempt `message` under `rid`. */
+  retryEntry(message: Message, rid: string, delay: number): StoreEntry;
+  /** The broker priority a held delay-queue message gets when ready; undefined: 0 for all (and no bodies fetched). */
+  readonly delayedPriority: ((body: string) => number) | undefined;
   /** Keeps the actor's error of a dead-lettered message for `join({ failFast })` in this process. */
   rememberDeadLetter(queueName: string, rid: string, error: unknown): void;
   /** Stops heartbeating the consumer. */
@@ -63,6 +74,11 @@ export class RedisConsumer extends Consumer {
   readonly #held = new Set<string>();
   readonly #acks: Batcher<string>;
   readonly #wake: WakeUp;
+  /** Delay-queue messages held until their eta (`holdDelayed`): rid -> due (local ms), priority once ready. */
+  readonly #delayed = new Map<string, { due: number; priority: number }>();
+  #delayTimer: NodeJS.Timeout | undefined;
+  /** A promotion is under way: the next waits for it (it reschedules when done). */
+  #promoting = false;
   #needsReconcile = false;
   /** Set by interrupt(): the pending fetch returns instead of waiting again. */
   #interrupted = false;
@@ -141,8 +157,12 @@ export class RedisConsumer extends Consumer {
   #fetchOnce(count: number): Promise<FetchReply> {
     const { scripts, keys } = this.#host;
     const finished = this.#acks.takePending();
-    const limits = { maxSize: this.#host.maxBodySize, deadTtl: this.#host.deadMessageTtl };
-    const reply = scripts.fetch(this.#base, this.#acksKey, keys.heartbeats, keys.consumers, count, this.id, this.queueName, MOVE_LIMIT, limits, finished?.items);
+    const hold = this.#host.holdDelayed ? Math.max(0, DELAY_HOLD_LIMIT - this.#delayed.size) : -1;
+    const limits = { maxSize: this.#host.maxBodySize, deadTtl: this.#host.deadMessageTtl, hold, holdBodies: this.#host.delayedPriority !== undefined };
+    const reply = scripts.fetch(this.#base, this.#acksKey, keys.heartbeats, keys.consumers, count, this.id, this.queueName, MOVE_LIMIT, limits, finished?.items).then((r) => {
+      if (r.held.length > 0) this.#hold(r.held);
+      return r;
+    });
     if (finished !== undefined) {
       finished.settle(
         reply.then(
@@ -158,7 +178,50 @@ export class RedisConsumer extends Consumer {
     return reply;
   }
 
+  /** Keeps delay-queue messages until their eta, as a Dramatiq worker does; a timer promotes them. */
+  #hold(held: HeldDelayed[]): void {
+    const now = Date.now();
+    const priorityOf = this.#host.delayedPriority;
+    for (const { rid, body, dueIn } of held) this.#delayed.set(rid, { due: now + dueIn, priority: priorityOf === undefined ? 0 : priorityOf(body) });
+    this.#scheduleDelayed();
+  }
+
+  #scheduleDelayed(retryIn?: number): void {
+    clearTimeout(this.#delayTimer);
+    this.#delayTimer = undefined;
+    if (this.#closed || this.#promoting || this.#delayed.size === 0) return;
+    let first = Infinity;
+    for (const { due } of this.#delayed.values()) if (due < first) first = due;
+    const wait = Math.max(retryIn ?? 0, first - Date.now(), 0);
+    this.#delayTimer = setTimeout(() => void this.#promoteDue(), Math.min(wait, 2 ** 31 - 1));
+  }
+
+  /** Moves every held message now due to `ns:q` (delay-queue.lua), then waits for the next. */
+  async #promoteDue(): Promise<void> {
+    this.#delayTimer = undefined;
+    const now = Date.now();
+    const due: [string, { due: number; priority: number }][] = [];
+    for (const entry of this.#delayed) if (entry[1].due <= now) due.push(entry);
+    this.#promoting = true;
+    let retryIn: number | undefined;
+    try {
+      for (let i = 0; i < due.length; i += PROMOTE_CHUNK) {
+        const part = due.slice(i, i + PROMOTE_CHUNK);
+        const entries = part.flatMap(([rid, { priority }]) => [rid, priority]);
+        await this.#host.scripts.promote(this.#base, this.#acksKey, this.queueName, entries);
+        for (const [rid] of part) this.#delayed.delete(rid);
+      }
+    } catch (error) {
+      if (!this.#closed) this.#host.logger.warn({ err: error, queue: this.queueName }, "Could not move delayed messages to their queue; retrying in 1 s");
+      retryIn = 1_000;
+    } finally {
+      this.#promoting = false;
+    }
+    this.#scheduleDelayed(retryIn);
+  }
+
   async #reconcile(): Promise<void> {
+    if (this.#host.holdDelayed) await this.#host.scripts.returnDelayed(this.#base, this.#acksKey, "except", [...this.#delayed.keys()]);
     const given = await this.#host.scripts.requeue(this.#base, this.#acksKey, "except", [...this.#held]);
     this.#needsReconcile = false;
     if (given > 0) this.#host.logger.warn({ queue: this.queueName, count: given }, "Gave back messages fetched by a call whose reply was lost");
@@ -193,11 +256,9 @@ export class RedisConsumer extends Consumer {
 
   async retry(delivery: Delivery, message: Message, delay: number): Promise<void> {
     const { rid } = delivery as RedisDelivery;
-    const next = randomUUID();
-    const payload = this.#host.payloadFor(message, next);
-    const priority = this.#host.priorityOf(message);
+    const entry = this.#host.retryEntry(message, randomUUID(), delay);
     try {
-      await this.#host.scripts.retry(this.#base, this.#acksKey, rid, next, payload, priority, Math.max(0, Math.round(delay)));
+      await this.#host.scripts.retry(this.#base, this.#acksKey, rid, entry);
     } catch (error) {
       throw this.#host.brokerError(error, "retry");
     }
@@ -220,10 +281,11 @@ export class RedisConsumer extends Consumer {
     this.#wake.interrupt();
   }
 
-  /** Gives back whatever is still held, unregisters, and drops the wake-up connection. */
+  /** Gives back whatever is still held (held delay-queue messages to `ns:q.DQ`), unregisters, and drops the wake-up connection. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#delayTimer);
     this.#wake.close();
     await this.#acks.drain();
     this.#host.detach(this);
@@ -235,6 +297,7 @@ export class RedisConsumer extends Consumer {
       this.#host.logger.error({ err: error, queue: this.queueName, held: this.#held.size }, "Could not give back held messages on close; they will be recovered after the heartbeat timeout");
     }
     this.#held.clear();
+    this.#delayed.clear();
   }
 
   /**
@@ -243,6 +306,7 @@ export class RedisConsumer extends Consumer {
    */
   #abandon(): void {
     this.#closed = true;
+    clearTimeout(this.#delayTimer);
     this.#wake.close();
     this.#host.detach(this);
   }

@@ -1,52 +1,88 @@
 -- fetch.lua: hands up to `max` ready messages to one consumer, lowest priority number first.
 -- KEYS[1]  base `ns:q`
--- KEYS[2]  this consumer's acks set `ns:__acks__.<cid>.<q>`
+-- KEYS[2]  this consumer's acks set `ns:__acks__.<cid>.<q>` (its delay-queue set: this + `.DQ`)
 -- KEYS[3]  `ns:__heartbeats__`
 -- KEYS[4]  `ns:__dramats_consumers__`
 -- ARGV     max, consumer id, queue name, move limit (delayed ids moved per call), max body
---          size in bytes (0: none), dead-message TTL (ms), then the rids this consumer
---          finished since its last call (acked first, as ack.lua does)
--- Returns  { wait, rid1, payload1, rid2, payload2, ... } where `wait` is the ms until the
---          next delayed message is due (-1: none; 0: more are due now; only computed when
---          nothing was taken, as only an empty fetch waits).
+--          size in bytes (0: none), dead-message TTL (ms), hold (see below), '1' to return held
+--          messages' bodies (else ''), then the rids this consumer finished since its last call
+--          (acked first, as ack.lua does)
+-- Returns  { wait, held, rid, body or '', due in (ms) x held, rid1, payload1, rid2, payload2, ... }
+--          where `wait` is the ms until the next delayed message of `ns:q:delayed` is due (-1:
+--          none; 0: more are due now; only computed when nothing was taken, as only an empty
+--          fetch waits), and `held` counts the delay-queue messages taken to hold.
 --
--- Before fetching it moves due delayed ids to their level (atomically: an id is never in
--- two places) and adopts ids Python producers left on `ns:q.DQ`. A fetch is also a
--- heartbeat and (re)registers the consumer, so a consumer wrongly reaped comes back.
+-- Dramatiq's delay queue `ns:q.DQ` (Python's delays, and ours by default), by `hold`:
+--   hold >= 0: take up to `hold` ids into the consumer's acks set `<acks>.DQ` and return them
+--     with the ms until their eta: the consumer holds them and moves each to `ns:q` at its eta
+--     (delay-queue.lua), as a Dramatiq worker's delay-queue consumer does (worker.py:346-362; its
+--     fetch is dispatch.lua:154-175). Held ids stay Dramatiq's: a consumer that dies or closes
+--     gives them back to `ns:q.DQ`, where Python workers find them.
+--   hold < 0 (`delays: "zset"`): move them into our sorted set `ns:q:delayed`, keyed by eta
+--     (read by dramats consumers only).
+-- Due ids of `ns:q:delayed` move to their level (atomically: an id is never in two places).
+-- A fetch is also a heartbeat and (re)registers the consumer, so a consumer wrongly reaped
+-- comes back.
 -- A body over the size limit (a raw or Python producer can write one) is dead-lettered here
 -- with the reason decode would give: the worker never receives it, so its event loop is never
 -- held by parsing megabytes it would refuse anyway.
 -- Carrying the acks saves a script call (and a round trip) per batch of messages.
 local base, acks = KEYS[1], KEYS[2]
 local max, cid, qname, move_limit = tonumber(ARGV[1]), ARGV[2], ARGV[3], tonumber(ARGV[4])
-local max_size, dead_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local max_size, dead_ttl, hold = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local now = now_ms()
 redis.call('ZADD', KEYS[3], now, cid)
 redis.call('HSET', KEYS[4], cid, qname)
-if #ARGV > 6 then ack_held(base, acks, ARGV, 7) end
+local held_bodies = ARGV[8] == '1'
+if #ARGV > 8 then ack_held(base, acks, ARGV, 9) end
 
--- Python Dramatiq's delayed messages: move each to our delay set, keyed by its eta.
+local function eta_of(body)
+  local ok, msg = pcall(cjson.decode, body)
+  if ok and type(msg) == 'table' and type(msg.options) == 'table' and type(msg.options.eta) == 'number' then
+    return msg.options.eta
+  end
+  return now -- unreadable or missing eta: due now (worker.py:369-378 does the same)
+end
+
 local dq = base .. '.DQ'
-local pending = redis.call('LLEN', dq)
-for _ = 1, math.min(pending, move_limit) do
-  local rid = redis.call('LPOP', dq)
-  if not rid then break end
-  local body = redis.call('HGET', dq .. '.msgs', rid)
-  if body then
-    local eta = now -- unreadable or missing eta: due now (as Dramatiq does)
-    local ok, msg = pcall(cjson.decode, body)
-    if ok and type(msg) == 'table' and type(msg.options) == 'table' and type(msg.options.eta) == 'number' then
-      eta = msg.options.eta
+local pending = 0
+local held_out = {}
+if hold >= 0 then
+  -- Held until their eta by this consumer.
+  local ids = hold > 0 and redis.call('LPOP', dq, math.min(hold, move_limit)) or false
+  if ids then
+    redis.call('SADD', acks .. '.DQ', unpack(ids))
+    local bodies = redis.call('HMGET', dq .. '.msgs', unpack(ids))
+    for j, rid in ipairs(ids) do
+      local body = bodies[j]
+      if body then
+        held_out[#held_out + 1] = rid
+        held_out[#held_out + 1] = held_bodies and body or ''
+        held_out[#held_out + 1] = math.max(0, eta_of(body) - now)
+      else
+        redis.call('SREM', acks .. '.DQ', rid)
+      end
     end
-    -- Python writes `"queue_name":"q.DQ"` first: make the stored copy a message of q.
-    local dq_prefix = '{"queue_name":"' .. qname .. '.DQ"'
-    if string.sub(body, 1, #dq_prefix) == dq_prefix then
-      body = '{"queue_name":"' .. qname .. '"' .. string.sub(body, #dq_prefix + 1)
+  end
+else
+  -- Into our delay set, keyed by eta.
+  pending = redis.call('LLEN', dq)
+  for _ = 1, math.min(pending, move_limit) do
+    local rid = redis.call('LPOP', dq)
+    if not rid then break end
+    local body = redis.call('HGET', dq .. '.msgs', rid)
+    if body then
+      local eta = eta_of(body)
+      -- Python writes `"queue_name":"q.DQ"` first: make the stored copy a message of q.
+      local dq_prefix = '{"queue_name":"' .. qname .. '.DQ"'
+      if string.sub(body, 1, #dq_prefix) == dq_prefix then
+        body = '{"queue_name":"' .. qname .. '"' .. string.sub(body, #dq_prefix + 1)
+      end
+      if redis.call('HSETNX', base .. '.msgs', rid, body) == 1 then
+        redis.call('ZADD', base .. ':delayed', eta, rid)
+      end
+      redis.call('HDEL', dq .. '.msgs', rid)
     end
-    if redis.call('HSETNX', base .. '.msgs', rid, body) == 1 then
-      redis.call('ZADD', base .. ':delayed', eta, rid)
-    end
-    redis.call('HDEL', dq .. '.msgs', rid)
   end
 end
 
@@ -81,7 +117,8 @@ for _, p in ipairs(order) do
   if p ~= 0 and (not ids or #ids < want) then redis.call('ZREM', base .. ':levels', p) end
 end
 
-local out = { -1 }
+local out = { -1, #held_out / 3 }
+for _, v in ipairs(held_out) do out[#out + 1] = v end
 for i = 1, #taken, CHUNK do
   local part = {}
   for j = i, math.min(i + CHUNK - 1, #taken) do part[#part + 1] = taken[j] end

@@ -9,17 +9,18 @@ import { Batcher } from "./batcher.ts";
 import { RedisConsumer, type ConsumerHost } from "./consumer.ts";
 import { toBrokerError } from "./errors.ts";
 import { RedisKeys } from "./keys.ts";
-import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type ResolvedRedisOptions } from "./options.ts";
+import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type RedisDelays, type RedisPriorities, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
-import { encodePayload, storedPayload } from "./payload.ts";
+import { encodePayload } from "./payload.ts";
 import { Maintenance, type MaintenanceResult } from "./maintenance.ts";
+import { RedisLayout, type StoreEntry } from "./layout.ts";
 import { Scripts, UNPIPELINED_COMMANDS } from "./scripts.ts";
 import { WakeUp } from "./wake-up.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 
 export { RedisConsumer, type RedisDelivery } from "./consumer.ts";
 export { MessageDeadLettered } from "./errors.ts";
-export { parseRedisUrl, REDIS_DEFAULTS, type RedisBrokerOptions } from "./options.ts";
+export { parseRedisUrl, REDIS_DEFAULTS, type RedisBrokerOptions, type RedisDelays, type RedisPriorities } from "./options.ts";
 export { RedisResultBackend, type RedisResultBackendOptions } from "./result-backend.ts";
 export { RedisRateLimiterBackend, type RedisRateLimiterBackendOptions } from "./rate-limiter-backend.ts";
 export { RedisCancellationBackend, type RedisCancellationBackendOptions } from "./cancellation-backend.ts";
@@ -28,8 +29,6 @@ export type { MaintenanceResult } from "./maintenance.ts";
 
 /** Dead letters moved back per script call: each call is atomic, and short. */
 const REQUEUE_CHUNK = 500;
-
-type EnqueueEntry = [rid: string, payload: string, priority: number, delay: number];
 
 /**
  * Where a join starts looking for dead letters: those scored (server clock, ms) `since` or later,
@@ -57,7 +56,12 @@ export class RedisBroker extends Broker {
   readonly #scripts: Scripts;
   readonly #maintenance: Maintenance;
   readonly #consumers = new Set<RedisConsumer>();
-  readonly #enqueues = new Map<string, Batcher<EnqueueEntry>>();
+  readonly #enqueues = new Map<string, Batcher<StoreEntry>>();
+  /** Where delayed messages go: Dramatiq's delay queue `ns:q.DQ` (default), or the sorted set (option `delays`). */
+  readonly delays: RedisDelays;
+  /** What priority does at the broker: nothing, as in Dramatiq (default), or levels (option `priorities`). */
+  readonly priorities: RedisPriorities;
+  readonly #layout: RedisLayout;
   readonly #host: ConsumerHost;
   #everConnected = false;
   #closed = false;
@@ -68,6 +72,9 @@ export class RedisBroker extends Broker {
     super(withDefaultChain(options));
     this.#options = resolveRedisOptions(options);
     this.keys = new RedisKeys(this.#options.namespace);
+    this.delays = this.#options.delays;
+    this.priorities = this.#options.priorities;
+    this.#layout = new RedisLayout(this.delays, this.priorities, this.encoder);
     this.#redis = new Redis(this.#connectionOptions("cmd", {
       enableAutoPipelining: true,
       autoPipeliningIgnoredCommands: [...UNPIPELINED_COMMANDS],
@@ -104,8 +111,9 @@ export class RedisBroker extends Broker {
           this.logger,
         ),
       brokerError: (error, what) => toBrokerError(error, broker.#everConnected, what),
-      payloadFor: (message, rid) => this.#payload(message, rid),
-      priorityOf: (message) => this.#priority(message),
+      holdDelayed: this.#options.delays === "dramatiq",
+      retryEntry: (message, rid, delay) => this.#layout.entry(message, undefined, rid, this.priorityOf(message), delay),
+      delayedPriority: this.#options.priorities === "levels" ? (body) => this.#delayedPriority(body) : undefined,
       rememberDeadLetter: (queueName, rid, error) => this.rememberDeadLetter(queueName, rid, error),
       detach: (consumer) => this.#consumers.delete(consumer),
     };
@@ -131,9 +139,13 @@ export class RedisBroker extends Broker {
     return encodePayload(this.encoder, message, rid);
   }
 
-  #priority(message: Message): number {
-    const p = Math.round(this.priorityOf(message));
-    return Number.isFinite(p) ? p : 0;
+  /** The level a held delay-queue message goes to when due (`priorities: "levels"`). */
+  #delayedPriority(body: string): number {
+    try {
+      return this.#layout.priority(this.priorityOf(this.decode(body)));
+    } catch {
+      return 0; // undecodable: the fetch or the worker dead-letters it
+    }
   }
 
   /**
@@ -151,10 +163,7 @@ export class RedisBroker extends Broker {
     if (this.#closed) throw new DramatsError("RedisBroker is closed");
     // Dramatiq's workers ack by `options.redis_message_id`: the stored payload carries the id
     // it is stored under (spliced into `body` when the bytes are known to match; payload.ts).
-    const rid = randomUUID();
-    const payload = storedPayload(this.encoder, message, body, rid);
-    const priority = Math.round(options.priority);
-    await this.#enqueueBatcher(message.queueName).add([rid, payload, Number.isFinite(priority) ? priority : 0, Math.max(0, Math.round(options.delay))]);
+    await this.#enqueueBatcher(message.queueName).add(this.#layout.entry(message, body, randomUUID(), options.priority, options.delay));
   }
 
   /** One `enqueue-once.lua` call: the claim in the store and the messages where enqueue.lua puts them. */
@@ -162,15 +171,13 @@ export class RedisBroker extends Broker {
     if (this.#closed) throw new DramatsError("RedisBroker is closed");
     const entries: (string | number)[] = [];
     for (const { message, body, options } of writes) {
-      const rid = randomUUID();
-      const priority = Math.round(options.priority);
-      entries.push(this.keys.queue(message.queueName), rid, storedPayload(this.encoder, message, body, rid), Number.isFinite(priority) ? priority : 0, Math.max(0, Math.round(options.delay)));
+      entries.push(this.keys.queue(message.queueName), ...this.#layout.entry(message, body, randomUUID(), options.priority, options.delay));
     }
     const ttl = Math.max(1, Math.round(claim.ttl));
     return this.#call("enqueueOnce", () => this.#scripts.enqueueOnce(this.store.redisKey(claim.key), claim.value, ttl, entries));
   }
 
-  #enqueueBatcher(queueName: string): Batcher<EnqueueEntry> {
+  #enqueueBatcher(queueName: string): Batcher<StoreEntry> {
     let batcher = this.#enqueues.get(queueName);
     if (batcher === undefined) {
       const base = this.keys.queue(queueName);
@@ -325,7 +332,7 @@ export class RedisBroker extends Broker {
       for (const letter of letters.slice(i, i + REQUEUE_CHUNK)) {
         const message = this.reviveDeadLetter(letter.body);
         if (message === undefined) entries.push(letter.rid, letter.body, 0);
-        else entries.push(letter.rid, this.#payload(message, letter.rid), this.#priority(message));
+        else entries.push(letter.rid, this.#payload(message, letter.rid), this.#layout.priority(this.priorityOf(message)));
       }
       moved += await this.#call("requeueDeadLetters", () => this.#scripts.requeueDead(base, entries));
     }

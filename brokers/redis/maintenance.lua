@@ -44,6 +44,8 @@ if #pairs > 0 then
     if not score or tonumber(score) <= now - timeout then
       local q = pairs[2 * j]
       requeued = requeued + requeue_all(ns .. q, ns .. '__acks__.' .. cid .. '.' .. q)
+      -- Delayed messages it held until their eta (Dramatiq's layout): back to `ns:q.DQ`.
+      requeued = requeued + requeue_dq(ns .. q, ns .. '__acks__.' .. cid .. '.' .. q .. '.DQ')
       redis.call('HDEL', registry, cid)
       redis.call('ZREM', hb, cid)
       reaped = reaped + 1
@@ -63,14 +65,7 @@ local function requeue_foreign(cid)
     local base = ns .. q
     requeued = requeued + requeue_all(base, ns .. '__acks__.' .. cid .. '.' .. q)
     -- Dramatiq's delay-queue consumers hold ids of `ns:q.DQ.msgs`: back to `ns:q.DQ`.
-    local dq_acks = ns .. '__acks__.' .. cid .. '.' .. q .. '.DQ'
-    for _, rid in ipairs(redis.call('SMEMBERS', dq_acks)) do
-      if redis.call('HEXISTS', base .. '.DQ.msgs', rid) == 1 then
-        redis.call('RPUSH', base .. '.DQ', rid)
-        requeued = requeued + 1
-      end
-    end
-    redis.call('DEL', dq_acks)
+    requeued = requeued + requeue_dq(base, ns .. '__acks__.' .. cid .. '.' .. q .. '.DQ')
   end
 end
 

@@ -7,7 +7,8 @@ import { urlDuration } from "../../lib/url-duration.ts";
 export interface RedisBrokerOptions extends BrokerOptions {
   /**
    * Where Redis is: `redis://[user:password@]host[:port][/db]`, or `rediss://...` for TLS.
-   * `?heartbeat_timeout=MS` sets `heartbeatTimeout` unless the option does (at least 1000).
+   * `?heartbeat_timeout=MS` sets `heartbeatTimeout` unless the option does (at least 1000);
+   * `?delays=zset` and `?priorities=levels` set `delays` and `priorities` likewise.
    * @defaultValue `redis://127.0.0.1:6379`
    */
   url?: string;
@@ -28,7 +29,31 @@ export interface RedisBrokerOptions extends BrokerOptions {
   maintenanceInterval?: number;
   /** How long dead letters are kept. @defaultValue 604800000 (7 days) */
   deadMessageTtl?: number;
+  /**
+   * Where delayed messages (sends with a delay, retries) are written. `"dramatiq"`: Dramatiq's
+   * delay queue `ns:q.DQ` with `options.eta`, where Python workers look; dramats consumers hold
+   * them until their eta as Dramatiq's do. `"zset"`: the sorted set `ns:q:delayed`, read only by
+   * dramats consumers (the fast path, for queues no Python worker reads). Or the URL's `?delays=`.
+   * @defaultValue "dramatiq"
+   */
+  delays?: RedisDelays;
+  /**
+   * What a message's priority does at the broker. `"dramatiq"`: nothing, every message goes to
+   * Dramatiq's list `ns:q` (priority only orders a worker's prefetched messages, as in Dramatiq).
+   * `"levels"`: one list per priority, lowest number fetched first, read only by dramats consumers.
+   * Or the URL's `?priorities=`.
+   * @defaultValue "dramatiq"
+   */
+  priorities?: RedisPriorities;
 }
+
+/** Where delayed messages go: Dramatiq's delay queue, or dramats' sorted set. */
+export type RedisDelays = "dramatiq" | "zset";
+/** What priority does at the broker: nothing (Dramatiq's one list), or priority levels. */
+export type RedisPriorities = "dramatiq" | "levels";
+
+const DELAYS: readonly RedisDelays[] = ["dramatiq", "zset"];
+const PRIORITIES: readonly RedisPriorities[] = ["dramatiq", "levels"];
 
 /** The defaults, in one place. */
 export const REDIS_DEFAULTS = Object.freeze({
@@ -42,6 +67,10 @@ export const REDIS_DEFAULTS = Object.freeze({
   heartbeatTimeout: 60_000,
   /** How long dead letters are kept, in ms (7 days). */
   deadMessageTtl: 604_800_000,
+  /** Delayed messages go to Dramatiq's delay queue `ns:q.DQ` (Python workers read it). */
+  delays: "dramatiq" as RedisDelays,
+  /** Priorities stay out of the broker: one list `ns:q`, as Dramatiq has. */
+  priorities: "dramatiq" as RedisPriorities,
   /** Attempts (reconnections) a command waits through before it rejects. */
   maxRetriesPerRequest: 5,
   /** A command with no reply after this long rejects (a half-open socket must not hang callers). */
@@ -57,6 +86,8 @@ export interface ResolvedRedisOptions {
   readonly heartbeatTimeout: number;
   readonly maintenanceInterval: number;
   readonly deadMessageTtl: number;
+  readonly delays: RedisDelays;
+  readonly priorities: RedisPriorities;
 }
 
 /**
@@ -87,7 +118,24 @@ export function resolveRedisOptions(options: RedisBrokerOptions): ResolvedRedisO
     heartbeatTimeout,
     maintenanceInterval: duration("maintenanceInterval", options.maintenanceInterval ?? heartbeatInterval),
     deadMessageTtl: duration("deadMessageTtl", options.deadMessageTtl ?? REDIS_DEFAULTS.deadMessageTtl, true),
+    delays: choice("delays", options.delays ?? urlParam(url, "delays") ?? REDIS_DEFAULTS.delays, DELAYS),
+    priorities: choice("priorities", options.priorities ?? urlParam(url, "priorities") ?? REDIS_DEFAULTS.priorities, PRIORITIES),
   };
+}
+
+function urlParam(url: string, name: string): string | undefined {
+  try {
+    return new URL(url).searchParams.get(name) ?? undefined;
+  } catch {
+    return undefined; // parseRedisUrl says what is wrong with it
+  }
+}
+
+function choice<T extends string>(name: string, value: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new TypeError(`options.${name} (or the URL's ?${name}=) must be ${allowed.map((a) => JSON.stringify(a)).join(" or ")}, got ${JSON.stringify(value)}`);
+  }
+  return value as T;
 }
 
 function urlHeartbeatTimeout(url: string): number | undefined {

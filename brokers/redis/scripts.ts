@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 
 /** Bumped whenever a script's KEYS/ARGV contract changes. */
-const SCRIPT_VERSION = 2;
+const SCRIPT_VERSION = 3;
 
 /** Every script and its number of KEYS; each file's header documents its contract. */
 const SCRIPTS = {
@@ -21,6 +21,7 @@ const SCRIPTS = {
   flush: 1,
   "dead-letters": 1,
   "requeue-dead": 1,
+  "delay-queue": 2,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -88,10 +89,20 @@ function loadSources(): Map<ScriptName, string> {
   return sources;
 }
 
+/** A message of Dramatiq's delay queue `ns:q.DQ` a consumer took to hold until its eta. */
+export interface HeldDelayed {
+  rid: string;
+  body: string;
+  /** ms until its eta, by the server's clock (0: due). Its body is "" unless asked for. */
+  dueIn: number;
+}
+
 /** What `fetch.lua` returns. */
 export interface FetchReply {
   /** ms until the next delayed message is due; -1 when none is (only computed when no message was taken). */
   wait: number;
+  /** Delay-queue messages taken to hold (only with `hold` >= 0). */
+  held: HeldDelayed[];
   /** The messages taken: redis message id and payload (the consumer's deliveries as they are). */
   messages: { rid: string; body: string }[];
 }
@@ -136,17 +147,20 @@ export class Scripts {
     return this.#calls.get(name)!(...args);
   }
 
-  /** `entries` are flat groups of rid, payload, priority, delay. */
+  /** `entries` are flat groups of rid, payload, priority, delay, dq, eta tail (see enqueue.lua). */
   async enqueue(base: string, entries: Arg[]): Promise<number> {
     return (await this.#call("enqueue", base, ...entries)) as number;
   }
 
-  /** `entries` are flat groups of base, rid, payload, priority, delay; true when `claim` was set and they were stored. */
+  /** `entries` are flat groups of base, rid, payload, priority, delay, dq, eta tail; true when `claim` was set and they were stored. */
   async enqueueOnce(claim: string, value: string, ttl: number, entries: Arg[]): Promise<boolean> {
     return ((await this.#call("enqueue-once", claim, value, ttl, ...entries)) as number) === 1;
   }
 
-  /** Acks `finished` (rids the consumer holds), then fetches up to `max`. */
+  /**
+   * Acks `finished` (rids the consumer holds), then fetches up to `max`. `hold` >= 0: take up to
+   * that many delay-queue ids to hold; < 0: move them into the sorted set (fetch.lua).
+   */
   async fetch(
     base: string,
     acks: string,
@@ -156,13 +170,26 @@ export class Scripts {
     consumerId: string,
     queue: string,
     moveLimit: number,
-    limits: { maxSize: number; deadTtl: number },
+    limits: { maxSize: number; deadTtl: number; hold: number; holdBodies: boolean },
     finished: readonly string[] = [],
   ): Promise<FetchReply> {
-    const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit, limits.maxSize, limits.deadTtl, ...finished)) as (string | number)[];
+    const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit, limits.maxSize, limits.deadTtl, limits.hold, limits.holdBodies ? "1" : "", ...finished)) as (string | number)[];
+    const held: HeldDelayed[] = [];
+    const heldEnd = 2 + 3 * Number(reply[1]);
+    for (let i = 2; i < heldEnd; i += 3) held.push({ rid: reply[i] as string, body: reply[i + 1] as string, dueIn: Number(reply[i + 2]) });
     const messages: { rid: string; body: string }[] = [];
-    for (let i = 1; i < reply.length; i += 2) messages.push({ rid: reply[i] as string, body: reply[i + 1] as string });
-    return { wait: Number(reply[0]), messages };
+    for (let i = heldEnd; i < reply.length; i += 2) messages.push({ rid: reply[i] as string, body: reply[i + 1] as string });
+    return { wait: Number(reply[0]), held, messages };
+  }
+
+  /** Moves held delay-queue messages of `queue` to ready (`entries`: flat rid, priority); see delay-queue.lua. */
+  async promote(base: string, acks: string, queue: string, entries: Arg[]): Promise<number> {
+    return (await this.#call("delay-queue", base, acks, "promote", queue, ...entries)) as number;
+  }
+
+  /** Gives held delay-queue ids back to `ns:q.DQ`: `rids`, or with `except`, every held one but those. */
+  async returnDelayed(base: string, acks: string, mode: "return" | "except", rids: readonly string[]): Promise<number> {
+    return (await this.#call("delay-queue", base, acks, mode, ...rids)) as number;
   }
 
   async ack(base: string, acks: string, rids: string[]): Promise<number> {
@@ -173,8 +200,9 @@ export class Scripts {
     return (await this.#call("nack", base, acks, rid, reason, deadTtl)) as number;
   }
 
-  async retry(base: string, acks: string, oldRid: string, newRid: string, body: string, priority: number, delay: number): Promise<number> {
-    return (await this.#call("retry", base, acks, oldRid, newRid, body, priority, delay)) as number;
+  /** `entry` is the next attempt's group of rid, payload, priority, delay, dq, eta tail (as enqueue takes). */
+  async retry(base: string, acks: string, oldRid: string, entry: Arg[]): Promise<number> {
+    return (await this.#call("retry", base, acks, oldRid, ...entry)) as number;
   }
 
   /** Gives back `rids`, or with `except`, every held id but those. */

@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import { RedisLayout } from "../../brokers/redis/layout.ts";
 import { encodePayload, storedPayload } from "../../brokers/redis/payload.ts";
 import { JsonEncoder, Message, type Encoder, type MessageData } from "../../lib/index.ts";
 
@@ -36,5 +37,29 @@ describe("Redis stored payloads", () => {
     };
     const plain = new Message({ queueName: "q", actorName: "a", args: [] });
     expect(stored(plain, custom)).to.equal(encodePayload(custom, plain, rid));
+  });
+
+  it("for a delay, are byte for byte Dramatiq's delay-queue payload (queue_name q.DQ, eta the last option), spliced or encoded", () => {
+    const layout = new RedisLayout("dramatiq", "dramatiq", encoder);
+    const eta = 1_765_000_000_123;
+    const next = new Message({ queueName: "q", actorName: "next", args: [1], options: { retries: 2 } }).asData();
+    const messages = [
+      new Message({ queueName: "q", actorName: "a", args: [1] }),
+      new Message({ queueName: "q", actorName: "a", args: ["},\"message_id\":\"x", { eta: 1 }], kwargs: { k: "é ☃" } }),
+      new Message({ queueName: "q", actorName: "a", args: [], options: { max_retries: 3, priority: -2, on_success: "done" } }),
+      new Message({ queueName: "q", actorName: "a", args: [], options: { pipe_target: next, pipe_ignore: false } }),
+      // Encoded again: an id already set, an old eta.
+      new Message({ queueName: "q", actorName: "a", args: [], options: { redis_message_id: "old", x: 1 } }),
+      new Message({ queueName: "q", actorName: "a", args: [], options: { eta: 5, x: 1 } }),
+    ];
+    for (const message of messages) {
+      const { eta: _eta, ...options } = message.options;
+      const expected = encoder.encode({ ...message.asData(), queue_name: "q.DQ", options: { ...options, redis_message_id: rid, eta } });
+      for (const body of [encoder.encode(message.asData()), undefined]) {
+        const [id, head, priority, delay, dq, tail] = layout.entry(message, body, rid, 5, 1_000);
+        expect([id, priority, delay, dq]).to.deep.equal([rid, 0, 1_000, "2"]);
+        expect(head + String(eta) + tail).to.equal(expected);
+      }
+    }
   });
 });

@@ -134,24 +134,6 @@ describe("RedisBroker", function () {
     });
   });
 
-  describe("priorities", () => {
-    it("serves negative priorities before Dramatiq's list and positive ones after it", async () => {
-      const broker = newBroker();
-      await broker.enqueue(message(["p5"], { priority: 5 }));
-      await broker.enqueue(message(["p0-a"]));
-      await broker.enqueue(message(["m3"], { priority: -3 }));
-      await broker.enqueue(message(["p0-b"]));
-      await broker.enqueue(message(["p1"], { priority: 1 }));
-      // A message a Python producer pushes lands on the priority-0 list, in order.
-      await admin.hset(`${namespace}:${queue}.msgs`, "py", JSON.stringify(message(["py"]).asData()));
-      await admin.rpush(`${namespace}:${queue}`, "py");
-      const consumer = broker.consume(queue, { prefetch: 10 });
-      const got = await consumer.fetch(10, 100);
-      expect(got.map((d) => broker.decode(d.body).args[0])).to.deep.equal(["m3", "p0-a", "p0-b", "py", "p5", "p1"].sort(byLevel));
-      await consumer.close();
-    });
-  });
-
   describe("wake-ups and delays", () => {
     it("wakes an idle consumer within milliseconds of an enqueue", async () => {
       const broker = newBroker();
@@ -344,16 +326,20 @@ describe("RedisBroker", function () {
       const base = `${namespace}:${queue}`;
       const acks = `${namespace}:__acks__.c1.${queue}`;
       const body = JSON.stringify(message(["once"]).asData());
-      expect(await scripts.enqueue(base, ["r1", body, 0, 0])).to.equal(1);
-      expect(await scripts.enqueue(base, ["r1", body, 0, 0])).to.equal(0);
+      expect(await scripts.enqueue(base, ["r1", body, 0, 0, "0", ""])).to.equal(1);
+      expect(await scripts.enqueue(base, ["r1", body, 0, 0, "0", ""])).to.equal(0);
       expect(await admin.llen(base)).to.equal(1);
       const heartbeats = `${namespace}:__heartbeats__`;
       const registry = `${namespace}:__dramats_consumers__`;
-      await scripts.fetch(base, acks, heartbeats, registry, 1, "c1", queue, 100, { maxSize: 0, deadTtl: 60_000 });
-      expect(await scripts.retry(base, acks, "r1", "r2", body, 0, 1_000)).to.equal(1);
-      expect(await scripts.retry(base, acks, "r1", "r2", body, 0, 1_000)).to.equal(0);
+      await scripts.fetch(base, acks, heartbeats, registry, 1, "c1", queue, 100, { maxSize: 0, deadTtl: 60_000, hold: -1, holdBodies: false });
+      expect(await scripts.retry(base, acks, "r1", ["r2", body, 0, 1_000, "0", ""])).to.equal(1);
+      expect(await scripts.retry(base, acks, "r1", ["r2", body, 0, 1_000, "0", ""])).to.equal(0);
       expect(await admin.zcard(`${base}:delayed`)).to.equal(1);
       expect(await admin.hkeys(`${base}.msgs`)).to.deep.equal(["r2"]);
+      // Into Dramatiq's delay queue (the default layout): a re-sent call writes nothing twice either.
+      expect(await scripts.enqueue(base, ["r3", '{"a":', 0, 1_000, "2", "}"])).to.equal(1);
+      expect(await scripts.enqueue(base, ["r3", '{"a":', 0, 1_000, "2", "}"])).to.equal(0);
+      expect(await admin.lrange(`${base}.DQ`, 0, -1)).to.deep.equal(["r3"]);
     });
 
     it("fetch dead-letters a body over the encoder's size limit, never handing it to the consumer", async () => {
@@ -387,12 +373,6 @@ describe("RedisBroker", function () {
     });
   });
 });
-
-/** Expected fetch order for the priority spec: by level, then arrival. */
-function byLevel(a: string, b: string): number {
-  const order = ["m3", "p0-a", "p0-b", "py", "p1", "p5"];
-  return order.indexOf(a) - order.indexOf(b);
-}
 
 /** Commands a managed or shared server may refuse to an application user (ACL category @admin), and KEYS. */
 function isAdminCommand(nameAndFirstArg: string): boolean {

@@ -9,13 +9,20 @@ import { abandonConsumer } from "../../brokers/redis/testing.ts";
 // Short heartbeats so that a crashed consumer is recovered within the test's patience.
 const HEARTBEAT = { heartbeatInterval: 100, heartbeatTimeout: 400 };
 
-const factory: ContractFactory = async ({ middleware }) => {
-  const url = await redisUrl();
+/**
+ * Both layouts: Dramatiq's (the default: delays in `ns:q.DQ`, held by consumers until their eta;
+ * one list whatever the priority) and the fast path (`?delays=zset&priorities=levels`).
+ */
+const factoryFor = (params: Record<string, string>): ContractFactory => async ({ middleware }) => {
+  const parsed = new URL(await redisUrl());
+  for (const [key, value] of Object.entries(params)) parsed.searchParams.set(key, value);
+  const url = parsed.href;
   const namespace = uniqueNamespace("dramats-contract");
   const broker = new RedisBroker({ url, namespace, middleware, ...HEARTBEAT });
   const peers: RedisBroker[] = [];
   return {
     broker,
+    fifoPriorities: broker.priorities === "dramatiq",
     peer: () => {
       const peer = new RedisBroker({ url, namespace, middleware, ...HEARTBEAT });
       peers.push(peer);
@@ -65,6 +72,9 @@ const factory: ContractFactory = async ({ middleware }) => {
   };
 };
 
-brokerContract("redis", factory);
-joinContract("redis", factory, { shared: true });
-hostileContract("redis", factory);
+for (const [name, params] of [["redis", {}], ["redis ?delays=zset&priorities=levels", { delays: "zset", priorities: "levels" }]] as const) {
+  const factory = factoryFor(params);
+  brokerContract(name, factory);
+  joinContract(name, factory, { shared: true });
+  hostileContract(name, factory);
+}
