@@ -69,6 +69,11 @@ export class QueueArgumentsMismatch extends BrokerError {
   }
 }
 
+/** True for a {@link QueueArgumentsMismatch}, also one from another copy of this module (an adapter loaded by URL), by its code. */
+export function isArgumentsMismatch(error: unknown): error is QueueArgumentsMismatch {
+  return error instanceof Error && (error as { code?: unknown }).code === "DRAMATS_ERR_QUEUE_ARGUMENTS_MISMATCH";
+}
+
 /** The broker could not be reached or the connection dropped. */
 export class ConnectionError extends BrokerError {
   override readonly code: string = "DRAMATS_ERR_CONNECTION";

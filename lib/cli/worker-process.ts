@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import { peekBroker, type Broker } from "../broker.ts";
-import { QueueArgumentsMismatch } from "../errors.ts";
+import { isArgumentsMismatch } from "../errors.ts";
 import { configureLogging, getLogger, type Logger } from "../logging.ts";
 import type { ThreadPool } from "../threads/pool.ts";
 import { Worker } from "../worker.ts";
@@ -255,7 +255,7 @@ async function checkBroker(broker: Broker, queues: readonly string[], label: str
   } catch (error) {
     await broker.close().catch(() => {});
     // Reached, but its queues were declared otherwise: a configuration error, which no restart fixes.
-    if (error instanceof QueueArgumentsMismatch) throw new CliError(`Broker (${label}) refused the queue declaration: ${error.message}`, ExitCode.IMPORT_ERROR, { cause: error });
+    if (isArgumentsMismatch(error)) throw new CliError(`Broker (${label}) refused the queue declaration: ${error.message}`, ExitCode.IMPORT_ERROR, { cause: error });
     throw new CliError(`Cannot reach the broker (${label}): ${(error as Error)?.message ?? String(error)}`, ExitCode.BROKER_CONNECTION_ERROR, {
       cause: error,
     });

@@ -5,7 +5,7 @@ import { existsSync } from "node:fs";
 import { peekBroker, type Broker } from "../../broker.ts";
 import { brokerOrigin, DEFAULT_BROKER_URL, IN_PROCESS_SCHEMES } from "../../connect.ts";
 import { isCredentialsRefused } from "../../credentials-refused.ts";
-import { QueueArgumentsMismatch } from "../../errors.ts";
+import { isArgumentsMismatch } from "../../errors.ts";
 import { addUrlSecret, redactUrl } from "../../redact.ts";
 import { tsxEntry } from "../../threads/tsx.ts";
 import { brokerFromUrl, checkBrokerUrl, declareOn } from "../broker-url.ts";
@@ -61,7 +61,7 @@ export class Session {
     try {
       return await Promise.race([operation(), late]);
     } catch (error) {
-      if (error instanceof QueueArgumentsMismatch) {
+      if (isArgumentsMismatch(error)) {
         throw new CliError(`${target} refused the queue declaration: ${error.message}`, ExitCode.IMPORT_ERROR, { cause: error });
       }
       if (isConnectionError(error)) {
