@@ -212,8 +212,12 @@ function buildMessage(actor: ActorImpl, options: SendOptions<unknown[]>, delayOn
     checkSendOption(key, value, broker, name);
     if (key in LIMIT_RULES) checkLimitValue(`Actor ${JSON.stringify(name)}`, key, value);
     if (key === "args" || key === "kwargs" || key === "options" || key === "delay" || value === undefined) continue;
-    // An actor given as a callback travels by name, as in Dramatiq.
-    wire[toWireName(key)] = isActor(value) ? value.actorName : value;
+    // An actor given as a callback travels by name, as in Dramatiq, with its queue for workers that did not declare it.
+    if (!isActor(value)) wire[toWireName(key)] = value;
+    else {
+      wire[toWireName(key)] = value.actorName;
+      wire[`${toWireName(key)}_queue`] = value.queueName;
+    }
   }
   const { delay, options: raw } = options;
   if (delayOnWire && delay !== undefined && delay > 0) wire.delay = delay;

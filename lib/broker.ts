@@ -6,11 +6,11 @@ import type { KeyValueStore } from "./key-value-store.ts";
 import { Joins, type QueueLook } from "./join.ts";
 import { getLogger } from "./logging.ts";
 import { releaseMiddleware } from "./middleware-holders.ts";
-import { bindBroker, Message } from "./message.ts";
+import { bindBroker, Message, revive } from "./message.ts";
 import { enqueueDelay } from "./send-options.ts";
 import { assertQueueName, delayQueueName } from "./queue-names.ts";
 import type { Middleware, MiddlewareHooks } from "./middleware.ts";
-import { CORE_ACTOR_OPTIONS, MiddlewareHost } from "./middleware-host.ts";
+import { CORE_ACTOR_OPTIONS, MiddlewareHost, replayDeclared } from "./middleware-host.ts";
 import type { BrokerAddress, DeadLetter, EnqueueOptions, JoinOptions, MessageWrite, OnceClaim, QueueDepths, WriteOptions } from "./broker-types.ts";
 
 /** Options every broker takes; adapters add their own. */
@@ -32,6 +32,7 @@ export abstract class Broker extends MiddlewareHost {
   /** Turns messages into bodies and back. */ readonly encoder: Encoder;
   readonly #actors = new Map<string, Actor>();
   readonly #queues = new Set<string>();
+  readonly #sentTo = new Set<string>(); // see declaredBySend
   readonly #queueListeners = new Set<(queueName: string) => void>();
   #closing: Promise<void> | undefined;
   readonly #consumerListeners = new Set<(consumer: Consumer) => void>();
@@ -48,15 +49,7 @@ export abstract class Broker extends MiddlewareHost {
   }
 
   protected override replayDeclarations(replay: Partial<MiddlewareHooks>): void {
-    for (const actor of this.#actors.values()) {
-      replay.beforeDeclareActor?.(this, actor);
-      replay.afterDeclareActor?.(this, actor);
-    }
-    for (const queue of this.#queues) {
-      replay.beforeDeclareQueue?.(this, queue);
-      replay.afterDeclareQueue?.(this, queue);
-      replay.afterDeclareDelayQueue?.(this, delayQueueName(queue));
-    }
+    replayDeclared(this, replay, this.#actors.values(), this.#queues);
   }
 
   // ---- actors and queues ------------------------------------------------------------------
@@ -103,17 +96,28 @@ export abstract class Broker extends MiddlewareHost {
     return this.#actors;
   }
 
-  /** Declares a queue (and its `.DQ`/`.XQ` companions). Idempotent. */
+  /** Declares a queue (and its `.DQ`/`.XQ` companions), for workers to consume. Idempotent. */
   declareQueue(queueName: string): void {
-    if (this.#queues.has(queueName)) return;
+    if (!this.#queues.has(queueName)) this.#declare(queueName, true);
+    else if (this.#sentTo.delete(queueName)) for (const listener of this.#queueListeners) listener(queueName);
+  }
+
+  /** True when only sends declared the queue (a pipeline step or callback for another process's queue): workers without a queue filter leave it alone. */
+  declaredBySend(queueName: string): boolean {
+    return this.#sentTo.has(queueName);
+  }
+
+  /** `consume` false: a send to a queue never declared here, declared on the fly as Dramatiq's brokers do (dramatiq/brokers/rabbitmq.py:383 declares on enqueue; redis.py:150-185 writes to any queue), but not consumed. @throws InvalidOptions */
+  #declare(queueName: string, consume: boolean): void {
     assertQueueName(queueName);
     this.emitSync("beforeDeclareQueue", this, queueName);
     this.#queues.add(queueName);
+    if (!consume) this.#sentTo.add(queueName);
     this.queueDeclared(queueName);
     this.#joins.reset(queueName);
     this.emitSync("afterDeclareQueue", this, queueName);
     this.emitSync("afterDeclareDelayQueue", this, delayQueueName(queueName));
-    for (const listener of this.#queueListeners) listener(queueName);
+    if (consume) for (const listener of this.#queueListeners) listener(queueName);
   }
 
   /** Adapters override this to prepare broker-side structures for a new queue. */
@@ -154,13 +158,14 @@ export abstract class Broker extends MiddlewareHost {
   }
 
   /**
-   * Writes a message to its queue, visible after `delay` ms, running the enqueue hooks.
+   * Writes a message to its queue, visible after `delay` ms, running the enqueue hooks. A queue
+   * this process never declared is declared on the fly (not consumed here: see `declaredBySend`).
    * Resolves once the broker holds it; rejects with a typed error otherwise.
    */
   enqueue<M extends Message<any>>(message: M, options: EnqueueOptions = {}): Promise<M> {
     try {
       const delay = enqueueDelay(options.delay);
-      this.assertDeclared(message.queueName);
+      if (!this.#queues.has(message.queueName)) this.#declare(message.queueName, false);
       const before = this.emit("beforeEnqueue", this, message, delay);
       if (before !== undefined || delay > 0) return this.#enqueueWaiting(message, delay, before);
       // No hook to wait for (the default chain has none): one promise, no extra turns.
@@ -194,7 +199,7 @@ export abstract class Broker extends MiddlewareHost {
     const writes: MessageWrite[] = [];
     // Hooks return a promise only when they have something to wait for: await only then.
     for (const message of messages) {
-      this.assertDeclared(message.queueName);
+      if (!this.#queues.has(message.queueName)) this.#declare(message.queueName, false);
       const before = this.emit("beforeEnqueue", this, message, delay);
       if (before !== undefined) await before;
       if (delay > 0) await this.emit("beforeDelayMessage", this, message, delay);
@@ -230,7 +235,7 @@ export abstract class Broker extends MiddlewareHost {
     if (this.writeMessagesOnce === undefined) throw new DramatsError(`${this.constructor.name} cannot enqueue atomically with a claim in its own store`);
     const writes: MessageWrite[] = [];
     for (const message of messages) {
-      this.assertDeclared(message.queueName);
+      if (!this.#queues.has(message.queueName)) this.#declare(message.queueName, false);
       await this.emit("beforeEnqueue", this, message, 0);
       writes.push({ message, body: this.encode(message), options: { delay: 0, priority: this.priorityOf(message) } });
     }
@@ -325,14 +330,7 @@ export abstract class Broker extends MiddlewareHost {
    * dead-lettered again unless the encoder changed).
    */
   reviveDeadLetter(body: string | Buffer): Message | undefined {
-    let message: Message;
-    try {
-      message = this.decode(body);
-    } catch {
-      return undefined;
-    }
-    const { retries: _retries, traceback: _traceback, eta: _eta, ...options } = message.options;
-    return new Message({ ...message, args: message.args, options });
+    return revive(() => this.decode(body));
   }
 
   /**

@@ -39,6 +39,41 @@ export class QueueNotFound extends BrokerError {
   }
 }
 
+/**
+ * The broker holds the queue already, declared with arguments other than the ones this broker
+ * asks for (RabbitMQ's 406 PRECONDITION_FAILED "inequivalent arg"): a configuration mismatch
+ * between the processes that share the queue, not a connection problem. The message names the
+ * queue, the argument, both values and the fix.
+ */
+export class QueueArgumentsMismatch extends BrokerError {
+  override readonly code = "DRAMATS_ERR_QUEUE_ARGUMENTS_MISMATCH";
+  /** The broker-side queue (`q`, `q.DQ` or `q.XQ`). */
+  readonly queueName: string;
+  /** The argument that differs, such as `x-max-priority`. */
+  readonly argument: string;
+  /** Its value on the existing queue; undefined when the queue has none. */
+  readonly existing: string | undefined;
+  /** The value this broker declared; undefined when it declared none. */
+  readonly requested: string | undefined;
+
+  constructor(
+    message: string,
+    details: { queueName: string; argument: string; existing: string | undefined; requested: string | undefined },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.queueName = details?.queueName;
+    this.argument = details?.argument;
+    this.existing = details?.existing;
+    this.requested = details?.requested;
+  }
+}
+
+/** True for a {@link QueueArgumentsMismatch}, also one from another copy of this module (an adapter loaded by URL), by its code. */
+export function isArgumentsMismatch(error: unknown): error is QueueArgumentsMismatch {
+  return error instanceof Error && (error as { code?: unknown }).code === "DRAMATS_ERR_QUEUE_ARGUMENTS_MISMATCH";
+}
+
 /** The broker could not be reached or the connection dropped. */
 export class ConnectionError extends BrokerError {
   override readonly code: string = "DRAMATS_ERR_CONNECTION";
@@ -211,6 +246,7 @@ export const ERROR_CLASSES = [
   BrokerError,
   ActorNotFound,
   QueueNotFound,
+  QueueArgumentsMismatch,
   ConnectionError,
   ConnectionFailed,
   ConnectionClosed,

@@ -61,6 +61,7 @@ export {
   BrokerError,
   ActorNotFound,
   QueueNotFound,
+  QueueArgumentsMismatch,
   ConnectionError,
   ConnectionFailed,
   ConnectionClosed,

@@ -217,3 +217,18 @@ function isObject(value: unknown): boolean {
 function invalidField(actorName: string, what: string, value: unknown): InvalidOptions {
   return new InvalidOptions(`Message ${actorName}: ${what}, got ${showValue(value)}`);
 }
+
+/**
+ * @internal A dead letter's message as it runs again (`Broker.reviveDeadLetter`): without the
+ * `retries` count, the last `traceback` and any `eta`; undefined when `decode` throws.
+ */
+export function revive(decode: () => Message): Message | undefined {
+  let message: Message;
+  try {
+    message = decode();
+  } catch {
+    return undefined;
+  }
+  const { retries: _retries, traceback: _traceback, eta: _eta, ...options } = message.options;
+  return new Message({ ...message, args: message.args, options });
+}

@@ -1,7 +1,9 @@
 import { DramatsError, InvalidOptions, MiddlewareError } from "./errors.ts";
+import type { Actor } from "./actor.ts";
 import type { Broker } from "./broker.ts";
 import type { Logger } from "./logging.ts";
 import type { MessageProxy } from "./message-proxy.ts";
+import { delayQueueName } from "./queue-names.ts";
 import { holdMiddleware, unholdMiddleware } from "./middleware-holders.ts";
 import { HOOK_NAMES, type HookName, type Middleware, type MiddlewareHooks, type MiddlewareServices, type ProcessWrapper } from "./middleware.ts";
 
@@ -207,5 +209,18 @@ export abstract class MiddlewareHost {
         this.logger.error({ err: error, hook }, "Middleware hook failed; continuing");
       }
     }
+  }
+}
+
+/** Replays, for a middleware added late, the declare hooks of the actors and queues declared before it. */
+export function replayDeclared(broker: Broker, replay: Partial<MiddlewareHooks>, actors: Iterable<Actor>, queues: Iterable<string>): void {
+  for (const actor of actors) {
+    replay.beforeDeclareActor?.(broker, actor);
+    replay.afterDeclareActor?.(broker, actor);
+  }
+  for (const queue of queues) {
+    replay.beforeDeclareQueue?.(broker, queue);
+    replay.afterDeclareQueue?.(broker, queue);
+    replay.afterDeclareDelayQueue?.(broker, delayQueueName(queue));
   }
 }

@@ -139,7 +139,7 @@ export class Worker {
     return this.#state === "running";
   }
 
-  /** Starts consuming every selected queue (and queues declared later, when no filter was given). */
+  /** Starts consuming every selected queue (and queues declared later, when no filter was given; not those only sent to). */
   async start(): Promise<void> {
     if (this.#state !== "new") throw new Error(`Worker cannot start: it is ${this.#state}`);
     this.#state = "running";
@@ -157,7 +157,7 @@ export class Worker {
 
   async #startConsumer(queueName: string): Promise<void> {
     if (this.#state !== "running" || this.#loops.has(queueName)) return;
-    if (this.#queueFilter && !this.#queueFilter.has(queueName)) return;
+    if (this.#queueFilter ? !this.#queueFilter.has(queueName) : this.broker.declaredBySend(queueName)) return;
     const loop = new ConsumerLoop({
       queueName,
       consumer: this.broker.consume(queueName, { prefetch: this.prefetch }),

@@ -1,4 +1,5 @@
 import type { Broker } from "../lib/broker.ts";
+import { describeError } from "../lib/errors.ts";
 import { Message, type MessageData } from "../lib/message.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
 import { Middleware, type ProcessOutcome } from "./middleware.ts";
@@ -17,7 +18,10 @@ declare module "../lib/actor.ts" {
 /**
  * Runs pipeline steps: after a successful message whose options carry `pipe_target` (the
  * next message), enqueues that message with the result appended to its arguments, unless
- * the next message or its actor sets `pipeIgnore`. A failure stops the pipeline.
+ * the next message or its actor sets `pipeIgnore`. A failure stops the pipeline. The next step
+ * may be bound for a queue or actor this process did not declare (its queue is declared on the
+ * fly, not consumed here); if it cannot be enqueued, this step's message is dead-lettered with
+ * the reason (requeueing it runs this step again).
  */
 export class Pipelines extends Middleware {
   override readonly actorOptions = new Set(["pipeIgnore"]);
@@ -28,14 +32,21 @@ export class Pipelines extends Middleware {
   afterProcessMessage(broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void | Promise<void> {
     const target = proxy.message.options.pipe_target;
     if (target === undefined || outcome.error !== undefined || proxy.failed) return;
-    return this.#next(broker, target, outcome);
+    return this.#next(broker, proxy, target, outcome);
   }
 
-  async #next(broker: Broker, target: MessageData, outcome: ProcessOutcome): Promise<void> {
-    let next = Message.fromData(target);
-    const ignore = next.options.pipe_ignore ?? broker.findActor(next.actorName)?.options.pipeIgnore ?? false;
-    if (!ignore) next = next.copy({ args: [...next.args, outcome.result ?? null] });
-    const delay = typeof next.options.delay === "number" ? next.options.delay : 0;
-    await broker.enqueue(next, { delay });
+  async #next(broker: Broker, proxy: MessageProxy, target: MessageData, outcome: ProcessOutcome): Promise<void> {
+    try {
+      let next = Message.fromData(target);
+      const ignore = next.options.pipe_ignore ?? broker.findActor(next.actorName)?.options.pipeIgnore ?? false;
+      if (!ignore) next = next.copy({ args: [...next.args, outcome.result ?? null] });
+      const delay = typeof next.options.delay === "number" ? next.options.delay : 0;
+      // A queue or actor this process did not declare is fine: the broker declares the queue on the fly.
+      await broker.enqueue(next, { delay });
+    } catch (error) {
+      // Never a silent stop: the step's message keeps the rest of the pipeline in the dead letters.
+      proxy.fail(error);
+      proxy.deadLetterReason = `Pipelines: the actor succeeded but the next step could not be enqueued: ${describeError(error)}`;
+    }
   }
 }

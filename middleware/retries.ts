@@ -5,6 +5,7 @@ import { describeError, InvalidOptions, MessageCancelled, Retry } from "../lib/e
 import { messageLimit, retryCount } from "../lib/message-limits.ts";
 import { getLogger, messageFields } from "../lib/logging.ts";
 import type { MessageProxy } from "../lib/message-proxy.ts";
+import { sendCallback } from "./callback-target.ts";
 import { Middleware, resolveOption, type ProcessOutcome } from "./middleware.ts";
 
 /** Decides whether to retry: called with the number of retries so far and the error. */
@@ -127,8 +128,10 @@ export class Retries extends Middleware {
       proxy.fail(error);
       const exhausted = resolveOption<string | Actor | undefined>(message, actor, "onRetryExhausted", undefined);
       if (exhausted !== undefined) {
-        const name = typeof exhausted === "string" ? exhausted : exhausted.actorName;
-        await broker.getActor(name).sendWithOptions({ args: [message.asData(), { retries, maxRetries }] });
+        const unsent = await sendCallback(broker, message, "onRetryExhausted", exhausted, [message.asData(), { retries, maxRetries }]).catch(
+          (failed: unknown) => `its onRetryExhausted callback could not be enqueued: ${describeError(failed)}`,
+        );
+        if (unsent !== undefined) proxy.deadLetterReason = `${describeError(error)}; ${unsent}`;
       }
       return;
     }

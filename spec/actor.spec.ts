@@ -81,7 +81,8 @@ describe("actor()", () => {
     const target = actor(function target() {}, { broker });
     const job = actor(function job(_n: number) {}, { broker });
     const message = job.messageWithOptions({ args: [1], maxRetries: 2, timeLimit: 500, onSuccess: target, priority: 3 });
-    expect(message.options).to.deep.equal({ max_retries: 2, time_limit: 500, on_success: "target", priority: 3 });
+    // An actor given as a callback travels by name, with its queue (for workers that did not declare it).
+    expect(message.options).to.deep.equal({ max_retries: 2, time_limit: 500, on_success: "target", on_success_queue: "default", priority: 3 });
   });
 
   it("gives actor functions their abort signal and message as `this`", async () => {

@@ -2,7 +2,7 @@ import type { ChannelModel, Options } from "amqplib";
 import type { Socket } from "node:net";
 import type { ConnectionOptions as TlsOptions } from "node:tls";
 import { isCredentialsRefused } from "../../lib/credentials-refused.ts";
-import { ConnectionClosed, ConnectionFailed } from "../../lib/errors.ts";
+import { ConnectionClosed, ConnectionFailed, QueueArgumentsMismatch } from "../../lib/errors.ts";
 import { explainOpenError } from "./open-errors.ts";
 import type { Logger } from "../../lib/logging.ts";
 import { connectWithSocket, WriteBatcher } from "./write-batching.ts";
@@ -140,7 +140,9 @@ export class Connector {
         // now (the loop keeps trying, for when someone fixes the broker's users).
         if (isCredentialsRefused(error)) this.#notify();
         const delay = this.#backoff(attempt);
-        this.#log.error({ err: error, connection: this.name, attempt, retryInMs: Math.round(delay) }, "Connecting to RabbitMQ failed; retrying");
+        // A queue declared elsewhere with other arguments: connected, but the setup's declaration was refused.
+        const what = error instanceof QueueArgumentsMismatch ? "RabbitMQ refused a queue declaration (its arguments differ)" : "Connecting to RabbitMQ failed";
+        this.#log.error({ err: error, connection: this.name, attempt, retryInMs: Math.round(delay) }, `${what}; retrying`);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
           this.#wakeBackoff = () => {

@@ -3,6 +3,7 @@ import { InvalidOptions } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logging.ts";
 import { deadLetterQueueName, delayQueueName } from "../../lib/queue-names.ts";
 import { busyQueueName } from "./busy-marker.ts";
+import { explainDeclareError } from "./declare-errors.ts";
 import type { Connector } from "./connector.ts";
 import { declareLadderExchanges, declareLadderQueues, levelQueueNames } from "./delays.ts";
 import type { RabbitmqSettings } from "./options.ts";
@@ -59,7 +60,7 @@ export class Declarations {
     try {
       return await operation(await this.#adminChannel());
     } catch (error) {
-      throw translate(error);
+      throw translate(explainDeclareError(error));
     }
   }
 
@@ -95,7 +96,11 @@ export class Declarations {
       try {
         const model = await this.#connector.ready();
         const channel = await model.createChannel();
-        channel.on("error", (error: Error) => this.#log.warn({ err: error }, "RabbitMQ admin channel error"));
+        channel.on("error", (error: Error) => {
+          // A 406 (a queue declared with other arguments) reaches its caller as QueueArgumentsMismatch.
+          if ((error as { code?: unknown }).code === 406) this.#log.debug({ err: error }, "RabbitMQ admin channel closed by a 406");
+          else this.#log.warn({ err: error }, "RabbitMQ admin channel error");
+        });
         channel.on("close", () => {
           if (this.#admin === channel) this.#admin = undefined;
         });
@@ -119,7 +124,12 @@ export class Declarations {
     await this.#exchanges;
     await this.withAdmin(async (channel) => {
       const queues = dramatiqQueues(queueName, this.#settings);
-      const declared = await Promise.all(queues.map((q) => channel.assertQueue(q.name, { durable: true, arguments: q.arguments })));
+      const settled = await Promise.allSettled(queues.map((q) => channel.assertQueue(q.name, { durable: true, arguments: q.arguments })));
+      // A 406 closes the admin channel (the next use opens another), so the other declarations
+      // fail with "channel ended": report the 406, which says which argument differs.
+      const failures = settled.flatMap((s) => (s.status === "rejected" ? [s.reason as unknown] : []));
+      if (failures.length > 0) throw explainDeclareError(failures.find((e) => (e as { code?: unknown } | null)?.code === 406) ?? failures[0]);
+      const declared = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
       const dead = declared.find((ok) => ok.queue === deadLetterQueueName(queueName));
       if (dead !== undefined) this.#deadAtDeclaration.set(queueName, dead.messageCount);
       // Never holds a message: its consumers mark the consumers of q that hold deliveries.

@@ -10,7 +10,8 @@ import { DEFAULT_DEAD_MESSAGE_TTL } from "./topology.ts";
 export interface RabbitmqBrokerOptions extends BrokerOptions {
   /**
    * `amqp://user:pass@host:port/vhost?heartbeat=10` or `amqps://…` for TLS. Credentials are
-   * percent-decoded; the vhost is the path (`/%2F` or nothing is `/`).
+   * percent-decoded; the vhost is the path (`/%2F` or nothing is `/`). `?max_priority=N` sets
+   * `maxPriority` unless the option does.
    * @defaultValue `amqp://127.0.0.1:5672` (guest/guest)
    */
   url?: string;
@@ -27,10 +28,13 @@ export interface RabbitmqBrokerOptions extends BrokerOptions {
    */
   heartbeat?: number;
   /**
-   * `x-max-priority` of `q` and `q.DQ`, 1..255, or `null` to declare no priority (Python
-   * Dramatiq's default). Must match what other producers and workers of the same queues declare.
-   * A dramats priority p is sent as AMQP priority `maxPriority - clamp(p, 0, maxPriority)`.
-   * @defaultValue 10
+   * Broker priorities: the `x-max-priority` of `q` and `q.DQ`, 1..255; `null` (or 0) declares
+   * none, as Python Dramatiq does by default (its `max_priority`). Every producer and worker of a
+   * queue must declare the same, or RabbitMQ refuses the second declaration
+   * (`QueueArgumentsMismatch`). A dramats priority p is sent as AMQP priority
+   * `maxPriority - clamp(p, 0, maxPriority)`. Without it, `priority` still orders the messages a
+   * worker has prefetched.
+   * @defaultValue the URL's `max_priority`, else none (Dramatiq's declaration)
    */
   maxPriority?: number | null;
   /** `x-message-ttl` of `q.XQ` (ms). @defaultValue env `dramatiq_dead_message_ttl`, else 7 days */
@@ -44,6 +48,9 @@ export interface RabbitmqBrokerOptions extends BrokerOptions {
   /** Unacknowledged `q.DQ` messages a consumer moves at once. @defaultValue 100 */
   delayQueuePrefetch?: number;
 }
+
+/** The broker URL's query parameter for `maxPriority`, spelt as Dramatiq's `max_priority` argument. */
+export const MAX_PRIORITY_PARAMETER = "max_priority";
 
 /** The resolved settings (defaults applied, validated). */
 export interface RabbitmqSettings {
@@ -61,7 +68,6 @@ export interface RabbitmqSettings {
 export const RABBITMQ_DEFAULTS = Object.freeze({
   url: "amqp://127.0.0.1:5672",
   heartbeat: 15_000,
-  maxPriority: 10,
   connectTimeout: 10_000,
   minReconnectDelay: 100,
   maxReconnectDelay: 5_000,
@@ -100,13 +106,22 @@ export function resolveSettings(options: RabbitmqBrokerOptions): RabbitmqSetting
     socketOptions.credentials = amqp.credentials.plain(decodeURIComponent(url.username), decodeURIComponent(url.password));
   }
 
-  let maxPriority: number | undefined = RABBITMQ_DEFAULTS.maxPriority;
+  // Not amqplib's: taken off the URL it is given (the redacted URL keeps it, for logs).
+  const urlMaxPriority = url.searchParams.get(MAX_PRIORITY_PARAMETER);
+  url.searchParams.delete(MAX_PRIORITY_PARAMETER);
+  let maxPriority: number | undefined;
   if (options.maxPriority === null || options.maxPriority === 0) maxPriority = undefined;
   else if (options.maxPriority !== undefined) {
     if (!Number.isInteger(options.maxPriority) || options.maxPriority < 1 || options.maxPriority > 255) {
       throw new RangeError(`RabbitmqBroker option maxPriority must be an integer in 1..255 or null, got ${options.maxPriority}`);
     }
     maxPriority = options.maxPriority;
+  } else if (urlMaxPriority !== null) {
+    const value = /^\d{1,3}$/.test(urlMaxPriority) ? Number(urlMaxPriority) : NaN;
+    if (!(value >= 0 && value <= 255)) {
+      throw new RangeError(`URL parameter ${MAX_PRIORITY_PARAMETER} must be a whole number in 0..255 (0 declares none), got ${JSON.stringify(urlMaxPriority)}`);
+    }
+    maxPriority = value === 0 ? undefined : value;
   }
 
   const envTtl = Number(process.env.dramatiq_dead_message_ttl);

@@ -7,7 +7,10 @@ export const ExitCode = {
   OK: 0,
   /** Killed, forced to stop by a second signal, or an unexpected error. */
   ERROR: 1,
-  /** A module failed to import, or the command line was invalid. */
+  /**
+   * A module failed to import, the command line was invalid, or the configuration does not fit
+   * the broker (its queues exist with other arguments: `QueueArgumentsMismatch`).
+   */
   IMPORT_ERROR: 2,
   /** The broker could not be reached at boot. */
   BROKER_CONNECTION_ERROR: 3,

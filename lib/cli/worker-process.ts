@@ -1,5 +1,6 @@
 import cluster from "node:cluster";
 import { peekBroker, type Broker } from "../broker.ts";
+import { isArgumentsMismatch } from "../errors.ts";
 import { configureLogging, getLogger, type Logger } from "../logging.ts";
 import type { ThreadPool } from "../threads/pool.ts";
 import { Worker } from "../worker.ts";
@@ -216,7 +217,7 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
     ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }),
     ...(options.queues ? { queues: options.queues } : {}),
   });
-  await checkBroker(broker, options.queues?.[0] ?? broker.queues.values().next().value, brokerLabel(broker, url));
+  await checkBroker(broker, options.queues ?? [...broker.queues], brokerLabel(broker, url));
   return { broker, worker, pool, recycler, url, isDefault };
 }
 
@@ -240,20 +241,26 @@ async function chooseBroker(requested: string | undefined): Promise<{ broker: Br
   return { broker, url: requested, isDefault: false };
 }
 
-/** One cheap round trip, so a wrong URL or password or a down broker fails the boot with exit code 3. */
-async function checkBroker(broker: Broker, queue: string | undefined, label: string): Promise<void> {
-  if (queue === undefined) return;
-  if (!broker.queues.has(queue)) broker.declareQueue(queue);
+/**
+ * One cheap round trip per queue it will consume (which declares it), so a wrong URL or password
+ * or a down broker fails the boot with exit code 3, and queues declared with other arguments
+ * (RabbitMQ's x-max-priority) with exit code 2.
+ */
+async function checkBroker(broker: Broker, queues: readonly string[], label: string): Promise<void> {
+  if (queues.length === 0) return;
+  for (const queue of queues) if (!broker.queues.has(queue)) broker.declareQueue(queue);
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
-      broker.depths(queue),
+      Promise.all(queues.map((queue) => broker.depths(queue))),
       new Promise((_, reject) => {
         timer = setTimeout(() => reject(new Error(`no answer within ${BROKER_CHECK_TIMEOUT} ms`)), BROKER_CHECK_TIMEOUT);
       }),
     ]);
   } catch (error) {
     await broker.close().catch(() => {});
+    // Reached, but its queues were declared otherwise: a configuration error, which no restart fixes.
+    if (isArgumentsMismatch(error)) throw new CliError(`Broker (${label}) refused the queue declaration: ${error.message}`, ExitCode.IMPORT_ERROR, { cause: error });
     throw new CliError(`Cannot reach the broker (${label}): ${(error as Error)?.message ?? String(error)}`, ExitCode.BROKER_CONNECTION_ERROR, {
       cause: error,
     });

@@ -25,8 +25,9 @@ describe("RabbitMQ prefetch follows the worker's window", function () {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
   });
 
-  async function setup(prefix: string) {
-    const broker = new RabbitmqBroker({ url, middleware: [], heartbeat: 2_000 });
+  async function setup(prefix: string, maxPriority: number | null = 10) {
+    // Broker priorities (opt-in) unless told: the urgent message must overtake the slow tail in the queue.
+    const broker = new RabbitmqBroker({ url, middleware: [], heartbeat: 2_000, maxPriority });
     const queue = uniqueQueue(prefix);
     broker.declareQueue(queue);
     const raw = await rawChannel(url);
@@ -112,6 +113,29 @@ describe("RabbitMQ prefetch follows the worker's window", function () {
     }
     expect(most).to.be.above(0);
     expect(most).to.be.at.most(2 * adaptive.concurrency);
+  });
+
+  it("without broker priorities (the default), still runs a worker's prefetched messages lower priority first", async () => {
+    const { broker, queue, newWorker } = await setup("rmq_local_priority", null);
+    const runs: string[] = [];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const first = actor(async function rmqLocalGate() { runs.push("gate"); await gate; }, { broker, queueName: queue });
+    const low = actor(function rmqLocalLow(n: number) { runs.push(`low-${n}`); }, { broker, queueName: queue, priority: 5 });
+    const high = actor(function rmqLocalHigh() { runs.push("high"); }, { broker, queueName: queue, priority: 0 });
+    await first.send();
+    await broker.enqueueMany([0, 1, 2].map((n) => low.message(n)));
+    await high.send();
+    const worker = newWorker({ concurrency: 1, prefetch: 10 });
+    await worker.start();
+    // The gate runs; the rest, in the queue's arrival order, all reach the worker (fetched: in its work queue).
+    await waitFor(async () => {
+      const depths = await broker.depths(queue);
+      return runs.length === 1 && depths.ready === 0 && depths.inFlight === 5;
+    }, 10_000, "every message to be fetched");
+    open();
+    await broker.join(queue, { timeout: 10_000 });
+    expect(runs).to.deep.equal(["gate", "high", "low-0", "low-1", "low-2"]);
   });
 
   it("does not hoard slow messages after a burst of quick ones: both workers share the slow tail, and an urgent message does not wait behind it", async () => {

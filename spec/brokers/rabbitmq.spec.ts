@@ -372,7 +372,21 @@ describe("RabbitmqBroker", function () {
       expect(() => settings({ heartbeat: 5 })).to.throw(RangeError, /heartbeat/);
       expect(() => settings({ maxPriority: 300 })).to.throw(RangeError, /maxPriority/);
       expect(settings({ maxPriority: null }).maxPriority).to.equal(undefined);
-      expect(settings({}).maxPriority).to.equal(10);
+      // By default no broker priorities: queues are declared as Python Dramatiq declares them.
+      expect(settings({}).maxPriority).to.equal(undefined);
+    });
+
+    it("takes maxPriority from the URL's max_priority (the option wins) and keeps it from amqplib", () => {
+      const s = settings({ url: "amqp://h/?max_priority=10&heartbeat=5" });
+      expect(s.maxPriority).to.equal(10);
+      expect(new URL(s.url).searchParams.has("max_priority")).to.equal(false);
+      expect(new URL(s.url).searchParams.get("heartbeat")).to.equal("5");
+      expect(settings({ url: "amqp://h/?max_priority=0" }).maxPriority).to.equal(undefined);
+      expect(settings({ url: "amqp://h/?max_priority=10", maxPriority: 5 }).maxPriority).to.equal(5);
+      expect(settings({ url: "amqp://h/?max_priority=10", maxPriority: null }).maxPriority).to.equal(undefined);
+      for (const bad of ["256", "-1", "1.5", "ten", ""]) {
+        expect(() => settings({ url: `amqp://h/?max_priority=${bad}` }), bad).to.throw(RangeError, /max_priority must be a whole number in 0\.\.255/);
+      }
     });
   });
 });

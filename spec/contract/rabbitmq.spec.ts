@@ -5,14 +5,16 @@ import { brokerContract, type ContractFactory } from "./broker.contract.ts";
 import { joinContract } from "./join.contract.ts";
 import { hostileContract } from "./hostile.contract.ts";
 
+// With broker priorities (opt-in since the default declares queues as Python Dramatiq does): the
+// contract's priority case orders waiting messages at the broker.
 const factory: ContractFactory = async ({ middleware }) => {
   const url = await amqpUrl();
-  const broker = new RabbitmqBroker({ url, middleware, heartbeat: 2_000 });
+  const broker = new RabbitmqBroker({ url, middleware, heartbeat: 2_000, maxPriority: 10 });
   const peers: RabbitmqBroker[] = [];
   return {
     broker,
     peer: () => {
-      const peer = new RabbitmqBroker({ url, middleware, heartbeat: 2_000 });
+      const peer = new RabbitmqBroker({ url, middleware, heartbeat: 2_000, maxPriority: 10 });
       peers.push(peer);
       return peer;
     },

@@ -28,4 +28,19 @@ describe("Pipelines", () => {
       await world.teardown();
     }
   });
+
+  it("dead-letters a step whose next step cannot be enqueued, with the reason, rather than stopping silently", async () => {
+    const world = await stubWorld({ middleware: [new Pipelines(), new Retries({ maxRetries: 0 })] });
+    try {
+      const step = actor(function pipeStep() { return 1; }, { broker: world.broker });
+      const next = { queue_name: "not a queue!", actor_name: "x", args: [], kwargs: {}, options: {}, message_id: "n1", message_timestamp: 0 };
+      const sent = await world.broker.enqueue(step.message().copy({ options: { pipe_target: next } }));
+      await world.broker.join("default", { failFast: false });
+      const [dead] = await world.broker.deadLetters("default");
+      expect(dead!.id).to.equal(sent.messageId);
+      expect(dead!.reason).to.contain("Pipelines: the actor succeeded but the next step could not be enqueued: InvalidOptions: Queue name");
+    } finally {
+      await world.teardown();
+    }
+  });
 });

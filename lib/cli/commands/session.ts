@@ -5,6 +5,7 @@ import { existsSync } from "node:fs";
 import { peekBroker, type Broker } from "../../broker.ts";
 import { brokerOrigin, DEFAULT_BROKER_URL, IN_PROCESS_SCHEMES } from "../../connect.ts";
 import { isCredentialsRefused } from "../../credentials-refused.ts";
+import { isArgumentsMismatch } from "../../errors.ts";
 import { addUrlSecret, redactUrl } from "../../redact.ts";
 import { tsxEntry } from "../../threads/tsx.ts";
 import { brokerFromUrl, checkBrokerUrl, declareOn } from "../broker-url.ts";
@@ -49,7 +50,7 @@ export class Session {
   /**
    * Runs one broker operation (or one on a backend: `target` names it in the message). No answer
    * within the timeout, a connection error or refused credentials end the command with exit code 3;
-   * other errors pass through.
+   * queues that exist with other arguments with exit code 2; other errors pass through.
    * @throws CliError
    */
   async call<T>(what: string, operation: () => Promise<T>, target = `the broker (${this.label})`): Promise<T> {
@@ -60,6 +61,9 @@ export class Session {
     try {
       return await Promise.race([operation(), late]);
     } catch (error) {
+      if (isArgumentsMismatch(error)) {
+        throw new CliError(`${target} refused the queue declaration: ${error.message}`, ExitCode.IMPORT_ERROR, { cause: error });
+      }
       if (isConnectionError(error)) {
         throw new CliError(`Cannot reach ${target}: ${(error as Error).message}`, ExitCode.BROKER_CONNECTION_ERROR, { cause: error });
       }
