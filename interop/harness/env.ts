@@ -16,8 +16,8 @@ export const REDIS_URL = (process.env.REDIS_URL ||= "redis://127.0.0.1:6379");
 export const AMQP_URL = (process.env.AMQP_URL ||= "amqp://guest:guest@127.0.0.1:5672");
 
 const HOW =
-  "Get it with: git clone https://github.com/Bogdanp/dramatiq && git -C dramatiq archive v2.2.0 | tar -x -C /some/dir, " +
-  "then run DRAMATIQ_SRC=/some/dir npm run interop:python";
+  "Get it with: git clone https://github.com/Bogdanp/dramatiq && mkdir -p /path/to/dramatiq-2.2.0 && " +
+  "git -C dramatiq archive v2.2.0 | tar -x -C /path/to/dramatiq-2.2.0, then run DRAMATIQ_SRC=/path/to/dramatiq-2.2.0 npm run interop:python";
 
 /**
  * The checked `DRAMATIQ_SRC`: a directory holding Dramatiq 2.2.0's source (`dramatiq/__init__.py`).

@@ -15,7 +15,7 @@ import type { CliRun } from "../../spec/cli/run-cli.ts";
 export interface Setup {
   readonly namespace: string;
   readonly queue: string;
-  readonly ledger: Ledger;
+  ledger: Ledger;
   readonly pythonWorkers: PythonWorker[];
   readonly nodeWorkers: CliRun[];
   readonly senders: Partial<Record<"python" | "node", Sender>>;
@@ -26,6 +26,8 @@ export interface Plan {
   workers: ("python" | "node")[];
   /** Producers to open once the workers run. */
   senders: ("python" | "node")[];
+  /** More environment for the Python workers (not the producer). */
+  pythonWorkerEnv?: Record<string, string>;
 }
 
 /**
@@ -38,15 +40,16 @@ export function groupSetup(target: Target, label: string, plan: Plan): { ready()
   const env: InteropEnv = { redisUrl: REDIS_URL, namespace, queue };
   const processEnv = { INTEROP_REDIS: REDIS_URL, INTEROP_NS: namespace, INTEROP_QUEUE: queue };
   const pythonEnv = { ...processEnv, INTEROP_BROKER: target.pythonUrl, INTEROP_HEARTBEAT_TIMEOUT: String(HEARTBEAT_TIMEOUT) };
-  const ledger = new Ledger(REDIS_URL, ledgerKey(namespace));
-  const setup: Setup = { namespace, queue, ledger, pythonWorkers: [], nodeWorkers: [], senders: {} };
+  // Made in the before hook: with mocha's --grep a group may have no check to run, and then no hooks.
+  let setup: Setup | undefined;
   let driver: PythonDriver | undefined;
   let nodeProducer: { broker: Broker; close(): Promise<void> } | undefined;
   let started: Promise<Setup> | undefined;
 
   async function start(): Promise<Setup> {
+    setup = { namespace, queue, ledger: new Ledger(REDIS_URL, ledgerKey(namespace)), pythonWorkers: [], nodeWorkers: [], senders: {} };
     for (const side of plan.workers) {
-      if (side === "python") setup.pythonWorkers.push(await startPythonWorker(pythonEnv));
+      if (side === "python") setup.pythonWorkers.push(await startPythonWorker({ ...pythonEnv, ...plan.pythonWorkerEnv }));
       else setup.nodeWorkers.push(await startNodeWorker(target.nodeUrl(namespace), processEnv));
     }
     for (const side of plan.senders) {
@@ -74,7 +77,9 @@ export function groupSetup(target: Target, label: string, plan: Plan): { ready()
     this.timeout(60_000);
     await driver?.close().catch(() => undefined);
     await nodeProducer?.close().catch(() => undefined);
-    await Promise.all([...setup.pythonWorkers.map((w) => w.stop()), ...setup.nodeWorkers.map((w) => w.stop("SIGTERM", 15_000).catch(() => w.destroy()))]);
+    if (setup === undefined) return;
+    const { pythonWorkers, nodeWorkers, ledger } = setup;
+    await Promise.all([...pythonWorkers.map((w) => w.stop()), ...nodeWorkers.map((w) => w.stop("SIGTERM", 15_000).catch(() => w.destroy()))]);
     killAll();
     await removeRunKeys(ledger, namespace);
     await ledger.close();

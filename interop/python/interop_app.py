@@ -10,6 +10,8 @@ only through the environment, which the harness sets:
   INTEROP_QUEUE              the one queue this process's actors use
   INTEROP_HEARTBEAT_TIMEOUT  RedisBroker(heartbeat_timeout=...), in ms
   INTEROP_CONFIRM            "1": RabbitmqBroker(confirm_delivery=True), for producers
+  INTEROP_CLOCK_SKEW_MS      added to the clock RedisBroker reads (its heartbeats and etas), as
+                             on a host whose clock is off by that much
 """
 
 import json
@@ -30,7 +32,14 @@ QUEUE = os.environ["INTEROP_QUEUE"]
 LEDGER = NAMESPACE + ":ledger"
 
 if BROKER_URL.startswith("redis"):
+    import dramatiq.brokers.redis as redis_broker_module
     from dramatiq.brokers.redis import RedisBroker
+
+    SKEW = int(os.environ.get("INTEROP_CLOCK_SKEW_MS", "0"))
+    if SKEW:
+        # RedisBroker._dispatch stamps heartbeats with this module's current_millis (redis.py:266).
+        _real_millis = redis_broker_module.current_millis
+        redis_broker_module.current_millis = lambda: _real_millis() + SKEW
 
     broker = RedisBroker(
         url=BROKER_URL,

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readmeLine, ROOT, sh, userEnv } from "../readme/commands.ts";
 
-const HOW = "git clone https://github.com/Bogdanp/dramatiq && git -C dramatiq archive v2.2.0 | tar -x -C /some/dir";
+const HOW = "git clone https://github.com/Bogdanp/dramatiq && mkdir -p /path/to/dramatiq-2.2.0 && git -C dramatiq archive v2.2.0 | tar -x -C /path/to/dramatiq-2.2.0";
 
 describe("npm run interop:python without Dramatiq's source", function () {
   this.timeout(60_000);
