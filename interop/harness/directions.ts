@@ -2,6 +2,8 @@
 // message feature. Each check names the direction and says what it saw when it fails.
 import { strict as assert } from "node:assert";
 import { randomUUID } from "node:crypto";
+import { Redis } from "ioredis";
+import { REDIS_URL } from "./env.ts";
 import { check, checkError } from "./errors.ts";
 import { summarize, type Run } from "./ledger.ts";
 import type { Sender, Sent } from "./senders.ts";
@@ -10,6 +12,19 @@ import type { Target } from "./targets.ts";
 
 const LABEL = { python: "Python", node: "Node" } as const;
 const DELAY = 1_500;
+
+/** What the group's barrier keys hold, Dramatiq's (`Barrier`: the uuid and uuid@events) and dramats' (default prefix). */
+async function barrierKeys(group: string): Promise<string> {
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+  client.on("error", () => undefined);
+  try {
+    const keys = [group, `${group}@events`, `dramats-limits:barrier:${group}`, `dramats-limits:barrier-members:${group}`];
+    const found = await Promise.all(keys.map(async (key) => `${key}: ${await client.type(key)}`));
+    return `barrier keys after the run: ${found.join(", ")}`;
+  } finally {
+    client.disconnect();
+  }
+}
 
 export function directionChecks(target: Target, from: "python" | "node"): void {
   const to = from === "python" ? "node" : "python";
@@ -113,10 +128,14 @@ export function directionChecks(target: Target, from: "python" | "node"): void {
       const isMember = (r: Run) => r.actor === "interop_add" && members.some(([a, b]) => r.args[0] === a && r.args[1] === b);
       const ran = await setup.ledger.waitFor(`${LABEL[to]} ran the chord's 3 members`, isMember, 3, 15_000);
       ranOn(ran);
-      await setup.ledger.waitFor(`the chord's callback (members ran: ${summarize(ran)})`, tagged(tag), 1, 10_000);
+      const group = ran[0]!.group;
+      check(group !== null && ran.every((r) => r.group === group), `the members carry no one group_completion_uuid: ${JSON.stringify(ran.map((r) => r.group))}`);
+      await setup.ledger.waitFor(`the chord's callback (members ran on ${LABEL[to]})`, tagged(tag), 1, 10_000).catch(async (error: Error) => {
+        throw checkError(`${error.message}; ${await barrierKeys(group)}`);
+      });
       // Extra callbacks would come right behind the first: wait a moment for any.
       const callbacks = await setup.ledger.settle(tagged(tag), 1, 2_000);
-      assert.equal(callbacks.length, 1, `the callback ran ${callbacks.length} times: ${summarize(callbacks)}`);
+      check(callbacks.length === 1, `the callback ran ${callbacks.length} times: ${summarize(callbacks)}; ${await barrierKeys(group)}`);
       check(callbacks[0]!.at >= Math.max(...ran.map((r) => r.at)), "the callback ran before the last member");
     });
   });
