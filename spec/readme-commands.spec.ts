@@ -31,6 +31,9 @@ const WHERE: Record<string, string> = {
   "npx dramats schedules app/actors.ts --next 5             # cron actors: next runs, last tick enqueued": IN_APP,
   'npx dramats cancel "$MESSAGE_ID" app/actors.ts           # through the modules\' Cancellation middleware': IN_APP,
   "npm test": CI,
+  // Run as written by the spec, with no Dramatiq source at that path: it must say so and how to get it.
+  // The full check (with a real DRAMATIQ_SRC) is run by hand; see README "Sharing queues with Python Dramatiq".
+  "DRAMATIQ_SRC=/path/to/dramatiq-2.2.0 npm run interop:python": "spec/interop/python-check.spec.ts",
   "REDIS_URL=redis://127.0.0.1:6379 AMQP_URL=amqp://guest:guest@127.0.0.1:5672 npm run bench": "spec/readme-bench.spec.ts",
   "npm run bench -- --quick              # under two minutes: 10,000 messages, 3 rounds": "spec/readme-bench.spec.ts",
   "npm run bench -- latency              # one script: throughput, latency or threads": "spec/readme-bench.spec.ts",
