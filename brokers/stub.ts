@@ -15,6 +15,7 @@ import { DramatsError } from "../lib/errors.ts";
 import { Heap } from "../lib/heap.ts";
 import { withDefaultChain } from "../middleware/defaults.ts";
 import { MemoryKeyValueStore } from "../lib/key-value-store.ts";
+import { MemoryWorkerRegistry } from "../lib/worker-registry.ts";
 import type { Message } from "../lib/message.ts";
 
 /** A dead letter as the stub keeps it: with the actor's own error, for `join({ failFast })`. */
@@ -272,6 +273,9 @@ export class StubBroker extends Broker {
   override get store(): MemoryKeyValueStore {
     return this.#store;
   }
+
+  /** Worker records, in memory (lib/worker-registry.ts). */
+  readonly workerRegistry = new MemoryWorkerRegistry();
 
   protected async closeConnections(): Promise<void> {
     this.#closed = true;

@@ -3,6 +3,7 @@ import { brokerFromUrl, checkBrokerUrl } from "../lib/connect.ts";
 import { InvalidOptions } from "../lib/errors.ts";
 import type { KeyValueStore } from "../lib/key-value-store.ts";
 import { redactUrl } from "../lib/redact.ts";
+import { workerRegistryOf, type WorkerRegistry } from "../lib/worker-registry.ts";
 
 /** URL schemes of brokers whose store other processes (and hosts) share. */
 const STORE_SCHEMES: ReadonlySet<string> = new Set(["redis:", "rediss:", "sqlite:"]);
@@ -33,6 +34,12 @@ export class StoreUrl {
     this.#broker ??= brokerFromUrl(this.url, { middleware: [] });
     const broker = await this.#broker;
     return broker.store!;
+  }
+
+  /** The worker registry of that broker (the fleet's, on RabbitMQ), connecting on the first call. */
+  async openRegistry(): Promise<WorkerRegistry> {
+    this.#broker ??= brokerFromUrl(this.url, { middleware: [] });
+    return workerRegistryOf(await this.#broker)!;
   }
 
   /** Closes the connection, if one was opened. */

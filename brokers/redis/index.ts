@@ -11,6 +11,7 @@ import { toBrokerError } from "./errors.ts";
 import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type RedisDelays, type RedisPriorities, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
+import { RedisWorkerRegistry } from "./worker-registry.ts";
 import { encodePayload } from "./payload.ts";
 import { Maintenance, type MaintenanceResult } from "./maintenance.ts";
 import { RedisLayout, type StoreEntry } from "./layout.ts";
@@ -353,6 +354,14 @@ export class RedisBroker extends Broker {
   override get store(): RedisKeyValueStore {
     this.#store ??= new RedisKeyValueStore(this.#redis, this.#options.namespace);
     return this.#store;
+  }
+
+  #workerRegistry: RedisWorkerRegistry | undefined;
+
+  /** Worker records in this namespace (`dramats workers`; lib/worker-registry.ts). */
+  get workerRegistry(): RedisWorkerRegistry {
+    this.#workerRegistry ??= new RedisWorkerRegistry(this.#redis, this.#options.namespace);
+    return this.#workerRegistry;
   }
 
   /** The command connection, for backends that share it (results, rate limits). */

@@ -10,6 +10,7 @@ import { openDatabase, type Db } from "./schema.ts";
 import { retryWhileBusy, retryWhileBusySync } from "./busy.ts";
 import { CHUNK, Statements, type DeadRow, type NewMessage } from "./statements.ts";
 import { SqliteKeyValueStore } from "./store.ts";
+import { SqliteWorkerRegistry } from "./worker-registry.ts";
 import { WriteBatch } from "./write-batch.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 
@@ -294,6 +295,14 @@ export class SqliteBroker extends Broker {
   /** The `dramats_kv` table: atomic claims for cron schedules across processes. */
   override get store(): SqliteKeyValueStore {
     return this.#store;
+  }
+
+  #workerRegistry: SqliteWorkerRegistry | undefined;
+
+  /** Worker records in the `dramats_workers` table (`dramats workers`; lib/worker-registry.ts). */
+  get workerRegistry(): SqliteWorkerRegistry {
+    this.#workerRegistry ??= new SqliteWorkerRegistry(this.#db, (operation) => this.#run(operation));
+    return this.#workerRegistry;
   }
 
   /** Gives back what open consumers hold, stops polling and closes the file. Idempotent. */

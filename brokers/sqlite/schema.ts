@@ -17,6 +17,7 @@
  *
  * dramats_dead       dead letters (the `.XQ`), kept for the dead-message TTL
  * dramats_kv         the broker's key-value store (cron tick claims), with expiry
+ * dramats_workers    the worker registry (worker-registry.ts), created on first use
  */
 import Database from "better-sqlite3";
 import { BrokerError, ConnectionFailed } from "../../lib/errors.ts";

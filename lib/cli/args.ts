@@ -45,6 +45,8 @@ export interface CliOptions {
    * process's messages go back when no supervisor gave them back; undefined: the URL's or the broker's.
    */
   recoveryTimeout: number | undefined;
+  /** How often each worker process publishes its record to the worker registry (ms); 0: never. */
+  registryInterval: number;
   /** Where the supervisor serves all processes' Prometheus metrics; undefined: not at all. */
   metrics: { host: string; port: number } | undefined;
 }
@@ -58,6 +60,7 @@ export const CLI_DEFAULTS = Object.freeze({
   bootTimeout: 60_000,
   metricsPort: 9191,
   metricsHost: "127.0.0.1",
+  registryInterval: 5_000,
 });
 
 function integer(min: number) {
@@ -120,9 +123,10 @@ function buildCommand(version: string): Command {
     )
     .addOption(new Option("--metrics-host <host>", "address the metrics server binds to").env("DRAMATS_METRICS_HOST").default(CLI_DEFAULTS.metricsHost))
     .addOption(new Option("--no-metrics", "do not serve metrics"))
-    .addOption(new Option("--store <url>", "claim cron ticks in this store: redis://, rediss:// or sqlite://PATH (needed for cron on RabbitMQ)"))
+    .addOption(new Option("--store <url>", "claim cron ticks and publish the worker registry in this store: redis://, rediss:// or sqlite://PATH (needed for both on RabbitMQ)"))
+    .addOption(new Option("--registry-interval <ms>", "publish each worker process's record (dramats workers) this often; 0: never").argParser(integer(0)).default(CLI_DEFAULTS.registryInterval))
     .addOption(new Option("--no-scheduler", "enqueue no cron ticks from these worker processes (other fleets still do)"))
-    .addHelpText("after", "\nOperator commands (each with --help): dramats queues | dead-letters | requeue | purge | schedules | cancel")
+    .addHelpText("after", "\nOperator commands (each with --help): dramats queues | dead-letters | requeue | purge | schedules | cancel | workers | health")
     .showHelpAfterError("(run dramats --help for usage)");
 }
 
@@ -190,6 +194,7 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     heartbeatTimeout: o.heartbeatTimeout,
     bootTimeout: o.bootTimeout,
     recoveryTimeout: o.recoveryTimeout,
+    registryInterval: o.registryInterval,
     metrics: o.metrics === false ? undefined : { host: o.metricsHost, port: o.metricsPort },
   };
 }

@@ -3,26 +3,13 @@
 // by it, as each worker process. Each role imports only its own code: a worker process never
 // loads the supervisor, the operator commands or their dependencies (memory per process).
 import cluster from "node:cluster";
-import { readFileSync } from "node:fs";
 import { redact } from "../redact.ts";
 import type { CliOptions } from "./args.ts";
 import { helpArguments, isOperatorCommand } from "./commands/names.ts";
 import { CliError } from "./exit-codes.ts";
 import { WORKER_ENV } from "./ipc.ts";
 import { runFromSourceCheckout } from "./source-checkout.ts";
-
-/** The package version, from the package.json above this file (source or dist). */
-function version(): string {
-  for (let dir = new URL("./", import.meta.url); dir.pathname !== "/"; dir = new URL("../", dir)) {
-    try {
-      const manifest = JSON.parse(readFileSync(new URL("package.json", dir), "utf8")) as { name?: string; version?: string };
-      if (manifest.name === "dramats") return manifest.version ?? "0.0.0";
-    } catch {
-      // Not here; look one folder up.
-    }
-  }
-  return "0.0.0";
-}
+import { version } from "./version.ts";
 
 /** The command line's options: parsed (supervisor), or as the supervisor parsed them (worker process). */
 async function cliOptions(): Promise<CliOptions> {

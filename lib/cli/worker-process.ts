@@ -19,6 +19,7 @@ import { BlockWatch } from "./block-watch.ts";
 import { isSupervisorCommand, report, reportAndWait, WORKER_ENV, type BootSummary } from "./ipc.ts";
 import { importModules, resolveModule } from "./modules.ts";
 import { Recycler } from "./recycler.ts";
+import { publisherFor } from "./registry-publisher.ts";
 import { StopSignals } from "./stop-signals.ts";
 
 /** How long the boot-time broker check may take before it counts as a connection failure (ms). */
@@ -210,6 +211,8 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
   // First in the chain: a message known to block is dead-lettered before any other hook runs for it.
   const first = broker.middleware[0];
   broker.addMiddleware(blockWatch, first === undefined ? {} : { before: first.constructor as new () => typeof first });
+  const publisher = publisherFor(broker, options, cluster.worker === undefined ? null : process.ppid);
+  if (publisher) broker.addMiddleware(publisher, { before: BlockWatch });
 
   await broker.emit("afterProcessBoot", broker);
   const worker = new Worker(broker, {

@@ -1,6 +1,6 @@
-// The operator's subcommands: `dramats queues | dead-letters | requeue | purge | schedules | cancel`.
+// The operator's subcommands: `dramats queues | dead-letters | requeue | purge | schedules | cancel | workers | health`.
 // Each opens the broker the way worker processes do, does one thing, prints it for people or
-// as JSON, and exits: 0 done, 1 partly done, 2 bad usage, 3 broker unreachable.
+// as JSON, and exits: 0 done, 1 partly done (health: unhealthy), 2 bad usage, 3 broker unreachable.
 import { Command, InvalidArgumentError, Option } from "commander";
 import { pino } from "pino";
 import { configureLogging } from "../../logging.ts";
@@ -13,6 +13,8 @@ import { purgeCommand } from "./purge.ts";
 import { queuesCommand } from "./queues.ts";
 import { requeueCommand } from "./requeue.ts";
 import { schedulesCommand } from "./schedules.ts";
+import { healthCommand } from "./health.ts";
+import { workersCommand } from "./workers.ts";
 import { DEFAULT_CALL_TIMEOUT, openSession, type Session, type SessionOptions } from "./session.ts";
 
 export { OPERATOR_COMMANDS, isOperatorCommand } from "./names.ts";
@@ -115,8 +117,36 @@ function buildProgram(version: string, plan: (p: Plan) => void): Command {
       plan({ session: sessionOf(o, modules, false), run: (s, out) => cancelCommand(s, { ids, json: o.json === true }, out) });
     });
 
+  common(program.command("workers").description("List the worker processes of the registry, live and recently dead, or with --running the messages they run."), false)
+    .argument("[modules...]", "modules to import first, for their broker settings")
+    .addOption(new Option("--running", "list the messages running now, with their elapsed time"))
+    .addOption(new Option("--store <url>", "read the registry from this store (the workers' --store), e.g. on RabbitMQ"))
+    .action((modules: string[], o: Common & { running?: boolean; store?: string }) =>
+      plan({ session: sessionOf(o, modules), run: (s, out) => workersCommand(s, { running: o.running === true, json: o.json === true, store: storeOf(o.store) }, out) }),
+    );
+
+  common(program.command("health").description("Exit 0 when a live worker consumes each queue, else 1 with a reason per queue (for cron and monitoring)."), false)
+    .argument("[modules...]", "modules to import first, for their broker settings")
+    .addOption(new Option("-q, --queue <queue>", "a queue that must be served (repeatable; default: every queue some worker registered)").argParser(collect))
+    .addOption(new Option("--max-age <s>", "a live consumer's last beat must be newer than S seconds").argParser(seconds).default(30))
+    .addOption(new Option("--store <url>", "read the registry from this store (the workers' --store), e.g. on RabbitMQ"))
+    .action((modules: string[], o: Common & { queue?: string[]; maxAge: number; store?: string }) =>
+      plan({
+        session: sessionOf(o, modules),
+        run: (s, out) => healthCommand(s, { queues: o.queue ?? [], maxAge: o.maxAge * 1000, json: o.json === true, store: storeOf(o.store) }, out),
+      }),
+    );
+
   return program;
 }
+
+function seconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`expected a number of seconds > 0, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+const storeOf = (url: string | undefined) => (url === undefined ? undefined : checkedStoreUrl(url));
 
 /**
  * Runs one operator command (`argv` without `node` and the script, starting with the
