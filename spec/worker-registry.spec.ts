@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { RedisBroker } from "../brokers/redis/index.ts";
 import { SqliteBroker } from "../brokers/sqlite/index.ts";
 import { StubBroker } from "../brokers/stub.ts";
-import { RegistryPublisher } from "../lib/cli/registry-publisher.ts";
+import { publisherFor, RegistryPublisher } from "../lib/cli/registry-publisher.ts";
 import { unservedQueues } from "../lib/cli/commands/health.ts";
 import type { Broker } from "../lib/broker.ts";
 import { Worker } from "../lib/worker.ts";
@@ -182,6 +182,52 @@ describe("the registry publisher", function () {
     const started = Date.now();
     await worker.stop({ timeout: 1_000 });
     expect(Date.now() - started).to.be.lessThan(3_000);
+  });
+
+  it("retries a failed write the next period, and writes the newest record once a slow write ends", async () => {
+    const attempts: WorkerRecord[] = [];
+    let calls = 0;
+    const flaky: WorkerRegistry = {
+      write: async (r) => {
+        calls++;
+        if (calls <= 2) throw new Error("store down");
+        if (calls === 3) await new Promise((resolve) => setTimeout(resolve, 300));
+        attempts.push(r);
+      },
+      list: async () => [],
+      remove: async () => {},
+    };
+    broker = new StubBroker({ middleware: [] });
+    const publisher = new RegistryPublisher({ registry: async () => flaky, interval: 20, dramatsVersion: "t", supervisorPid: null });
+    broker.addMiddleware(publisher);
+    const worker = new Worker(broker, { queues: ["registry-flaky"] });
+    broker.declareQueue("registry-flaky");
+    await worker.start();
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    const slowOne = attempts[0]!;
+    const next = attempts[1]!;
+    // While the slow write ran (300 ms, 15 periods), one record waited: the newest, written next.
+    expect(next.lastBeat - slowOne.lastBeat).to.be.greaterThan(200);
+    expect(calls).to.be.greaterThan(4);
+    await worker.stop();
+  });
+
+  it("lists at most 100 running messages, with the count of all", async () => {
+    broker = new StubBroker({ middleware: [] });
+    const publisher = new RegistryPublisher({ registry: async () => undefined, interval: 10_000, dramatsVersion: "t", supervisorPid: null });
+    publisher.afterWorkerBoot(broker, { queues: ["q"], concurrency: 200, processed: 0 } as unknown as Worker);
+    for (let i = 0; i < 150; i++) publisher.beforeProcessMessage(broker, { messageId: `m${i}`, actorName: "a", queueName: "q", startedAt: 1 } as never);
+    const now = publisher.record()!;
+    expect(now.running).to.have.length(100);
+    expect(now.runningCount).to.equal(150);
+    await publisher.close();
+  });
+
+  it("is not added with --registry-interval 0, nor on a broker without a registry and no --store", () => {
+    broker = new StubBroker({ middleware: [] });
+    expect(publisherFor(broker, { store: undefined, registryInterval: 0 }, null)).to.equal(undefined);
+    expect(publisherFor(broker, { store: undefined, registryInterval: 1000 }, null)).to.be.instanceOf(RegistryPublisher);
+    expect(publisherFor({ constructor: { name: "X" } } as unknown as Broker, { store: undefined, registryInterval: 1000 }, null)).to.equal(undefined);
   });
 
   it("counts failed and retried runs and lists running messages", async () => {

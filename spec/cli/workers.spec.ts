@@ -183,8 +183,23 @@ for (const [name, setUp] of Object.entries(setups)) {
   });
 }
 
-describe("dramats workers on RabbitMQ without --store", function () {
-  this.timeout(20_000);
+describe("dramats workers and dramats health, failing", function () {
+  this.timeout(30_000);
+  it("health exits 1 when no worker has registered and no --queue names one", async () => {
+    const server = new URL(await redisUrl());
+    server.searchParams.set("namespace", uniqueNamespace("dramats-cli-registry-empty"));
+    const run = await runOperator(["health", "--broker", server.href]);
+    expect([run.code, run.stdout.trim()]).to.deep.equal([1, "unhealthy: no worker has registered (no queue to check: name them with --queue Q)"]);
+  });
+
+  it("exit 3 when the store does not answer", async () => {
+    for (const command of ["workers", "health"]) {
+      const run = await runOperator([command, "--broker", "sqlite:///nonexistent-dir/x.sqlite", "--store", "redis://127.0.0.1:1", "--timeout", "2000"]);
+      expect(run.code, `${command}: ${run.stderr}`).to.equal(3);
+      expect(run.stderr).to.match(/Cannot reach the store \(redis:\/\/127\.0\.0\.1:1\)/);
+    }
+  });
+
   it("exits 2 and says to pass the store the workers were given", async () => {
     const run = await runOperator(["workers", "--broker", await amqpUrl()]);
     expect(run.code).to.equal(2);

@@ -1,7 +1,7 @@
 // The root README's commands that run in a user's app, run as written (spec/readme/commands.ts)
 // in the app spec/package.spec.ts installed the packed package into (one install for all):
 // the worker lines of "Moving to Redis or RabbitMQ" and "Running workers", and every operator
-// command of "Operating", against a Redis namespace whose queues hold a ready and a dead message.
+// command of "Operating" (workers and health with a worker running), against a Redis namespace whose queues hold a ready and a dead message.
 import { expect } from "chai";
 import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -162,6 +162,20 @@ export function inAppCommands(appDir: () => string, baseEnv: NodeJS.ProcessEnv):
       it("cancel: through the modules' Cancellation middleware", async () => {
         const said = await operator(readmeLine(README, 'npx dramats cancel "$MESSAGE_ID" app/actors.ts'), ready);
         expect(said).to.include(`Cancelled 1 message: ${ready}`);
+      });
+
+      it("workers and health: the registry the running worker publishes to", async () => {
+        const worker = shStart("npx dramats app/actors.ts --processes 1 --registry-interval 500", app, { ...env, DRAMATS_BROKER: `redis://127.0.0.1:6379?namespace=${namespace}` });
+        try {
+          await worker.waitFor((l) => l.includes('"Worker started"'), 60_000);
+          // It published its first record as it started (written before any operator command can start).
+          const listing = await operator(readmeLine(README, "# host, pid, status, last beat"));
+          expect(listing).to.match(/^HOST +PID +STATUS +LAST BEAT +RUNNING/m).and.to.match(/ live +\d+s ago +0\/8 /);
+          expect(await operator(readmeLine(README, "npx dramats workers --broker redis://127.0.0.1:6379 --running"))).to.include("No running messages.");
+          expect((await operator(readmeLine(README, "npx dramats health --broker redis://127.0.0.1:6379 --max-age 30"))).trim()).to.equal("healthy: 1 queue served");
+        } finally {
+          await worker.stop("SIGINT");
+        }
       });
     });
   });
