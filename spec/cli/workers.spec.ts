@@ -194,7 +194,7 @@ describe("dramats workers and dramats health, failing", function () {
 
   it("exit 3 when the store does not answer", async () => {
     for (const command of ["workers", "health"]) {
-      const run = await runOperator([command, "--broker", "sqlite:///nonexistent-dir/x.sqlite", "--store", "redis://127.0.0.1:1", "--timeout", "2000"]);
+      const run = await runOperator([command, "--broker", "memory://", "--store", "redis://127.0.0.1:1", "--timeout", "2000"]);
       expect(run.code, `${command}: ${run.stderr}`).to.equal(3);
       expect(run.stderr).to.match(/Cannot reach the store \(redis:\/\/127\.0\.0\.1:1\)/);
     }
