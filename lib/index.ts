@@ -95,3 +95,4 @@ export { getLogger, configureLogging } from "./logging.ts";
 export { redactUrl } from "./redact.ts";
 export type { Logger } from "./logging.ts";
 export { computeBackoff } from "./backoff.ts";
+export { MemoryWorkerRegistry, parseWorkerRecord, workerRegistryOf, workerStatus, type HasWorkerRegistry, type RunningMessage, type WorkerRecord, type WorkerRegistry, type WorkerStatus } from "./worker-registry.ts";

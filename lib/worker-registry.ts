@@ -10,8 +10,8 @@ import { getLogger } from "./logging.ts";
 /** A message a worker process is running now. */
 export interface RunningMessage {
   /** The message id. */ id: string;
-  actor: string;
-  queue: string;
+  /** The actor's name. */ actor: string;
+  /** The queue it came from. */ queue: string;
   /** Epoch ms when its processing started. */ startedAt: number;
 }
 
@@ -19,15 +19,15 @@ export interface RunningMessage {
 export interface WorkerRecord {
   /** The record format (readers skip other versions). */ version: 1;
   /** Unique per process run: `host/pid/start`. */ id: string;
-  host: string;
-  pid: number;
+  /** The machine's host name. */ host: string;
+  /** The worker process's pid. */ pid: number;
   /** The supervisor's pid, or null for a process without one. */ supervisorPid: number | null;
-  dramatsVersion: string;
-  nodeVersion: string;
+  /** The dramats package version it runs. */ dramatsVersion: string;
+  /** `process.version`. */ nodeVersion: string;
   /** Queues it consumes. */ queues: string[];
   /** Actors it may run at once. */ concurrency: number;
-  startedAt: number;
-  lastBeat: number;
+  /** When the process started publishing (its boot). */ startedAt: number;
+  /** When this record was written. */ lastBeat: number;
   /** Its publishing period (ms): a record not renewed for 3 periods is dead. */ interval: number;
   /** How long the record is kept after its last beat (ms). */ ttl: number;
   /** "stopping" from the start of a graceful stop, "stopped" once it finished. */ state: "running" | "stopping" | "stopped";
@@ -35,8 +35,12 @@ export interface WorkerRecord {
   /** CPU used over the last period, percent of one core. */ cpu: number;
   /** Event-loop delay over the last period (p99, ms beyond the sampling period). */ eventLoopLag: number;
   /** Since boot: messages settled, runs that failed (retried or not), failed runs retried. */
-  counters: { processed: number; failed: number; retried: number };
-  /** The messages running now (at most {@link MAX_RUNNING_LISTED}). */ running: RunningMessage[];
+  counters: {
+    /** Messages settled. */ processed: number;
+    /** Runs that failed (an error; cancellations excluded). */ failed: number;
+    /** Failed runs for which a retry was enqueued. */ retried: number;
+  };
+  /** The messages running now (at most 100). */ running: RunningMessage[];
   /** How many run now, listed or not. */ runningCount: number;
 }
 
@@ -60,7 +64,7 @@ export interface WorkerRegistry {
 
 /** A broker that offers a worker registry. */
 export interface HasWorkerRegistry {
-  readonly workerRegistry: WorkerRegistry;
+  /** Where worker processes publish their records. */ readonly workerRegistry: WorkerRegistry;
 }
 
 /** The broker's own worker registry, or undefined for a broker without a store (RabbitMQ). */
@@ -69,7 +73,7 @@ export function workerRegistryOf(broker: Broker): WorkerRegistry | undefined {
   return registry !== undefined && typeof registry.list === "function" ? registry : undefined;
 }
 
-/** Live, stopping, stopped or dead (no beat for {@link DEAD_AFTER_PERIODS} periods). */
+/** Live, stopping, stopped or dead (no beat for 3 periods). */
 export function workerStatus(record: WorkerRecord, now: number = Date.now()): WorkerStatus {
   if (record.state === "stopped") return "stopped";
   if (now - record.lastBeat > DEAD_AFTER_PERIODS * record.interval) return "dead";

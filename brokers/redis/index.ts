@@ -26,6 +26,7 @@ export { RedisResultBackend, type RedisResultBackendOptions } from "./result-bac
 export { RedisRateLimiterBackend, type RedisRateLimiterBackendOptions } from "./rate-limiter-backend.ts";
 export { RedisCancellationBackend, type RedisCancellationBackendOptions } from "./cancellation-backend.ts";
 export { RedisKeyValueStore } from "./key-value-store.ts";
+export { RedisWorkerRegistry } from "./worker-registry.ts";
 export type { MaintenanceResult } from "./maintenance.ts";
 
 /** Dead letters moved back per script call: each call is atomic, and short. */

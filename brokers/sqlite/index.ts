@@ -18,6 +18,7 @@ export type { SqliteBrokerOptions, SqliteSettings } from "./options.ts";
 export { SQLITE_DEFAULTS, pathFromUrl } from "./options.ts";
 export { SqliteConsumer, type SqliteDelivery } from "./consumer.ts";
 export { SqliteKeyValueStore } from "./store.ts";
+export { SqliteWorkerRegistry } from "./worker-registry.ts";
 
 /** Shortest gap between two looks of a join: a busy queue announces every ack (ms). */
 const JOIN_MIN_GAP = 5;
