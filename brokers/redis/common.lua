@@ -21,6 +21,8 @@
 --     ns:q:reasons             HASH  dead id -> why it was dead-lettered
 --     ns:__dramats_consumers__ HASH  consumer id -> queue name (registry of acks sets, so no KEYS)
 --     ns:__dramats_seen__      HASH  foreign (Python) consumer id -> "<its score>:<Redis ms first seen with it>" (maintenance.lua)
+--     ns:__dramats_workers__   ZSET  worker process id -> epoch ms of its last record (worker-registry.ts; no script)
+--     ns:__dramats_worker__:<w> STRING that process's JSON record, PX its TTL (`dramats workers`)
 --
 -- Every script reads the clock from the server (TIME), so hosts with skewed clocks agree
 -- on etas and heartbeats. Every script is idempotent: ioredis re-sends commands that were
