@@ -1,0 +1,194 @@
+import { SpanStatusCode, trace } from "@opentelemetry/api";
+import { expect } from "chai";
+import { StubBroker } from "../../brokers/stub.ts";
+import { actor, group, GroupCallbacks, Message, pipeline, Pipelines, Retries, StubRateLimiterBackend, Worker } from "../../lib/index.ts";
+import { Tracing, TRACE_CONTEXT_OPTION } from "../../middleware/tracing.ts";
+import { only, tracingKit } from "../helpers/tracing.ts";
+
+describe("Tracing (OpenTelemetry)", () => {
+  let kit: ReturnType<typeof tracingKit>;
+  let broker: StubBroker;
+  let worker: Worker;
+
+  beforeEach(async () => {
+    kit = tracingKit();
+    kit.install();
+    broker = new StubBroker({
+      middleware: [new Pipelines(), new Retries({ minBackoff: 1, maxBackoff: 5 }), new GroupCallbacks({ backend: new StubRateLimiterBackend() }), new Tracing({ tracerProvider: kit.provider })],
+    });
+    worker = new Worker(broker, { fetchTimeout: 50, concurrency: 4 });
+    await worker.start();
+  });
+
+  afterEach(async () => {
+    await worker.stop({ timeout: 1_000 });
+    await broker.close();
+    await kit.uninstall();
+  });
+
+  it("traces a send and its run as one tree, and the actor's own spans are children of the run", async () => {
+    const welcome = actor(function welcome(user: string) {
+      kit.tracer.startSpan(`render ${user}`).end();
+    }, { broker, queueName: "emails" });
+    // Given a request span in the app, when it sends a message and a worker runs it:
+    const sent = await kit.tracer.startActiveSpan("request", async (request) => {
+      const message = await welcome.send("u1");
+      request.end();
+      return message;
+    });
+    await broker.join("emails");
+
+    const spans = kit.spans();
+    const request = only(spans, "request");
+    const send = only(spans, "send emails");
+    const run = only(spans, "process emails");
+    const render = only(spans, "render u1");
+    expect(send).to.deep.include({ kind: "PRODUCER", parentSpanId: request.spanId, traceId: request.traceId });
+    expect(run).to.deep.include({ kind: "CONSUMER", parentSpanId: send.spanId, traceId: request.traceId });
+    expect(render).to.deep.include({ parentSpanId: run.spanId, traceId: request.traceId });
+    // The W3C context travels in the message's options.
+    expect(sent.options[TRACE_CONTEXT_OPTION]).to.deep.equal({ traceparent: `00-${send.traceId}-${send.spanId}-01` });
+    expect(send.span.attributes).to.deep.equal({
+      "messaging.system": "stub",
+      "messaging.destination.name": "emails",
+      "messaging.operation.type": "send",
+      "messaging.operation.name": "send",
+      "messaging.message.id": sent.messageId,
+      "dramats.actor.name": "welcome",
+    });
+    expect(run.span.attributes).to.deep.equal({
+      "messaging.system": "stub",
+      "messaging.destination.name": "emails",
+      "messaging.operation.type": "process",
+      "messaging.operation.name": "process",
+      "messaging.message.id": sent.messageId,
+      "dramats.actor.name": "welcome",
+      "dramats.message.retries": 0,
+      "dramats.message.attempt": 1,
+    });
+    expect(run.span.status.code).to.equal(SpanStatusCode.UNSET);
+  });
+
+  it("makes each retry a new consumer span under the original producer span, with its attempt and the error recorded", async () => {
+    let attempts = 0;
+    const flaky = actor(function flaky() {
+      if (++attempts < 3) throw new TypeError(`attempt ${attempts} failed`);
+    }, { broker, maxRetries: 5 });
+    await flaky.send();
+    await broker.join("default");
+
+    const spans = kit.spans();
+    const send = only(spans, "send default");
+    const runs = spans.filter((s) => s.name === "process default");
+    // Retries re-enqueue the message with its context: no second producer span.
+    expect(spans.filter((s) => s.kind === "PRODUCER")).to.have.length(1);
+    expect(runs.map((r) => r.span.attributes["dramats.message.attempt"])).to.deep.equal([1, 2, 3]);
+    expect(runs.map((r) => r.parentSpanId)).to.deep.equal([send.spanId, send.spanId, send.spanId]);
+    expect(runs.map((r) => r.span.status)).to.deep.equal([
+      { code: SpanStatusCode.ERROR, message: "TypeError: attempt 1 failed" },
+      { code: SpanStatusCode.ERROR, message: "TypeError: attempt 2 failed" },
+      { code: SpanStatusCode.UNSET },
+    ]);
+    const exception = runs[0]!.span.events.find((e) => e.name === "exception");
+    expect(exception?.attributes).to.deep.include({ "exception.type": "TypeError", "exception.message": "attempt 1 failed" });
+  });
+
+  it("chains a pipeline: each step's send span is a child of the run of the step before", async () => {
+    const fetchPage = actor(function fetchPage(url: string) { return `<html>${url}</html>`; }, { broker, queueName: "a" });
+    const measure = actor(function measure(html: string) { return html.length; }, { broker, queueName: "b" });
+    const double = actor(function doubleIt(n: number) { return n * 2; }, { broker, queueName: "c" });
+    await kit.tracer.startActiveSpan("request", async (request) => {
+      await pipeline([fetchPage.message("x.io"), measure.step(), double.step()]).run();
+      request.end();
+    });
+    for (const queue of ["a", "b", "c"]) await broker.join(queue);
+
+    const spans = kit.spans();
+    const request = only(spans, "request");
+    const tree = ["a", "b", "c"].map((q) => ({ send: only(spans, `send ${q}`), run: only(spans, `process ${q}`) }));
+    expect(tree[0]!.send.parentSpanId).to.equal(request.spanId);
+    expect(tree[1]!.send.parentSpanId).to.equal(tree[0]!.run.spanId);
+    expect(tree[2]!.send.parentSpanId).to.equal(tree[1]!.run.spanId);
+    for (const { send, run } of tree) {
+      expect(run.parentSpanId).to.equal(send.spanId);
+      expect([send.traceId, run.traceId]).to.deep.equal([request.traceId, request.traceId]);
+    }
+  });
+
+  it("traces a group: every member under the request, the completion callback under the last member's run", async () => {
+    const part = actor(function part(n: number) { return n; }, { broker, queueName: "parts" });
+    const done = actor(function done() {}, { broker, queueName: "done" });
+    await kit.tracer.startActiveSpan("request", async (request) => {
+      await group([part.message(1), part.message(2), part.message(3)]).addCompletionCallback(done.message()).run();
+      request.end();
+    });
+    await broker.join("parts");
+    await broker.join("done");
+
+    const spans = kit.spans();
+    const request = only(spans, "request");
+    const sends = spans.filter((s) => s.name === "send parts");
+    const runs = spans.filter((s) => s.name === "process parts");
+    expect(sends.map((s) => s.parentSpanId)).to.deep.equal([request.spanId, request.spanId, request.spanId]);
+    expect(runs.map((r) => r.parentSpanId).sort()).to.deep.equal(sends.map((s) => s.spanId).sort());
+    const completion = only(spans, "send done");
+    expect(runs.map((r) => r.spanId)).to.include(completion.parentSpanId);
+    expect(only(spans, "process done").parentSpanId).to.equal(completion.spanId);
+    expect(new Set(spans.map((s) => s.traceId))).to.deep.equal(new Set([request.traceId]));
+  });
+
+  it("starts a new trace for a message whose trace context is malformed, and never fails it", async () => {
+    const ran: string[] = [];
+    actor(function plain(tag: string) { ran.push(tag); }, { broker });
+    const malformed: unknown[] = [
+      { traceparent: "00-zz-not-hex" },
+      { traceparent: `00-${"0".repeat(32)}-${"1".repeat(16)}-01` },
+      { traceparent: `ff-${"a".repeat(32)}-${"b".repeat(16)}-01` },
+      { traceparent: `00-${"a".repeat(32)}-${"b".repeat(16)}-01-extra` },
+      { traceparent: 42, tracestate: ["x"] },
+      "00-just-a-string",
+      ["array"],
+      null,
+    ];
+    // Written as a foreign producer would: Tracing leaves a context a message already carries.
+    for (const [i, context] of malformed.entries()) {
+      await broker.enqueue(new Message({ queueName: "default", actorName: "plain", args: [`m${i}`], kwargs: {}, options: { [TRACE_CONTEXT_OPTION]: context } }));
+    }
+    await broker.join("default");
+
+    expect(ran.sort()).to.deep.equal(malformed.map((_, i) => `m${i}`).sort());
+    const runs = kit.spans().filter((s) => s.name === "process default");
+    expect(runs).to.have.length(malformed.length);
+    for (const run of runs) expect(run.parentSpanId).to.equal(undefined);
+    expect(new Set(runs.map((r) => r.traceId)).size).to.equal(malformed.length);
+  });
+
+  it("keeps a well-formed tracestate and links instead of parenting with consumerSpans: \"link\"", async () => {
+    const linked = new StubBroker({ middleware: [new Tracing({ tracerProvider: kit.provider, consumerSpans: "link" })] });
+    const linkedWorker = new Worker(linked, { fetchTimeout: 50 });
+    await linkedWorker.start();
+    try {
+      let inside: string | undefined;
+      actor(function linkedRun() {
+        inside = trace.getActiveSpan()?.spanContext().spanId;
+      }, { broker: linked });
+      const traceparent = `00-${"a".repeat(32)}-${"b".repeat(16)}-01`;
+      await linked.enqueue(new Message({ queueName: "default", actorName: "linkedRun", args: [], kwargs: {}, options: { [TRACE_CONTEXT_OPTION]: { traceparent, tracestate: "vendor=x1,other=y2" } } }));
+      await linked.join("default");
+      const run = only(kit.spans(), "process default");
+      expect(run.parentSpanId).to.equal(undefined);
+      expect(run.traceId).not.to.equal("a".repeat(32));
+      expect(run.span.links).to.have.length(1);
+      expect(run.span.links[0]!.context).to.deep.include({ traceId: "a".repeat(32), spanId: "b".repeat(16) });
+      expect(run.span.links[0]!.context.traceState?.serialize()).to.equal("vendor=x1,other=y2");
+      expect(inside).to.equal(run.spanId);
+    } finally {
+      await linkedWorker.stop({ timeout: 1_000 });
+      await linked.close();
+    }
+  });
+
+  it("refuses an unknown consumerSpans mode with a TypeError", () => {
+    expect(() => new Tracing({ consumerSpans: "sibling" as never })).to.throw(TypeError, 'options.consumerSpans must be "parent" or "link", got "sibling"');
+  });
+});
