@@ -73,7 +73,7 @@ export class Tracing extends Middleware implements ProcessWrapper {
     this.#tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer("dramats");
   }
 
-  /** {@inheritDoc MiddlewareHooks.beforeEnqueue} */
+  /** Starts the producer span of a new message and writes its context into the message's options. */
   beforeEnqueue(broker: Broker, message: Message, delay: number): void {
     // A message that already carries a context is enqueued again (a retry, a requeued dead letter): it keeps it.
     if (message.options[TRACE_CONTEXT_OPTION] !== undefined) return;
@@ -85,7 +85,7 @@ export class Tracing extends Middleware implements ProcessWrapper {
     this.#producing.set(message, span);
   }
 
-  /** {@inheritDoc MiddlewareHooks.afterEnqueue} */
+  /** Ends the producer span once the broker holds the message. */
   afterEnqueue(_broker: Broker, message: Message): void {
     const span = this.#producing.get(message);
     if (span === undefined) return;
@@ -93,7 +93,7 @@ export class Tracing extends Middleware implements ProcessWrapper {
     span.end();
   }
 
-  /** {@inheritDoc MiddlewareHooks.beforeProcessMessage} */
+  /** Starts the run's consumer span, under (or linked to) the context the message carries. */
   beforeProcessMessage(broker: Broker, proxy: MessageProxy): void {
     const message = proxy.message;
     const remote = decodeTraceContext(message.options[TRACE_CONTEXT_OPTION]);
@@ -117,13 +117,13 @@ export class Tracing extends Middleware implements ProcessWrapper {
     return span === undefined ? call() : context.with(trace.setSpan(context.active(), span), call);
   }
 
-  /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
+  /** Ends the run's consumer span, recording the error of a failed run. */
   afterProcessMessage(_broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void {
     const failed = outcome.error !== undefined ? outcome.error : proxy.failed ? proxy.error : undefined;
     this.#finish(proxy, failed, outcome.error !== undefined || proxy.failed);
   }
 
-  /** {@inheritDoc MiddlewareHooks.afterSkipMessage} */
+  /** Ends the consumer span of a run a middleware skipped (`dramats.message.skipped`). */
   afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
     this.#running.get(proxy)?.setAttribute("dramats.message.skipped", true);
     this.#finish(proxy, proxy.failed ? proxy.error : undefined, proxy.failed);

@@ -2,7 +2,7 @@ import { SpanStatusCode, trace } from "@opentelemetry/api";
 import { expect } from "chai";
 import { StubBroker } from "../../brokers/stub.ts";
 import { actor, group, GroupCallbacks, Message, pipeline, Pipelines, Retries, StubRateLimiterBackend, Worker } from "../../lib/index.ts";
-import { Tracing, TRACE_CONTEXT_OPTION } from "../../middleware/tracing.ts";
+import { decodeTraceContext, encodeTraceContext, MAX_TRACESTATE_LENGTH, Tracing, TRACE_CONTEXT_OPTION } from "../../middleware/tracing.ts";
 import { only, tracingKit } from "../helpers/tracing.ts";
 
 describe("Tracing (OpenTelemetry)", () => {
@@ -190,5 +190,39 @@ describe("Tracing (OpenTelemetry)", () => {
 
   it("refuses an unknown consumerSpans mode with a TypeError", () => {
     expect(() => new Tracing({ consumerSpans: "sibling" as never })).to.throw(TypeError, 'options.consumerSpans must be "parent" or "link", got "sibling"');
+  });
+
+  it("writes no trace context when no SDK is registered (the API's no-op tracer)", async () => {
+    const bare = new StubBroker({ middleware: [new Tracing()] });
+    try {
+      actor(function untraced() {}, { broker: bare });
+      const sent = await bare.enqueue(new Message({ queueName: "default", actorName: "untraced", args: [], kwargs: {}, options: {} }));
+      expect(sent.options).not.to.have.property(TRACE_CONTEXT_OPTION);
+    } finally {
+      await bare.close();
+    }
+  });
+});
+
+describe("W3C trace context in message options", () => {
+  const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const spanId = "00f067aa0ba902b7";
+
+  it("round-trips a traceparent and a tracestate", () => {
+    const decoded = decodeTraceContext({ traceparent: `00-${traceId}-${spanId}-01`, tracestate: "congo=t61rcWkgMzE" });
+    expect(decoded).to.deep.include({ traceId, spanId, traceFlags: 1, isRemote: true });
+    expect(encodeTraceContext(decoded!)).to.deep.equal({ traceparent: `00-${traceId}-${spanId}-01`, tracestate: "congo=t61rcWkgMzE" });
+  });
+
+  it("accepts a later version's extra fields, and drops a tracestate longer than 512 characters", () => {
+    const decoded = decodeTraceContext({ traceparent: `01-${traceId}-${spanId}-00-future`, tracestate: `k=${"v".repeat(MAX_TRACESTATE_LENGTH)}` });
+    expect(decoded).to.deep.include({ traceId, spanId, traceFlags: 0 });
+    expect(decoded!.traceState).to.equal(undefined);
+  });
+
+  it("ignores uppercase hex, an all-zero span id and oversized input", () => {
+    expect(decodeTraceContext({ traceparent: `00-${traceId.toUpperCase()}-${spanId}-01` })).to.equal(undefined);
+    expect(decodeTraceContext({ traceparent: `00-${traceId}-${"0".repeat(16)}-01` })).to.equal(undefined);
+    expect(decodeTraceContext({ traceparent: `01-${traceId}-${spanId}-01-${"x".repeat(300)}` })).to.equal(undefined);
   });
 });
