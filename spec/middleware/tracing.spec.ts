@@ -1,7 +1,7 @@
-import { SpanStatusCode, trace } from "@opentelemetry/api";
+import { createTraceState, SpanStatusCode, trace } from "@opentelemetry/api";
 import { expect } from "chai";
 import { StubBroker } from "../../brokers/stub.ts";
-import { actor, group, GroupCallbacks, Message, pipeline, Pipelines, Retries, StubRateLimiterBackend, Worker } from "../../lib/index.ts";
+import { actor, Callbacks, group, GroupCallbacks, Message, pipeline, Pipelines, Retries, StubRateLimiterBackend, Worker } from "../../lib/index.ts";
 import { decodeTraceContext, encodeTraceContext, MAX_TRACESTATE_LENGTH, Tracing, TRACE_CONTEXT_OPTION } from "../../middleware/tracing.ts";
 import { only, tracingKit } from "../helpers/tracing.ts";
 
@@ -14,7 +14,7 @@ describe("Tracing (OpenTelemetry)", () => {
     kit = tracingKit();
     kit.install();
     broker = new StubBroker({
-      middleware: [new Pipelines(), new Retries({ minBackoff: 1, maxBackoff: 5 }), new GroupCallbacks({ backend: new StubRateLimiterBackend() }), new Tracing({ tracerProvider: kit.provider })],
+      middleware: [new Callbacks(), new Pipelines(), new Retries({ minBackoff: 1, maxBackoff: 5 }), new GroupCallbacks({ backend: new StubRateLimiterBackend() }), new Tracing({ tracerProvider: kit.provider })],
     });
     worker = new Worker(broker, { fetchTimeout: 50, concurrency: 4 });
     await worker.start();
@@ -137,6 +137,26 @@ describe("Tracing (OpenTelemetry)", () => {
     expect(new Set(spans.map((s) => s.traceId))).to.deep.equal(new Set([request.traceId]));
   });
 
+  it("puts the delay of a delayed send on its span", async () => {
+    const later = actor(function later() {}, { broker, queueName: "later" });
+    await later.sendWithOptions({ args: [], delay: 20 });
+    await broker.join("later");
+    expect(only(kit.spans(), "send later").span.attributes["dramats.message.delay_ms"]).to.equal(20);
+  });
+
+  it("does not chain an onSuccess callback: its send span starts a trace of its own (a weaker guarantee)", async () => {
+    const notify = actor(function notify() {}, { broker, queueName: "notify" });
+    const work = actor(function work() {}, { broker, queueName: "work", onSuccess: notify });
+    await work.send();
+    await broker.join("work");
+    await broker.join("notify");
+    const spans = kit.spans();
+    const callback = only(spans, "send notify");
+    expect(callback.parentSpanId).to.equal(undefined);
+    expect(callback.traceId).not.to.equal(only(spans, "process work").traceId);
+    expect(only(spans, "process notify").parentSpanId).to.equal(callback.spanId);
+  });
+
   it("starts a new trace for a message whose trace context is malformed, and never fails it", async () => {
     const ran: string[] = [];
     actor(function plain(tag: string) { ran.push(tag); }, { broker });
@@ -212,6 +232,12 @@ describe("W3C trace context in message options", () => {
     const decoded = decodeTraceContext({ traceparent: `00-${traceId}-${spanId}-01`, tracestate: "congo=t61rcWkgMzE" });
     expect(decoded).to.deep.include({ traceId, spanId, traceFlags: 1, isRemote: true });
     expect(encodeTraceContext(decoded!)).to.deep.equal({ traceparent: `00-${traceId}-${spanId}-01`, tracestate: "congo=t61rcWkgMzE" });
+  });
+
+  it("leaves out a tracestate longer than 512 characters when writing", () => {
+    const traceState = createTraceState().set("a", "a".repeat(200)).set("b", "b".repeat(200)).set("c", "c".repeat(200));
+    expect(traceState.serialize().length).to.be.greaterThan(MAX_TRACESTATE_LENGTH);
+    expect(encodeTraceContext({ traceId, spanId, traceFlags: 1, traceState })).to.deep.equal({ traceparent: `00-${traceId}-${spanId}-01` });
   });
 
   it("accepts a later version's extra fields, and drops a tracestate longer than 512 characters", () => {

@@ -1,6 +1,17 @@
 // Compile-only checks of the Tracing middleware's public types.
-import { trace } from "@opentelemetry/api";
+import { context, trace } from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { BasicTracerProvider, BatchSpanProcessor, ConsoleSpanExporter } from "@opentelemetry/sdk-trace-base";
+import { RedisBroker } from "../../brokers/redis/index.ts";
 import { Tracing, type TraceContextCarrier } from "../../middleware/tracing.ts";
+
+/** README "Tracing (OpenTelemetry)": the setup example, compiled (not run). */
+export function readmeSetup(): void {
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(new ConsoleSpanExporter())] }));
+  const broker = new RedisBroker({ url: process.env.REDIS_URL });
+  broker.addMiddleware(new Tracing());
+}
 
 export function checks(): void {
   new Tracing();
