@@ -52,6 +52,9 @@ const MAX_FOLLOW_UPS = 10_000;
  * - A pipeline's next step and a group's completion callbacks, enqueued by a worker after a run,
  *   get their producer span under the consumer span of the run that enqueued them.
  * - A failed run records the exception and sets the span's status to ERROR.
+ *
+ * A message that a middleware ahead of this one skips gets no consumer span: put Tracing first in
+ * the chain to trace those too.
  */
 export class Tracing extends Middleware implements ProcessWrapper {
   readonly #tracer: Tracer;

@@ -1,7 +1,7 @@
 import { createTraceState, SpanStatusCode, trace } from "@opentelemetry/api";
 import { expect } from "chai";
 import { StubBroker } from "../../brokers/stub.ts";
-import { actor, Callbacks, group, GroupCallbacks, Message, pipeline, Pipelines, Retries, StubRateLimiterBackend, Worker } from "../../lib/index.ts";
+import { actor, AgeLimit, Callbacks, group, GroupCallbacks, Message, pipeline, Pipelines, Retries, StubRateLimiterBackend, Worker } from "../../lib/index.ts";
 import { decodeTraceContext, encodeTraceContext, MAX_TRACESTATE_LENGTH, Tracing, TRACE_CONTEXT_OPTION } from "../../middleware/tracing.ts";
 import { only, tracingKit } from "../helpers/tracing.ts";
 
@@ -207,6 +207,29 @@ describe("Tracing (OpenTelemetry)", () => {
       await linked.close();
     }
   });
+
+  for (const tracingFirst of [true, false]) {
+    it(tracingFirst ? "ends the run's span of a message a later middleware skips, marked skipped and failed" : "makes no run span for a message a middleware ahead of it skips", async () => {
+      const chain = tracingFirst ? [new Tracing({ tracerProvider: kit.provider }), new AgeLimit()] : [new AgeLimit(), new Tracing({ tracerProvider: kit.provider })];
+      const aging = new StubBroker({ middleware: chain });
+      const agingWorker = new Worker(aging, { fetchTimeout: 50 });
+      await agingWorker.start();
+      try {
+        actor(function stale() {}, { broker: aging, maxAge: 1_000 });
+        await aging.enqueue(new Message({ queueName: "default", actorName: "stale", args: [], kwargs: {}, options: {}, messageTimestamp: Date.now() - 60_000 }));
+        await aging.join("default", { failFast: false });
+        const runs = kit.spans().filter((s) => s.name === "process default");
+        expect((await aging.deadLetters("default")).length).to.equal(1);
+        if (!tracingFirst) return void expect(runs).to.deep.equal([]);
+        expect(runs).to.have.length(1);
+        expect(runs[0]!.span.attributes["dramats.message.skipped"]).to.equal(true);
+        expect(runs[0]!.span.status.code).to.equal(SpanStatusCode.ERROR);
+      } finally {
+        await agingWorker.stop({ timeout: 1_000 });
+        await aging.close();
+      }
+    });
+  }
 
   it("refuses an unknown consumerSpans mode with a TypeError", () => {
     expect(() => new Tracing({ consumerSpans: "sibling" as never })).to.throw(TypeError, 'options.consumerSpans must be "parent" or "link", got "sibling"');
