@@ -27,11 +27,11 @@ for (const [system, open] of Object.entries(brokers)) {
 
     it(`parents the run to the send and names the system ${system}`, async () => {
       const kit = tracingKit();
-      kit.install();
       const queue = uniqueQueue("traced");
       const { broker, cleanup } = await open(kit, queue);
       const worker = new Worker(broker, { queues: [queue], fetchTimeout: 100 });
       try {
+        kit.install();
         const job = actor(function tracedJob() {}, { broker, queueName: queue });
         await worker.start();
         await kit.tracer.startActiveSpan("request", async (request) => {

@@ -35,12 +35,15 @@ describe("Tracing across Redis", function () {
   });
 
   afterEach(async () => {
-    await worker.stop({ timeout: 2_000 });
-    await app.close();
-    await workerBroker.close();
-    admin.disconnect();
-    await deleteNamespace(namespace);
-    await kit.uninstall();
+    try {
+      await worker?.stop({ timeout: 2_000 });
+      await app?.close();
+      await workerBroker?.close();
+      admin?.disconnect();
+      await deleteNamespace(namespace);
+    } finally {
+      await kit.uninstall();
+    }
   });
 
   it("carries the trace through Redis: request → send → process → the actor's span, a retry and a pipeline step", async () => {

@@ -21,9 +21,12 @@ describe("Tracing (OpenTelemetry)", () => {
   });
 
   afterEach(async () => {
-    await worker.stop({ timeout: 1_000 });
-    await broker.close();
-    await kit.uninstall();
+    try {
+      await worker?.stop({ timeout: 1_000 });
+      await broker?.close();
+    } finally {
+      await kit.uninstall();
+    }
   });
 
   it("traces a send and its run as one tree, and the actor's own spans are children of the run", async () => {
