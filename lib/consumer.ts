@@ -9,6 +9,12 @@ export interface Delivery {
   readonly body: string | Buffer;
   /** True when the broker knows the message was delivered before. */
   readonly redelivered?: boolean;
+  /**
+   * Epoch ms at which a delayed message (a `delay`, a retry's backoff) became due, where the
+   * broker carried it; undefined for a message ready at once, or where the broker lost it (a
+   * redelivery after a crash). The wait metric counts from it, else from `message_timestamp`.
+   */
+  readonly eta?: number;
 }
 
 /** Options of `Broker.consume`. */
