@@ -54,7 +54,7 @@ if ARGV[1] == 'promote' then
       redis.call('HDEL', dq .. '.msgs', rid)
       local ready, eta = ready_body(body, qname)
       if redis.call('HSETNX', base .. '.msgs', rid, ready) == 1 then
-        if eta then redis.call('HSET', base .. ':etas', rid, eta) end
+        if eta then note_eta(base, rid, eta) end
         local p = tonumber(ARGV[i + 1])
         if p ~= 0 then redis.call('HSET', base .. ':prio', rid, p) end
         make_ready(base, rid, p, false)

@@ -94,7 +94,7 @@ for i = 1, #due, 2 do
   local rid = due[i]
   redis.call('ZREM', base .. ':delayed', rid)
   if redis.call('HEXISTS', base .. '.msgs', rid) == 1 then
-    redis.call('HSET', base .. ':etas', rid, due[i + 1])
+    note_eta(base, rid, due[i + 1])
     make_ready(base, rid, priority_of(base, rid), false)
   end
 end

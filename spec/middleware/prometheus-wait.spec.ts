@@ -6,7 +6,7 @@ import { StubBroker } from "../../brokers/stub.ts";
 import { actor, Worker, type Broker } from "../../lib/index.ts";
 import { Prometheus } from "../../middleware/prometheus.ts";
 import { amqpUrl, deleteQueues, uniqueQueue } from "../helpers/amqp.ts";
-import { deleteNamespace, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
+import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 import { deferred } from "../helpers/stub.ts";
 import { tempDatabase } from "../fixtures/sqlite-files.ts";
 
@@ -134,3 +134,67 @@ for (const [name, factory] of BROKERS) {
     });
   });
 }
+
+describe("the keeping-up metrics over a fleet of processes", () => {
+  it("sums the wait histograms and the slot-second counters, and takes the oldest age as the maximum", async () => {
+    const { AggregatorRegistry } = await import("prom-client");
+    const processes = [0, 1].map(() => {
+      const prometheus = new Prometheus({ processMetrics: false });
+      const broker = new StubBroker({ middleware: [prometheus] });
+      return { prometheus, broker, worker: new Worker(broker, { fetchTimeout: 50 }) };
+    });
+    try {
+      for (const { broker, worker } of processes) {
+        const job = actor(function fleetWait() {}, { broker, queueName: "fleet_waits" });
+        await worker.start();
+        await job.send();
+        await broker.join("fleet_waits");
+        await worker.join();
+      }
+      const jsons = await Promise.all(processes.map((p) => p.prometheus.metricsJson()));
+      const text = await AggregatorRegistry.aggregate(jsons).metrics();
+      const labels = 'queue_name="fleet_waits",actor_name="fleetWait"';
+      expect(sample(text, "dramats_message_wait_milliseconds_count", labels)).to.equal(2);
+      const valueOf = (json: (typeof jsons)[number], name: string) => json.find((m) => m.name === name)!.values[0]!.value;
+      for (const counter of ["dramats_worker_slot_seconds_total", "dramats_worker_busy_slot_seconds_total"]) {
+        const total = jsons.reduce((sum, json) => sum + valueOf(json, counter), 0);
+        expect(sample(text, counter, "")).to.be.closeTo(total, 1e-6);
+      }
+      // Every process reads the same broker: the supervisor takes the maximum, not the sum.
+      const ages = jsons.map((json) => json.find((m) => m.name === "dramats_queue_oldest_message_age_seconds")!);
+      expect(ages.every((m) => m.aggregator === "max")).to.equal(true);
+    } finally {
+      for (const { worker } of processes) await worker.stop();
+    }
+  });
+});
+
+describe("Redis: the etas kept for the wait metric", function () {
+  this.timeout(20_000);
+
+  for (const [layout, params] of [["dramatiq", {}], ["zset", { delays: "zset" }]] as const) {
+    it(`are handed out and deleted, and leftovers of messages others acked are dropped (delays: ${layout})`, async () => {
+      const parsed = new URL(await redisUrl());
+      for (const [key, value] of Object.entries(params)) parsed.searchParams.set(key, value);
+      const namespace = uniqueNamespace("dramats-etas");
+      const broker = new RedisBroker({ url: parsed.href, namespace, middleware: [new Prometheus({ processMetrics: false })] });
+      const client = await redisClient();
+      const job = actor(function etaKept() {}, { broker, queueName: "etas" });
+      const worker = new Worker(broker, { fetchTimeout: 100 });
+      try {
+        // What a Python worker leaves: it acked a promoted message (its payload is gone) without a look at the hash.
+        await client.hset(`${namespace}:etas:etas`, "acked-by-python", "1");
+        await worker.start();
+        await job.sendWithOptions({ args: [], delay: 50 });
+        await broker.join("etas", { timeout: 10_000 });
+        await worker.join();
+        expect(await client.exists(`${namespace}:etas:etas`)).to.equal(0);
+      } finally {
+        await worker.stop();
+        await broker.close();
+        client.disconnect();
+        await deleteNamespace(namespace);
+      }
+    });
+  }
+});
