@@ -11,8 +11,8 @@ export interface Delivery {
   readonly redelivered?: boolean;
   /**
    * Epoch ms at which a delayed message (a `delay`, a retry's backoff) became due, where the
-   * broker carried it; undefined for a message ready at once, or where the broker lost it (a
-   * redelivery after a crash). The wait metric counts from it, else from `message_timestamp`.
+   * broker carried it (a broker may also give it for a message ready at once: when it stored
+   * it). Undefined otherwise: the wait metric then counts from `message_timestamp`.
    */
   readonly eta?: number;
 }

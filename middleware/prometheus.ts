@@ -75,7 +75,10 @@ export interface PrometheusOptions {
  * `dramatiq_messages_total`, `dramatiq_message_errors_total`, `dramatiq_message_retries_total`
  * (each retry counted once), `dramatiq_message_rejects_total`, `dramatiq_messages_inprogress`,
  * `dramatiq_message_duration_milliseconds`; plus `dramats_queue_messages{queue_name,state}`
- * read from the broker at scrape time (delays live in the broker, so this is where they show).
+ * read from the broker at scrape time (delays live in the broker, so this is where they show),
+ * and whether the workers keep up: `dramats_message_wait_milliseconds` (enqueue, or eta, to
+ * start), `dramats_queue_oldest_message_age_seconds` and the utilization counter pair
+ * (prometheus-keeping-up.ts).
  *
  * Unlike Dramatiq, a message that did not run to an outcome is not a processed message: one
  * put back unrun (a rate limit) counts in `dramats_message_requeues_total` and one cancelled,

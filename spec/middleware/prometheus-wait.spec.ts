@@ -3,7 +3,7 @@ import { RabbitmqBroker } from "../../brokers/rabbitmq/index.ts";
 import { RedisBroker } from "../../brokers/redis/index.ts";
 import { SqliteBroker } from "../../brokers/sqlite/index.ts";
 import { StubBroker } from "../../brokers/stub.ts";
-import { actor, Worker, type Broker } from "../../lib/index.ts";
+import { actor, Message, Worker, type Broker } from "../../lib/index.ts";
 import { Prometheus } from "../../middleware/prometheus.ts";
 import { amqpUrl, deleteQueues, uniqueQueue } from "../helpers/amqp.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
@@ -134,6 +134,27 @@ for (const [name, factory] of BROKERS) {
     });
   });
 }
+
+describe("dramats_message_wait_milliseconds and clocks", () => {
+  it("counts a wait that comes out negative (a producer's clock ahead of the worker's) as 0", async () => {
+    const prometheus = new Prometheus({ processMetrics: false });
+    const broker = new StubBroker({ middleware: [prometheus] });
+    const job = actor(function aheadOfUs() {}, { broker, queueName: "clock_ahead" });
+    const worker = new Worker(broker, { fetchTimeout: 50 });
+    try {
+      await worker.start();
+      await broker.enqueue(new Message({ queueName: "clock_ahead", actorName: job.actorName, args: [], options: {}, messageTimestamp: Date.now() + 60_000 }));
+      await broker.join("clock_ahead");
+      await worker.join();
+      const text = await prometheus.metricsText();
+      const labels = 'queue_name="clock_ahead",actor_name="aheadOfUs"';
+      expect(sample(text, "dramats_message_wait_milliseconds_count", labels)).to.equal(1);
+      expect(sample(text, "dramats_message_wait_milliseconds_sum", labels)).to.equal(0);
+    } finally {
+      await worker.stop();
+    }
+  });
+});
 
 describe("the keeping-up metrics over a fleet of processes", () => {
   it("sums the wait histograms and the slot-second counters, and takes the oldest age as the maximum", async () => {
