@@ -8,6 +8,8 @@ export interface ConsumerLoopHost {
 }
 
 const MAX_FETCH_BACKOFF = 5_000;
+/** How long past its timeout an interrupted fetch may take before a stop goes on without it (ms). */
+const STUCK_FETCH_MARGIN = 1_000;
 
 /**
  * Keeps one queue's consumer fed: fetches as many deliveries as the prefetch window has room
@@ -110,7 +112,18 @@ export class ConsumerLoop {
     this.#backoff = undefined;
     if (!this.#fetching || this.#abandoned) return Promise.resolve();
     this.consumer.interrupt();
-    return new Promise((resolve) => (this.#stopped = resolve));
+    return new Promise((resolve) => {
+      // A fetch returns within its timeout; one that does not is stuck, and must not hold up the stop.
+      const timer = setTimeout(() => {
+        this.#log.warn({ queue: this.queueName }, "A fetch did not return after being interrupted; stopping without it");
+        this.#abandoned = true;
+        this.#wasStopped();
+      }, this.#fetchTimeout + STUCK_FETCH_MARGIN);
+      this.#stopped = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /** Its fetch is stuck for good: `stop()` no longer waits for it. */
