@@ -1,6 +1,8 @@
 // Issue 19 item 3: the metrics port's routes. Before them every GET path answered the metrics
 // text with 200, so these check bodies and status codes, not only that a probe gets 200.
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { APP, cliSpec, isBootLine, runs, until, WITH_METRICS } from "./run-cli.ts";
 import { metricsUrl } from "./scrape.ts";
 
@@ -24,6 +26,13 @@ async function probeUntil(base: string, path: string, done: (p: Probe) => boolea
   }
 }
 
+/** docker/Dockerfile's HEALTHCHECK, run against `base`'s port as Docker would run it in the container: its exit code. */
+function dockerHealthcheck(base: string): number | null {
+  const dockerfile = readFileSync(new URL("../../docker/Dockerfile", import.meta.url), "utf8");
+  const script = JSON.parse(`"${/^HEALTHCHECK [^\n]*\\\n\s*CMD \["node", "-e", "((?:[^"\\]|\\.)*)"\]/m.exec(dockerfile)![1]!}"`) as string;
+  return spawnSync(process.execPath, ["-e", script], { env: { ...process.env, DRAMATS_METRICS_PORT: new URL(base).port }, timeout: 10_000 }).status;
+}
+
 describe("dramats health endpoints on the metrics port", function () {
   this.timeout(60_000);
   const spec = cliSpec("dramats-health-");
@@ -37,6 +46,7 @@ describe("dramats health endpoints on the metrics port", function () {
     const ready = await probeUntil(base, "/readyz", (p) => p.status === 200);
     expect(ready).to.deep.equal({ status: 200, body: { status: "ready", processes: 2 } });
     expect(await probe(base, "/healthz")).to.deep.equal({ status: 200, body: { status: "ok", processes: 2 } });
+    expect(dockerHealthcheck(base), "docker/Dockerfile's HEALTHCHECK").to.equal(0);
 
     for (const path of ["/metrics", "/", "/metrics?x=1"]) {
       const response = await fetch(`${base}${path}`);
@@ -70,6 +80,7 @@ describe("dramats health endpoints on the metrics port", function () {
     const [reason] = unhealthy.body.reasons!;
     expect(reason).to.include({ reason: "missed heartbeats", slot: 0, pid: runs(spec.out)[0]!.pid });
     expect(reason!.silentMs).to.be.above(300);
+    expect(dockerHealthcheck(base), "docker/Dockerfile's HEALTHCHECK").to.equal(1);
     const unready = await probe(base, "/readyz");
     expect(unready.status).to.equal(503);
     expect(unready.body.status).to.equal("unready");
