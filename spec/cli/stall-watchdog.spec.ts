@@ -125,7 +125,8 @@ describe("dramats stall watchdog", function () {
       await deleteQueues(url, [queue]);
     });
 
-    it("logs the stalled consumer, exports it, fails /readyz, restarts it; what it held goes back and the queue drains", async () => {
+    // The wedged consumer still has deliveries pushed to it (up to its prefetch): they come back when it closes.
+    it("logs the stalled consumer, exports it, fails /readyz, restarts it; the queue drains", async () => {
       const cli = startStallApp(spec, url, queue);
       await stallsThenDrains(cli, broker, queue, spec.out);
     });
