@@ -35,6 +35,8 @@ interface Entry {
   readonly priority: number;
   readonly seq: number;
   eta: number;
+  /** Went through the delayed heap: its eta is handed to the worker. */
+  readonly delayed: boolean;
   redelivered: boolean;
 }
 
@@ -112,7 +114,7 @@ export class StubBroker extends Broker {
   #push(queueName: string, body: string, priority: number, delay: number): void {
     if (this.#closed) throw new DramatsError("StubBroker is closed");
     const queue = this.#queue(queueName);
-    const entry: Entry = { id: ++this.#ids, body, priority, seq: this.#seq++, eta: Date.now() + delay, redelivered: false };
+    const entry: Entry = { id: ++this.#ids, body, priority, seq: this.#seq++, eta: Date.now() + delay, delayed: delay > 0, redelivered: false };
     if (delay > 0) {
       queue.delayed.push(entry);
       this.#scheduleDelays(queue);
@@ -248,6 +250,13 @@ export class StubBroker extends Broker {
     return { ready: queue.ready.size, delayed: queue.delayed.size, inFlight: queue.inFlight.size, dead: queue.dead.length };
   }
 
+  /** Since when the oldest ready message is due: its enqueue, or its eta when it was delayed. */
+  override async oldestReadyAt(queueName: string): Promise<number | undefined> {
+    let oldest: number | undefined;
+    for (const entry of this.#queue(queueName).ready.values()) if (oldest === undefined || entry.eta < oldest) oldest = entry.eta;
+    return oldest;
+  }
+
   async deadLetters(queueName: string, limit = Infinity): Promise<StubDeadLetter[]> {
     return this.#queue(queueName).dead.slice(0, limit).map(({ seq: _seq, ...letter }) => letter);
   }
@@ -263,7 +272,7 @@ export class StubBroker extends Broker {
     for (const dead of moving) {
       const message = this.reviveDeadLetter(dead.body);
       const body = message === undefined ? dead.body : this.encode(message);
-      const entry: Entry = { id: ++this.#ids, body, priority: message ? this.priorityOf(message) : 0, seq: this.#seq++, eta: Date.now(), redelivered: false };
+      const entry: Entry = { id: ++this.#ids, body, priority: message ? this.priorityOf(message) : 0, seq: this.#seq++, eta: Date.now(), delayed: false, redelivered: false };
       queue.ready.push(entry);
     }
     queue.notify();
@@ -309,7 +318,7 @@ export class StubConsumer extends Consumer {
       entries = this.#broker.take(this.#queueName, max);
     }
     for (const entry of entries) this.#held.add(entry);
-    return entries.map((entry) => ({ body: entry.body, redelivered: entry.redelivered, entry }));
+    return entries.map((entry) => (entry.delayed ? { body: entry.body, redelivered: entry.redelivered, eta: entry.eta, entry } : { body: entry.body, redelivered: entry.redelivered, entry }));
   }
 
   async ack(delivery: Delivery): Promise<void> {

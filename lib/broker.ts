@@ -309,6 +309,7 @@ export abstract class Broker extends MiddlewareHost {
   }
 
   /** How many messages `queueName` holds, by state. */ abstract depths(queueName: string): Promise<QueueDepths>;
+  /** Epoch ms since which the queue's oldest ready message is due (its enqueue, or its eta); undefined when none is ready. Not every broker can tell (RabbitMQ cannot). */ oldestReadyAt?(queueName: string): Promise<number | undefined>;
 
   /** The queue's dead letters, oldest first, at most `limit`. */
   abstract deadLetters(queueName: string, limit?: number): Promise<DeadLetter[]>;

@@ -9,6 +9,12 @@ export interface Delivery {
   readonly body: string | Buffer;
   /** True when the broker knows the message was delivered before. */
   readonly redelivered?: boolean;
+  /**
+   * Epoch ms at which a delayed message (a `delay`, a retry's backoff) became due, where the
+   * broker carried it (a broker may also give it for a message ready at once: when it stored
+   * it). Undefined otherwise: the wait metric then counts from `message_timestamp`.
+   */
+  readonly eta?: number;
 }
 
 /** Options of `Broker.consume`. */

@@ -11,6 +11,11 @@ export class Heap<T> {
     return this.#items.length;
   }
 
+  /** The items, in no particular order. */
+  values(): readonly T[] {
+    return this.#items;
+  }
+
   peek(): T | undefined {
     return this.#items[0];
   }

@@ -51,6 +51,7 @@ export { StubRateLimiterBackend } from "./rate-limits/stub-backend.ts";
 // workers
 export { Worker } from "./worker.ts";
 export type { WorkerOptions, StopOptions } from "./worker.ts";
+export type { ConsumerState } from "./worker/stall-watchdog.ts";
 
 // middleware
 export * from "../middleware/index.ts";

@@ -2,11 +2,13 @@ import type { Broker, Delivery } from "./broker.ts";
 import { getLogger, type Logger } from "./logging.ts";
 import { MessageProxy } from "./message-proxy.ts";
 import type { MiddlewareServices } from "./middleware.ts";
-import { sleep } from "./sleep.ts";
+import { joinWorker } from "./worker/join.ts";
 import { ConsumerLoop, type ConsumerLoopHost } from "./worker/consumer-loop.ts";
 import { PrefetchWindow } from "./worker/prefetch-window.ts";
 import { Processor } from "./worker/processor.ts";
 import { Settler, type WorkItem } from "./worker/settler.ts";
+import { StallWatchdog, type ConsumerState } from "./worker/stall-watchdog.ts";
+import { Trimmer } from "./worker/trimmer.ts";
 import { WorkQueue } from "./worker/work-queue.ts";
 
 /** Options of {@link Worker}. */ export interface WorkerOptions {
@@ -22,6 +24,11 @@ import { WorkQueue } from "./worker/work-queue.ts";
   prefetch?: number;
   /** Longest a fetch waits for messages before looping (ms). @defaultValue 1000 */
   fetchTimeout?: number;
+  /**
+   * A consumer with room for messages that fetched nothing for this long while its queue has
+   * ready messages is logged as stalled and replaced by a new one (ms); 0 turns this off. @defaultValue 30000
+   */
+  stallTimeout?: number;
 }
 
 /**
@@ -30,8 +37,6 @@ import { WorkQueue } from "./worker/work-queue.ts";
  * broker that delivers without I/O (the stub).
  */
 const SLICE_MS = 10;
-/** How often (ms) a worker holding unstarted messages checks that it will start them soon. */
-const TRIM_CHECK_MS = 20;
 
 /** Options of `Worker.stop`. */ export interface StopOptions {
   /** How long in-flight actors may take to finish (ms). @defaultValue 600000 */
@@ -49,6 +54,7 @@ export class Worker {
   /** The prefetch window given in the options, or the adaptive window's floor (2 × concurrency). */
   readonly prefetch: number;
   /** Longest a fetch waits for messages before looping (ms). @defaultValue 1000 */ readonly fetchTimeout: number;
+  /** See WorkerOptions.stallTimeout (ms; 0: off). @defaultValue 30000 */ readonly stallTimeout: number;
   /** Messages processed (settled) since start. */
   processed = 0;
   readonly #queueFilter: Set<string> | undefined;
@@ -73,8 +79,8 @@ export class Worker {
   #sliceStart = 0;
   #sliceCount = 0;
   readonly #window: PrefetchWindow;
-  /** Armed while unstarted messages wait: see #trim. */
-  #trimTimer: NodeJS.Timeout | undefined;
+  readonly #trimmer: Trimmer;
+  #watchdog: StallWatchdog | undefined;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
   #paused = false;
   #idleWaiters: (() => void)[] = [];
@@ -89,6 +95,8 @@ export class Worker {
     this.#window = new PrefetchWindow({ concurrency: this.concurrency, prefetch: options.prefetch });
     this.prefetch = this.#window.floor;
     this.fetchTimeout = positiveInteger("fetchTimeout", options.fetchTimeout ?? 1000);
+    this.stallTimeout = options.stallTimeout ?? 30_000;
+    if (this.stallTimeout !== 0) positiveInteger("stallTimeout", this.stallTimeout);
     this.#queueFilter = options.queues ? new Set(options.queues) : undefined;
     this.#log = getLogger("worker");
     const worker = this;
@@ -98,6 +106,12 @@ export class Worker {
       },
       accept: (loop, deliveries) => this.#accept(loop, deliveries),
     };
+    this.#trimmer = new Trimmer({
+      get running() { return worker.#state === "running"; }, // prettier-ignore
+      get inFlight() { return worker.#inFlight; }, // prettier-ignore
+      concurrency: this.concurrency, window: this.#window, work: this.#work, log: this.#log,
+      giveBack: (items) => void this.#settler.giveBack(items),
+    });
     this.#processor = new Processor(broker, this.#log);
     this.#settler = new Settler(
       broker,
@@ -139,6 +153,16 @@ export class Worker {
     return this.#state === "running";
   }
 
+  /** How each queue's consumer is doing (see `stallTimeout`); every one `connected` while the watchdog is off. */
+  get consumers(): ConsumerState[] {
+    return this.#watchdog?.states() ?? this.queues.map((queue) => ({ queue, state: "connected" }));
+  }
+
+  /** Set when a stalled consumer could not be fixed by a restart (it stalled again, or the restart failed): why. */
+  get stallFailure(): string | undefined {
+    return this.#watchdog?.failed;
+  }
+
   /** Starts consuming every selected queue (and queues declared later, when no filter was given; not those only sent to). */
   async start(): Promise<void> {
     if (this.#state !== "new") throw new Error(`Worker cannot start: it is ${this.#state}`);
@@ -150,6 +174,11 @@ export class Worker {
       for (const queue of this.#queueFilter) if (!this.broker.queues.has(queue)) this.broker.declareQueue(queue);
     }
     this.#unsubscribe = this.broker.onQueueDeclared((queue) => void this.#startConsumer(queue));
+    if (this.stallTimeout > 0) {
+      const host = { running: () => this.#state === "running" && !this.#paused, loops: () => this.#loops.values(), log: this.#log };
+      this.#watchdog = new StallWatchdog({ ...host, depths: (queue) => this.broker.depths(queue), restart: (loop) => this.#restartConsumer(loop) }, this.stallTimeout);
+      this.#watchdog.start();
+    }
     await this.broker.emit("afterWorkerThreadBoot", this.broker, this);
     await this.broker.emit("afterWorkerBoot", this.broker, this);
     this.#log.info({ queues: this.queues, concurrency: this.concurrency, prefetch: this.#window.adaptive ? "adaptive" : this.prefetch }, "Worker started");
@@ -158,17 +187,23 @@ export class Worker {
   async #startConsumer(queueName: string): Promise<void> {
     if (this.#state !== "running" || this.#loops.has(queueName)) return;
     if (this.#queueFilter ? !this.#queueFilter.has(queueName) : this.broker.declaredBySend(queueName)) return;
-    const loop = new ConsumerLoop({
-      queueName,
-      consumer: this.broker.consume(queueName, { prefetch: this.prefetch }),
-      window: this.#windowSize,
-      fetchTimeout: this.fetchTimeout,
-      host: this.#host,
-      logger: this.#log,
-    });
+    this.#newLoop(queueName);
+    await this.broker.emit("afterConsumerThreadBoot", this.broker, this, queueName);
+  }
+
+  #newLoop(queueName: string): ConsumerLoop {
+    const consumer = this.broker.consume(queueName, { prefetch: this.prefetch });
+    const loop = new ConsumerLoop({ queueName, consumer, window: this.#windowSize, fetchTimeout: this.fetchTimeout, host: this.#host, logger: this.#log });
     this.#loops.set(queueName, loop);
     loop.start();
-    await this.broker.emit("afterConsumerThreadBoot", this.broker, this, queueName);
+    return loop;
+  }
+
+  /** The watchdog's cure for a stalled consumer: a new one takes over; the old one closes once what it fetched is settled. */
+  #restartConsumer(stalled: ConsumerLoop): ConsumerLoop {
+    const loop = this.#newLoop(stalled.queueName);
+    stalled.abandon(this.stallTimeout);
+    return loop;
   }
 
   readonly #windowSize = (): number => this.#window.size(this.#inFlight);
@@ -192,7 +227,8 @@ export class Worker {
   async stop(options: StopOptions = {}): Promise<void> {
     if (this.#state !== "running") return;
     this.#state = "stopping";
-    clearTimeout(this.#trimTimer);
+    this.#trimmer.stop();
+    this.#watchdog?.stop();
     const timeout = options.timeout ?? 600_000;
     const broker = this.broker;
     this.#unsubscribe?.();
@@ -218,19 +254,8 @@ export class Worker {
    * Resolves when every consumed queue is drained (nothing ready, delayed or running) and this
    * worker is idle. For tests and scripts; pass a timeout through the broker's `join` if needed.
    */
-  async join(): Promise<void> {
-    for (;;) {
-      for (const queue of this.#loops.keys()) await this.broker.join(queue, { failFast: false });
-      if (this.#work.size === 0 && this.#inFlight === 0 && this.#settler.pending === 0) {
-        let busy = false;
-        for (const queue of this.#loops.keys()) {
-          const d = await this.broker.depths(queue);
-          if (d.ready + d.delayed + d.inFlight > 0) busy = true;
-        }
-        if (!busy) return;
-      }
-      await sleep(5);
-    }
+  join(): Promise<void> {
+    return joinWorker(this.broker, () => this.#loops.keys(), () => this.#work.size === 0 && this.#inFlight === 0 && this.#settler.pending === 0);
   }
 
   /** Resolves true once no actor runs and no settle awaits the broker, false after `timeout`. */
@@ -259,7 +284,7 @@ export class Worker {
       this.#work.push(priority, { proxy, loop, settled: false });
     }
     this.#dispatch();
-    if (this.#window.adaptive && this.#work.size > 0) this.#armTrim();
+    if (this.#window.adaptive && this.#work.size > 0) this.#trimmer.arm();
   }
 
   #dispatch(): void {
@@ -285,35 +310,6 @@ export class Worker {
     } finally {
       this.#dispatching = false;
     }
-  }
-
-  #armTrim(): void {
-    if (this.#trimTimer !== undefined) return;
-    this.#trimTimer = setTimeout(this.#onTrimTimer, TRIM_CHECK_MS);
-    this.#trimTimer.unref();
-  }
-
-  readonly #onTrimTimer = (): void => {
-    this.#trimTimer = undefined;
-    if (this.#state !== "running") return;
-    this.#trim();
-    if (this.#work.size > 0) this.#armTrim();
-  };
-
-  /**
-   * Gives back what this worker will not start soon: when the window shrank (slow messages
-   * after quick ones) and the unstarted messages are at least twice what the window leaves
-   * room for, the excess goes back to the broker, lowest priority and latest first, where
-   * other workers can take it.
-   */
-  #trim(): void {
-    const keep = Math.max(0, this.#window.size(this.#inFlight) - this.#inFlight);
-    const excess = this.#work.size - keep;
-    if (excess <= 0 || excess < Math.max(keep, this.concurrency)) return;
-    const items: WorkItem[] = [];
-    for (let i = 0; i < excess; i++) items.push(this.#work.pop()!);
-    this.#log.debug({ count: items.length, kept: keep }, "Giving back messages this worker will not start soon");
-    void this.#settler.giveBack(items);
   }
 
   /** Lets timers and I/O run, then goes on dispatching. */

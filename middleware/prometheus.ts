@@ -7,9 +7,13 @@ import type { MessageProxy } from "../lib/message-proxy.ts";
 import type { Worker } from "../lib/worker.ts";
 import { Middleware, type ProcessOutcome } from "./middleware.ts";
 import { LabelledHistogram, type HistogramSeries } from "./prometheus-histogram.ts";
+import { BusySlots, registerKeepingUp } from "./prometheus-keeping-up.ts";
 
 /** Dramatiq's duration buckets (ms), so existing dashboards and alerts work unchanged. */
 export const DURATION_BUCKETS = [5, 10, 25, 50, 75, 100, 250, 500, 750, 1000, 2500, 5000, 7500, 10000, 30000, 60000, 600000, 900000];
+
+/** Wait buckets (ms): Dramatiq's duration buckets, then up to a day (a backlog waits longer than a run lasts). */
+export const WAIT_BUCKETS = [...DURATION_BUCKETS, 1_800_000, 3_600_000, 10_800_000, 21_600_000, 43_200_000, 86_400_000];
 
 const LABELS = ["queue_name", "actor_name"] as const;
 type Label = (typeof LABELS)[number];
@@ -32,6 +36,7 @@ interface ActorSeries {
   requeues: Counter.Internal;
   cancellations: Counter.Internal;
   duration: HistogramSeries;
+  wait: HistogramSeries;
 }
 
 let processRegistry: Registry | undefined;
@@ -70,7 +75,10 @@ export interface PrometheusOptions {
  * `dramatiq_messages_total`, `dramatiq_message_errors_total`, `dramatiq_message_retries_total`
  * (each retry counted once), `dramatiq_message_rejects_total`, `dramatiq_messages_inprogress`,
  * `dramatiq_message_duration_milliseconds`; plus `dramats_queue_messages{queue_name,state}`
- * read from the broker at scrape time (delays live in the broker, so this is where they show).
+ * read from the broker at scrape time (delays live in the broker, so this is where they show),
+ * and whether the workers keep up: `dramats_message_wait_milliseconds` (enqueue, or eta, to
+ * start), `dramats_queue_oldest_message_age_seconds` and the utilization counter pair
+ * (prometheus-keeping-up.ts).
  *
  * Unlike Dramatiq, a message that did not run to an outcome is not a processed message: one
  * put back unrun (a rate limit) counts in `dramats_message_requeues_total` and one cancelled,
@@ -87,6 +95,8 @@ export class Prometheus extends Middleware {
   readonly #series = new Map<string, Map<string, ActorSeries>>();
   readonly #counters: { total: Counter; errors: Counter; retries: Counter; rejects: Counter; requeues: Counter; cancellations: Counter };
   readonly #duration: LabelledHistogram;
+  readonly #wait: LabelledHistogram;
+  readonly #busy = new BusySlots();
   #broker: Broker | undefined;
   #queues: Iterable<string> = [];
   #worker: Worker | undefined;
@@ -146,6 +156,13 @@ export class Prometheus extends Middleware {
       buckets: DURATION_BUCKETS,
       registers,
     });
+    this.#wait = new LabelledHistogram({
+      name: "dramats_message_wait_milliseconds",
+      help: "Time from enqueue (message_timestamp), or from the eta of a delayed message or retry, to the start of processing.",
+      buckets: WAIT_BUCKETS,
+      registers,
+    });
+    registerKeepingUp(registers, this.#busy, () => ({ broker: this.#broker, worker: this.#worker, queues: this.#queues }));
     new Counter({
       name: "dramats_abandoned_runs_total",
       help: "Runs failed by a time limit, cancel or shutdown while their async actor kept working (it ignored its AbortSignal).",
@@ -208,6 +225,7 @@ export class Prometheus extends Middleware {
         requeues: this.#counters.requeues.labels(labels),
         cancellations: this.#counters.cancellations.labels(labels),
         duration: this.#duration.series(labels),
+        wait: this.#wait.series(labels),
       };
       byActor.set(actorName, series);
     }
@@ -222,6 +240,7 @@ export class Prometheus extends Middleware {
   afterWorkerBoot(broker: Broker, worker: Worker): void {
     this.#broker = broker;
     this.#worker = worker;
+    this.#busy.bootedAt = Date.now();
     this.#queues = { [Symbol.iterator]: () => worker.queues[Symbol.iterator]() };
   }
 
@@ -229,19 +248,27 @@ export class Prometheus extends Middleware {
   // afterSkipMessage, so the gauge needs no per-message bookkeeping.
   /** {@inheritDoc MiddlewareHooks.beforeProcessMessage} */
   beforeProcessMessage(_broker: Broker, proxy: MessageProxy): void {
-    this.#seriesFor(proxy).inProgress++;
+    const series = this.#seriesFor(proxy);
+    series.inProgress++;
+    const now = Date.now();
+    this.#busy.start(now);
+    // From the eta where the broker carried one (a delay or a retry), else from the enqueue.
+    const wait = now - (proxy.delivery.eta ?? proxy.message.messageTimestamp);
+    series.wait.observe(wait > 0 ? wait : 0); // a producer's clock ahead of ours: 0; NaN: 0
   }
 
   /** {@inheritDoc MiddlewareHooks.afterProcessMessage} */
   afterProcessMessage(_broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void {
     const series = this.#seriesFor(proxy);
     series.inProgress--;
+    const now = Date.now();
+    this.#busy.end(now);
     const error = outcome.error;
     if (error instanceof MessageCancelled) {
       series.cancellations.inc();
       return;
     }
-    if (proxy.startedAt > 0) series.duration.observe(Date.now() - proxy.startedAt);
+    if (proxy.startedAt > 0) series.duration.observe(now - proxy.startedAt);
     series.pendingTotal++;
     if (error === undefined) return;
     series.errors.inc();
@@ -256,6 +283,7 @@ export class Prometheus extends Middleware {
   afterSkipMessage(_broker: Broker, proxy: MessageProxy): void {
     const series = this.#seriesFor(proxy);
     series.inProgress--;
+    this.#busy.end(Date.now());
     if (proxy.failed) series.pendingTotal++;
     else if (proxy.retry !== undefined) series.requeues.inc();
     else if (proxy.error instanceof MessageCancelled) series.cancellations.inc();

@@ -172,6 +172,12 @@ describe("deployment files", () => {
       expect(environmentOf(web).get("HOST")).to.equal("0.0.0.0");
     });
 
+    it("checks the workers' readiness on the supervisor's /readyz, on the port it serves metrics on", () => {
+      const worker = compose.services.worker!;
+      const test = (worker.healthcheck.test as string[]).join(" ");
+      expect(test).to.include(`:${environmentOf(worker).get("DRAMATS_METRICS_PORT")}/readyz'`);
+    });
+
     it("configures dramats only through environment variables the code reads", () => {
       const names = [...envOf(stages, runtime).keys(), ...dramatsServices.flatMap(([, s]) => [...environmentOf(s).keys()])].filter((n) => n.startsWith("DRAMATS_"));
       expect(names).to.include("DRAMATS_METRICS_HOST");
@@ -245,10 +251,10 @@ describe("deployment files", () => {
       expect(statSync(join(ROOT, sourceOf(entrypoint[1]!))).isFile()).to.equal(true);
     });
 
-    it("checks health on the supervisor's metrics endpoint", () => {
+    it("checks health on the supervisor's /healthz (liveness), on its metrics port", () => {
       const check = runtime.instructions.find((i) => i.keyword === "HEALTHCHECK")!;
       const command = execForm(check.args.slice(check.args.indexOf(" CMD ") + 5)).join(" ");
-      expect(command).to.include("/metrics").and.to.include("process.env.DRAMATS_METRICS_PORT").and.to.include("9191");
+      expect(command).to.include("/healthz'").and.to.include("process.env.DRAMATS_METRICS_PORT").and.to.include("9191");
       expect(envOf(stages, runtime).get("DRAMATS_METRICS_PORT")).to.equal("9191");
       expect(CLI_DEFAULTS.metricsPort, "the CLI's default metrics port").to.equal(9191);
     });

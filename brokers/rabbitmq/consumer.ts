@@ -7,6 +7,7 @@ import { AckBatch } from "./acks.ts";
 import { BusyMarker } from "./busy-marker.ts";
 import { ChannelLimit, GlobalQosRefused, GlobalQosSupport } from "./channel-limit.ts";
 import type { Connector } from "./connector.ts";
+import { ETA_HEADER } from "./dead-letters.ts";
 import { registerConsumer } from "./internals.ts";
 
 /** A delivery remembers the channel it came on: acks are only ever sent on that channel. */
@@ -153,6 +154,7 @@ export class RabbitmqConsumer extends Consumer {
     const delivery: TrackedDelivery = {
       body: message.content,
       redelivered: message.fields.redelivered,
+      eta: etaOf(message),
       raw: message,
       acks,
       fetched: false,
@@ -367,4 +369,10 @@ export class RabbitmqConsumer extends Consumer {
     this.#connector.destroy();
     this.#host.consumerClosed(this);
   }
+}
+
+/** The eta header a delayed message carries (sender.ts), when it is a number. */
+function etaOf(message: ConsumeMessage): number | undefined {
+  const eta: unknown = message.properties.headers?.[ETA_HEADER];
+  return typeof eta === "number" ? eta : undefined;
 }

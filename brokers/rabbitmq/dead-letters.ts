@@ -5,6 +5,8 @@ import type { DeadLetter } from "../../lib/broker.ts";
 export const REASON_HEADER = "x-dramats-reason";
 export const DEAD_AT_HEADER = "x-dramats-dead-at";
 export const DEAD_ID_HEADER = "x-dramats-id";
+/** A delayed message's eta (epoch ms), for the wait metric; Python's consumers ignore headers. */
+export const ETA_HEADER = "x-dramats-eta";
 
 interface XDeath {
   reason?: unknown;

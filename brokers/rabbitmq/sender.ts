@@ -3,7 +3,7 @@ import { BrokerError, describeError } from "../../lib/errors.ts";
 import type { Logger } from "../../lib/logging.ts";
 import { Message } from "../../lib/message.ts";
 import { deadLetterQueueName, delayQueueName } from "../../lib/queue-names.ts";
-import { DEAD_AT_HEADER, DEAD_ID_HEADER, REASON_HEADER } from "./dead-letters.ts";
+import { DEAD_AT_HEADER, DEAD_ID_HEADER, ETA_HEADER, REASON_HEADER } from "./dead-letters.ts";
 import type { Declarations } from "./declarations.ts";
 import { ladderRoute, MAX_LADDER_DELAY, type LadderTarget } from "./delays.ts";
 import type { Publish, Publisher, PublishProperties } from "./publisher.ts";
@@ -53,19 +53,24 @@ export class Sender {
     this.#log = options.logger;
   }
 
-  /** The publish of an encoded message: to `q`, or into the delay ladder. */
-  messagePublish(message: Message, body: string, delay: number, priority: number): QueuePublish {
+  /**
+   * The publish of an encoded message: to `q`, or into the delay ladder. A delayed one carries
+   * its eta in the header {@link ETA_HEADER} (kept through the ladder's dead-lettering), for
+   * the wait metric; the body stays what Dramatiq writes. `eta`: a known one (a `.DQ` message).
+   */
+  messagePublish(message: Message, body: string, delay: number, priority: number, eta?: number): QueuePublish {
     const queueName = message.queueName;
     let target: LadderTarget = "q";
     let content = body;
+    const due = eta ?? (delay > 0 ? Date.now() + delay : undefined);
     if (delay > MAX_LADDER_DELAY) {
       // Longer than one pass: wait the maximum, then land on `q.DQ` with the eta for another pass.
       target = "dq";
-      const eta = Date.now() + delay;
-      content = this.#codec.encode(message.copy({ queueName: delayQueueName(queueName), options: { eta } }));
+      content = this.#codec.encode(message.copy({ queueName: delayQueueName(queueName), options: { eta: due } }));
       delay = MAX_LADDER_DELAY;
     }
-    return this.route(queueName, Buffer.from(content), { delay, target, priority: amqpPriority(priority, this.#maxPriority) });
+    const headers = due === undefined ? undefined : { [ETA_HEADER]: due };
+    return this.route(queueName, Buffer.from(content), { delay, target, priority: amqpPriority(priority, this.#maxPriority), headers });
   }
 
   /** Where `content` goes: the default exchange (`routingKey`, else `q`), or the ladder when delayed. */
@@ -97,8 +102,8 @@ export class Sender {
   }
 
   /** Publishes a message (a retry) after `delay` ms, confirmed. */
-  publishMessage(message: Message, delay: number): Promise<void> {
-    return this.send(this.messagePublish(message, this.#codec.encode(message), delay, this.#codec.priorityOf(message)));
+  publishMessage(message: Message, delay: number, eta?: number): Promise<void> {
+    return this.send(this.messagePublish(message, this.#codec.encode(message), delay, this.#codec.priorityOf(message), eta));
   }
 
   /** Publishes `body` to `q.XQ` with the reason, confirmed. */
@@ -126,10 +131,11 @@ export class Sender {
     }
     const { eta, ...options } = message.options;
     let delay = 0;
-    if (typeof eta === "number" && Number.isFinite(eta)) delay = Math.max(0, eta - Date.now());
+    const known = typeof eta === "number" && Number.isFinite(eta);
+    if (known) delay = Math.max(0, eta - Date.now());
     else if (eta !== undefined && eta !== null) this.#log.warn({ queue: queueName, messageId: message.messageId, eta }, "Delayed message has a non-numeric eta; running it now");
     const next = new Message({ ...message, queueName, options });
-    await this.publishMessage(next, delay);
+    await this.publishMessage(next, delay, known ? eta : undefined);
   }
 
   #publishRouted(publish: QueuePublish, again: boolean): Promise<void> {

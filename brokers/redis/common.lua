@@ -102,6 +102,18 @@ local function requeue_dq(base, dq_acks)
   return n
 end
 
+-- Records the eta of a delayed message that became ready (`ns:q:etas`, read and deleted by
+-- fetch.lua, for the wait metric). A message a Python worker runs is acked without a look at
+-- this hash, so its entry stays: each write drops those of a few random entries whose payload
+-- is gone, which keeps such leftovers fewer than the live entries.
+local function note_eta(base, rid, eta)
+  local key = base .. ':etas'
+  for _, old in ipairs(redis.call('HRANDFIELD', key, 3)) do
+    if redis.call('HEXISTS', base .. '.msgs', old) == 0 then redis.call('HDEL', key, old) end
+  end
+  redis.call('HSET', key, rid, eta)
+end
+
 -- Removes rid's payload once it left every structure.
 local function forget(base, rid)
   redis.call('HDEL', base .. '.msgs', rid)

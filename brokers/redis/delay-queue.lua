@@ -7,6 +7,8 @@
 --     moves from `ns:q.DQ.msgs` to `ns:q.msgs` and becomes ready, under the same id, in one step,
 --     as a message of `q` without `eta` (see ready_body). Dramatiq's worker does the same with an
 --     enqueue then an ack (worker.py:356-361); here no crash between the two can run it twice.
+--     The eta goes to `ns:q:etas` (rid -> eta), which fetch.lua hands to the worker: the
+--     message stays byte for byte what Dramatiq's worker would enqueue.
 --   'return': the rids that follow go back to `ns:q.DQ` (Dramatiq's requeue, dispatch.lua:178-188).
 --   'except': every held id but those that follow goes back (after a reconnection, ids whose
 --     fetch reply was lost are held in Redis but unknown to the consumer).
@@ -20,6 +22,7 @@ local n = 0
 -- (redis.py:166-180). A body of another shape stays as it is: dramats' decode drops an eta, and
 -- Dramatiq's worker runs a message whose eta has passed at once (worker.py:346-384).
 local function ready_body(body, qname)
+  local eta = nil
   local dq_prefix = '{"queue_name":"' .. qname .. '.DQ",'
   if string.sub(body, 1, #dq_prefix) == dq_prefix then
     body = '{"queue_name":"' .. qname .. '",' .. string.sub(body, #dq_prefix + 1)
@@ -34,9 +37,12 @@ local function ready_body(body, qname)
   if last then
     local head = string.sub(body, 1, last - 1)
     local at = string.find(head, ',"eta":%-?[%d%.eE%+%-]+$')
-    if at then body = string.sub(head, 1, at - 1) .. string.sub(body, last) end
+    if at then
+      eta = tonumber(string.sub(head, at + 7))
+      body = string.sub(head, 1, at - 1) .. string.sub(body, last)
+    end
   end
-  return body
+  return body, eta
 end
 
 if ARGV[1] == 'promote' then
@@ -46,7 +52,9 @@ if ARGV[1] == 'promote' then
     local body = redis.call('HGET', dq .. '.msgs', rid)
     if redis.call('SREM', dq_acks, rid) == 1 and body then
       redis.call('HDEL', dq .. '.msgs', rid)
-      if redis.call('HSETNX', base .. '.msgs', rid, ready_body(body, qname)) == 1 then
+      local ready, eta = ready_body(body, qname)
+      if redis.call('HSETNX', base .. '.msgs', rid, ready) == 1 then
+        if eta then note_eta(base, rid, eta) end
         local p = tonumber(ARGV[i + 1])
         if p ~= 0 then redis.call('HSET', base .. ':prio', rid, p) end
         make_ready(base, rid, p, false)

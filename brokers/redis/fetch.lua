@@ -7,7 +7,9 @@
 --          size in bytes (0: none), dead-message TTL (ms), hold (see below), '1' to return held
 --          messages' bodies (else ''), then the rids this consumer finished since its last call
 --          (acked first, as ack.lua does)
--- Returns  { wait, held, rid, body or '', due in (ms) x held, rid1, payload1, rid2, payload2, ... }
+-- Returns  { wait, held, etas, rid, body or '', due in (ms) x held, rid1, payload1, rid2, payload2,
+--          ..., rid, eta x etas }: the etas of the taken messages that were delayed (kept in
+--          `ns:q:etas` from when they became ready, and forgotten once handed out)
 --          where `wait` is the ms until the next delayed message of `ns:q:delayed` is due (-1:
 --          none; 0: more are due now; only computed when nothing was taken, as only an empty
 --          fetch waits), and `held` counts the delay-queue messages taken to hold.
@@ -87,10 +89,12 @@ else
 end
 
 -- Due delayed messages become ready.
-local due = redis.call('ZRANGEBYSCORE', base .. ':delayed', '-inf', now, 'LIMIT', 0, move_limit)
-for _, rid in ipairs(due) do
+local due = redis.call('ZRANGEBYSCORE', base .. ':delayed', '-inf', now, 'WITHSCORES', 'LIMIT', 0, move_limit)
+for i = 1, #due, 2 do
+  local rid = due[i]
   redis.call('ZREM', base .. ':delayed', rid)
   if redis.call('HEXISTS', base .. '.msgs', rid) == 1 then
+    note_eta(base, rid, due[i + 1])
     make_ready(base, rid, priority_of(base, rid), false)
   end
 end
@@ -117,13 +121,28 @@ for _, p in ipairs(order) do
   if p ~= 0 and (not ids or #ids < want) then redis.call('ZREM', base .. ':levels', p) end
 end
 
-local out = { -1, #held_out / 3 }
+local out = { -1, #held_out / 3, 0 }
+local etas_out = {}
+local etas_key = base .. ':etas'
+local has_etas = redis.call('EXISTS', etas_key) == 1
 for _, v in ipairs(held_out) do out[#out + 1] = v end
 for i = 1, #taken, CHUNK do
   local part = {}
   for j = i, math.min(i + CHUNK - 1, #taken) do part[#part + 1] = taken[j] end
   redis.call('SADD', acks, unpack(part))
   local bodies = redis.call('HMGET', base .. '.msgs', unpack(part))
+  if has_etas then
+    local etas = redis.call('HMGET', etas_key, unpack(part))
+    local found = {}
+    for j, rid in ipairs(part) do
+      if etas[j] then
+        found[#found + 1] = rid
+        etas_out[#etas_out + 1] = rid
+        etas_out[#etas_out + 1] = etas[j]
+      end
+    end
+    if #found > 0 then redis.call('HDEL', etas_key, unpack(found)) end
+  end
   for j, rid in ipairs(part) do
     local body = bodies[j]
     if body and max_size > 0 and #body > max_size then
@@ -147,7 +166,10 @@ end
 -- Others may be waiting while more messages are ready: pass the wake-up on.
 if #taken == max and max > 0 then wake(base) end
 
-if #due == move_limit or pending > move_limit then
+out[3] = #etas_out / 2
+for _, v in ipairs(etas_out) do out[#out + 1] = v end
+
+if #due == move_limit * 2 or pending > move_limit then
   out[1] = 0
 elseif #taken == 0 then
   local first = redis.call('ZRANGE', base .. ':delayed', 0, 0, 'WITHSCORES')

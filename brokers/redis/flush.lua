@@ -7,5 +7,5 @@ for _, l in ipairs(redis.call('ZRANGE', base .. ':levels', 0, -1)) do
   redis.call('DEL', level_key(base, tonumber(l)))
 end
 redis.call('DEL', base, base .. '.msgs', base .. '.DQ', base .. '.DQ.msgs', base .. '.XQ', base .. '.XQ.msgs',
-  base .. ':delayed', base .. ':prio', base .. ':levels', base .. ':wake', base .. ':reasons')
+  base .. ':delayed', base .. ':prio', base .. ':levels', base .. ':wake', base .. ':reasons', base .. ':etas')
 return 1

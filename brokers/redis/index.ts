@@ -296,6 +296,12 @@ export class RedisBroker extends Broker {
     return { ready, delayed, inFlight, dead };
   }
 
+  /** The head of each ready list: its eta when it was delayed, else its `message_timestamp` (oldest.lua). */
+  override async oldestReadyAt(queueName: string): Promise<number | undefined> {
+    this.assertDeclared(queueName);
+    return this.#call("oldest", () => this.#scripts.oldest(this.keys.queue(queueName)));
+  }
+
   /** The queue's dead letters, oldest first. `rid` is the id the payload is stored under. */
   async deadLetters(
     queueName: string,

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 
 /** Bumped whenever a script's KEYS/ARGV contract changes. */
-const SCRIPT_VERSION = 3;
+const SCRIPT_VERSION = 4;
 
 /** Every script and its number of KEYS; each file's header documents its contract. */
 const SCRIPTS = {
@@ -22,6 +22,7 @@ const SCRIPTS = {
   "dead-letters": 1,
   "requeue-dead": 1,
   "delay-queue": 2,
+  oldest: 1,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -103,8 +104,8 @@ export interface FetchReply {
   wait: number;
   /** Delay-queue messages taken to hold (only with `hold` >= 0). */
   held: HeldDelayed[];
-  /** The messages taken: redis message id and payload (the consumer's deliveries as they are). */
-  messages: { rid: string; body: string }[];
+  /** The messages taken: redis message id, payload and, for one that was delayed, its eta (the consumer's deliveries as they are). */
+  messages: { rid: string; body: string; eta?: number }[];
 }
 
 export interface StatsReply {
@@ -175,10 +176,21 @@ export class Scripts {
   ): Promise<FetchReply> {
     const reply = (await this.#call("fetch", base, acks, heartbeats, registry, max, consumerId, queue, moveLimit, limits.maxSize, limits.deadTtl, limits.hold, limits.holdBodies ? "1" : "", ...finished)) as (string | number)[];
     const held: HeldDelayed[] = [];
-    const heldEnd = 2 + 3 * Number(reply[1]);
-    for (let i = 2; i < heldEnd; i += 3) held.push({ rid: reply[i] as string, body: reply[i + 1] as string, dueIn: Number(reply[i + 2]) });
-    const messages: { rid: string; body: string }[] = [];
-    for (let i = heldEnd; i < reply.length; i += 2) messages.push({ rid: reply[i] as string, body: reply[i + 1] as string });
+    const heldEnd = 3 + 3 * Number(reply[1]);
+    for (let i = 3; i < heldEnd; i += 3) held.push({ rid: reply[i] as string, body: reply[i + 1] as string, dueIn: Number(reply[i + 2]) });
+    const etaCount = Number(reply[2]);
+    const messagesEnd = reply.length - 2 * etaCount;
+    const messages: { rid: string; body: string; eta?: number }[] = [];
+    for (let i = heldEnd; i < messagesEnd; i += 2) messages.push({ rid: reply[i] as string, body: reply[i + 1] as string });
+    if (etaCount > 0) {
+      // Few (only messages that were delayed): matched by rid, in fetch order.
+      const etas = new Map<string, number>();
+      for (let i = messagesEnd; i < reply.length; i += 2) etas.set(reply[i] as string, Number(reply[i + 1]));
+      for (const message of messages) {
+        const eta = etas.get(message.rid);
+        if (eta !== undefined) message.eta = eta;
+      }
+    }
     return { wait: Number(reply[0]), held, messages };
   }
 
@@ -239,6 +251,12 @@ export class Scripts {
   }
 
   /** With `since` ≥ 0, also the first dead letter scored `since` or later that is not in `covered`. */
+  /** Since when the oldest ready message is due (epoch ms), or undefined when none is ready; see oldest.lua. */
+  async oldest(base: string): Promise<number | undefined> {
+    const at = Number(await this.#call("oldest", base));
+    return at >= 0 ? at : undefined;
+  }
+
   async stats(base: string, since: number, covered: readonly string[] = []): Promise<StatsReply> {
     const r = (await this.#call("stats", base, since, ...covered)) as (number | string | null)[];
     return {

@@ -133,7 +133,8 @@ export class SqliteConsumer extends Consumer {
 
   #deliver(row: TakenRow): SqliteDelivery {
     this.#held.add(row.id);
-    return { id: row.id, body: row.body, redelivered: row.deliveries > 1 };
+    // `eta` is when the row became due: its enqueue, or the end of its delay.
+    return { id: row.id, body: row.body, redelivered: row.deliveries > 1, eta: row.eta };
   }
 
   /** Extends every lease this consumer holds; runs on a timer, independent of traffic. */

@@ -220,6 +220,12 @@ export class SqliteBroker extends Broker {
     return this.#run(() => this.#statements.depths(queueName, now, now - this.settings.deadMessageTtl));
   }
 
+  /** The smallest eta (enqueue or end of delay) of the rows `depths` counts ready. */
+  override async oldestReadyAt(queueName: string): Promise<number | undefined> {
+    this.assertDeclared(queueName);
+    return this.#run(() => this.#statements.oldestReady(queueName, Date.now()) ?? undefined);
+  }
+
   /** Dead letters are rows numbered in the order they are written: the cursor is the queue's last. */
   protected deadLetterCursor(queueName: string): number {
     return this.#runSync(() => this.#statements.lastDeadId(queueName));

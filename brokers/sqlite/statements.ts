@@ -54,6 +54,7 @@ export class Statements {
   readonly #insertDead: Stmt;
   readonly #exists: Stmt<{ ok: number }>;
   readonly #depths: Stmt<{ ready: number; delayed: number; inFlight: number }>;
+  readonly #oldestReady: Stmt<{ at: number | null }>;
   readonly #deadCount: Stmt<{ n: number }>;
   readonly #deadLetters: Stmt<DeadRow>;
   readonly #firstDeadSince: Stmt<DeadRow>;
@@ -138,6 +139,12 @@ export class Statements {
     this.#depths = prepare(
       `SELECT ${count(READY, "")} + ${count(DELAYED, "<=")} + ${count(LEASED, "<=")} AS ready,
               ${count(DELAYED, ">")} AS delayed, ${count(LEASED, ">")} AS inFlight`,
+    );
+    // What counts as ready in `depths`; a due delay's eta is its due time.
+    this.#oldestReady = prepare(
+      `SELECT min(eta) AS at FROM (SELECT min(eta) AS eta FROM ${M} WHERE queue = @queue AND state = ${READY}
+         UNION ALL SELECT min(eta) FROM ${M} WHERE queue = @queue AND state = ${DELAYED} AND due <= @now
+         UNION ALL SELECT min(eta) FROM ${M} WHERE queue = @queue AND state = ${LEASED} AND due <= @now)`,
     );
     this.#deadCount = prepare(`SELECT count(*) AS n FROM ${D} WHERE queue = @queue AND dead_at > @cutoff`);
     this.#deadLetters = prepare(
@@ -262,6 +269,11 @@ export class Statements {
   depths(queue: string, now: number, deadCutoff: number): { ready: number; delayed: number; inFlight: number; dead: number } {
     const counts = this.#depths.get({ queue, now })!;
     return { ...counts, dead: this.#deadCount.get({ queue, cutoff: deadCutoff })!.n };
+  }
+
+  /** The smallest eta among the rows `depths` counts ready; null when there are none. */
+  oldestReady(queue: string, now: number): number | null {
+    return this.#oldestReady.get({ queue, now })!.at;
   }
 
   deadLetters(queue: string, deadCutoff: number, limit: number): DeadRow[] {

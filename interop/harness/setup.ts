@@ -26,8 +26,11 @@ export interface Plan {
   workers: ("python" | "node")[];
   /** Producers to open once the workers run. */
   senders: ("python" | "node")[];
-  /** More environment for the Python workers (not the producer). */
-  pythonWorkerEnv?: Record<string, string>;
+  /**
+   * More environment for the Python processes, workers and producer alike: they run on one
+   * Python host (its clock, say).
+   */
+  pythonHostEnv?: Record<string, string>;
 }
 
 /**
@@ -49,12 +52,12 @@ export function groupSetup(target: Target, label: string, plan: Plan): { ready()
   async function start(): Promise<Setup> {
     setup = { namespace, queue, ledger: new Ledger(REDIS_URL, ledgerKey(namespace)), pythonWorkers: [], nodeWorkers: [], senders: {} };
     for (const side of plan.workers) {
-      if (side === "python") setup.pythonWorkers.push(await startPythonWorker({ ...pythonEnv, ...plan.pythonWorkerEnv }));
+      if (side === "python") setup.pythonWorkers.push(await startPythonWorker({ ...pythonEnv, ...plan.pythonHostEnv }));
       else setup.nodeWorkers.push(await startNodeWorker(target.nodeUrl(namespace), processEnv));
     }
     for (const side of plan.senders) {
       if (side === "python") {
-        driver = new PythonDriver(pythonEnv);
+        driver = new PythonDriver({ ...pythonEnv, ...plan.pythonHostEnv });
         setup.senders.python = pythonSender(driver);
       } else {
         const broker = target.nodeProducer(namespace, interopMiddleware(env));

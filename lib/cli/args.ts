@@ -40,6 +40,8 @@ export interface CliOptions {
   heartbeatTimeout: number;
   /** How long a worker process may take to import modules and start consuming. */
   bootTimeout: number;
+  /** The Worker's stallTimeout: a consumer with room, idle this long while its queue has ready messages, is restarted; 0: never. */
+  stallTimeout: number;
   /**
    * Set on the broker URL: the Redis heartbeat timeout or the SQLite lease, after which a dead
    * process's messages go back when no supervisor gave them back; undefined: the URL's or the broker's.
@@ -58,6 +60,7 @@ export const CLI_DEFAULTS = Object.freeze({
   heartbeatInterval: 1_000,
   heartbeatTimeout: 30_000,
   bootTimeout: 60_000,
+  stallTimeout: 30_000,
   metricsPort: 9191,
   metricsHost: "127.0.0.1",
   registryInterval: 5_000,
@@ -115,6 +118,11 @@ function buildCommand(version: string): Command {
         .argParser(integer(MIN_URL_RECOVERY_TIMEOUT)),
     )
     .addOption(new Option("--boot-timeout <ms>", "kill a worker process not consuming after this long").argParser(integer(100)).default(CLI_DEFAULTS.bootTimeout))
+    .addOption(
+      new Option("--stall-timeout <ms>", "restart a consumer that had room and fetched nothing this long while its queue has ready messages (0: never)")
+        .argParser(integer(0))
+        .default(CLI_DEFAULTS.stallTimeout),
+    )
     .addOption(
       new Option("--metrics-port <port>", "serve every process's Prometheus metrics on this port (0: any free one)")
         .argParser(integer(0))
@@ -193,6 +201,7 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     heartbeatInterval: o.heartbeatInterval,
     heartbeatTimeout: o.heartbeatTimeout,
     bootTimeout: o.bootTimeout,
+    stallTimeout: o.stallTimeout,
     recoveryTimeout: o.recoveryTimeout,
     registryInterval: o.registryInterval,
     metrics: o.metrics === false ? undefined : { host: o.metricsHost, port: o.metricsPort },

@@ -1,4 +1,5 @@
 import type { BrokerAddress } from "../broker.ts";
+import type { ConsumerState } from "../worker/stall-watchdog.ts";
 
 /** What a worker process tells its supervisor over the cluster IPC channel. */
 export type WorkerReport =
@@ -16,6 +17,11 @@ export type WorkerReport =
    * its messages back at once if this process dies (see lib/cli/recovery.ts).
    */
   | { type: "consumer"; address: BrokerAddress; id: string }
+  /**
+   * Its consumers' states, at boot and whenever one changes (see Worker.consumers): the
+   * supervisor's /readyz reads them.
+   */
+  | { type: "consumers"; consumers: ConsumerState[] }
   /** Recycling (message count or memory): start a replacement, this one is draining. */
   | { type: "retiring"; reason: string }
   /**

@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "../logging.ts";
+import type { Endpoints } from "./endpoints.ts";
 
 /** One metric as prom-client's `getMetricsAsJSON` gives it. */
 interface MetricJson {
@@ -48,12 +49,14 @@ export class FleetMetrics {
     /** Asks every live process for its metrics (through `request`); resolves once all answered or timed out. */
     readonly refresh: () => Promise<unknown>,
     readonly log: Logger,
+    /** The supervisor's probes, served beside the metrics (see serveEndpoints); without them those paths are 404. */
+    readonly probes: Pick<Endpoints, "healthz" | "readyz"> = {},
   ) {}
 
   /** Starts listening; resolves with the URL, or undefined (logged) if the port is taken. */
   async start(): Promise<string | undefined> {
     // Loaded only when metrics are served: prom-client stays out of a supervisor that serves none.
-    const { serveMetrics } = await import("../../middleware/prometheus.ts");
+    const { serveEndpoints } = await import("./endpoints.ts");
     const { AggregatorRegistry } = await import("prom-client");
     const source = async () => {
       await this.refresh();
@@ -62,7 +65,7 @@ export class FleetMetrics {
       return AggregatorRegistry.aggregate(perProcess as Parameters<typeof AggregatorRegistry.aggregate>[0]).metrics();
     };
     try {
-      this.#server = await serveMetrics(source, this.options);
+      this.#server = await serveEndpoints({ metrics: source, ...this.probes }, this.options, this.log);
     } catch (error) {
       this.log.warn({ err: error, ...this.options }, "Cannot serve metrics (is the port taken?); running without");
       return undefined;

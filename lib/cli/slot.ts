@@ -1,4 +1,5 @@
 import type { Worker as ClusterWorker } from "node:cluster";
+import type { ConsumerState } from "../worker/stall-watchdog.ts";
 import type { BootSummary, SupervisorCommand } from "./ipc.ts";
 
 /** One worker process as the supervisor sees it. */
@@ -12,6 +13,8 @@ export interface Child {
   state: "booting" | "starting" | "ready" | "retiring";
   lastSeen: number;
   summary?: BootSummary;
+  /** Its consumers' states, as it last reported them. */
+  consumers?: ConsumerState[];
 }
 
 /** A place for one worker process: its running child and, during a reload, the one replacing it. */

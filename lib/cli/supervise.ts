@@ -64,6 +64,7 @@ export async function runSupervisor(options: CliOptions): Promise<number> {
     const supervisor = new Supervisor({
       processes: options.processes,
       heartbeatTimeout: options.heartbeatTimeout,
+      heartbeatInterval: options.heartbeatInterval,
       bootTimeout: options.bootTimeout,
       grace: options.grace,
       execArgv,

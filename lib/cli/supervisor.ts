@@ -7,6 +7,7 @@ import { ExitCode } from "./exit-codes.ts";
 import { Blockers } from "./blockers.ts";
 import { ConsumerRecovery } from "./recovery.ts";
 import { FleetMetrics } from "./metrics.ts";
+import { liveness, readiness } from "./health.ts";
 import { bootLine, isWorkerReport, WORKER_ENV, type BootSummary } from "./ipc.ts";
 import { commandChild, emptySlot, restartDelay, signalChild, type Child, type Slot } from "./slot.ts";
 import { StopSignals } from "./stop-signals.ts";
@@ -17,6 +18,8 @@ export interface SupervisorOptions {
   processes: number;
   /** Worker processes silent this long after boot are deemed blocked and killed (ms). */
   heartbeatTimeout: number;
+  /** How often worker processes beat (ms): /healthz fails after three missed beats. @defaultValue 1000 */
+  heartbeatInterval?: number;
   /** Worker processes not ready this long after their fork are killed (ms). */
   bootTimeout: number;
   /** How long stopping workers get before a forced stop kills them (ms); informs the logs only. */
@@ -70,7 +73,7 @@ export class Supervisor {
   readonly #reloadSignal = () => this.reload("SIGHUP");
 
   constructor(options: SupervisorOptions) {
-    this.#options = { maxBootFailures: 5, minRestartDelay: 100, maxRestartDelay: 10_000, ...options };
+    this.#options = { maxBootFailures: 5, minRestartDelay: 100, maxRestartDelay: 10_000, heartbeatInterval: 1_000, ...options };
     this.#log = options.logger;
     this.#recovery = new ConsumerRecovery(options.logger);
     this.#blockers = new Blockers(options.logger);
@@ -89,7 +92,11 @@ export class Supervisor {
       this.#stopWatching = watchSources(this.#options.watch, (file) => this.reload(`change in ${file}`));
     }
     if (this.#options.metrics !== undefined) {
-      this.#metrics = new FleetMetrics(this.#options.metrics, () => this.#collectMetrics(), this.#log);
+      const silentAfter = Math.min(this.#options.heartbeatTimeout, 3 * this.#options.heartbeatInterval);
+      this.#metrics = new FleetMetrics(this.#options.metrics, () => this.#collectMetrics(), this.#log, {
+        healthz: () => liveness(this.#children, silentAfter),
+        readyz: () => readiness(this.#slots, this.#stopping, silentAfter),
+      });
       this.#metrics.start().catch((error: unknown) => this.#log.warn({ err: error }, "Cannot serve metrics; running without"));
     }
     for (let index = 0; index < this.#options.processes; index++) {
@@ -173,6 +180,9 @@ export class Supervisor {
         return this.#onReady(child, message.summary);
       case "consumer":
         return this.#recovery.note(child.worker, message.address, message.id);
+      case "consumers":
+        child.consumers = message.consumers;
+        return;
       case "retiring":
         return this.#onRetiring(child, message.reason);
       case "metrics":

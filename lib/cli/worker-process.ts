@@ -20,6 +20,7 @@ import { isSupervisorCommand, report, reportAndWait, WORKER_ENV, type BootSummar
 import { importModules, resolveModule } from "./modules.ts";
 import { Recycler } from "./recycler.ts";
 import { publisherFor } from "./registry-publisher.ts";
+import { ConsumerHealth } from "./consumer-health.ts";
 import { StopSignals } from "./stop-signals.ts";
 
 /** How long the boot-time broker check may take before it counts as a connection failure (ms). */
@@ -37,10 +38,13 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
   configureLogging({ level: options.verbose ? "debug" : (process.env.DRAMATS_LOG_LEVEL ?? "info"), base: { pid: process.pid, process: name } });
   const log = getLogger("cli");
   if (options.broker !== undefined) addUrlSecret(options.broker);
-  const heartbeat = setInterval(() => report({ type: "heartbeat" }), options.heartbeatInterval);
+  let running: Booted | undefined;
+  const heartbeat = setInterval(() => {
+    report({ type: "heartbeat" });
+    running?.health.check();
+  }, options.heartbeatInterval);
   heartbeat.unref();
 
-  let running: Booted | undefined;
   let stopping = false;
   const stop = (why: string) => {
     if (stopping) return;
@@ -105,6 +109,7 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
     if (failure.message) process.stderr.write(`dramats: ${redact(failure.message)}\n`);
     process.exit(failure.exitCode);
   }
+  running.health.check();
   report({ type: "ready", summary: summarize(running) });
 
   // Everything from here on happens in handlers.
@@ -121,10 +126,12 @@ interface Booted {
   url: string | undefined;
   /** True when no flag, variable or module chose the broker: the embedded default. */
   isDefault: boolean;
+  health: ConsumerHealth;
 }
 
 /** Graceful stop: running actors finish within the grace period, unstarted messages go back. */
-async function shutdown({ broker, worker, pool, recycler }: Booted, why: string, grace: number, log: Logger): Promise<never> {
+async function shutdown(booted: Booted, why: string, grace: number, log: Logger): Promise<never> {
+  const { broker, worker, pool, recycler } = booted;
   log.info({ reason: why, graceMs: grace }, "Stopping: finishing running actors, giving back unstarted messages");
   setTimeout(() => {
     log.error("Shutdown did not finish in time; exiting");
@@ -135,7 +142,7 @@ async function shutdown({ broker, worker, pool, recycler }: Booted, why: string,
   // Anything still on a thread after the grace period is abandoned; the broker redelivers it.
   await pool?.destroy().catch((error: unknown) => log.error({ err: error }, "Closing the thread pool failed"));
   // The supervisor keeps a departed process's counters in its /metrics: give it the final ones.
-  const metrics = await metricsOf(broker);
+  const metrics = await metricsOf(booted);
   await broker.close().catch((error: unknown) => log.error({ err: error }, "Closing the broker failed"));
   await reportAndWait({ type: "metrics", id: 0, metrics });
   process.exit(ExitCode.OK);
@@ -219,9 +226,10 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
     concurrency: options.threads,
     ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }),
     ...(options.queues ? { queues: options.queues } : {}),
+    stallTimeout: options.stallTimeout,
   });
   await checkBroker(broker, options.queues ?? [...broker.queues], brokerLabel(broker, url));
-  return { broker, worker, pool, recycler, url, isDefault };
+  return { broker, worker, pool, recycler, url, isDefault, health: new ConsumerHealth(worker, retire) };
 }
 
 /**
@@ -274,13 +282,13 @@ async function checkBroker(broker: Broker, queues: readonly string[], label: str
 
 /** Answers a metrics request with the Prometheus middleware's JSON (nothing if it is absent). */
 async function sendMetrics(running: Booted | undefined, id: number): Promise<void> {
-  report({ type: "metrics", id, metrics: running ? await metricsOf(running.broker) : [] });
+  report({ type: "metrics", id, metrics: running ? await metricsOf(running) : [] });
 }
 
-async function metricsOf(broker: Broker): Promise<unknown[]> {
+async function metricsOf({ broker, health }: Booted): Promise<unknown[]> {
   const prometheus = broker.middleware.find((m): m is Prometheus => m instanceof Prometheus);
   try {
-    return prometheus ? await prometheus.metricsJson() : [];
+    return [...(prometheus ? await prometheus.metricsJson() : []), health.metric()];
   } catch (error) {
     getLogger("cli").error({ err: error }, "Collecting metrics failed");
     return [];

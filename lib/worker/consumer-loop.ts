@@ -8,6 +8,8 @@ export interface ConsumerLoopHost {
 }
 
 const MAX_FETCH_BACKOFF = 5_000;
+/** How long past its timeout an interrupted fetch may take before a stop goes on without it (ms). */
+const STUCK_FETCH_MARGIN = 1_000;
 
 /**
  * Keeps one queue's consumer fed: fetches as many deliveries as the prefetch window has room
@@ -29,6 +31,8 @@ export class ConsumerLoop {
   outstanding = 0;
   /** Deliveries handed to the worker that have not started yet (the worker keeps it). */
   queued = 0;
+  /** Deliveries fetched since start: the stall watchdog's sign of progress. */
+  received = 0;
   /** The prefetch window: deliveries this loop may hold (it may change between fetches). */
   readonly #window: () => number;
   readonly #fetchTimeout: number;
@@ -39,6 +43,10 @@ export class ConsumerLoop {
   #failures = 0;
   #backoff: NodeJS.Timeout | undefined;
   #stopped: (() => void) | undefined;
+  #abandoned = false;
+  #closing = false;
+  /** An abandoned loop's close, once nothing it fetched is left to settle. */
+  #onDrained: (() => void) | undefined;
 
   constructor(options: {
     queueName: string;
@@ -65,6 +73,7 @@ export class ConsumerLoop {
   /** Called by the worker when a delivery is settled or given back: frees prefetch room. */
   release(count = 1): void {
     this.outstanding -= count;
+    if (this.outstanding <= 0 && this.#onDrained !== undefined) this.#onDrained();
     this.#pump();
   }
 
@@ -79,14 +88,71 @@ export class ConsumerLoop {
     this.#pump();
   }
 
-  /** Stops fetching; resolves when no fetch is in flight. The consumer stays open for acks. */
+  /**
+   * True while this loop would fetch (or is fetching): running, and room in the window, as
+   * `#pump` counts it. A loop that stays hungry and receives nothing while its queue has ready
+   * messages is stalled (see StallWatchdog).
+   */
+  get hungry(): boolean {
+    if (!this.#running || this.#host.paused) return false;
+    const window = this.#window();
+    const room = window - this.outstanding;
+    return room > 0 && (this.queued === 0 || room >= Math.max(1, window >> 2));
+  }
+
+  /** True while fetches fail (the broker is unreachable); false again after one succeeds. */
+  get failing(): boolean {
+    return this.#failures > 0;
+  }
+
+  /** Stops fetching; resolves when no fetch is in flight (at once if `abandoned`). The consumer stays open for acks. */
   stop(): Promise<void> {
     this.#running = false;
     clearTimeout(this.#backoff);
     this.#backoff = undefined;
-    if (!this.#fetching) return Promise.resolve();
+    if (!this.#fetching || this.#abandoned) return Promise.resolve();
     this.consumer.interrupt();
-    return new Promise((resolve) => (this.#stopped = resolve));
+    return new Promise((resolve) => {
+      // A fetch returns within its timeout; one that does not is stuck, and must not hold up the stop.
+      const timer = setTimeout(() => {
+        this.#log.warn({ queue: this.queueName }, "A fetch did not return after being interrupted; stopping without it");
+        this.#abandoned = true;
+        this.#wasStopped();
+      }, this.#fetchTimeout + STUCK_FETCH_MARGIN);
+      this.#stopped = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Its fetch is stuck for good: `stop()` no longer waits for it. */
+  stuck(): void {
+    this.#abandoned = true;
+  }
+
+  /**
+   * Replaced by a new loop (its fetch seems stuck): stops fetching without waiting for the fetch
+   * in flight, and closes the consumer once nothing it fetched is left to settle (at once if
+   * nothing is; within `closeTimeout` ms at most). What the broker still counts as held by it
+   * goes back as the broker does on a consumer's close; deliveries its stuck fetch may still
+   * return are given back.
+   */
+  abandon(closeTimeout: number): void {
+    this.#abandoned = true;
+    void this.stop();
+    const close = () => {
+      if (this.#closing) return;
+      this.#closing = true;
+      clearTimeout(timer);
+      void Promise.race([this.consumer.close(), new Promise((resolve) => setTimeout(resolve, closeTimeout).unref())]).catch((error: unknown) =>
+        this.#log.error({ err: error, queue: this.queueName }, "Closing a stalled consumer failed"),
+      );
+    };
+    const timer = setTimeout(close, closeTimeout);
+    timer.unref();
+    if (this.outstanding <= 0) close();
+    else this.#onDrained = close;
   }
 
   /** Starts a fetch when one is due: a quarter of the window free, or nothing fetched waits to start. */
@@ -118,6 +184,7 @@ export class ConsumerLoop {
       return;
     }
     if (deliveries.length > 0) {
+      this.received += deliveries.length;
       this.outstanding += deliveries.length;
       this.queued += deliveries.length;
       this.#host.accept(this, deliveries);

@@ -37,6 +37,7 @@ describe("dramats command line", () => {
       heartbeatInterval: 1_000,
       heartbeatTimeout: 30_000,
       bootTimeout: 60_000,
+      stallTimeout: 30_000,
       recoveryTimeout: undefined,
       registryInterval: 5_000,
       metrics: { host: "127.0.0.1", port: 9191 },

@@ -3,10 +3,8 @@
 // whole fleet is SIGKILLed), takes the time the operator set instead of the 60 s or 30 s default.
 import { expect } from "chai";
 import { join } from "node:path";
-import { SqliteBroker } from "../../brokers/sqlite/index.ts";
-import type { Broker } from "../../lib/broker.ts";
 import { Message } from "../../lib/message.ts";
-import { redisNamespace } from "./redis-namespace.ts";
+import { onEachRecoveryBroker, type RecoveryBroker } from "./recovery-brokers.ts";
 import { cliSpec, isBootLine, recordsIn, until, type CliSpec } from "./run-cli.ts";
 
 const APP = "spec/fixtures/cli-recovery-app.ts";
@@ -15,7 +13,7 @@ const RECOVERY_MS = 2_000;
 /** Well below both defaults (Redis 60 s, SQLite 30 s), and the app's own 60 s. */
 const PATIENCE = 15_000;
 
-function recoveryTimeoutCase(name: string, spec: CliSpec, side: { env(): Record<string, string>; url(): string; broker(): Broker }): void {
+function recoveryTimeoutCase(name: string, spec: CliSpec, side: RecoveryBroker): void {
   it(`gives a SIGKILLed fleet's messages to the next fleet after --recovery-timeout (${name})`, async () => {
     const start = (work: number) =>
       spec.start([APP, ...FLAGS, "--broker", side.url(), "--recovery-timeout", String(RECOVERY_MS)], {
@@ -38,33 +36,7 @@ function recoveryTimeoutCase(name: string, spec: CliSpec, side: { env(): Record<
 describe("dramats --recovery-timeout", function () {
   this.timeout(60_000);
 
-  describe("on Redis", () => {
-    const spec = cliSpec("dramats-recovery-timeout-redis-");
-    const redis = redisNamespace("dramats-recovery-timeout", ["recovery"]);
-    recoveryTimeoutCase("Redis", spec, {
-      env: () => ({ RECOVERY_BROKER: "redis", REDIS_URL: redis.url, CLI_SPEC_NS: redis.ns }),
-      url: () => redis.brokerUrl(),
-      broker: () => redis.broker,
-    });
-  });
-
-  describe("on SQLite", () => {
-    const spec = cliSpec("dramats-recovery-timeout-sqlite-");
-    let broker: SqliteBroker | undefined;
-    const path = () => join(spec.dir, "jobs.sqlite");
-    beforeEach(() => {
-      broker = new SqliteBroker({ path: path(), middleware: [] });
-      broker.declareQueue("recovery");
-    });
-    afterEach(async () => {
-      await broker?.close();
-    });
-    recoveryTimeoutCase("SQLite", spec, {
-      env: () => ({ RECOVERY_BROKER: "sqlite", SQLITE_PATH: path() }),
-      url: () => `sqlite://${path()}`,
-      broker: () => broker!,
-    });
-  });
+  onEachRecoveryBroker("dramats-recovery-timeout-", recoveryTimeoutCase);
 
   describe("refusing what cannot work", () => {
     const spec = cliSpec("dramats-recovery-timeout-bad-");

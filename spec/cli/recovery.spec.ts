@@ -4,10 +4,9 @@
 // (60 s in the app, SLOW_RECOVERY_MS): the only way these tests finish in time is the fast path.
 import { expect } from "chai";
 import { join } from "node:path";
-import { SqliteBroker } from "../../brokers/sqlite/index.ts";
-import type { Broker } from "../../lib/broker.ts";
 import { Message } from "../../lib/message.ts";
 import { SLOW_RECOVERY_MS } from "../fixtures/cli-recovery-app.ts";
+import { onEachRecoveryBroker, type RecoveryBroker } from "./recovery-brokers.ts";
 import { redisNamespace } from "./redis-namespace.ts";
 import { cliSpec, recordsIn, until, type CliRun, type CliSpec } from "./run-cli.ts";
 
@@ -55,7 +54,7 @@ function checkRecovered(file: string, pid: number, diedAt: number): number {
   return last;
 }
 
-function recoveryCases(name: string, spec: CliSpec, side: { env(): Record<string, string>; broker(): Broker }): void {
+function recoveryCases(name: string, spec: CliSpec, side: RecoveryBroker): void {
   async function startBusyFleet(env: Record<string, string> = {}): Promise<CliRun> {
     const run = spec.start([APP, ...FLAGS], { env: { CLI_SPEC_OUT: spec.out, RECOVERY_WORK_MS: "200", ...side.env(), ...env } });
     await until(() => run.count("Worker started") === 2, 20_000);
@@ -146,29 +145,5 @@ describe("dramats worker processes whose supervisor dies", function () {
 describe("dramats recovery of a dead worker process's messages", function () {
   this.timeout(60_000);
 
-  describe("on Redis", () => {
-    const spec = cliSpec("dramats-recovery-redis-");
-    const redis = redisNamespace("dramats-recovery", ["recovery"]);
-    recoveryCases("Redis", spec, {
-      env: () => ({ RECOVERY_BROKER: "redis", REDIS_URL: redis.url, CLI_SPEC_NS: redis.ns }),
-      broker: () => redis.broker,
-    });
-  });
-
-  describe("on SQLite", () => {
-    const spec = cliSpec("dramats-recovery-sqlite-");
-    let broker: SqliteBroker | undefined;
-    const path = () => join(spec.dir, "jobs.sqlite");
-    beforeEach(() => {
-      broker = new SqliteBroker({ path: path(), middleware: [] });
-      broker.declareQueue("recovery");
-    });
-    afterEach(async () => {
-      await broker?.close();
-    });
-    recoveryCases("SQLite", spec, {
-      env: () => ({ RECOVERY_BROKER: "sqlite", SQLITE_PATH: path() }),
-      broker: () => broker!,
-    });
-  });
+  onEachRecoveryBroker("dramats-recovery-", recoveryCases);
 });
