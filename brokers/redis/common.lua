@@ -86,19 +86,26 @@ local function store(base, now, rid, body, p, delay, dq, tail)
   return 1
 end
 
--- Gives the ids of a delay-queue acks set (`ns:__acks__.<cid>.<q>.DQ`) back to `ns:q.DQ`,
--- as Dramatiq's maintenance does for a dead worker (dispatch.lua:110-127), and deletes the
--- set, waking a consumer to take them. Returns how many went back.
-local function requeue_dq(base, dq_acks)
+-- Gives `rids` held in a delay-queue acks set (`ns:__acks__.<cid>.<q>.DQ`) back to `ns:q.DQ`
+-- (only those still held, and only while their payload exists), waking a consumer to take
+-- them. Returns how many went back.
+local function give_back_dq(base, dq_acks, rids)
   local n = 0
-  for _, rid in ipairs(redis.call('SMEMBERS', dq_acks)) do
-    if redis.call('HEXISTS', base .. '.DQ.msgs', rid) == 1 then
+  for _, rid in ipairs(rids) do
+    if redis.call('SREM', dq_acks, rid) == 1 and redis.call('HEXISTS', base .. '.DQ.msgs', rid) == 1 then
       redis.call('RPUSH', base .. '.DQ', rid)
       n = n + 1
     end
   end
-  redis.call('DEL', dq_acks)
   if n > 0 then wake(base) end -- a live consumer takes them to hold at once
+  return n
+end
+
+-- Gives every id of a delay-queue acks set back, as Dramatiq's maintenance does for a dead
+-- worker (dispatch.lua:110-127), and deletes the set. Returns how many went back.
+local function requeue_dq(base, dq_acks)
+  local n = give_back_dq(base, dq_acks, redis.call('SMEMBERS', dq_acks))
+  redis.call('DEL', dq_acks)
   return n
 end
 

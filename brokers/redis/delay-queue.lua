@@ -76,11 +76,4 @@ else
     if not keep[rid] then rids[#rids + 1] = rid end
   end
 end
-for _, rid in ipairs(rids) do
-  if redis.call('SREM', dq_acks, rid) == 1 and redis.call('HEXISTS', dq .. '.msgs', rid) == 1 then
-    redis.call('RPUSH', dq, rid)
-    n = n + 1
-  end
-end
-if n > 0 then wake(base) end
-return n
+return give_back_dq(base, dq_acks, rids)
