@@ -1,5 +1,6 @@
 import { Cron } from "croner";
 import { InvalidOptions } from "./errors.ts";
+import { scheduleInWords } from "./schedule-words.ts";
 
 /** When a periodic actor runs: a cron string (5 fields, or 6 with seconds first), or a fixed interval. */
 export type ScheduleSpec =
@@ -30,6 +31,8 @@ export type ScheduleSpec =
 export class Schedule {
   /** The schedule as written (the cron string and its time zone, or `every N ms`), as `dramats schedules` shows it. */
   readonly description: string;
+  /** The schedule in words: `Every 5 minutes`, `At 03:00 (Europe/Paris)`. */
+  readonly inWords: string;
   /** Fixed arguments each run gets. */
   readonly args: unknown[];
   /** After downtime, run the most recent missed tick once (true) or skip it (false, the default). */
@@ -48,6 +51,7 @@ export class Schedule {
       }
       this.#every = fields.every;
       this.description = `every ${fields.every} ms`;
+      this.inWords = scheduleInWords({ every: fields.every });
     } else if ("cron" in fields && typeof fields.cron === "string") {
       try {
         this.#cron = new Cron(fields.cron, { paused: true, ...(fields.timezone ? { timezone: fields.timezone } : {}) });
@@ -55,6 +59,7 @@ export class Schedule {
         throw new InvalidOptions(`Actor ${actorName}: invalid cron schedule ${JSON.stringify(fields.cron)}: ${(error as Error).message}`);
       }
       this.description = fields.timezone ? `${fields.cron} (${fields.timezone})` : fields.cron;
+      this.inWords = scheduleInWords({ cron: fields.cron, timezone: fields.timezone });
     } else {
       throw new InvalidOptions(`Actor ${actorName}: schedule must be a cron string, { cron }, or { every }`);
     }

@@ -1,6 +1,7 @@
 import type { Actor } from "../lib/actor.ts";
 import type { Broker } from "../lib/broker.ts";
-import { DramatsError } from "../lib/errors.ts";
+import { DramatsError, InvalidOptions } from "../lib/errors.ts";
+import type { Message } from "../lib/message.ts";
 import type { KeyValueStore } from "../lib/key-value-store.ts";
 import { getLogger } from "../lib/logging.ts";
 import { Schedule, type ScheduleSpec } from "../lib/schedule.ts";
@@ -52,6 +53,10 @@ export interface ScheduleInfo {
   schedule: string;
   /** Whether a missed tick runs once after downtime. */
   catchUp: boolean;
+  /** The schedule in words (`Every 5 minutes`). */
+  inWords: string;
+  /** Paused: ticks pass without a run until it is resumed (`Scheduler.pause`). */
+  paused: boolean;
   /** The next ticks, as epoch ms. */
   next: number[];
   /** The last tick enqueued (epoch ms), or undefined when none is recorded. */
@@ -157,6 +162,39 @@ export class Scheduler extends Middleware {
     return `${this.prefix}-last:${actorName}`;
   }
 
+  /** The store key that pauses an actor's schedule while it exists. */
+  pausedKey(actorName: string): string {
+    return `${this.prefix}-paused:${actorName}`;
+  }
+
+  /**
+   * Pauses a schedule fleet-wide: every process's ticks of it pass without a run (and are not
+   * caught up later) until `resume`. Kept in the store the ticks are claimed in.
+   * @throws InvalidOptions when the actor has no schedule here
+   */
+  async pause(broker: Broker, actorName: string): Promise<void> {
+    this.#entry(actorName);
+    await (await this.#store(broker)).set(this.pausedKey(actorName), String(Date.now()), 10 * 365 * DAY);
+  }
+
+  /** Resumes a paused schedule: its next tick runs. @throws InvalidOptions when the actor has no schedule here */
+  async resume(broker: Broker, actorName: string): Promise<void> {
+    this.#entry(actorName);
+    await (await this.#store(broker)).delete(this.pausedKey(actorName));
+  }
+
+  /** Enqueues one run of a scheduled actor now, with the schedule's arguments, outside its ticks. @throws InvalidOptions when the actor has no schedule here */
+  async runNow(broker: Broker, actorName: string): Promise<Message> {
+    const entry = this.#entry(actorName);
+    return broker.enqueue(entry.actor.messageWithOptions({ args: entry.schedule.args, options: {} }));
+  }
+
+  #entry(actorName: string): { actor: Actor; schedule: Schedule } {
+    const entry = this.#schedules.get(actorName);
+    if (entry === undefined) throw new InvalidOptions(`No schedule for actor ${actorName}: it has no schedule option, or its module was not imported`);
+    return entry;
+  }
+
   /** {@inheritDoc MiddlewareHooks.afterWorkerBoot} */
   async afterWorkerBoot(broker: Broker): Promise<void> {
     if (!this.enabled || this.#schedules.size === 0) return;
@@ -226,6 +264,10 @@ export class Scheduler extends Middleware {
     if (this.#superseded(actorName, tick)) return;
     try {
       const store = await this.#store(broker);
+      if ((await store.get(this.pausedKey(actorName))) !== undefined) {
+        log.info(fields, "Schedule paused: tick passes without a run");
+        return;
+      }
       const ttl = Math.max(DAY, 2 * ((entry.schedule.nextAfter(tick) ?? tick) - tick));
       const message = () => entry.actor.messageWithOptions({ args: entry.schedule.args, options: { schedule_tick: tick } });
       const outcome = await this.#claims!.attempt(store, this.tickKey(actorName, tick), ttl, message);
@@ -271,10 +313,13 @@ export class Scheduler extends Middleware {
     const out: ScheduleInfo[] = [];
     for (const [name, { actor, schedule }] of this.#schedules) {
       const last = store ? Number(await store.get(this.lastTickKey(name))) : NaN;
+      const paused = store ? (await store.get(this.pausedKey(name))) !== undefined : false;
       out.push({
         actorName: name,
         queueName: actor.queueName,
         schedule: schedule.description,
+        inWords: schedule.inWords,
+        paused,
         catchUp: schedule.catchUp,
         next: schedule.upcoming(count),
         lastTick: Number.isFinite(last) ? last : undefined,

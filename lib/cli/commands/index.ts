@@ -1,4 +1,4 @@
-// The operator's subcommands: `dramats queues | dead-letters | requeue | purge | schedules | cancel | workers | health`.
+// The operator's subcommands: `dramats queues | dead-letters | requeue | purge | schedules | cancel | workers | health | dashboard`.
 // Each opens the broker the way worker processes do, does one thing, prints it for people or
 // as JSON, and exits: 0 done, 1 partly done (health: unhealthy), 2 bad usage, 3 broker unreachable.
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -7,6 +7,7 @@ import { configureLogging } from "../../logging.ts";
 import { checkedStoreUrl, fromCommanderError } from "../args.ts";
 import { CliError, ExitCode } from "../exit-codes.ts";
 import { cancelCommand, splitCancelArguments } from "./cancel.ts";
+import { dashboardCommand } from "./dashboard.ts";
 import { deadLettersCommand } from "./dead-letters.ts";
 import { processOutput, type Output } from "./output.ts";
 import { purgeCommand } from "./purge.ts";
@@ -134,6 +135,21 @@ function buildProgram(version: string, plan: (p: Plan) => void): Command {
       plan({
         session: sessionOf(o, modules),
         run: (s, out) => healthCommand(s, { queues: o.queue ?? [], maxAge: o.maxAge * 1000, json: o.json === true, store: storeOf(o.store) }, out),
+      }),
+    );
+
+  common(program.command("dashboard").description("Serve the web dashboard: queues, messages, dead letters, workers, schedules and charts."), false)
+    .argument("[modules...]", "modules that declare the actors (for schedules, and the broker's middleware)")
+    .addOption(new Option("-p, --port <port>", "listen on PORT (0: any free port)").argParser(integer(0)).default(9192))
+    .addOption(new Option("--host <host>", "listen on HOST (beyond loopback, put it behind TLS)").default("127.0.0.1"))
+    .addOption(new Option("--token <token>", "the operator token: without one the dashboard is read-only").env("DRAMATS_DASHBOARD_TOKEN"))
+    .addOption(new Option("-q, --queue <queue>", "also show QUEUE (repeatable)").argParser(collect))
+    .addOption(new Option("--store <url>", "the store the workers share (their --store), e.g. on RabbitMQ"))
+    .action((modules: string[], o: Common & { port: number; host: string; token?: string; queue?: string[]; store?: string }) =>
+      plan({
+        session: sessionOf(o, modules),
+        run: (s, out) =>
+          dashboardCommand(s, { port: o.port, host: o.host, token: o.token || undefined, store: storeOf(o.store), queues: o.queue ?? [], verbose: o.verbose === true }, out),
       }),
     );
 
