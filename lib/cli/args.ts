@@ -51,6 +51,8 @@ export interface CliOptions {
   registryInterval: number;
   /** Where the supervisor serves all processes' Prometheus metrics; undefined: not at all. */
   metrics: { host: string; port: number } | undefined;
+  /** `--dashboard`: the web dashboard, served by a process the supervisor runs; undefined: none. */
+  dashboard: { host: string; port: number } | undefined;
 }
 
 /** Defaults, in one place. */
@@ -64,6 +66,7 @@ export const CLI_DEFAULTS = Object.freeze({
   metricsPort: 9191,
   metricsHost: "127.0.0.1",
   registryInterval: 5_000,
+  dashboardPort: 9192,
 });
 
 function integer(min: number) {
@@ -133,8 +136,11 @@ function buildCommand(version: string): Command {
     .addOption(new Option("--no-metrics", "do not serve metrics"))
     .addOption(new Option("--store <url>", "claim cron ticks and publish the worker registry in this store: redis://, rediss:// or sqlite://PATH (needed for both on RabbitMQ)"))
     .addOption(new Option("--registry-interval <ms>", "publish each worker process's record (dramats workers) this often; 0: never").argParser(integer(0)).default(CLI_DEFAULTS.registryInterval))
+    .addOption(new Option("--dashboard", "serve the web dashboard too (read-only unless DRAMATS_DASHBOARD_TOKEN is set)"))
+    .addOption(new Option("--dashboard-port <port>", "the dashboard's port (0: any free one)").argParser(integer(0)).default(CLI_DEFAULTS.dashboardPort))
+    .addOption(new Option("--dashboard-host <host>", "address the dashboard binds to").default("127.0.0.1"))
     .addOption(new Option("--no-scheduler", "enqueue no cron ticks from these worker processes (other fleets still do)"))
-    .addHelpText("after", "\nOperator commands (each with --help): dramats queues | dead-letters | requeue | purge | schedules | cancel | workers | health")
+    .addHelpText("after", "\nOperator commands (each with --help): dramats queues | dead-letters | requeue | purge | schedules | cancel | workers | health | dashboard")
     .showHelpAfterError("(run dramats --help for usage)");
 }
 
@@ -205,6 +211,7 @@ export function parseArgs(argv: readonly string[], version: string, io: ParseIo 
     recoveryTimeout: o.recoveryTimeout,
     registryInterval: o.registryInterval,
     metrics: o.metrics === false ? undefined : { host: o.metricsHost, port: o.metricsPort },
+    dashboard: o.dashboard === true ? { host: o.dashboardHost, port: o.dashboardPort } : undefined,
   };
 }
 

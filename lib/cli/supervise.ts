@@ -7,6 +7,7 @@ import { BROKER_ENV, IN_PROCESS_SCHEMES } from "../connect.ts";
 import { addUrlSecret } from "../redact.ts";
 import { checkBrokerUrl, withRecoveryTimeout } from "./broker-url.ts";
 import { CliError, ExitCode } from "./exit-codes.ts";
+import { DashboardProcess, dashboardArguments } from "./dashboard-process.ts";
 import { LogFile } from "./log-output.ts";
 import { resolveModule, WORKER_GC_DEFAULTS, WORKER_V8_DEFAULTS, withWorkerV8Defaults, workerExecArgv } from "./modules.ts";
 import { removePidFile, writePidFile } from "./pid-file.ts";
@@ -60,6 +61,8 @@ export async function runSupervisor(options: CliOptions): Promise<number> {
   configureLogging({ level, base: { pid: process.pid, process: "MainProcess" } }, logFile?.destination());
 
   if (options.pidFile !== undefined) writePidFile(options.pidFile);
+  const dashboard = options.dashboard === undefined ? undefined : new DashboardProcess(dashboardArguments(options), getLogger("cli"));
+  dashboard?.start();
   try {
     const supervisor = new Supervisor({
       processes: options.processes,
@@ -76,6 +79,7 @@ export async function runSupervisor(options: CliOptions): Promise<number> {
     });
     return await supervisor.run();
   } finally {
+    await dashboard?.stop();
     if (options.pidFile !== undefined) removePidFile(options.pidFile);
     await logFile?.drained();
     logFile?.close();
