@@ -1,7 +1,7 @@
 /** A time-series chart (uPlot) that follows its container's width. */
 import uPlot from "uplot";
 import { h } from "./dom.ts";
-import { duration } from "./format.ts";
+import { axisDuration, duration } from "./format.ts";
 
 /** One line. */
 export interface Line {
@@ -40,8 +40,8 @@ export function timeChart(title: string, test: string, lines: Line[], unit: "cou
           height: 220,
           cursor: { drag: { x: false, y: false } },
           scales: { y: { range: (_u, _min, max) => [0, Math.max(unit === "ms" ? 10 : 1, max)] } },
-          axes: [{}, { size: 60, values: (_u, splits) => splits.map((v) => (unit === "ms" ? duration(v) : String(v))) }],
-          series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.colour, width: 1.5, spanGaps: false, value: (_u: uPlot, v: number | null) => value(v) }))],
+          axes: [{}, { size: 60, values: (_u, splits) => splits.map((v) => (unit === "ms" ? axisDuration(v) : String(v))) }],
+          series: [{}, ...lines.map((l) => ({ label: l.label, stroke: l.colour, width: 1.5, spanGaps: false, points: { show: false }, value: (_u: uPlot, v: number | null) => value(v) }))],
         },
         data,
         box,

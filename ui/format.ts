@@ -66,3 +66,10 @@ export function pretty(value: unknown): string {
     return String(value);
   }
 }
+
+/** A duration for chart axes, with a decimal under a minute: `250 ms`, `1.5 s`, `2 min`. */
+export function axisDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 60_000) return `${Number((ms / 1000).toFixed(1))} s`;
+  return duration(ms);
+}

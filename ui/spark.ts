@@ -14,7 +14,7 @@ export function sparkline(kind: "processed" | "failed", test: string): Spark {
   const el = h("span", { class: `spark ${kind}`, test });
   const empty = h("span", { class: "muted" }, "—");
   let plot: uPlot | null = null;
-  let last = "";
+  let last: string | null = null;
   const colour = kind === "failed" ? "#c0392b" : "#2f7d4f";
   return {
     el,

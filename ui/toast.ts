@@ -5,7 +5,7 @@ import { h } from "./dom.ts";
 export function toast(message: string, kind: "ok" | "error" = "ok"): void {
   const box = document.getElementById("toasts");
   if (!box) return;
-  const item = h("div", { class: `toast ${kind}`, test: "toast", "data-kind": kind, role: kind === "error" ? "alert" : "status" }, message);
+  const item = h("div", { class: `toast ${kind}`, test: "toast", "data-kind": kind, role: kind === "error" ? "alert" : "status" }, h("span", { test: "toast-text" }, message));
   const close = (): void => item.remove();
   item.appendChild(h("button", { class: "link", "aria-label": "Dismiss", onclick: close }, "×"));
   box.appendChild(item);
