@@ -8,7 +8,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const out = join(root, "dist/ui");
+// `node scripts/build-ui.mjs [outdir]`: dist/ui unless told (specs build into a temporary folder).
+const out = process.argv[2] ?? join(root, "dist/ui");
 mkdirSync(out, { recursive: true });
 
 await build({
@@ -30,4 +31,4 @@ const css = await transform(`${uplotCss}\n${ours}`, { loader: "css", minify: tru
 writeFileSync(join(out, "app.css"), css.code);
 
 copyFileSync(join(root, "ui/index.html"), join(out, "index.html"));
-console.log("build-ui: dist/ui/index.html, app.js, app.css");
+console.log(`build-ui: ${out}/index.html, app.js, app.css`);

@@ -7,7 +7,7 @@ import type { ActionResult, Capabilities } from "../lib/dashboard/api-types.ts";
 import { ApiFailure, post } from "./api.ts";
 import { confirmDialog, type ConfirmOptions } from "./dialog.ts";
 import { h, note } from "./dom.ts";
-import { session, whyNoActions } from "./session.ts";
+import { loadSession, session, whyNoActions } from "./session.ts";
 import { toast } from "./toast.ts";
 
 /** A capability that can be off. */
@@ -61,6 +61,9 @@ export function actionButton(spec: ActionSpec): HTMLButtonElement {
     } catch (error) {
       toast(errorMessage(error), "error");
       spec.failed?.(error);
+      // An expired session or a stale CSRF token: read the session again (the header and the
+      // buttons follow it).
+      if (error instanceof ApiFailure && (error.code === "csrf" || error.code === "forbidden")) loadSession().catch(() => undefined);
     } finally {
       if (button.isConnected) button.disabled = false;
     }

@@ -1,5 +1,5 @@
 /**
- * Building DOM without innerHTML: every piece of data goes in as text, so a hostile message body
+ * Building DOM from elements and text nodes, never from HTML strings: every piece of data goes in as text, so a hostile message body
  * is shown, never run. `h("a", { href, test: "queue-row" }, "text")`.
  */
 

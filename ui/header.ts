@@ -34,7 +34,8 @@ export function renderHeader(root: HTMLElement, s: SessionInfo): void {
   replace(
     root,
     h("a", { class: "brand", href: "#/" }, "dramats"),
-    h("span", { class: "broker", test: "broker", title: `dramats ${s.version}` }, s.broker),
+    h("span", { class: "broker", test: "broker" }, s.broker),
+    h("span", { class: "version", test: "version" }, `v${s.version}`),
     h("span", { class: "spacer" }),
     state,
     account,

@@ -34,11 +34,11 @@ export function messageTable(queue: string, page: MessagePage, select?: Selectab
       h("td", null, link),
       h("td", null, m.actor ?? "—"),
       argsCell(m),
-      h("td", { title: time(m.enqueuedAt) }, relative(m.enqueuedAt, now)),
+      h("td", { title: time(m.enqueuedAt), class: "nowrap" }, relative(m.enqueuedAt, now)),
       h("td", { class: "num" }, String(m.retries)),
     ];
-    if (state === "delayed") cells.push(h("td", { title: time(m.eta) }, relative(m.eta, now)));
-    if (state === "dead") cells.push(h("td", { title: time(m.deadAt) }, relative(m.deadAt, now)), h("td", { class: "reason" }, m.reason ?? "—"));
+    if (state === "delayed") cells.push(h("td", { title: time(m.eta), class: "nowrap" }, relative(m.eta, now)));
+    if (state === "dead") cells.push(h("td", { title: time(m.deadAt), class: "nowrap" }, relative(m.deadAt, now)), h("td", { class: "reason" }, m.reason ?? "—"));
     if (select) {
       const box = h("input", { type: "checkbox", test: "dead-select", checked: select.selected.has(m.id), "aria-label": `Select ${m.id}` });
       box.addEventListener("change", () => {

@@ -1,6 +1,6 @@
 /** One message: summary, pipeline / group info, failures with tracebacks, options and the whole message as JSON. */
 import type { MessageDetail, MessageState } from "../../lib/dashboard/api-types.ts";
-import { errorMessage } from "../actions.ts";
+import { actionBar, actionButton, actionsNote, errorMessage } from "../actions.ts";
 import { get, query, seg } from "../api.ts";
 import { badge, h, replace } from "../dom.ts";
 import { pretty, relative, time } from "../format.ts";
@@ -20,6 +20,30 @@ function section(title: string, test: string, ...content: (Node | null)[]): HTML
 
 const PIPELINE_KEYS = ["pipe_target", "pipe_ignore", "group_info", "group_completion", "group_id", "on_success", "on_failure", "composition_id"];
 
+/** Requeue or delete this dead letter, then back to the list. */
+function deadActions(m: MessageDetail): HTMLElement {
+  const back = (): void => void (location.hash = href(`/dead/${part(m.queue)}`));
+  const path = (verb: string): string => `queues/${seg(m.queue)}/dead-letters/${verb}`;
+  return h(
+    "div",
+    null,
+    actionsNote(),
+    actionBar(
+      actionButton({ label: "Requeue", test: "requeue-message", path: path("requeue"), body: () => ({ ids: [m.id], expect: 1 }), done: back }),
+      actionButton({
+        label: "Delete",
+        test: "delete-message",
+        path: path("delete"),
+        danger: true,
+        capability: "deleteDeadLetters",
+        body: () => ({ ids: [m.id], expect: 1 }),
+        confirm: () => ({ title: "Delete this dead letter?", body: `Message ${m.id} is gone for good.`, ok: "Delete", danger: true }),
+        done: back,
+      }),
+    ),
+  );
+}
+
 function draw(root: HTMLElement, m: MessageDetail): void {
   const o = m.options;
   const now = Date.now();
@@ -29,6 +53,7 @@ function draw(root: HTMLElement, m: MessageDetail): void {
     root,
     h("p", { class: "small" }, h("a", { href: href(`/queues/${part(m.queue)}`, { state: m.state }) }, `← ${m.queue} (${m.state})`)),
     h("div", { class: "title" }, h("h1", { class: "mono break" }, m.id), badge(m.state, m.state === "dead" ? "bad" : "muted", "message-state"), m.malformed !== null ? badge("malformed", "bad", "malformed") : null),
+    m.state === "dead" ? deadActions(m) : null,
     fields([
       ["Actor", m.actor ?? "—"],
       ["Queue", m.queue],
