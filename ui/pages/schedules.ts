@@ -7,6 +7,11 @@ import { relative, time } from "../format.ts";
 import { poll } from "../poll.ts";
 import { type Page } from "../router.ts";
 
+/** A time on one line, how far from now under it. */
+function when(epoch: number | null, now: number, none: string): (HTMLElement | string)[] | string {
+  return epoch === null ? none : [h("div", { class: "nowrap" }, time(epoch)), h("div", { class: "muted small" }, relative(epoch, now))];
+}
+
 function row(s: ScheduleView, refresh: () => void): HTMLTableRowElement {
   const now = Date.now();
   const path = `schedules/${seg(s.actor)}`;
@@ -14,9 +19,9 @@ function row(s: ScheduleView, refresh: () => void): HTMLTableRowElement {
     "tr",
     { test: "schedule-row", "data-actor": s.actor },
     h("td", null, h("div", { class: "mono" }, s.actor), h("div", { class: "muted small" }, s.queue)),
-    h("td", null, h("code", null, s.schedule), h("div", { class: "small" }, s.description)),
-    h("td", { title: s.next.map((t) => time(t)).join("\n") }, s.next.length ? `${time(s.next[0])} (${relative(s.next[0], now)})` : "—"),
-    h("td", null, s.lastTick === null ? "never" : `${time(s.lastTick)} (${relative(s.lastTick, now)})`),
+    h("td", null, h("code", { class: "nowrap" }, s.schedule), h("div", { class: "small" }, s.description)),
+    h("td", { title: s.next.map((t) => time(t)).join("\n") }, when(s.next.length ? s.next[0] : null, now, "—")),
+    h("td", null, when(s.lastTick, now, "never")),
     h("td", null, s.paused ? badge("paused", "warn", "schedule-paused") : badge("active", "ok"), s.catchUp ? badge("catch-up", "muted", undefined, "Missed runs are caught up") : null),
     h(
       "td",
