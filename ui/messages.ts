@@ -86,7 +86,7 @@ export function filterSummary(page: MessagePage): HTMLElement | null {
     "p",
     { class: "small", test: "filter-summary", "data-complete": String(f.complete) },
     `Matched ${count(f.matched)} of ${count(f.scanned)} scanned`,
-    f.complete ? ` (all ${count(page.total)})` : ` (of ${count(page.total)}: not every message was scanned)`,
+    f.complete ? " (every message scanned)" : ` (of ${count(page.total)}: not every message was scanned)`,
   );
 }
 
