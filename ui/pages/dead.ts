@@ -4,7 +4,7 @@
  * selection changed meanwhile).
  */
 import type { MessagePage, ReasonGroups, Selection } from "../../lib/dashboard/api-types.ts";
-import { actionBar, actionButton, actionsNote, errorMessage } from "../actions.ts";
+import { actionBar, actionButton, actionsNote, capabilityOff, errorMessage } from "../actions.ts";
 import { ApiFailure, get, query, seg } from "../api.ts";
 import { h, note, replace } from "../dom.ts";
 import { count } from "../format.ts";
@@ -45,6 +45,7 @@ export const deadPage: Page = (root, ctx) => {
     h("p", { class: "small" }, h("a", { href: href(`/queues/${part(queue)}`, { state: "dead" }) }, `← ${queue}`)),
     h("div", { class: "title" }, h("h1", null, `Dead letters of ${queue}`)),
     actionsNote(),
+    capabilityOff("deleteDeadLetters") ? note(`Deleting: ${capabilityOff("deleteDeadLetters")}`, "delete-off") : null,
     banner,
     h("div", { class: "split" }, groups, h("div", { class: "grow" }, bar, list)),
   );

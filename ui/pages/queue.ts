@@ -1,6 +1,6 @@
 /** One queue: tabs ready / delayed / dead, filter, paging; pause / resume and purge. */
 import type { MessagePage, MessageState, Overview, QueueSummary } from "../../lib/dashboard/api-types.ts";
-import { actionBar, actionButton, actionsNote, errorMessage } from "../actions.ts";
+import { actionBar, actionButton, actionsNote, capabilityOff, errorMessage } from "../actions.ts";
 import { get, query, seg } from "../api.ts";
 import { badge, h, note, replace } from "../dom.ts";
 import { count } from "../format.ts";
@@ -39,6 +39,7 @@ export const queuePage: Page = (root, ctx) => {
     replace(
       actions,
       actionsNote(),
+      capabilityOff("pause") ? note(`Pausing: ${capabilityOff("pause")}`, "pause-off") : null,
       actionBar(
         summary?.paused
           ? actionButton({ label: "Resume", test: "resume-queue", path: `queues/${seg(queue)}/resume`, capability: "pause", done: reload })
