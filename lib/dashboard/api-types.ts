@@ -9,7 +9,7 @@
  * - `POST /api/login` `{ token }`                         → {@link SessionInfo} (sets the session cookie)
  * - `POST /api/logout`                                    → {@link SessionInfo}
  * - `GET  /api/overview`                                  → {@link Overview}
- * - `GET  /api/queues/:queue/messages?state=&offset=&limit=&actor=&text=` → {@link MessagePage}
+ * - `GET  /api/queues/:queue/messages?state=&offset=&limit=&actor=&text=&reason=` → {@link MessagePage}
  * - `GET  /api/queues/:queue/messages/:id?state=`         → {@link MessageDetail}
  * - `GET  /api/queues/:queue/dead-letters/groups?actor=&text=` → {@link ReasonGroups}
  * - `POST /api/queues/:queue/dead-letters/requeue` {@link Selection} → {@link ActionResult}
@@ -146,8 +146,11 @@ export interface MessagePage {
   /** Messages in this state (all of them, whatever the filter). */
   total: number;
   messages: MessageSummary[];
-  /** With `actor` or `text`: how many matched among those scanned, and whether every message was scanned. */
-  filter: { actor: string | null; text: string | null; matched: number; scanned: number; complete: boolean } | null;
+  /**
+   * With `actor`, `text` or `reason`: how many matched among those scanned, and whether every
+   * message was scanned. `offset` and `limit` then count matching messages.
+   */
+  filter: { actor: string | null; text: string | null; reason: string | null; matched: number; scanned: number; complete: boolean } | null;
 }
 
 /** `GET /api/queues/:queue/messages/:id`. */
@@ -168,6 +171,8 @@ export interface ReasonGroups {
   queue: string;
   groups: { reason: string; count: number }[];
   scanned: number;
+  /** Every dead letter was scanned (false past the scan bound: the counts are then partial). */
+  complete: boolean;
 }
 
 /**

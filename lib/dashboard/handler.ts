@@ -93,6 +93,10 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
       path = path.slice(fixedBase.length);
     }
     const method = request.method ?? "GET";
+    if (path === "/favicon.ico") {
+      response.writeHead(204, { "cache-control": "max-age=86400" }).end();
+      return;
+    }
     if (path === "" || path === "/" || path === "/index.html" || path.startsWith("/assets/")) {
       if (method !== "GET" && method !== "HEAD") throw new HttpError(405, "bad_request", "Pages are read with GET", { allow: "GET, HEAD" });
       if (path === "") {

@@ -63,7 +63,7 @@ export class MessageLists {
       limit: query.limit,
       total: scan.total,
       messages: found,
-      filter: { actor: query.actor ?? null, text: query.text ?? null, matched, scanned: scan.scanned, complete: scan.complete },
+      filter: { actor: query.actor ?? null, text: query.text ?? null, reason: query.reason ?? null, matched, scanned: scan.scanned, complete: scan.complete },
     };
   }
 
@@ -76,7 +76,7 @@ export class MessageLists {
       counts.set(reason, (counts.get(reason) ?? 0) + 1);
     });
     const groups = [...counts].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));
-    return { queue, groups, scanned: scan.scanned };
+    return { queue, groups, scanned: scan.scanned, complete: scan.complete };
   }
 
   /**
