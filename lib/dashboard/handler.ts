@@ -149,7 +149,7 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
         call.body = await readJsonBody(request);
         const { action, target } = candidate.audit!(call);
         try {
-          const result = (await candidate.run(call)) as { count: number };
+          const result = (await answerWithin(candidate.run(call))) as { count: number };
           audit.record(request, visit.session, { action, target, count: result.count });
           sendJson(response, 200, result, cookies.length > 0 ? { "set-cookie": cookies } : {});
         } catch (error) {
@@ -158,10 +158,26 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
         }
         return;
       }
-      sendJson(response, 200, await candidate.run(call), cookies.length > 0 ? { "set-cookie": cookies } : {});
+      sendJson(response, 200, await answerWithin(candidate.run(call)), cookies.length > 0 ? { "set-cookie": cookies } : {});
       return;
     }
     throw new HttpError(404, "not_found", `No API route ${route}`);
+  }
+}
+
+/** How long one API request may wait on the broker or the store (ms). */
+const ANSWER_TIMEOUT = 15_000;
+
+/** The answer, or a 503 when the broker or store does not give it in time (an action may still complete). */
+async function answerWithin<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HttpError(503, "unavailable", `The broker or store did not answer within ${ANSWER_TIMEOUT / 1000} s`)), ANSWER_TIMEOUT);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
