@@ -1,4 +1,4 @@
-import { checkBrowse, listedId, type BrowseOptions, type BrowsePage, type BrowseState, type QueueBrowser, type StoredMessage } from "../lib/queue-browser.ts";
+import { checkBrowse, listedId, type BrowseOptions, type BrowsePage, type FoundMessage, type QueueBrowser, type StoredMessage } from "../lib/queue-browser.ts";
 import { assertQueueName } from "../lib/queue-names.ts";
 
 /** A waiting message as the stub keeps it. */
@@ -59,7 +59,7 @@ export class StubQueueBrowser implements QueueBrowser {
     return { total: entries.length, messages };
   }
 
-  async find(queueName: string, id: string): Promise<{ state: BrowseState; message: StoredMessage } | undefined> {
+  async find(queueName: string, id: string): Promise<FoundMessage | undefined> {
     assertQueueName(queueName);
     const contents = this.#host.contents(queueName);
     if (contents === undefined) return undefined;

@@ -17,6 +17,7 @@ import { withDefaultChain } from "../middleware/defaults.ts";
 import { MemoryKeyValueStore } from "../lib/key-value-store.ts";
 import { MemoryWorkerRegistry } from "../lib/worker-registry.ts";
 import { StubQueueBrowser } from "./stub-queue-browser.ts";
+import type { QueueBrowser } from "../lib/queue-browser.ts";
 import type { Message } from "../lib/message.ts";
 
 /** A dead letter as the stub keeps it: with the actor's own error, for `join({ failFast })`. */
@@ -288,7 +289,7 @@ export class StubBroker extends Broker {
   readonly workerRegistry = new MemoryWorkerRegistry();
 
   /** Reads its queues in place, for the dashboard (lib/queue-browser.ts). */
-  readonly queueBrowser = new StubQueueBrowser({
+  readonly queueBrowser: QueueBrowser = new StubQueueBrowser({
     contents: (queueName) => {
       const queue = this.#queues.get(queueName);
       return queue && { ready: queue.ready.values(), delayed: queue.delayed.values(), dead: queue.dead };

@@ -43,8 +43,17 @@ export interface BrowsePage {
   messages: StoredMessage[];
 }
 
+/** A message found by id, and where it is. */
+export interface FoundMessage {
+  /** Ready, delayed or dead. */
+  state: BrowseState;
+  /** The message as stored. */
+  message: StoredMessage;
+}
+
 /** What to list. */
 export interface BrowseOptions {
+  /** Which messages: ready, delayed or dead. */
   state: BrowseState;
   /** Messages to skip (an integer, 0 or more). */
   offset: number;
@@ -66,7 +75,7 @@ export interface QueueBrowser {
    * dead; undefined otherwise (unknown, or being run by a worker right now).
    * @throws InvalidOptions for an invalid queue name.
    */
-  find(queueName: string, id: string): Promise<{ state: BrowseState; message: StoredMessage } | undefined>;
+  find(queueName: string, id: string): Promise<FoundMessage | undefined>;
   /**
    * Deletes the dead letters of `queueName` with these ids (message ids or the broker's ids);
    * ids that name no dead letter of the queue are ignored. Each message goes at once, whole.

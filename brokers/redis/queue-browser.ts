@@ -1,9 +1,12 @@
 import type { Redis } from "ioredis";
 import type { Encoder } from "../../lib/encoder.ts";
-import { checkBrowse, listedId, type BrowseOptions, type BrowsePage, type BrowseState, type QueueBrowser, type StoredMessage } from "../../lib/queue-browser.ts";
+import { checkBrowse, listedId, type BrowseOptions, type BrowsePage, type FoundMessage, type QueueBrowser, type StoredMessage } from "../../lib/queue-browser.ts";
 import { assertQueueName } from "../../lib/queue-names.ts";
 import type { RedisKeys } from "./keys.ts";
 import type { Scripts } from "./scripts.ts";
+
+/** Re-exported so the broker names its getter's type in one import with the class. */
+export type { QueueBrowser } from "../../lib/queue-browser.ts";
 
 /** Hash fields one browse-scan.lua step looks at: about a millisecond of the server's time. */
 const SCAN_COUNT = 1000;
@@ -157,7 +160,7 @@ export class RedisQueueBrowser implements QueueBrowser {
     return { total, messages };
   }
 
-  async find(queueName: string, id: string): Promise<{ state: BrowseState; message: StoredMessage } | undefined> {
+  async find(queueName: string, id: string): Promise<FoundMessage | undefined> {
     assertQueueName(queueName);
     const base = this.#host.keys.queue(queueName);
     return this.#host.call("find", async () => {
@@ -179,7 +182,7 @@ export class RedisQueueBrowser implements QueueBrowser {
   }
 
   /** The first of `candidates` that is ready, delayed or dead now (in flight is none of these). */
-  async #classify(base: string, candidates: { hash: "msgs" | "DQ.msgs" | "XQ.msgs"; rid: string }[]): Promise<{ state: BrowseState; message: StoredMessage } | undefined> {
+  async #classify(base: string, candidates: { hash: "msgs" | "DQ.msgs" | "XQ.msgs"; rid: string }[]): Promise<FoundMessage | undefined> {
     const redis = this.#host.redis;
     for (const { hash, rid } of candidates) {
       const body = await redis.hget(`${base}.${hash}`, rid);

@@ -12,6 +12,7 @@ import { CHUNK, Statements, type DeadRow, type NewMessage } from "./statements.t
 import { SqliteKeyValueStore } from "./store.ts";
 import { SqliteWorkerRegistry } from "./worker-registry.ts";
 import { SqliteQueueBrowser } from "./queue-browser.ts";
+import type { QueueBrowser } from "../../lib/queue-browser.ts";
 import { WriteBatch } from "./write-batch.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 
@@ -313,10 +314,10 @@ export class SqliteBroker extends Broker {
     return this.#workerRegistry;
   }
 
-  #queueBrowser: SqliteQueueBrowser | undefined;
+  #queueBrowser: QueueBrowser | undefined;
 
   /** Reads the file's queues in place, for the dashboard (lib/queue-browser.ts). */
-  get queueBrowser(): SqliteQueueBrowser {
+  get queueBrowser(): QueueBrowser {
     return (this.#queueBrowser ??= new SqliteQueueBrowser(this.#db, (operation) => this.#run(operation), this.settings.deadMessageTtl));
   }
 

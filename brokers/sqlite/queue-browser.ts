@@ -1,5 +1,5 @@
 import type { Statement } from "better-sqlite3";
-import { checkBrowse, type BrowseOptions, type BrowsePage, type BrowseState, type QueueBrowser, type StoredMessage } from "../../lib/queue-browser.ts";
+import { checkBrowse, type BrowseOptions, type BrowsePage, type BrowseState, type FoundMessage, type QueueBrowser, type StoredMessage } from "../../lib/queue-browser.ts";
 import { assertQueueName } from "../../lib/queue-names.ts";
 import { DELAYED, LEASED, READY, type Db } from "./schema.ts";
 
@@ -104,7 +104,7 @@ export class SqliteQueueBrowser implements QueueBrowser {
     return this.#run(() => this.#page(options.state, params));
   }
 
-  async find(queueName: string, id: string): Promise<{ state: BrowseState; message: StoredMessage } | undefined> {
+  async find(queueName: string, id: string): Promise<FoundMessage | undefined> {
     assertQueueName(queueName);
     const now = Date.now();
     return this.#run(() => {
