@@ -162,6 +162,7 @@ export class RedisQueueBrowser implements QueueBrowser {
 
   async find(queueName: string, id: string): Promise<FoundMessage | undefined> {
     assertQueueName(queueName);
+    if (id === "") return undefined; // no message has an empty id (and it would match every payload)
     const base = this.#host.keys.queue(queueName);
     return this.#host.call("find", async () => {
       // The broker's own id first (listed for bodies that do not decode), then by message id.
@@ -209,7 +210,7 @@ export class RedisQueueBrowser implements QueueBrowser {
   async deleteDeadLetters(queueName: string, ids: readonly string[]): Promise<number> {
     assertQueueName(queueName);
     const base = this.#host.keys.queue(queueName);
-    const wanted = [...new Set(ids)];
+    const wanted = [...new Set(ids)].filter((id) => id !== "");
     if (wanted.length === 0) return 0;
     return this.#host.call("deleteDeadLetters", async () => {
       const redis = this.#host.redis;
