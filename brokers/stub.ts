@@ -16,6 +16,8 @@ import { Heap } from "../lib/heap.ts";
 import { withDefaultChain } from "../middleware/defaults.ts";
 import { MemoryKeyValueStore } from "../lib/key-value-store.ts";
 import { MemoryWorkerRegistry } from "../lib/worker-registry.ts";
+import { StubQueueBrowser } from "./stub-queue-browser.ts";
+import type { QueueBrowser } from "../lib/queue-browser.ts";
 import type { Message } from "../lib/message.ts";
 
 /** A dead letter as the stub keeps it: with the actor's own error, for `join({ failFast })`. */
@@ -285,6 +287,22 @@ export class StubBroker extends Broker {
 
   /** Worker records, in memory (lib/worker-registry.ts). */
   readonly workerRegistry = new MemoryWorkerRegistry();
+
+  /** Reads its queues in place, for the dashboard (lib/queue-browser.ts). */
+  readonly queueBrowser: QueueBrowser = new StubQueueBrowser({
+    contents: (queueName) => {
+      const queue = this.#queues.get(queueName);
+      return queue && { ready: queue.ready.values(), delayed: queue.delayed.values(), dead: queue.dead };
+    },
+    deleteDead: (queueName, ids) => {
+      const queue = this.#queues.get(queueName);
+      const before = queue?.dead.length ?? 0;
+      if (queue !== undefined) queue.dead = queue.dead.filter((dead) => !ids.has(dead.id));
+      if (queue !== undefined && queue.dead.length !== before) queue.notify();
+      return before - (queue?.dead.length ?? 0);
+    },
+    decode: (body) => this.decode(body),
+  });
 
   protected async closeConnections(): Promise<void> {
     this.#closed = true;

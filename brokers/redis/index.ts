@@ -12,6 +12,7 @@ import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type RedisDelays, type RedisPriorities, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
 import { RedisWorkerRegistry } from "./worker-registry.ts";
+import { RedisQueueBrowser, type QueueBrowser } from "./queue-browser.ts";
 import { encodePayload } from "./payload.ts";
 import { Maintenance, type MaintenanceResult } from "./maintenance.ts";
 import { RedisLayout, type StoreEntry } from "./layout.ts";
@@ -369,6 +370,12 @@ export class RedisBroker extends Broker {
   get workerRegistry(): RedisWorkerRegistry {
     this.#workerRegistry ??= new RedisWorkerRegistry(this.#redis, this.#options.namespace);
     return this.#workerRegistry;
+  }
+
+  #queueBrowser: QueueBrowser | undefined;
+  /** Reads this namespace's queues in place, for the dashboard (lib/queue-browser.ts). */
+  get queueBrowser(): QueueBrowser {
+    return (this.#queueBrowser ??= new RedisQueueBrowser({ redis: this.#redis, keys: this.keys, scripts: this.#scripts, decode: (body) => this.decode(body), encoder: this.encoder, call: (what, op) => this.#call(what, op) }));
   }
 
   /** The command connection, for backends that share it (results, rate limits). */

@@ -23,6 +23,7 @@ const SCRIPTS = {
   "requeue-dead": 1,
   "delay-queue": 2,
   oldest: 1,
+  "browse-scan": 1,
 } as const;
 
 type ScriptName = keyof typeof SCRIPTS;
@@ -279,6 +280,22 @@ export class Scripts {
   /** `entries` are flat groups of rid, payload, priority; returns how many were requeued. */
   async requeueDead(base: string, entries: Arg[]): Promise<number> {
     return (await this.#call("requeue-dead", base, ...entries)) as number;
+  }
+
+  /** One HSCAN step over `hash`: each payload's eta (null: none readable); see browse-scan.lua. */
+  async scanEtas(hash: string, cursor: string, count: number): Promise<{ cursor: string; etas: [rid: string, eta: number | null][] }> {
+    const r = (await this.#call("browse-scan", hash, cursor, count, "etas")) as (string | number | null)[];
+    const etas: [string, number | null][] = [];
+    for (let i = 1; i < r.length; i += 2) etas.push([r[i] as string, r[i + 1] === null ? null : Number(r[i + 1])]);
+    return { cursor: String(r[0]), etas };
+  }
+
+  /** One HSCAN step over `hash`: the payloads containing one of `needles`; see browse-scan.lua. */
+  async scanMatches(hash: string, cursor: string, count: number, needles: readonly string[]): Promise<{ cursor: string; found: [rid: string, body: string][] }> {
+    const r = (await this.#call("browse-scan", hash, cursor, count, "match", ...needles)) as string[];
+    const found: [string, string][] = [];
+    for (let i = 1; i < r.length; i += 2) found.push([r[i]!, r[i + 1]!]);
+    return { cursor: r[0]!, found };
   }
 
   async deadLetters(base: string, limit: number): Promise<RawDeadLetter[]> {

@@ -11,6 +11,8 @@ import { retryWhileBusy, retryWhileBusySync } from "./busy.ts";
 import { CHUNK, Statements, type DeadRow, type NewMessage } from "./statements.ts";
 import { SqliteKeyValueStore } from "./store.ts";
 import { SqliteWorkerRegistry } from "./worker-registry.ts";
+import { SqliteQueueBrowser } from "./queue-browser.ts";
+import type { QueueBrowser } from "../../lib/queue-browser.ts";
 import { WriteBatch } from "./write-batch.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 
@@ -310,6 +312,13 @@ export class SqliteBroker extends Broker {
   get workerRegistry(): SqliteWorkerRegistry {
     this.#workerRegistry ??= new SqliteWorkerRegistry(this.#db, (operation) => this.#run(operation));
     return this.#workerRegistry;
+  }
+
+  #queueBrowser: QueueBrowser | undefined;
+
+  /** Reads the file's queues in place, for the dashboard (lib/queue-browser.ts). */
+  get queueBrowser(): QueueBrowser {
+    return (this.#queueBrowser ??= new SqliteQueueBrowser(this.#db, (operation) => this.#run(operation), this.settings.deadMessageTtl));
   }
 
   /** Gives back what open consumers hold, stops polling and closes the file. Idempotent. */

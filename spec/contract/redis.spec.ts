@@ -4,6 +4,7 @@ import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../help
 import { brokerContract, type ContractFactory } from "./broker.contract.ts";
 import { joinContract } from "./join.contract.ts";
 import { hostileContract } from "./hostile.contract.ts";
+import { queueBrowserContract } from "./queue-browser.contract.ts";
 import { abandonConsumer } from "../../brokers/redis/testing.ts";
 
 // Short heartbeats so that a crashed consumer is recovered within the test's patience.
@@ -77,4 +78,5 @@ for (const [name, params] of [["redis", {}], ["redis ?delays=zset&priorities=lev
   brokerContract(name, factory);
   joinContract(name, factory, { shared: true });
   hostileContract(name, factory);
+  queueBrowserContract(name, factory);
 }

@@ -4,6 +4,7 @@ import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
 import { brokerContract, type ContractFactory } from "./broker.contract.ts";
 import { joinContract } from "./join.contract.ts";
 import { hostileContract } from "./hostile.contract.ts";
+import { queueBrowserContract } from "./queue-browser.contract.ts";
 import { abandonConsumer } from "../../brokers/sqlite/testing.ts";
 
 /** Short, so the crash case waits well under a second; renewals every 100 ms keep live consumers' leases. */
@@ -49,3 +50,4 @@ const factory: ContractFactory = async ({ middleware }) => {
 brokerContract("sqlite", factory);
 joinContract("sqlite", factory, { shared: true });
 hostileContract("sqlite", factory);
+queueBrowserContract("sqlite", factory);
