@@ -16,6 +16,7 @@ import { Heap } from "../lib/heap.ts";
 import { withDefaultChain } from "../middleware/defaults.ts";
 import { MemoryKeyValueStore } from "../lib/key-value-store.ts";
 import { MemoryWorkerRegistry } from "../lib/worker-registry.ts";
+import { MemoryHistoryStore } from "../lib/history-store.ts";
 import type { Message } from "../lib/message.ts";
 
 /** A dead letter as the stub keeps it: with the actor's own error, for `join({ failFast })`. */
@@ -285,6 +286,9 @@ export class StubBroker extends Broker {
 
   /** Worker records, in memory (lib/worker-registry.ts). */
   readonly workerRegistry = new MemoryWorkerRegistry();
+
+  /** Per-minute fleet history, in memory (lib/history-store.ts). */
+  readonly historyStore = new MemoryHistoryStore();
 
   protected async closeConnections(): Promise<void> {
     this.#closed = true;

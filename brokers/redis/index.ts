@@ -12,6 +12,7 @@ import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type RedisDelays, type RedisPriorities, type ResolvedRedisOptions } from "./options.ts";
 import { RedisKeyValueStore } from "./key-value-store.ts";
 import { RedisWorkerRegistry } from "./worker-registry.ts";
+import { RedisHistoryStore } from "./history-store.ts";
 import { encodePayload } from "./payload.ts";
 import { Maintenance, type MaintenanceResult } from "./maintenance.ts";
 import { RedisLayout, type StoreEntry } from "./layout.ts";
@@ -369,6 +370,12 @@ export class RedisBroker extends Broker {
   get workerRegistry(): RedisWorkerRegistry {
     this.#workerRegistry ??= new RedisWorkerRegistry(this.#redis, this.#options.namespace);
     return this.#workerRegistry;
+  }
+
+  #historyStore: RedisHistoryStore | undefined;
+  /** Per-minute fleet history in this namespace (the dashboard's charts; lib/history-store.ts). */
+  get historyStore(): RedisHistoryStore {
+    return (this.#historyStore ??= new RedisHistoryStore(this.#redis, this.#options.namespace));
   }
 
   /** The command connection, for backends that share it (results, rate limits). */

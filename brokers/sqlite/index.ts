@@ -11,6 +11,7 @@ import { retryWhileBusy, retryWhileBusySync } from "./busy.ts";
 import { CHUNK, Statements, type DeadRow, type NewMessage } from "./statements.ts";
 import { SqliteKeyValueStore } from "./store.ts";
 import { SqliteWorkerRegistry } from "./worker-registry.ts";
+import { SqliteHistoryStore } from "./history-store.ts";
 import { WriteBatch } from "./write-batch.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 
@@ -19,6 +20,7 @@ export { SQLITE_DEFAULTS, pathFromUrl } from "./options.ts";
 export { SqliteConsumer, type SqliteDelivery } from "./consumer.ts";
 export { SqliteKeyValueStore } from "./store.ts";
 export { SqliteWorkerRegistry } from "./worker-registry.ts";
+export { SqliteHistoryStore } from "./history-store.ts";
 
 /** Shortest gap between two looks of a join: a busy queue announces every ack (ms). */
 const JOIN_MIN_GAP = 5;
@@ -310,6 +312,12 @@ export class SqliteBroker extends Broker {
   get workerRegistry(): SqliteWorkerRegistry {
     this.#workerRegistry ??= new SqliteWorkerRegistry(this.#db, (operation) => this.#run(operation));
     return this.#workerRegistry;
+  }
+
+  #historyStore: SqliteHistoryStore | undefined;
+  /** Per-minute fleet history in the `dramats_history` table (the dashboard's charts; lib/history-store.ts). */
+  get historyStore(): SqliteHistoryStore {
+    return (this.#historyStore ??= new SqliteHistoryStore(this.#db, (operation) => this.#run(operation)));
   }
 
   /** Gives back what open consumers hold, stops polling and closes the file. Idempotent. */
