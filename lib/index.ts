@@ -97,3 +97,4 @@ export { redactUrl } from "./redact.ts";
 export type { Logger } from "./logging.ts";
 export { computeBackoff } from "./backoff.ts";
 export { MemoryWorkerRegistry, parseWorkerRecord, workerRegistryOf, workerStatus, type HasWorkerRegistry, type RunningMessage, type WorkerRecord, type WorkerRegistry, type WorkerStatus } from "./worker-registry.ts";
+export { MemoryHistoryStore, historyStoreOf, HISTORY_STEP, HISTORY_TTL, MAX_PAIRS, OTHER, type HasHistoryStore, type HistoryBucket, type HistoryStore, type PairCounts, type StoredBucket } from "./history-store.ts";

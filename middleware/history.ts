@@ -20,7 +20,7 @@ export interface FleetHistoryOptions {
   store: HistoryStore | (() => Promise<HistoryStore | undefined>);
   /** This process's id in the store. @defaultValue `host/pid/start` (what the worker registry uses) */
   workerId?: string;
-  /** The clock (epoch ms); specs pass their own to roll minutes over without waiting. @defaultValue Date.now */
+  /** The clock (epoch ms) that places counts in minutes (durations use Date.now()); specs pass their own to roll minutes over without waiting. @defaultValue Date.now */
   clock?: () => number;
   /** Releases the store's connection, if it has one of its own (a `--store` URL); called by `close()`. */
   close?: () => Promise<void>;
@@ -63,6 +63,8 @@ export class FleetHistory extends Middleware {
   /** This process's id in the store. */
   readonly workerId: string;
   readonly #clock: () => number;
+  /** A clock was given: it places messages in minutes; durations are still measured with Date.now(). */
+  readonly #ownClock: boolean;
   readonly #options: FleetHistoryOptions;
   readonly #log = getLogger("history");
   readonly #pairs = new Map<string, Map<string, PairCounter>>();
@@ -76,10 +78,12 @@ export class FleetHistory extends Middleware {
   #writing: Promise<void> | undefined;
   #failing = false;
 
+  /** Counts from the worker's boot; nothing is written before the first minute ends. */
   constructor(options: FleetHistoryOptions) {
     super();
     this.#options = options;
     this.#clock = options.clock ?? Date.now;
+    this.#ownClock = options.clock !== undefined;
     this.workerId = options.workerId ?? `${hostname()}/${process.pid}/${Date.now().toString(36)}`;
     this.#startMinute(this.#clock());
   }
@@ -109,7 +113,8 @@ export class FleetHistory extends Middleware {
   afterProcessMessage(_broker: Broker, proxy: MessageProxy, outcome: ProcessOutcome): void {
     const error = outcome.error;
     if (error instanceof MessageCancelled) return;
-    const now = this.#clock();
+    const at = Date.now();
+    const now = this.#ownClock ? this.#clock() : at;
     if (now >= this.#minuteEnd) this.#roll(now);
     const counter = this.#counter(proxy.queueName, proxy.actorName);
     counter.processed++;
@@ -118,7 +123,7 @@ export class FleetHistory extends Middleware {
     if (startedAt <= 0) return; // failed before the actor ran: no wait nor run time
     // From the eta where the broker carried one (a delay or a retry), else from the enqueue.
     counter.wait[bucketOf(startedAt - (proxy.delivery.eta ?? proxy.message.messageTimestamp))]!++;
-    counter.run[bucketOf(now - startedAt)]!++;
+    counter.run[bucketOf(at - startedAt)]!++;
   }
 
   // As the Prometheus middleware counts: a message a middleware ended unrun (AgeLimit) is
@@ -145,6 +150,7 @@ export class FleetHistory extends Middleware {
     clearTimeout(timer);
   }
 
+  /** Stops the timer and releases the store's own connection, if it has one. */
   override async close(): Promise<void> {
     clearTimeout(this.#timer);
     this.#timer = undefined;

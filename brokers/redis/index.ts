@@ -373,8 +373,8 @@ export class RedisBroker extends Broker {
   }
 
   #historyStore: RedisHistoryStore | undefined;
-  /** Per-minute fleet history in this namespace (the dashboard's charts; lib/history-store.ts). */
-  get historyStore(): RedisHistoryStore {
+  /** Per-minute fleet history in this namespace, a hash per minute (the dashboard's charts; lib/history-store.ts). */
+  get historyStore(): import("../../lib/history-store.ts").HistoryStore {
     return (this.#historyStore ??= new RedisHistoryStore(this.#redis, this.#options.namespace));
   }
 
