@@ -30,7 +30,9 @@ export class RedisHistoryStore implements HistoryStore {
   }
 
   async read(fromMinute: number, toMinute: number): Promise<StoredBucket[]> {
-    const minutes = minutesBetween(fromMinute, toMinute);
+    // Minutes past the TTL are not read: a write of an old minute (a late worker) still expires 25 h after it.
+    const horizon = Date.now() - HISTORY_TTL;
+    const minutes = minutesBetween(fromMinute, toMinute).filter((minute) => minute >= horizon);
     const pipeline = this.#redis.pipeline();
     for (const minute of minutes) pipeline.hgetall(this.#prefix + minute);
     const replies = (await pipeline.exec()) ?? [];
