@@ -237,7 +237,9 @@ describe("the FleetHistory middleware", function () {
     const history = historyFor(broker, { store: undefined, registryInterval: 5_000 }, "host/1/abc")!;
     expect(history).to.be.instanceOf(FleetHistory);
     expect(history.workerId).to.equal("host/1/abc");
-    expect(historyFor({ constructor: { name: "X" } } as never, { store: undefined, registryInterval: 5_000 }, undefined)).to.equal(undefined);
+    expect(historyFor({ constructor: { name: "X" }, middleware: [] } as never, { store: undefined, registryInterval: 5_000 }, undefined)).to.equal(undefined);
+    broker.addMiddleware(history);
+    expect(historyFor(broker, { store: undefined, registryInterval: 5_000 }, undefined), "the modules' own is kept").to.equal(undefined);
   });
 });
 
