@@ -18,6 +18,7 @@ import { MemoryKeyValueStore } from "../lib/key-value-store.ts";
 import { MemoryWorkerRegistry } from "../lib/worker-registry.ts";
 import { StubQueueBrowser } from "./stub-queue-browser.ts";
 import type { QueueBrowser } from "../lib/queue-browser.ts";
+import { MemoryHistoryStore } from "../lib/history-store.ts";
 import type { Message } from "../lib/message.ts";
 
 /** A dead letter as the stub keeps it: with the actor's own error, for `join({ failFast })`. */
@@ -303,6 +304,8 @@ export class StubBroker extends Broker {
     },
     decode: (body) => this.decode(body),
   });
+  /** Per-minute fleet history, in memory (lib/history-store.ts). */
+  readonly historyStore = new MemoryHistoryStore();
 
   protected async closeConnections(): Promise<void> {
     this.#closed = true;

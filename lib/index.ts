@@ -98,3 +98,4 @@ export type { Logger } from "./logging.ts";
 export { computeBackoff } from "./backoff.ts";
 export { MemoryWorkerRegistry, parseWorkerRecord, workerRegistryOf, workerStatus, type HasWorkerRegistry, type RunningMessage, type WorkerRecord, type WorkerRegistry, type WorkerStatus } from "./worker-registry.ts";
 export { BROWSE_STATES, MAX_BROWSE_LIMIT, queueBrowserOf, type BrowseOptions, type BrowsePage, type BrowseState, type FoundMessage, type HasQueueBrowser, type QueueBrowser, type StoredMessage } from "./queue-browser.ts";
+export { MemoryHistoryStore, historyStoreOf, HISTORY_STEP, HISTORY_TTL, MAX_PAIRS, OTHER, type HasHistoryStore, type HistoryBucket, type HistoryStore, type PairCounts, type StoredBucket } from "./history-store.ts";

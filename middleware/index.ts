@@ -15,3 +15,4 @@ export { RateLimit, type RateLimitOptions, type ActorRateLimit } from "./rate-li
 export { Cancellation, type CancellationOptions } from "./cancellation.ts";
 export { Prometheus, serveMetrics, DURATION_BUCKETS, type PrometheusOptions } from "./prometheus.ts";
 export { Scheduler, type SchedulerOptions, type ScheduleInfo } from "./scheduler.ts";
+export { FleetHistory, type FleetHistoryOptions } from "./history.ts";

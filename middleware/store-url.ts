@@ -1,6 +1,7 @@
 import type { Broker } from "../lib/broker.ts";
 import { brokerFromUrl, checkBrokerUrl } from "../lib/connect.ts";
 import { InvalidOptions } from "../lib/errors.ts";
+import { historyStoreOf, type HistoryStore } from "../lib/history-store.ts";
 import type { KeyValueStore } from "../lib/key-value-store.ts";
 import { redactUrl } from "../lib/redact.ts";
 import { workerRegistryOf, type WorkerRegistry } from "../lib/worker-registry.ts";
@@ -40,6 +41,12 @@ export class StoreUrl {
   async openRegistry(): Promise<WorkerRegistry> {
     this.#broker ??= brokerFromUrl(this.url, { middleware: [] });
     return workerRegistryOf(await this.#broker)!;
+  }
+
+  /** The history store of that broker (the fleet's, on RabbitMQ), connecting on the first call. */
+  async openHistory(): Promise<HistoryStore> {
+    this.#broker ??= brokerFromUrl(this.url, { middleware: [] });
+    return historyStoreOf(await this.#broker)!;
   }
 
   /** Closes the connection, if one was opened. */

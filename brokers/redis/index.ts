@@ -13,6 +13,7 @@ import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type Redi
 import { RedisKeyValueStore } from "./key-value-store.ts";
 import { RedisWorkerRegistry } from "./worker-registry.ts";
 import { RedisQueueBrowser, type QueueBrowser } from "./queue-browser.ts";
+import { RedisHistoryStore } from "./history-store.ts";
 import { encodePayload } from "./payload.ts";
 import { Maintenance, type MaintenanceResult } from "./maintenance.ts";
 import { RedisLayout, type StoreEntry } from "./layout.ts";
@@ -376,6 +377,12 @@ export class RedisBroker extends Broker {
   /** Reads this namespace's queues in place, for the dashboard (lib/queue-browser.ts). */
   get queueBrowser(): QueueBrowser {
     return (this.#queueBrowser ??= new RedisQueueBrowser({ redis: this.#redis, keys: this.keys, scripts: this.#scripts, decode: (body) => this.decode(body), encoder: this.encoder, call: (what, op) => this.#call(what, op) }));
+  }
+
+  #historyStore: RedisHistoryStore | undefined;
+  /** Per-minute fleet history in this namespace, a hash per minute (the dashboard's charts; lib/history-store.ts). */
+  get historyStore(): import("../../lib/history-store.ts").HistoryStore {
+    return (this.#historyStore ??= new RedisHistoryStore(this.#redis, this.#options.namespace));
   }
 
   /** The command connection, for backends that share it (results, rate limits). */

@@ -13,6 +13,7 @@ import { SqliteKeyValueStore } from "./store.ts";
 import { SqliteWorkerRegistry } from "./worker-registry.ts";
 import { SqliteQueueBrowser } from "./queue-browser.ts";
 import type { QueueBrowser } from "../../lib/queue-browser.ts";
+import { SqliteHistoryStore } from "./history-store.ts";
 import { WriteBatch } from "./write-batch.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 
@@ -21,6 +22,7 @@ export { SQLITE_DEFAULTS, pathFromUrl } from "./options.ts";
 export { SqliteConsumer, type SqliteDelivery } from "./consumer.ts";
 export { SqliteKeyValueStore } from "./store.ts";
 export { SqliteWorkerRegistry } from "./worker-registry.ts";
+export { SqliteHistoryStore } from "./history-store.ts";
 
 /** Shortest gap between two looks of a join: a busy queue announces every ack (ms). */
 const JOIN_MIN_GAP = 5;
@@ -319,6 +321,12 @@ export class SqliteBroker extends Broker {
   /** Reads the file's queues in place, for the dashboard (lib/queue-browser.ts). */
   get queueBrowser(): QueueBrowser {
     return (this.#queueBrowser ??= new SqliteQueueBrowser(this.#db, (operation) => this.#run(operation), this.settings.deadMessageTtl));
+  }
+
+  #historyStore: SqliteHistoryStore | undefined;
+  /** Per-minute fleet history in the `dramats_history` table (the dashboard's charts; lib/history-store.ts). */
+  get historyStore(): SqliteHistoryStore {
+    return (this.#historyStore ??= new SqliteHistoryStore(this.#db, (operation) => this.#run(operation)));
   }
 
   /** Gives back what open consumers hold, stops polling and closes the file. Idempotent. */

@@ -20,6 +20,7 @@ import { isSupervisorCommand, report, reportAndWait, WORKER_ENV, type BootSummar
 import { importModules, resolveModule } from "./modules.ts";
 import { Recycler } from "./recycler.ts";
 import { publisherFor } from "./registry-publisher.ts";
+import { historyFor } from "./history.ts";
 import { ConsumerHealth } from "./consumer-health.ts";
 import { StopSignals } from "./stop-signals.ts";
 
@@ -220,6 +221,8 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
   broker.addMiddleware(blockWatch, first === undefined ? {} : { before: first.constructor as new () => typeof first });
   const publisher = publisherFor(broker, options, cluster.worker === undefined ? null : process.ppid);
   if (publisher) broker.addMiddleware(publisher, { before: BlockWatch });
+  const history = historyFor(broker, options, publisher?.id);
+  if (history) broker.addMiddleware(history);
 
   await broker.emit("afterProcessBoot", broker);
   const worker = new Worker(broker, {
