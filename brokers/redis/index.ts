@@ -10,10 +10,7 @@ import { RedisConsumer, type ConsumerHost } from "./consumer.ts";
 import { toBrokerError } from "./errors.ts";
 import { RedisKeys } from "./keys.ts";
 import { REDIS_DEFAULTS, resolveRedisOptions, type RedisBrokerOptions, type RedisDelays, type RedisPriorities, type ResolvedRedisOptions } from "./options.ts";
-import { RedisKeyValueStore } from "./key-value-store.ts";
-import { RedisWorkerRegistry } from "./worker-registry.ts";
-import { RedisQueueBrowser, type QueueBrowser } from "./queue-browser.ts";
-import { RedisHistoryStore } from "./history-store.ts";
+import { SideStores, type HistoryStore, type QueueBrowser, type RedisKeyValueStore, type RedisWorkerRegistry } from "./side-stores.ts";
 import { encodePayload } from "./payload.ts";
 import { Maintenance, type MaintenanceResult } from "./maintenance.ts";
 import { RedisLayout, type StoreEntry } from "./layout.ts";
@@ -357,32 +354,23 @@ export class RedisBroker extends Broker {
     }
   }
 
-  #store: RedisKeyValueStore | undefined;
-
+  // The namespace's side stores, each made on first use (brokers/redis/side-stores.ts).
+  readonly #side = new SideStores(() => ({ redis: this.#redis, namespace: this.#options.namespace, keys: this.keys, scripts: this.#scripts, broker: this, call: (what, op) => this.#call(what, op) }));
   /** Strings in this broker's namespace, for cron tick claims (SET NX PX). */
   override get store(): RedisKeyValueStore {
-    this.#store ??= new RedisKeyValueStore(this.#redis, this.#options.namespace);
-    return this.#store;
+    return this.#side.store;
   }
-
-  #workerRegistry: RedisWorkerRegistry | undefined;
-
   /** Worker records in this namespace (`dramats workers`; lib/worker-registry.ts). */
   get workerRegistry(): RedisWorkerRegistry {
-    this.#workerRegistry ??= new RedisWorkerRegistry(this.#redis, this.#options.namespace);
-    return this.#workerRegistry;
+    return this.#side.workerRegistry;
   }
-
-  #queueBrowser: QueueBrowser | undefined;
   /** Reads this namespace's queues in place, for the dashboard (lib/queue-browser.ts). */
   get queueBrowser(): QueueBrowser {
-    return (this.#queueBrowser ??= new RedisQueueBrowser({ redis: this.#redis, keys: this.keys, scripts: this.#scripts, decode: (body) => this.decode(body), encoder: this.encoder, call: (what, op) => this.#call(what, op) }));
+    return this.#side.queueBrowser;
   }
-
-  #historyStore: RedisHistoryStore | undefined;
   /** Per-minute fleet history in this namespace, a hash per minute (the dashboard's charts; lib/history-store.ts). */
-  get historyStore(): import("../../lib/history-store.ts").HistoryStore {
-    return (this.#historyStore ??= new RedisHistoryStore(this.#redis, this.#options.namespace));
+  get historyStore(): HistoryStore {
+    return this.#side.historyStore;
   }
 
   /** The command connection, for backends that share it (results, rate limits). */

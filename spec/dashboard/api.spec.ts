@@ -22,7 +22,13 @@ const fleets: [string, () => Promise<Fleet>][] = [
     async () => {
       const namespace = uniqueNamespace("dash_api");
       const broker = new RedisBroker({ url: await redisUrl(), namespace, middleware: [] });
-      return { broker, close: async () => (await broker.close(), await deleteNamespace(namespace)) };
+      return {
+        broker,
+        close: async () => {
+          await broker.close();
+          await deleteNamespace(namespace);
+        },
+      };
     },
   ],
   [
@@ -30,7 +36,13 @@ const fleets: [string, () => Promise<Fleet>][] = [
     async () => {
       const db = tempDatabase();
       const broker = new SqliteBroker({ path: db.path, middleware: [] });
-      return { broker, close: async () => (await broker.close(), db.cleanup()) };
+      return {
+        broker,
+        close: async () => {
+          await broker.close();
+          db.cleanup();
+        },
+      };
     },
   ],
 ];
