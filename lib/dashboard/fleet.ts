@@ -7,6 +7,7 @@ import { StoreUrl } from "../../middleware/store-url.ts";
 import type { Broker } from "../broker.ts";
 import type { KeyValueStore } from "../key-value-store.ts";
 import { queueBrowserOf, type QueueBrowser } from "../queue-browser.ts";
+import { historyStoreOf, type HistoryStore } from "../history-store.ts";
 import { workerRegistryOf, type WorkerRegistry } from "../worker-registry.ts";
 import type { Capabilities } from "./api-types.ts";
 
@@ -49,6 +50,13 @@ export class Fleet {
     const own = workerRegistryOf(this.broker);
     if (own !== undefined) return own;
     return this.#storeUrl?.openRegistry();
+  }
+
+  /** The fleet's per-minute history, or undefined. */
+  async history(): Promise<HistoryStore | undefined> {
+    const own = historyStoreOf(this.broker);
+    if (own !== undefined) return own;
+    return this.#storeUrl?.openHistory();
   }
 
   /** What the pages may show and do, and why not where not. */

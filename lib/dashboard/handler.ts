@@ -18,6 +18,7 @@ import { AuditLog } from "./audit.ts";
 import { Fleet } from "./fleet.ts";
 import { Guard } from "./guard.ts";
 import { historyFor } from "./history-route.ts";
+import { sparklines } from "./history.ts";
 import { HttpError, readJsonBody, sendError, sendJson } from "./http.ts";
 import { MessageLists } from "./messages.ts";
 import { OverviewBuilder } from "./overview.ts";
@@ -65,6 +66,10 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
     broker: options.broker,
     queues: options.queues ?? [],
     workers: async () => (await fleet.registry())?.list() ?? [],
+    sparklines: async () => {
+      const store = await fleet.history();
+      return store === undefined ? new Map() : sparklines(store);
+    },
     paused: async (queues) => {
       const store = await fleet.store();
       return store === undefined ? new Set() : pausedQueues(store, queues);

@@ -4,12 +4,7 @@
 import type { Broker, QueueDepths } from "../broker.ts";
 import { workerStatus, type WorkerRecord } from "../worker-registry.ts";
 import type { Overview, QueueSummary, Warning } from "./api-types.ts";
-
-/** The per-minute counts of a queue's last 60 minutes, oldest first. */
-export interface Sparkline {
-  processed: number[];
-  failed: number[];
-}
+import type { Sparkline } from "./history.ts";
 
 /** Where the overview's parts come from; each one is optional but the broker. */
 export interface OverviewSources {
