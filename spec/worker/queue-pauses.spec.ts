@@ -95,7 +95,7 @@ for (const [name, open] of Object.entries(places)) {
     });
 
     it("does not start what it prefetched before the pause (slow actors, a deep prefetch)", async () => {
-      const N = 30;
+      const N = 16;
       const starts: number[] = [];
       let finished = 0;
       const slow = actor(
