@@ -3,15 +3,16 @@
 // Restart: the process stops gracefully and the supervisor starts a fresh one. Stop: the process
 // stops and is not replaced; the supervisor exits 0 once none is left.
 import { expect } from "chai";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RedisBroker } from "../../brokers/redis/index.ts";
 import { SqliteBroker } from "../../brokers/sqlite/index.ts";
 import type { Broker } from "../../lib/broker.ts";
-import { InvalidOptions, MemoryKeyValueStore } from "../../lib/index.ts";
+import { InvalidOptions, MemoryKeyValueStore, Message } from "../../lib/index.ts";
 import { workerRegistryOf, workerStatus, type WorkerRecord } from "../../lib/worker-registry.ts";
 import { pendingWorkerControl, readWorkerControl, requestWorkerControl, workerControlKey } from "../../lib/worker-control.ts";
 import { deleteNamespace, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
-import { cliSpec, isBootLine, type CliRun } from "./run-cli.ts";
+import { cliSpec, isBootLine, recordsIn, until, type CliRun } from "./run-cli.ts";
 
 const APP = "spec/fixtures/cli-registry-app.ts";
 /** Records (and control checks) every second. */
@@ -72,17 +73,23 @@ for (const [name, setUp] of Object.entries(setups)) {
       const run = start(1);
       await run.waitFor(isBootLine);
       const [old] = await recordsUntil((r) => live(r).length === 1, "one live worker");
+      s.broker.declareQueue("cli-registry");
+      await s.broker.enqueue(new Message({ queueName: "cli-registry", actorName: "nap", args: ["r1"] }));
+      await until(() => recordsIn(spec.out).some(([, event, tag]) => event === "start" && tag === "r1"), 15_000);
       await requestWorkerControl(s.broker.store!, old!.id, "restart", { by: "dashboard" });
       expect(await pendingWorkerControl(s.broker.store!, old!.id)).to.equal("restart");
 
       const asked = await run.waitFor((l) => typeof l.msg === "string" && l.msg.startsWith("Restart asked by dashboard"));
       expect(asked).to.include({ pid: old!.pid, workerId: old!.id, by: "dashboard", level: 30 });
+      // Graceful: the running message finishes in the old process.
+      writeFileSync(`${spec.out}.release`, "");
       await run.waitFor((l) => l.msg === "Worker process retired" && l.pid === old!.pid);
       const records = await recordsUntil(
         (r) => r.some((x) => x.id === old!.id && x.state === "stopped") && live(r).some((x) => x.pid !== old!.pid),
         "the old record stopped and a new live one",
       );
       expect(live(records)).to.have.length(1);
+      expect(records.find((x) => x.id === old!.id)!.counters.processed, "the running message finished before the old process left").to.equal(1);
       expect(live(records)[0]!.supervisorPid).to.equal(run.pid);
       expect(await pendingWorkerControl(s.broker.store!, old!.id), "taken up: the key is gone").to.equal(null);
       expect(run.child.exitCode, "the supervisor runs on").to.equal(null);
