@@ -33,6 +33,8 @@ export class PausePoller {
   readonly #period: number;
   readonly #host: PausePollerHost;
   readonly #paused = new Set<string>();
+  /** Queues whose flag was read at least once. */
+  readonly #known = new Set<string>();
   readonly #givingBack = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #reading: Promise<void> | undefined;
@@ -57,9 +59,12 @@ export class PausePoller {
     return period === 0 || store === undefined ? undefined : new PausePoller(store, period, host);
   }
 
-  /** True while `queue` is paused as this worker last read it. */
+  /**
+   * True while the worker must not fetch `queue`: paused as this worker last read it, or not read
+   * yet (a queue declared after the start waits for the next poll) unless the store is failing.
+   */
   has(queue: string): boolean {
-    return this.#paused.has(queue);
+    return this.#paused.has(queue) || (!this.#known.has(queue) && !this.#failing);
   }
 
   /** The queues paused as this worker last read them. */
@@ -118,24 +123,28 @@ export class PausePoller {
     }
     if (this.#stopped) return;
     if (this.#failing) this.#host.log.info("Reading queue pause flags succeeds again");
-    this.#failing = false;
     const now = new Map<string, string>();
     queues.forEach((queue, i) => {
       const value = values[i];
       if (value !== undefined) now.set(queue, value);
     });
-    this.#apply(now);
+    this.#apply(now, () => {
+      this.#failing = false;
+      for (const queue of queues) this.#known.add(queue);
+    });
   }
 
   #failed(error: unknown): void {
     if (this.#stopped) return;
     if (!this.#failing) this.#host.log.warn({ err: error, paused: this.queues }, "Cannot read queue pause flags: treating every queue as not paused until the store answers");
-    this.#failing = true;
-    this.#apply(new Map());
+    this.#apply(new Map(), () => (this.#failing = true));
   }
 
-  /** Tells the worker of each change since the last read. */
-  #apply(now: Map<string, string>): void {
+  /** Tells the worker of each change since the last read (`update` changes what is known and failing). */
+  #apply(now: Map<string, string>, update: () => void): void {
+    const consumed = [...this.#host.queues()];
+    const held = new Set(consumed.filter((queue) => this.has(queue)));
+    update();
     for (const [queue, value] of now) {
       if (this.#paused.has(queue)) continue;
       this.#paused.add(queue);
@@ -148,7 +157,8 @@ export class PausePoller {
       if (now.has(queue)) continue;
       this.#paused.delete(queue);
       this.#host.log.info({ queue }, "Queue resumed: consuming it again");
-      this.#host.resumed(queue);
     }
+    // Resumed, or read for the first time and not paused (or the store fails): fetch it.
+    for (const queue of consumed) if (held.has(queue) && !this.has(queue)) this.#host.resumed(queue);
   }
 }

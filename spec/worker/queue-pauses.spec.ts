@@ -170,6 +170,29 @@ describe("Worker pause options", () => {
     }
   });
 
+  it("holds a queue declared after the start until its flag is read: a paused one starts nothing", async () => {
+    const broker = new StubBroker({ middleware: [] });
+    const worker = new Worker(broker, { pausePoll: 50 });
+    const seen: string[] = [];
+    try {
+      await worker.start();
+      await pauseQueue(broker.store, "late_paused");
+      const late = actor((tag: string) => void seen.push(tag), { broker, queueName: "late_paused", actorName: "late_paused" });
+      const open = actor((tag: string) => void seen.push(tag), { broker, queueName: "late_open", actorName: "late_open" });
+      await late.send("paused");
+      await open.send("open");
+      await waitFor(() => seen.includes("open"), 5_000, "the message of the queue not paused");
+      await waitFor(() => worker.pausedQueues.includes("late_paused"), 5_000, "the worker to read the late queue's flag");
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(seen).to.deep.equal(["open"]);
+      await resumeQueue(broker.store, "late_paused");
+      await waitFor(() => seen.length === 2, 5_000, "the late queue's message after the resume");
+    } finally {
+      await worker.stop();
+      await broker.close();
+    }
+  });
+
   it("treats a store that fails as nothing paused, and says so once", async () => {
     const db = tempDatabase();
     const closed = new SqliteBroker({ path: db.path, middleware: [] });
