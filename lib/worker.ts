@@ -14,7 +14,6 @@ import type { WorkerOptions } from "./worker/options.ts";
 import { PausePoller } from "./worker/pause-poller.ts";
 export type { WorkerOptions } from "./worker/options.ts";
 
-
 /**
  * Longest the worker runs messages back to back (ms) before it lets timers and I/O in: quick
  * actors finish synchronously, and a full batch must not hold back heartbeats, time limits or a
