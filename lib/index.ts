@@ -91,6 +91,20 @@ export type { ScheduleSpec } from "./schedule.ts";
 export { MemoryKeyValueStore } from "./key-value-store.ts";
 export type { KeyValueStore } from "./key-value-store.ts";
 
+// fleet controls (the dashboard's pause, resume, stop and restart)
+export { pauseQueue, resumeQueue, pausedQueues, queuePause, pauseKey, PAUSE_TTL, type QueuePause } from "./queue-pauses.ts";
+export type { PauseStore } from "./worker/pause-poller.ts";
+export {
+  requestWorkerControl,
+  pendingWorkerControl,
+  readWorkerControl,
+  clearWorkerControl,
+  workerControlKey,
+  WORKER_CONTROL_TTL,
+  type WorkerControlAction,
+  type WorkerControlRequest,
+} from "./worker-control.ts";
+
 // logging
 export { getLogger, configureLogging } from "./logging.ts";
 export { redactUrl } from "./redact.ts";

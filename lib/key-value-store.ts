@@ -12,6 +12,8 @@ export interface KeyValueStore {
   set(key: string, value: string, ttl: number): Promise<void>;
   /** The value at `key`, or undefined when it is missing or expired. */
   get(key: string): Promise<string | undefined>;
+  /** Removes `key`, if present (a missing or expired key is no error). */
+  delete(key: string): Promise<void>;
 }
 
 /** An in-memory KeyValueStore (the stub broker's). */
@@ -35,6 +37,10 @@ export class MemoryKeyValueStore implements KeyValueStore {
 
   async get(key: string): Promise<string | undefined> {
     return this.#read(key);
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#entries.delete(key);
   }
 
   #read(key: string): string | undefined {

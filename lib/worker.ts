@@ -10,26 +10,9 @@ import { Settler, type WorkItem } from "./worker/settler.ts";
 import { StallWatchdog, type ConsumerState } from "./worker/stall-watchdog.ts";
 import { Trimmer } from "./worker/trimmer.ts";
 import { WorkQueue } from "./worker/work-queue.ts";
-
-/** Options of {@link Worker}. */ export interface WorkerOptions {
-  /** Canonical names of the queues to consume. @defaultValue every declared queue, including later ones */
-  queues?: Iterable<string>;
-  /** Actors running at once in this worker (async actors share the event loop). @defaultValue 8 */
-  concurrency?: number;
-  /**
-   * Unacknowledged deliveries each queue's consumer may hold, running ones included.
-   * @defaultValue adaptive: 2 × concurrency, or more while this worker is finishing messages
-   * quickly: as many as it finished in the last 10 ms or so (at most 1024)
-   */
-  prefetch?: number;
-  /** Longest a fetch waits for messages before looping (ms). @defaultValue 1000 */
-  fetchTimeout?: number;
-  /**
-   * A consumer with room for messages that fetched nothing for this long while its queue has
-   * ready messages is logged as stalled and replaced by a new one (ms); 0 turns this off. @defaultValue 30000
-   */
-  stallTimeout?: number;
-}
+import type { WorkerOptions } from "./worker/options.ts";
+import { PausePoller } from "./worker/pause-poller.ts";
+export type { WorkerOptions } from "./worker/options.ts";
 
 /**
  * Longest the worker runs messages back to back (ms) before it lets timers and I/O in: quick
@@ -81,6 +64,7 @@ export class Worker {
   readonly #window: PrefetchWindow;
   readonly #trimmer: Trimmer;
   #watchdog: StallWatchdog | undefined;
+  readonly #pauses: PausePoller | undefined;
   #state: "new" | "running" | "stopping" | "stopped" = "new";
   #paused = false;
   #idleWaiters: (() => void)[] = [];
@@ -105,12 +89,17 @@ export class Worker {
         return worker.#paused;
       },
       accept: (loop, deliveries) => this.#accept(loop, deliveries),
+      queuePaused: (queue) => this.#pauses?.has(queue) === true,
     };
     this.#trimmer = new Trimmer({
       get running() { return worker.#state === "running"; }, // prettier-ignore
       get inFlight() { return worker.#inFlight; }, // prettier-ignore
       concurrency: this.concurrency, window: this.#window, work: this.#work, log: this.#log,
       giveBack: (items) => void this.#settler.giveBack(items),
+    });
+    this.#pauses = PausePoller.for(broker, options, {
+      queues: () => this.#loops.keys(), log: this.#log, resumed: (queue) => this.#loops.get(queue)?.resume(),
+      paused: (queue) => this.#settler.giveBack(this.#work.remove((item) => item.loop.queueName === queue)),
     });
     this.#processor = new Processor(broker, this.#log);
     this.#settler = new Settler(
@@ -153,6 +142,11 @@ export class Worker {
     return this.#state === "running";
   }
 
+  /** Queues paused fleet-wide as this worker last read the flags (see `pausePoll`). */
+  get pausedQueues(): string[] {
+    return this.#pauses?.queues ?? [];
+  }
+
   /** How each queue's consumer is doing (see `stallTimeout`); every one `connected` while the watchdog is off. */
   get consumers(): ConsumerState[] {
     return this.#watchdog?.states() ?? this.queues.map((queue) => ({ queue, state: "connected" }));
@@ -169,6 +163,7 @@ export class Worker {
     this.#state = "running";
     this.#scope = this.broker.service("messageScope");
     await this.broker.emit("beforeWorkerBoot", this.broker, this);
+    await this.#pauses?.start(this.#queueFilter ?? this.broker.queues);
     for (const queue of this.broker.queues) await this.#startConsumer(queue);
     if (this.#queueFilter) {
       for (const queue of this.#queueFilter) if (!this.broker.queues.has(queue)) this.broker.declareQueue(queue);
@@ -229,11 +224,13 @@ export class Worker {
     this.#state = "stopping";
     this.#trimmer.stop();
     this.#watchdog?.stop();
+    const pauses = this.#pauses?.stop();
     const timeout = options.timeout ?? 600_000;
     const broker = this.broker;
     this.#unsubscribe?.();
     await broker.emit("beforeWorkerShutdown", broker, this);
     await Promise.all([...this.#loops.values()].map((loop) => loop.stop()));
+    await pauses;
     await broker.emit("beforeWorkerThreadShutdown", broker, this);
 
     await this.#settler.giveBack(this.#work.drain());

@@ -27,4 +27,8 @@ export class RedisKeyValueStore implements KeyValueStore {
   async get(key: string): Promise<string | undefined> {
     return (await this.#redis.get(this.#prefix + key)) ?? undefined;
   }
+
+  async delete(key: string): Promise<void> {
+    await this.#redis.del(this.#prefix + key);
+  }
 }

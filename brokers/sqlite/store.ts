@@ -17,6 +17,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
   readonly #set: Statement<[Params]>;
   readonly #get: Statement<[Params], string>;
   readonly #sweep: Statement<[Params]>;
+  readonly #delete: Statement<[Params]>;
   readonly #claimThen: (params: Params, write: () => void) => boolean;
   readonly #run: <T>(operation: () => T) => Promise<T>;
   #lastSweep = 0;
@@ -34,6 +35,7 @@ export class SqliteKeyValueStore implements KeyValueStore {
        ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
     );
     this.#get = db.prepare<[Params], string>(`SELECT value FROM dramats_kv WHERE key = @key AND expires_at > @now`).pluck();
+    this.#delete = db.prepare<[Params]>(`DELETE FROM dramats_kv WHERE key = @key`);
     this.#sweep = db.prepare<[Params]>(`DELETE FROM dramats_kv WHERE expires_at <= @now`);
     this.#claimThen = db.transaction((params: Params, write: () => void): boolean => {
       if (this.#claim.run(params).changes !== 1) return false;
@@ -73,6 +75,12 @@ export class SqliteKeyValueStore implements KeyValueStore {
 
   async get(key: string): Promise<string | undefined> {
     return this.#run(() => this.#get.get({ key, now: Date.now() }));
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#run(() => {
+      this.#delete.run({ key });
+    });
   }
 
   #maybeSweep(now: number): void {

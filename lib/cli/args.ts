@@ -134,7 +134,7 @@ function buildCommand(version: string): Command {
     )
     .addOption(new Option("--metrics-host <host>", "address the metrics server binds to").env("DRAMATS_METRICS_HOST").default(CLI_DEFAULTS.metricsHost))
     .addOption(new Option("--no-metrics", "do not serve metrics"))
-    .addOption(new Option("--store <url>", "claim cron ticks and publish the worker registry in this store: redis://, rediss:// or sqlite://PATH (needed for both on RabbitMQ)"))
+    .addOption(new Option("--store <url>", "claim cron ticks, publish the worker registry and read queue pauses and stop/restart requests in this store: redis://, rediss:// or sqlite://PATH (needed for these on RabbitMQ)"))
     .addOption(new Option("--registry-interval <ms>", "publish each worker process's record (dramats workers) this often; 0: never").argParser(integer(0)).default(CLI_DEFAULTS.registryInterval))
     .addOption(new Option("--dashboard", "serve the web dashboard too (read-only unless DRAMATS_DASHBOARD_TOKEN is set)"))
     .addOption(new Option("--dashboard-port <port>", "the dashboard's port (0: any free one)").argParser(integer(0)).default(CLI_DEFAULTS.dashboardPort))

@@ -40,6 +40,8 @@ export function readiness(slots: readonly Slot[], stopping: boolean, silentAfter
   if (stopping) reasons.push({ reason: "stopping" });
   for (const slot of slots) {
     const child = slot.current;
+    // A slot stopped on request (the dashboard's stop) is meant to be empty.
+    if (child === undefined && slot.stopped) continue;
     if (child === undefined) {
       reasons.push({ reason: "process restarting", slot: slot.index });
       continue;

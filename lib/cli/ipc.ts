@@ -22,8 +22,10 @@ export type WorkerReport =
    * supervisor's /readyz reads them.
    */
   | { type: "consumers"; consumers: ConsumerState[] }
-  /** Recycling (message count or memory): start a replacement, this one is draining. */
+  /** Recycling (message count, memory, a restart asked from the dashboard): start a replacement, this one is draining. */
   | { type: "retiring"; reason: string }
+  /** Stopping on request (the dashboard's stop): draining, and not to be replaced. */
+  | { type: "leaving"; reason: string }
   /**
    * The answer to a metrics request: prom-client's JSON for this process (empty without
    * Prometheus). Id 0 is unasked: a process's final metrics, sent as it exits.

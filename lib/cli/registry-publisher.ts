@@ -220,10 +220,16 @@ export class RegistryPublisher extends Middleware {
  * registry; undefined when the interval is 0 or there is no registry (RabbitMQ without
  * `--store`: logged once).
  */
-export function publisherFor(broker: Broker, options: { store: string | undefined; registryInterval: number }, supervisorPid: number | null): RegistryPublisher | undefined {
+export function publisherFor(
+  broker: Broker,
+  options: { store: string | undefined; registryInterval: number },
+  supervisorPid: number | null,
+  /** The `--store` store, when the process opened it already (the publisher closes it). */
+  shared?: StoreUrl,
+): RegistryPublisher | undefined {
   if (options.registryInterval <= 0) return undefined;
   const log = getLogger("registry");
-  const store = options.store === undefined ? undefined : new StoreUrl(options.store);
+  const store = shared ?? (options.store === undefined ? undefined : new StoreUrl(options.store));
   const own = workerRegistryOf(broker);
   if (store === undefined && own === undefined) {
     log.info(`${broker.constructor.name} has no store for the worker registry: pass --store URL to be listed by dramats workers`);

@@ -25,13 +25,15 @@ export interface Slot {
   bootFailures: number;
   crashes: number[];
   restartTimer: NodeJS.Timeout | undefined;
+  /** Its process was stopped on request (see WorkerReport "leaving"): the slot stays empty. */
+  stopped: boolean;
 }
 
 /** Crashes older than this no longer make restarts slower (ms). */
 const CRASH_WINDOW = 60_000;
 
 export function emptySlot(index: number): Slot {
-  return { index, current: undefined, next: undefined, bootFailures: 0, crashes: [], restartTimer: undefined };
+  return { index, current: undefined, next: undefined, bootFailures: 0, crashes: [], restartTimer: undefined, stopped: false };
 }
 
 /** Notes a crash of the slot's process; returns how long to wait before restarting it, doubling while crashes repeat (ms). */

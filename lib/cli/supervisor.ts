@@ -185,6 +185,8 @@ export class Supervisor {
         return;
       case "retiring":
         return this.#onRetiring(child, message.reason);
+      case "leaving":
+        return this.#onLeaving(child, message.reason);
       case "metrics":
         return this.#metrics?.answer(message.id, message.metrics, child);
     }
@@ -236,6 +238,19 @@ export class Supervisor {
     }
   }
 
+  /** A process stops on request: its slot stays empty (a reload's successor for it stops too). */
+  #onLeaving(child: Child, reason: string): void {
+    const slot = child.slot;
+    child.state = "retiring";
+    this.#log.warn({ slot: slot.index, pid: child.worker.process.pid, reason }, "Worker process is stopping on request; it will not be replaced");
+    if (slot.current !== child && slot.next !== child) return;
+    slot.stopped = true;
+    const other = slot.current === child ? slot.next : slot.current;
+    slot.current = undefined;
+    slot.next = undefined;
+    if (other !== undefined) this.#retire(other);
+  }
+
   #retire(child: Child): void {
     child.state = "retiring";
     commandChild(child, { type: "stop" });
@@ -261,6 +276,10 @@ export class Supervisor {
     }
     if (child.state === "retiring") {
       this.#log.info({ slot: slot.index, pid, code, signal }, "Worker process retired");
+      if (this.#slots.every((s) => s.stopped) && this.#children.size === 0) {
+        this.#log.info("Every worker process was stopped on request; the supervisor exits");
+        this.stop(ExitCode.OK);
+      }
       return;
     }
     const exitCode = code ?? ExitCode.ERROR;

@@ -22,6 +22,9 @@ import { Recycler } from "./recycler.ts";
 import { publisherFor } from "./registry-publisher.ts";
 import { historyFor } from "./history.ts";
 import { ConsumerHealth } from "./consumer-health.ts";
+import { MAX_CONTROL_PERIOD, WorkerControlWatch } from "./worker-control-watch.ts";
+import { StoreUrl } from "../../middleware/store-url.ts";
+import type { KeyValueStore } from "../key-value-store.ts";
 import { StopSignals } from "./stop-signals.ts";
 
 /** How long the boot-time broker check may take before it counts as a connection failure (ms). */
@@ -95,15 +98,28 @@ export async function runWorkerProcess(options: CliOptions, index: number): Prom
     report({ type: "retiring", reason });
     stop("recycle");
   };
+  const control = {
+    restart: (reason: string) => {
+      if (stopping) return;
+      report({ type: "retiring", reason });
+      stop(reason);
+    },
+    leave: (reason: string) => {
+      if (stopping) return;
+      report({ type: "leaving", reason });
+      stop(reason);
+    },
+  };
 
   try {
-    running = await boot(options, log, retire, blockWatch);
+    running = await boot(options, log, retire, blockWatch, control);
     report({ type: "starting" });
     await running.worker.start();
     // Booted: most of what the imports allocated is garbage now. Give it back before any work,
     // and again whenever the worker goes idle after a busy spell.
     collectGarbage();
     new IdleCollector(running.worker).start();
+    running.control?.start();
   } catch (error) {
     const failure =
       error instanceof CliError ? error : new CliError(`Worker process failed to boot: ${(error as Error)?.stack ?? String(error)}`, ExitCode.ERROR);
@@ -128,23 +144,29 @@ interface Booted {
   /** True when no flag, variable or module chose the broker: the embedded default. */
   isDefault: boolean;
   health: ConsumerHealth;
+  /** Takes up the dashboard's stop and restart requests; undefined without a registry. */
+  control: WorkerControlWatch | undefined;
+  /** The `--store` store (pauses, registry, control), if given. */
+  store: StoreUrl | undefined;
 }
 
 /** Graceful stop: running actors finish within the grace period, unstarted messages go back. */
 async function shutdown(booted: Booted, why: string, grace: number, log: Logger): Promise<never> {
-  const { broker, worker, pool, recycler } = booted;
+  const { broker, worker, pool, recycler, control, store } = booted;
   log.info({ reason: why, graceMs: grace }, "Stopping: finishing running actors, giving back unstarted messages");
   setTimeout(() => {
     log.error("Shutdown did not finish in time; exiting");
     process.exit(ExitCode.ERROR);
   }, grace + CLOSE_MARGIN).unref();
   recycler?.stop();
+  control?.stop();
   await worker.stop({ timeout: grace });
   // Anything still on a thread after the grace period is abandoned; the broker redelivers it.
   await pool?.destroy().catch((error: unknown) => log.error({ err: error }, "Closing the thread pool failed"));
   // The supervisor keeps a departed process's counters in its /metrics: give it the final ones.
   const metrics = await metricsOf(booted);
   await broker.close().catch((error: unknown) => log.error({ err: error }, "Closing the broker failed"));
+  await store?.close().catch((error: unknown) => log.error({ err: error }, "Closing the --store connection failed"));
   await reportAndWait({ type: "metrics", id: 0, metrics });
   process.exit(ExitCode.OK);
 }
@@ -167,7 +189,13 @@ function summarize({ broker, worker, pool, url, isDefault }: Booted): BootSummar
 }
 
 /** Imports the modules and prepares the broker, thread pool and worker (not yet started). */
-async function boot(options: CliOptions, log: Logger, retire: (reason: string) => void, blockWatch: BlockWatch): Promise<Booted> {
+async function boot(
+  options: CliOptions,
+  log: Logger,
+  retire: (reason: string) => void,
+  blockWatch: BlockWatch,
+  control: { restart(reason: string): void; leave(reason: string): void },
+): Promise<Booted> {
   const modules = options.modules.map((spec) => resolveModule(spec));
   await importModules(modules, options.verbose);
 
@@ -219,7 +247,9 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
   // First in the chain: a message known to block is dead-lettered before any other hook runs for it.
   const first = broker.middleware[0];
   broker.addMiddleware(blockWatch, first === undefined ? {} : { before: first.constructor as new () => typeof first });
-  const publisher = publisherFor(broker, options, cluster.worker === undefined ? null : process.ppid);
+  // One connection to the --store store for the registry, the queue pauses and the control key.
+  const store = options.store === undefined ? undefined : new StoreUrl(options.store);
+  const publisher = publisherFor(broker, options, cluster.worker === undefined ? null : process.ppid, store);
   if (publisher) broker.addMiddleware(publisher, { before: BlockWatch });
   const history = historyFor(broker, options, publisher?.id);
   if (history) broker.addMiddleware(history);
@@ -230,9 +260,16 @@ async function boot(options: CliOptions, log: Logger, retire: (reason: string) =
     ...(options.prefetch === undefined ? {} : { prefetch: options.prefetch }),
     ...(options.queues ? { queues: options.queues } : {}),
     stallTimeout: options.stallTimeout,
+    ...(store === undefined ? {} : { pauseStore: () => store.open() }),
   });
+  const ownStore = broker.store;
+  const controlStore = store !== undefined ? () => store.open() : ownStore !== undefined ? async (): Promise<KeyValueStore> => ownStore : undefined;
+  const watch =
+    publisher !== undefined && controlStore !== undefined
+      ? new WorkerControlWatch({ store: controlStore, workerId: publisher.id, period: Math.min(options.registryInterval, MAX_CONTROL_PERIOD), ...control, log })
+      : undefined;
   await checkBroker(broker, options.queues ?? [...broker.queues], brokerLabel(broker, url));
-  return { broker, worker, pool, recycler, url, isDefault, health: new ConsumerHealth(worker, retire) };
+  return { broker, worker, pool, recycler, url, isDefault, health: new ConsumerHealth(worker, retire), control: watch, store };
 }
 
 /**

@@ -3,7 +3,10 @@ import type { Logger } from "../logging.ts";
 
 /** What a consumer loop needs from its worker. */
 export interface ConsumerLoopHost {
+  /** The whole worker is paused (Worker.pause). */
   readonly paused: boolean;
+  /** `queue` is paused fleet-wide (see PausePoller): fetch nothing of it, give back what a fetch returns. */
+  queuePaused(queue: string): boolean;
   accept(loop: ConsumerLoop, deliveries: Delivery[]): void;
 }
 
@@ -83,7 +86,7 @@ export class ConsumerLoop {
     if (this.queued === 0) this.#pump();
   }
 
-  /** Called by the worker on resume(): fetching was held while paused. */
+  /** Called by the worker on resume() and when its queue resumes: fetching was held while paused. */
   resume(): void {
     this.#pump();
   }
@@ -94,7 +97,7 @@ export class ConsumerLoop {
    * messages is stalled (see StallWatchdog).
    */
   get hungry(): boolean {
-    if (!this.#running || this.#host.paused) return false;
+    if (!this.#running || this.#held) return false;
     const window = this.#window();
     const room = window - this.outstanding;
     return room > 0 && (this.queued === 0 || room >= Math.max(1, window >> 2));
@@ -157,7 +160,7 @@ export class ConsumerLoop {
 
   /** Starts a fetch when one is due: a quarter of the window free, or nothing fetched waits to start. */
   #pump(): void {
-    if (!this.#running || this.#fetching || this.#backoff !== undefined || this.#host.paused) return;
+    if (!this.#running || this.#fetching || this.#backoff !== undefined || this.#held) return;
     const window = this.#window();
     const room = window - this.outstanding;
     if (room <= 0 || (this.queued > 0 && room < Math.max(1, window >> 2))) return;
@@ -171,16 +174,27 @@ export class ConsumerLoop {
     fetched.then(this.#onFetched, this.#onFetchFailed);
   }
 
+  get #held(): boolean {
+    return this.#host.paused || this.#host.queuePaused(this.queueName);
+  }
+
   readonly #onFetched = (deliveries: Delivery[]): void => {
-    this.#fetching = false;
     this.#failures = 0;
+    if (this.#running && deliveries.length > 0 && this.#host.queuePaused(this.queueName)) {
+      // Its queue was paused while the fetch was out: give these back unstarted. The fetch
+      // counts as in flight until they are back, so that a stop waits for them.
+      void this.#giveBack(deliveries).finally(() => {
+        this.#fetching = false;
+        if (this.#running) this.#pump();
+        else this.#wasStopped();
+      });
+      return;
+    }
+    this.#fetching = false;
     if (!this.#running) {
       if (deliveries.length === 0) return this.#wasStopped();
       // Stopped while the fetch was in flight: give these straight back.
-      this.consumer
-        .requeue(deliveries)
-        .catch((error) => this.#log.error({ err: error, queue: this.queueName }, "Could not requeue deliveries fetched during stop"))
-        .finally(() => this.#wasStopped());
+      void this.#giveBack(deliveries).finally(() => this.#wasStopped());
       return;
     }
     if (deliveries.length > 0) {
@@ -191,6 +205,12 @@ export class ConsumerLoop {
     }
     this.#pump();
   };
+
+  #giveBack(deliveries: Delivery[]): Promise<void> {
+    return this.consumer
+      .requeue(deliveries)
+      .catch((error: unknown) => this.#log.error({ err: error, queue: this.queueName, count: deliveries.length }, "Could not give back fetched deliveries; the broker will redeliver them"));
+  }
 
   readonly #onFetchFailed = (error: unknown): void => {
     this.#fetching = false;

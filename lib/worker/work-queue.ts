@@ -84,6 +84,26 @@ export class WorkQueue<T> {
     return item;
   }
 
+  /** Takes out every item `match` selects, in order; the others keep their places. */
+  remove(match: (item: T) => boolean): T[] {
+    const out: T[] = [];
+    for (const lane of [...this.#order]) {
+      const kept: T[] = [];
+      for (let i = lane.head; i < lane.items.length; i++) {
+        const item = lane.items[i] as T;
+        (match(item) ? out : kept).push(item);
+      }
+      lane.items = kept;
+      lane.head = 0;
+      if (kept.length === 0) {
+        this.#order.splice(this.#order.indexOf(lane), 1);
+        this.#lanes.delete(lane.priority);
+      }
+    }
+    this.#size -= out.length;
+    return out;
+  }
+
   /** Takes every item out, in order. */
   drain(): T[] {
     const out: T[] = [];

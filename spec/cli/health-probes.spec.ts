@@ -27,6 +27,13 @@ describe("health probes", () => {
     expect(liveness(children(slots), 300, NOW)).to.deep.equal({ status: 200, body: { status: "ok", processes: 2 } });
   });
 
+  it("/readyz: a slot whose process was stopped on request (the dashboard's stop) is meant to be empty", () => {
+    const stopped = slotWith(1, undefined);
+    stopped.stopped = true;
+    expect(readiness([slotWith(0, "ready"), stopped], false, 300, NOW)).to.deep.equal({ status: 200, body: { status: "ready", processes: 2 } });
+    expect(readiness([slotWith(0, "ready"), slotWith(1, undefined)], false, 300, NOW).status).to.equal(503);
+  });
+
   it("/healthz: 503 for a booted process silent longer than the limit, not for a booting one", () => {
     const slots = [slotWith(0, "ready", NOW - 301), slotWith(1, "booting", NOW - 5_000), slotWith(2, "retiring", NOW - 300)];
     expect(liveness(children(slots), 300, NOW)).to.deep.equal({

@@ -37,4 +37,17 @@ describe("WorkQueue", () => {
     expect(queue.pop()).to.equal(undefined);
     expect(queue.size).to.equal(0);
   });
+
+  it("removes the items a predicate selects, in order, keeping the others in their places and dropping emptied lanes", () => {
+    const queue = new WorkQueue<string>();
+    for (const [priority, tag] of [[0, "a1"], [0, "b1"], [5, "b2"], [0, "a2"], [-1, "b3"], [5, "a3"]] as const) queue.push(priority, tag);
+    queue.shift(); // b3: a lane with a head past 0 is read from its head
+    queue.push(-1, "b4");
+    expect(queue.remove((tag) => tag.startsWith("b"))).to.deep.equal(["b4", "b1", "b2"]);
+    expect(queue.size).to.equal(3);
+    queue.push(3, "a4");
+    expect(queue.drain()).to.deep.equal(["a1", "a2", "a4", "a3"]);
+    expect(queue.remove(() => true)).to.deep.equal([]);
+    expect(queue.size).to.equal(0);
+  });
 });
