@@ -18,6 +18,8 @@ export interface Visit {
   readonly session: string;
   /** Logged in with the operator token. */
   readonly operator: boolean;
+  /** Where the dashboard is mounted: the cookies' path. */
+  readonly path: string;
   /** Cookies to set on the answer. */
   readonly setCookies: string[];
 }
@@ -25,12 +27,10 @@ export interface Visit {
 export class Guard {
   readonly #token: Uint8Array | undefined;
   readonly #secret = new Uint8Array(randomBytes(32));
-  readonly #path: string;
 
-  /** `token`: the operator token (undefined or empty: read-only); `path`: the cookies' path. */
-  constructor(token: string | undefined, path: string) {
+  /** `token`: the operator token (undefined or empty: read-only). */
+  constructor(token: string | undefined) {
     this.#token = token === undefined || token === "" ? undefined : digest(token);
-    this.#path = path === "" ? "/" : path;
   }
 
   /** No operator token was configured. */
@@ -38,16 +38,16 @@ export class Guard {
     return this.#token === undefined;
   }
 
-  /** The request's session (a new one when it has none or a forged one). */
-  visit(request: IncomingMessage, secure: boolean): Visit {
+  /** The request's session (a new one when it has none or a forged one); `path`: where the dashboard is mounted. */
+  visit(request: IncomingMessage, secure: boolean, path: string): Visit {
     const jar = cookies(request);
     const given = jar.get(SESSION_COOKIE);
     if (given !== undefined && SESSION_ID.test(given)) {
       const operator = !this.readOnly && same(jar.get(OPERATOR_COOKIE) ?? "", this.#sign("operator", given));
-      return { session: given, operator, setCookies: [] };
+      return { session: given, operator, path, setCookies: [] };
     }
     const session = randomBytes(24).toString("base64url");
-    return { session, operator: false, setCookies: [this.#cookie(SESSION_COOKIE, session, secure)] };
+    return { session, operator: false, path, setCookies: [this.#cookie(SESSION_COOKIE, session, secure, path)] };
   }
 
   /** The CSRF token of a session. */
@@ -80,20 +80,20 @@ export class Guard {
   login(token: unknown, visit: Visit, secure: boolean): string {
     if (this.#token === undefined) throw new HttpError(403, "read_only", "This dashboard is read-only: it has no operator token");
     if (typeof token !== "string" || !timingSafeEqual(digest(token), this.#token)) throw new HttpError(403, "forbidden", "Wrong operator token");
-    return this.#cookie(OPERATOR_COOKIE, this.#sign("operator", visit.session), secure);
+    return this.#cookie(OPERATOR_COOKIE, this.#sign("operator", visit.session), secure, visit.path);
   }
 
   /** The cookie that ends an operator login. */
-  logout(secure: boolean): string {
-    return this.#cookie(OPERATOR_COOKIE, "", secure, 0);
+  logout(secure: boolean, visit: Visit): string {
+    return this.#cookie(OPERATOR_COOKIE, "", secure, visit.path, 0);
   }
 
   #sign(purpose: string, session: string): string {
     return createHmac("sha256", this.#secret).update(`${purpose}:${session}`).digest("base64url");
   }
 
-  #cookie(name: string, value: string, secure: boolean, maxAge = SESSION_SECONDS): string {
-    return `${name}=${value}; Path=${this.#path}; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure ? "; Secure" : ""}`;
+  #cookie(name: string, value: string, secure: boolean, path: string, maxAge = SESSION_SECONDS): string {
+    return `${name}=${value}; Path=${path === "" ? "/" : path}; Max-Age=${maxAge}; HttpOnly; SameSite=Strict${secure ? "; Secure" : ""}`;
   }
 }
 

@@ -59,7 +59,7 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
   const fixedBase = normalizeBase(options.base ?? "");
   const fleet = new Fleet(options.broker, options.store);
   const lists = new MessageLists(options.broker, fleet.browser, options.redact);
-  const guard = new Guard(options.token, fixedBase);
+  const guard = new Guard(options.token);
   const audit = new AuditLog(options.auditLogger);
   const assets = new Assets();
   const overview = new OverviewBuilder({
@@ -93,6 +93,9 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
     const base = typeof expressBase === "string" ? normalizeBase(expressBase) : fixedBase;
     const url = new URL(request.url ?? "/", "http://dashboard.invalid");
     let path = url.pathname;
+    // Express strips its mount path: `/jobs` arrives as `/`, where relative asset URLs would break.
+    const original = (request as { originalUrl?: unknown }).originalUrl;
+    if (typeof expressBase === "string" && typeof original === "string" && base !== "" && original.split("?")[0] === base) path = "";
     if (typeof expressBase !== "string" && fixedBase !== "") {
       if (path !== fixedBase && !path.startsWith(`${fixedBase}/`)) throw new HttpError(404, "not_found", `Not under ${fixedBase}`);
       path = path.slice(fixedBase.length);
@@ -113,7 +116,7 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
     }
     if (!path.startsWith("/api/")) throw new HttpError(404, "not_found", `No page ${path}: the dashboard is at ${base}/`);
     const secure = options.secureCookies === true || (request.socket as TLSSocket).encrypted === true;
-    const visit = guard.visit(request, secure);
+    const visit = guard.visit(request, secure, base);
     const cookies = [...visit.setCookies];
     const route = path.slice("/api/".length);
 
@@ -133,7 +136,7 @@ export function dashboard(options: DashboardOptions): DashboardHandler {
           audit.record(request, visit.session, { action: "login", target: "dashboard", count: 1 });
           operator = true;
         } else {
-          cookies.push(guard.logout(secure));
+          cookies.push(guard.logout(secure, visit));
           operator = false;
         }
       }
