@@ -140,7 +140,7 @@ function buildProgram(version: string, plan: (p: Plan) => void): Command {
 
   common(program.command("dashboard").description("Serve the web dashboard: queues, messages, dead letters, workers, schedules and charts."), false)
     .argument("[modules...]", "modules that declare the actors (for schedules, and the broker's middleware)")
-    .addOption(new Option("-p, --port <port>", "listen on PORT (0: any free port)").argParser(integer(0)).default(9192))
+    .addOption(new Option("-p, --port <port>", "listen on PORT (0: any free port)").argParser(integer(0)).env("DRAMATS_DASHBOARD_PORT").default(9192))
     .addOption(new Option("--host <host>", "listen on HOST (beyond loopback, put it behind TLS)").default("127.0.0.1"))
     .addOption(new Option("--token <token>", "the operator token: without one the dashboard is read-only").env("DRAMATS_DASHBOARD_TOKEN"))
     .addOption(new Option("-q, --queue <queue>", "also show QUEUE (repeatable)").argParser(collect))
