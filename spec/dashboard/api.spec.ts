@@ -7,12 +7,14 @@ import { actor, type Broker, type Message } from "../../lib/index.ts";
 import { pausedQueues } from "../../lib/queue-pauses.ts";
 import { tempDatabase } from "../fixtures/sqlite-files.ts";
 import { serveDashboard } from "../helpers/dashboard-client.ts";
-import { deleteNamespace, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
+import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 
 const TOKEN = "operator-token-for-specs";
 
 interface Fleet {
   broker: Broker;
+  /** Writes a body as a foreign producer would, without decoding it. */
+  enqueueRaw(queue: string, body: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -24,6 +26,15 @@ const fleets: [string, () => Promise<Fleet>][] = [
       const broker = new RedisBroker({ url: await redisUrl(), namespace, middleware: [] });
       return {
         broker,
+        enqueueRaw: async (queue, body) => {
+          const client = await redisClient();
+          try {
+            const id = `raw-${Math.random().toString(36).slice(2)}`;
+            await client.multi().hset(`${namespace}:${queue}.msgs`, id, body).rpush(`${namespace}:${queue}`, id).exec();
+          } finally {
+            client.disconnect();
+          }
+        },
         close: async () => {
           await broker.close();
           await deleteNamespace(namespace);
@@ -38,6 +49,7 @@ const fleets: [string, () => Promise<Fleet>][] = [
       const broker = new SqliteBroker({ path: db.path, middleware: [] });
       return {
         broker,
+        enqueueRaw: (queue, body) => broker.enqueueRaw(queue, body),
         close: async () => {
           await broker.close();
           db.cleanup();
@@ -126,6 +138,24 @@ for (const [name, open] of fleets) {
       expect(hidden.body.filter.matched, "a hidden argument is not searchable").to.equal(0);
       const detail = await served.client.get(`/api/queues/${queue}/messages/${byActor.body.messages[0].id}`);
       expect(JSON.stringify(detail.body)).not.to.include("4111");
+    });
+
+    it("lists a body that does not decode as malformed, with its raw text, beside good ones; its detail opens", async () => {
+      const hostile = `<script>alert("x")</script>{"queue_name": ${"[".repeat(50)}`;
+      await greet.send("before");
+      await fleet.enqueueRaw(queue, hostile);
+      await greet.send("after");
+      const page = await served.client.get(`/api/queues/${queue}/messages`);
+      expect(page.status).to.equal(200);
+      expect(page.body.messages.map((m: { args: unknown[] | null }) => m.args?.[0] ?? null)).to.deep.equal(["before", null, "after"]);
+      const bad = page.body.messages[1];
+      expect(bad.malformed).to.be.a("string").and.not.equal("");
+      expect(bad).to.deep.include({ actor: null, raw: hostile });
+      const detail = await served.client.get(`/api/queues/${queue}/messages/${encodeURIComponent(bad.id)}`);
+      expect(detail.status).to.equal(200);
+      expect(detail.body).to.deep.include({ message: null, raw: hostile });
+      const filtered = await served.client.get(`/api/queues/${queue}/messages?text=alert`);
+      expect(filtered.body.filter.matched, "malformed bodies are searched as text").to.equal(1);
     });
 
     it("shows a message's detail, and 404 for an unknown id", async () => {
