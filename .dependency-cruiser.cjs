@@ -11,9 +11,9 @@ module.exports = {
     {
       name: "core-knows-no-policy",
       comment:
-        "The core (lib/) knows no middleware policy: only the places that assemble a broker (the CLI, the package entry) import middleware/. Brokers may: each adapter supplies the default chain.",
+        "The core (lib/) knows no middleware policy: only the places that assemble a broker (the CLI, the package entry) or act through its middleware (the dashboard: Cancellation, Scheduler, a store URL) import middleware/. Brokers may: each adapter supplies the default chain.",
       severity: "error",
-      from: { path: "^lib/", pathNot: "^lib/(cli/|index[.]ts$)" },
+      from: { path: "^lib/", pathNot: "^lib/(cli/|dashboard/|index[.]ts$)" },
       to: { path: "^middleware/" },
     },
   ],
