@@ -2,8 +2,9 @@
 // (spec/readme/commands.ts): in a folder holding `dramats` (a git clone of a copy of the working
 // tree) and `my-app`, `npm pack` there (the `prepare` script builds dist/, as `npm install git+...`
 // would), then the tarball installed into the app. Every subpath export imports, the bin runs, a
-// worker started with `npx dramats` runs a job on the default SQLite broker, and the README's
-// in-app commands (spec/readme/in-app.ts) run in the same app: one install for all of them.
+// worker started with `npx dramats` runs a job on the default SQLite broker, `dramats/dashboard`
+// serves its built pages and API, and the README's in-app commands (spec/readme/in-app.ts) run in
+// the same app: one install for all of them.
 import { expect } from "chai";
 import { execFile, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -59,7 +60,7 @@ describe("the packed package, installed into an app", function () {
   it("holds the built library, the bin, the Lua scripts and source maps that carry their sources", async () => {
     const { stdout } = await run("tar", ["-tzf", tarball]);
     const files = stdout.split("\n").filter(Boolean);
-    expect(files).to.include.members(["package/package.json", "package/README.md", "package/dist/lib/index.js", "package/dist/lib/index.d.ts", "package/dist/lib/cli/main.js", "package/dist/brokers/redis/fetch.lua"]);
+    expect(files).to.include.members(["package/package.json", "package/README.md", "package/dist/lib/index.js", "package/dist/lib/index.d.ts", "package/dist/lib/cli/main.js", "package/dist/brokers/redis/fetch.lua", "package/dist/lib/dashboard/index.js", "package/dist/lib/dashboard/index.d.ts", "package/dist/ui/index.html", "package/dist/ui/app.js"]);
     // No TypeScript sources ship, so a stack trace mapped through a source map must find the
     // source inside the map.
     expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).to.deep.equal([]);
@@ -85,11 +86,36 @@ describe("the packed package, installed into an app", function () {
         }
       }
     }
-    expect(specifiers).to.include.members(["dramats", "dramats/brokers/redis", "dramats/brokers/rabbitmq", "dramats/brokers/sqlite", "dramats/brokers/stub", "dramats/middleware/retries"]);
+    expect(specifiers).to.include.members(["dramats", "dramats/brokers/redis", "dramats/brokers/rabbitmq", "dramats/brokers/sqlite", "dramats/brokers/stub", "dramats/dashboard", "dramats/middleware/retries"]);
     const script = `const failed = [];\nfor (const s of ${JSON.stringify(specifiers)}) {\n  try { const m = await import(s); if (Object.keys(m).length === 0) failed.push(s + ": no exports"); } catch (e) { failed.push(s + ": " + e.message); }\n}\nconsole.log(JSON.stringify(failed));\n`;
     writeFileSync(join(app, "imports.js"), script);
     const { stdout } = await run(process.execPath, ["imports.js"], { cwd: app, env });
     expect(JSON.parse(stdout)).to.deep.equal([]);
+  });
+
+  it("serves the dashboard from `dramats/dashboard`: its built pages and its API", async () => {
+    writeFileSync(
+      join(app, "dashboard.js"),
+      `import { createServer } from "node:http";\n` +
+        `import { actor } from "dramats";\n` +
+        `import { StubBroker } from "dramats/brokers/stub";\n` +
+        `import { dashboard } from "dramats/dashboard";\n` +
+        `const broker = new StubBroker();\n` +
+        `actor(function packedDash() {}, { broker, queueName: "packed-dash" });\n` +
+        `const handler = dashboard({ broker, base: "/jobs" });\n` +
+        `const server = createServer(handler);\n` +
+        `await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));\n` +
+        `const origin = "http://127.0.0.1:" + server.address().port + "/jobs";\n` +
+        `const page = await fetch(origin + "/");\n` +
+        `const script = await fetch(origin + "/assets/app.js");\n` +
+        `const overview = await (await fetch(origin + "/api/overview")).json();\n` +
+        `console.log(JSON.stringify({ page: page.status, title: (await page.text()).includes("<title>dramats dashboard</title>"), script: script.status, queues: overview.queues.map((q) => q.name) }));\n` +
+        `server.close();\n` +
+        `await handler.close();\n` +
+        `await broker.close();\n`,
+    );
+    const { stdout } = await run(process.execPath, ["dashboard.js"], { cwd: app, env: { ...env, DRAMATS_LOG_LEVEL: "silent" } });
+    expect(JSON.parse(stdout)).to.deep.equal({ page: 200, title: true, script: 200, queues: ["packed-dash"] });
   });
 
   it("runs `npx dramats --help`", () => {

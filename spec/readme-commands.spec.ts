@@ -57,6 +57,11 @@ const WHERE: Record<string, string> = {
   "export BROKER_URL=redis://127.0.0.1:6379": "spec/examples/web-enqueue.spec.ts",
   "npx dramats examples/web-enqueue/actors.ts --processes 2     # no --broker: actors.ts sets it": "spec/examples/web-enqueue.spec.ts",
   "node --import tsx examples/web-enqueue/server.ts              # in another terminal": "spec/examples/web-enqueue.spec.ts",
+  "export DRAMATS_BROKER=redis://127.0.0.1:6379": "spec/examples/dashboard.spec.ts",
+  "export DRAMATS_DASHBOARD_TOKEN=change-me      # the operator token: choose your own": "spec/examples/dashboard.spec.ts",
+  "node --import tsx examples/dashboard/app.ts": "spec/examples/dashboard.spec.ts",
+  [`curl -s -XPOST "localhost:\${PORT:-3000}/signup" -H 'content-type: application/json' -d '{"email": "ada@example.org", "name": "Ada"}'   # -> {"id": "..."}`]: "spec/examples/dashboard.spec.ts",
+  "npx dramats examples/dashboard/actors.ts --processes 1     # the workers, in another terminal": "spec/examples/dashboard.spec.ts",
 };
 
 /**

@@ -26,6 +26,7 @@
 
 /** The body of every error answer. */
 export interface ApiError {
+  /** What went wrong. */
   error: {
     /** Stable, machine-readable: `not_found`, `conflict`, `bad_request`, `read_only`, `forbidden`, `csrf`, `unsupported`, `unavailable`, `internal`. */
     code: string;
@@ -74,11 +75,15 @@ export interface Capabilities {
 
 /** One queue on the overview. */
 export interface QueueSummary {
+  /** The queue's name. */
   name: string;
+  /** Messages waiting to run. */
   ready: number;
+  /** Messages waiting for their eta (delays and retries). */
   delayed: number;
   /** Fetched by a consumer and not settled. */
   running: number;
+  /** Dead letters. */
   dead: number;
   /** Age of the oldest ready message (ms); null when none is ready or the broker cannot tell. */
   oldestAge: number | null;
@@ -96,16 +101,27 @@ export interface QueueSummary {
 
 /** A badge on the overview. */
 export interface Warning {
+  /** What is wrong, machine-readable. */
   code: "no_consumers" | "backlog_growing" | "dead_letters_growing" | "stalled" | "paused";
+  /** For people. */
   message: string;
 }
 
 /** `GET /api/overview`. */
 export interface Overview {
+  /** The server's clock (epoch ms), for ages. */
   now: number;
+  /** Every queue known: declared, given, or consumed by a worker. */
   queues: QueueSummary[];
   /** Worker process counts by status; null without a registry. */
-  workers: { live: number; stopping: number; dead: number } | null;
+  workers: {
+    /** Beating and consuming. */
+    live: number;
+    /** Finishing their messages before they exit. */
+    stopping: number;
+    /** No beat for too long. */
+    dead: number;
+  } | null;
 }
 
 /** A message's state in its queue. */
@@ -115,11 +131,13 @@ export type MessageState = "ready" | "delayed" | "dead";
 export interface MessageSummary {
   /** The message id (or the broker's id for a body that does not decode). */
   id: string;
+  /** Where it is: ready, delayed or dead. */
   state: MessageState;
   /** Actor name; null when malformed. */
   actor: string | null;
   /** Positional arguments, after the redact hook; null when malformed. */
   args: unknown[] | null;
+  /** Keyword arguments (Python Dramatiq's), after the redact hook; null when malformed. */
   kwargs: Record<string, unknown> | null;
   /** When it was first enqueued. */
   enqueuedAt: number | null;
@@ -139,37 +157,69 @@ export interface MessageSummary {
 
 /** `GET /api/queues/:queue/messages`. Paging is done in the broker. */
 export interface MessagePage {
+  /** The queue listed. */
   queue: string;
+  /** The state listed. */
   state: MessageState;
+  /** Messages skipped before this page. */
   offset: number;
+  /** The page's size asked for (at most 500). */
   limit: number;
   /** Messages in this state (all of them, whatever the filter). */
   total: number;
+  /** This page's messages, in queue order. */
   messages: MessageSummary[];
   /**
    * With `actor`, `text` or `reason`: how many matched among those scanned, and whether every
    * message was scanned. `offset` and `limit` then count matching messages.
    */
-  filter: { actor: string | null; text: string | null; reason: string | null; matched: number; scanned: number; complete: boolean } | null;
+  filter: {
+    /** The actor filter, or null. */
+    actor: string | null;
+    /** The text searched for in arguments and options (any case), or null. */
+    text: string | null;
+    /** The first line of a dead letter's reason, or null. */
+    reason: string | null;
+    /** Messages that matched among those scanned. */
+    matched: number;
+    /** Messages scanned. */
+    scanned: number;
+    /** Every message of the state was scanned. */
+    complete: boolean;
+  } | null;
 }
 
 /** `GET /api/queues/:queue/messages/:id`. */
 export interface MessageDetail extends MessageSummary {
+  /** The queue it is in. */
   queue: string;
   /** The whole message as JSON (after the redact hook); null when malformed. */
   message: Record<string, unknown> | null;
   /** Its options (`retries`, `max_retries`, `eta`, `pipe_target`, `group_info`, ...). */
   options: Record<string, unknown>;
   /** Each failure known: the last one from `options.traceback` and the dead-letter reason. */
-  failures: { error: string; traceback: string | null }[];
+  failures: {
+    /** The error's first line. */
+    error: string;
+    /** The whole traceback, when known. */
+    traceback: string | null;
+  }[];
   /** The stored bytes as text, cut to 64 KiB. */
   raw: string;
 }
 
 /** `GET /api/queues/:queue/dead-letters/groups`: dead letters grouped by the first line of their reason. */
 export interface ReasonGroups {
+  /** The queue whose dead letters were grouped. */
   queue: string;
-  groups: { reason: string; count: number }[];
+  /** One group per first line of a reason, largest first. */
+  groups: {
+    /** The reason's first line (the list's `reason` filter). */
+    reason: string;
+    /** Dead letters with it. */
+    count: number;
+  }[];
+  /** Dead letters scanned. */
   scanned: number;
   /** Every dead letter was scanned (false past the scan bound: the counts are then partial). */
   complete: boolean;
@@ -181,13 +231,24 @@ export interface ReasonGroups {
  * the selection now holds a different number, nothing is done and the answer is 409.
  */
 export interface Selection {
+  /** The dead letters' ids. */
   ids?: string[];
-  filter?: { actor?: string; text?: string; reason?: string };
+  /** Every dead letter matching (as the list's filter does). */
+  filter?: {
+    /** The actor's name. */
+    actor?: string;
+    /** Text in arguments and options (any case). */
+    text?: string;
+    /** The first line of the reason. */
+    reason?: string;
+  };
+  /** The count the page showed: another count refuses the action with a 409. */
   expect?: number;
 }
 
 /** What a POST did. */
 export interface ActionResult {
+  /** Always true (failures are {@link ApiError} answers). */
   ok: true;
   /** How many messages, workers or schedules it changed. */
   count: number;
@@ -197,53 +258,88 @@ export interface ActionResult {
 
 /** A worker process as the dashboard shows it. */
 export interface WorkerView {
+  /** The worker process's registry id. */
   id: string;
+  /** Its host name. */
   host: string;
+  /** Its process id. */
   pid: number;
+  /** From its last beat and how long ago that was. */
   status: "live" | "stopping" | "stopped" | "dead";
+  /** The queues it consumes. */
   queues: string[];
+  /** Messages it runs at once. */
   concurrency: number;
+  /** Resident memory (bytes). */
   rss: number;
   /** Percent of one core over the last period. */
   cpu: number;
   /** Running / concurrency, 0..1. */
   utilization: number;
+  /** When it started. */
   startedAt: number;
+  /** When it last wrote its record. */
   lastBeat: number;
+  /** Its dramats version. */
   version: string;
-  running: { id: string; actor: string; queue: string; startedAt: number; elapsed: number }[];
+  /** The messages it runs now. */
+  running: {
+    /** The message id. */
+    id: string;
+    /** The actor's name. */
+    actor: string;
+    /** The message's queue. */
+    queue: string;
+    /** When it started running. */
+    startedAt: number;
+    /** How long it has run (ms). */
+    elapsed: number;
+  }[];
   /** A stop or restart was asked and not yet taken up. */
   pendingControl: "stop" | "restart" | null;
 }
 
 /** `GET /api/workers`. */
 export interface Workers {
+  /** The server's clock (epoch ms). */
   now: number;
+  /** Every worker process in the registry. */
   workers: WorkerView[];
 }
 
 /** A periodic actor. */
 export interface ScheduleView {
+  /** The periodic actor's name. */
   actor: string;
+  /** Its queue. */
   queue: string;
+  /** Its cron expression. */
   schedule: string;
   /** The schedule in words: `At 03:00 AM`, `Every 5 minutes`. */
   description: string;
+  /** After downtime, the most recent missed tick runs once. */
   catchUp: boolean;
+  /** The next run times. */
   next: number[];
+  /** The last tick enqueued; null when none yet. */
   lastTick: number | null;
+  /** Paused fleet-wide: no tick is enqueued until it is resumed. */
   paused: boolean;
 }
 
 /** `GET /api/schedules`. */
 export interface Schedules {
+  /** Every periodic actor of the modules given. */
   schedules: ScheduleView[];
 }
 
 /** Percentiles of a duration over one bucket (ms); null when nothing was measured. */
 export interface Percentiles {
+  /** The median. */
   p50: number | null;
+  /** The 95th percentile. */
   p95: number | null;
+  /** The 99th percentile. */
   p99: number | null;
 }
 
@@ -251,7 +347,9 @@ export interface Percentiles {
 export interface HistoryPoint {
   /** Start of the minute. */
   t: number;
+  /** Runs finished in the minute (failed ones included). */
   processed: number;
+  /** Of them, those that failed. */
   failed: number;
   /** Time from enqueue (or eta) to start of processing. */
   wait: Percentiles;
@@ -265,11 +363,14 @@ export interface History {
   minutes: number;
   /** Bucket width (ms): 60000. */
   step: number;
+  /** The queue asked for, or null for the fleet. */
   queue: string | null;
+  /** The actor asked for, or null. */
   actor: string | null;
   /** One point per minute, oldest first; minutes without data have zero counts and null percentiles. */
   points: HistoryPoint[];
   /** Queues and actors that have data in the window, for the page's pickers. */
   queues: string[];
+  /** The actors with data in the window. */
   actors: string[];
 }
