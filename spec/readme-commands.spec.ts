@@ -33,6 +33,7 @@ const WHERE: Record<string, string> = {
   "npx dramats workers --broker redis://127.0.0.1:6379                 # host, pid, status, last beat, running, counts, RSS, CPU, lag": IN_APP,
   "npx dramats workers --broker redis://127.0.0.1:6379 --running       # the messages running now, each with its elapsed time": IN_APP,
   "npx dramats health --broker redis://127.0.0.1:6379 --max-age 30     # exit 0, or 1 with one line per queue no live worker serves": IN_APP,
+  'DRAMATS_DASHBOARD_TOKEN="$TOKEN" npx dramats dashboard app/actors.ts --broker redis://127.0.0.1:6379': IN_APP,
   "npm test": CI,
   // Run as written by the spec, with no Dramatiq source at that path: it must say so and how to get it.
   // The full check (with a real DRAMATIQ_SRC) is run by hand; see README "Sharing queues with Python Dramatiq".

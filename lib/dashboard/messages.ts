@@ -3,6 +3,7 @@
 // much one request scans, and the selections of dead letters that actions work on.
 import type { Broker } from "../broker.ts";
 import type { QueueBrowser } from "../queue-browser.ts";
+import { redact } from "../redact.ts";
 import type { MessagePage, MessageState, ReasonGroups } from "./api-types.ts";
 import { HttpError } from "./http.ts";
 import { decodeForView, firstLine, matches, summarize, type Decoded, type RedactHook, type StoredView } from "./views.ts";
@@ -72,7 +73,7 @@ export class MessageLists {
     const counts = new Map<string, number>();
     const scan = await this.scan(queue, "dead", DEAD_SCAN_LIMIT, (stored, decoded) => {
       if (!matches(decoded, stored, filter)) return;
-      const reason = firstLine(stored.reason ?? "unknown");
+      const reason = firstLine(redact(stored.reason ?? "unknown"));
       counts.set(reason, (counts.get(reason) ?? 0) + 1);
     });
     const groups = [...counts].map(([reason, count]) => ({ reason, count })).sort((a, b) => b.count - a.count || a.reason.localeCompare(b.reason));

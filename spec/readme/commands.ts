@@ -10,7 +10,7 @@
 //   `${PORT:-8000}`), which the spec sets in the line's environment;
 // - an `export NAME=value` line of a block is run in the same shell before the block's later lines.
 // The environment is the spec's: none of its own broker settings, and where a spec says so a
-// free metrics port (DRAMATS_METRICS_PORT=0: other runs on the machine may hold 9191), npm's
+// free metrics or dashboard port (DRAMATS_METRICS_PORT=0, DRAMATS_DASHBOARD_PORT=0: other runs on the machine may hold 9191 and 9192), npm's
 // cache first (npm_config_prefer_offline) or a smoke-sized bench (BENCH_SMOKE=1).
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";

@@ -177,6 +177,26 @@ export function inAppCommands(appDir: () => string, baseEnv: NodeJS.ProcessEnv):
           await worker.stop("SIGINT");
         }
       });
+
+      it("dashboard: the pages and API of the installed package, the operator token from the environment", async () => {
+        const line = privateRedis(readmeLine(README, 'DRAMATS_DASHBOARD_TOKEN="$TOKEN" npx dramats dashboard app/actors.ts'), namespace);
+        const token = "readme-operator-token";
+        const served = shStart(line, app, { ...env, TOKEN: token, DRAMATS_DASHBOARD_PORT: "0" });
+        try {
+          const said = await served.waitFor((l) => l.startsWith("Dashboard of "), 60_000);
+          const origin = /http:\/\/[^/ ]+/.exec(said)![0];
+          const page = await fetch(`${origin}/`);
+          expect(page.status).to.equal(200);
+          expect(await page.text()).to.include("assets/app.js");
+          expect((await fetch(`${origin}/assets/app.js`)).status).to.equal(200);
+          const overview = (await (await fetch(`${origin}/api/overview`)).json()) as { queues: { name: string; ready: number; dead: number }[] };
+          expect(overview.queues.find((q) => q.name === "emails")).to.deep.include({ ready: 1, dead: 1 });
+          const session = (await (await fetch(`${origin}/api/session`)).json()) as { readOnly: boolean };
+          expect(session.readOnly, "the token came from the environment").to.equal(false);
+        } finally {
+          await served.stop("SIGINT");
+        }
+      });
     });
   });
 }
