@@ -51,9 +51,10 @@ export type E2eWorkerOptions = WorkerOptions & { historyShift?: number };
 /** Declares the spec's actors on a broker (called for both brokers). */
 export type Declare = (broker: Broker, queue: string) => void;
 
-/** Opens a fleet of `kind`, `declare`s its actors on both brokers and serves the dashboard (read-only when `token` is null). */
-export async function openFleet(kind: FleetKind, declare: Declare, options: { token?: string | null; registryInterval?: number } = {}): Promise<E2eFleet> {
-  const queue = `e2e_${randomUUID().slice(0, 8)}`;
+/** Opens a fleet of `kind`, `declare`s its actors on both brokers and serves the dashboard (read-only when `token` is null; `queue`: the main queue's name, random unless given). */
+export async function openFleet(kind: FleetKind, declare: Declare, options: { token?: string | null; registryInterval?: number; queue?: string } = {}): Promise<E2eFleet> {
+  // A fixed name is safe too: each fleet has a namespace or a file of its own.
+  const queue = options.queue ?? `e2e_${randomUUID().slice(0, 8)}`;
   const token = options.token === undefined ? TOKEN : options.token;
   const interval = options.registryInterval ?? 500;
   let dash: Broker;
