@@ -1,7 +1,8 @@
 // End to end, in Chromium, on a real Redis fleet with real data: the overview and the dead
-// letters at 1280 px (the screenshots in docs/images/, taken afresh by each run) and at 375 px
-// (a phone; saved under a temp dir), and every page at 375 px without the document scrolling
-// sideways (tables scroll inside their own container).
+// letters at 1280 px and at 375 px (a phone), and every page at 375 px without the document
+// scrolling sideways (tables scroll inside their own container). Screenshots go under a temp dir;
+// `DRAMATS_UPDATE_SCREENSHOTS=1` writes the 1280 px ones to docs/images/ (committed), so a
+// plain run leaves the checkout as it was; `DRAMATS_E2E_SHOTS=DIR` keeps the temp ones in DIR.
 import { expect } from "chai";
 import { mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,7 @@ import { closeBrowser, launchBrowser, openPage } from "../helpers/browser.ts";
 import { loginThroughForm, openFleet, until, watchPage, type E2eFleet } from "../helpers/e2e-fleet.ts";
 import { ROOT } from "../helpers/repo-copy.ts";
 
-const IMAGES = join(ROOT, "docs/images");
+const DOCS_IMAGES = join(ROOT, "docs/images");
 
 class SMTPError extends Error {
   override name = "SMTPError";
@@ -46,12 +47,14 @@ describe("dashboard layout at 1280 and 375 px, with screenshots (e2e)", function
   let browser: Browser | undefined;
   let fleet: E2eFleet | undefined;
   let phoneShots: string;
+  let images: string;
   let problems: string[][] = [];
 
   before(async () => {
     // DRAMATS_E2E_SHOTS=DIR keeps the phone-width screenshots there, to look at them.
     phoneShots = process.env.DRAMATS_E2E_SHOTS ?? mkdtempSync(join(tmpdir(), "dramats-dashboard-375-"));
     mkdirSync(phoneShots, { recursive: true });
+    images = process.env.DRAMATS_UPDATE_SCREENSHOTS === "1" ? DOCS_IMAGES : join(phoneShots, "1280");
     browser = await launchBrowser();
     fleet = await openFleet("Redis", declare, { queue: "emails" });
     const email = fleet.work.actors.get("send_welcome_email")!;
@@ -102,17 +105,17 @@ describe("dashboard layout at 1280 and 375 px, with screenshots (e2e)", function
   }
   const clearToasts = (page: Page) => page.evaluate(() => document.getElementById("toasts")?.replaceChildren());
 
-  it("1280 px: the overview and the dead letters, saved to docs/images", async () => {
+  it("1280 px: the overview and the dead letters (the screenshots of docs/images)", async () => {
     const page = await open(1280);
-    mkdirSync(IMAGES, { recursive: true });
+    mkdirSync(images, { recursive: true });
     await overviewReady(page);
     expect(await page.locator("[data-test=queue-row]").count()).to.equal(3);
     await clearToasts(page);
-    await page.screenshot({ path: join(IMAGES, "dashboard-overview.png"), fullPage: true });
+    await page.screenshot({ path: join(images, "dashboard-overview.png"), fullPage: true });
     await deadReady(page);
     await clearToasts(page);
-    await page.screenshot({ path: join(IMAGES, "dashboard-dead-letters.png"), fullPage: true });
-    for (const name of ["dashboard-overview.png", "dashboard-dead-letters.png"]) expect(statSync(join(IMAGES, name)).size, name).to.be.above(10_000);
+    await page.screenshot({ path: join(images, "dashboard-dead-letters.png"), fullPage: true });
+    for (const name of ["dashboard-overview.png", "dashboard-dead-letters.png"]) expect(statSync(join(images, name)).size, name).to.be.above(10_000);
     expect(await overflow(page)).to.satisfy((o: { viewport: number; document: number }) => o.document <= o.viewport);
   });
 

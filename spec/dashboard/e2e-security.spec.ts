@@ -77,7 +77,7 @@ describe("dashboard security in a browser (e2e)", function () {
     // No named function inside: tsx would wrap it in a helper the page does not have.
     const answers = await page.evaluate(async (q) => {
       const sent: { status: number; body: { error: { code: string } } }[] = [];
-      for (const headers of [{}, { "x-csrf-token": "forged" }]) {
+      for (const headers of [{}, { "x-csrf-token": "forged" }] as Record<string, string>[]) {
         const response = await fetch(`api/queues/${q}/pause`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: "{}" });
         sent.push({ status: response.status, body: await response.json() });
       }
