@@ -29,7 +29,7 @@ export function messageTable(queue: string, page: MessagePage, select?: Selectab
   if (select) head.unshift("");
   const now = Date.now();
   const rows = page.messages.map((m) => {
-    const link = h("a", { href: href(`/queues/${part(queue)}/messages/${part(m.id)}`, { state }), test: "message-link", class: "mono" }, m.id);
+    const link = h("a", { href: href(`/queues/${part(queue)}/messages/${part(m.id)}`, { state }), test: "message-link", class: "mono id", title: m.id }, m.id);
     const cells: HTMLElement[] = [
       h("td", null, link),
       h("td", null, m.actor ?? "—"),
