@@ -168,7 +168,10 @@ export class Worker {
     if (this.#queueFilter) {
       for (const queue of this.#queueFilter) if (!this.broker.queues.has(queue)) this.broker.declareQueue(queue);
     }
-    this.#unsubscribe = this.broker.onQueueDeclared((queue) => void this.#startConsumer(queue));
+    this.#unsubscribe = this.broker.onQueueDeclared((queue) => {
+      this.#pauses?.declared(queue);
+      void this.#startConsumer(queue);
+    });
     if (this.stallTimeout > 0) {
       const host = { running: () => this.#state === "running" && !this.#paused, loops: () => this.#loops.values(), log: this.#log };
       this.#watchdog = new StallWatchdog({ ...host, depths: (queue) => this.broker.depths(queue), restart: (loop) => this.#restartConsumer(loop) }, this.stallTimeout);

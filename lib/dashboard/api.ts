@@ -31,8 +31,6 @@ interface Route {
   audit?: (call: Call) => { action: string; target: string };
 }
 
-const Q = "([^/]+)";
-
 /** The API's routes, for a fleet. */
 export function routes(fleet: Fleet, lists: MessageLists, overview: OverviewBuilder, history: (call: Call) => Promise<unknown>): Route[] {
   const queueOf = async (raw: string): Promise<string> => knownQueue(fleet, segment(raw, "queue"));
@@ -45,7 +43,7 @@ export function routes(fleet: Fleet, lists: MessageLists, overview: OverviewBuil
     { method: "GET", pattern: /^overview$/, run: () => overview.build() },
     {
       method: "GET",
-      pattern: new RegExp(`^queues/${Q}/messages$`),
+      pattern: /^queues\/([^\/]+)\/messages$/,
       run: async ({ params, query }) =>
         lists.page(await queueOf(params[0]!), {
           state: state(query.get("state"), "ready"),
@@ -58,7 +56,7 @@ export function routes(fleet: Fleet, lists: MessageLists, overview: OverviewBuil
     },
     {
       method: "GET",
-      pattern: new RegExp(`^queues/${Q}/messages/${Q}$`),
+      pattern: /^queues\/([^\/]+)\/messages\/([^\/]+)$/,
       run: async ({ params }) => {
         const queue = await queueOf(params[0]!);
         const id = segment(params[1]!, "message id");
@@ -69,12 +67,12 @@ export function routes(fleet: Fleet, lists: MessageLists, overview: OverviewBuil
     },
     {
       method: "GET",
-      pattern: new RegExp(`^queues/${Q}/dead-letters/groups$`),
+      pattern: /^queues\/([^\/]+)\/dead-letters\/groups$/,
       run: async ({ params, query }) => lists.groups(await queueOf(params[0]!), { actor: text(query.get("actor"), "actor"), text: text(query.get("text"), "text") }),
     },
     {
       method: "POST",
-      pattern: new RegExp(`^queues/${Q}/dead-letters/(requeue|delete)$`),
+      pattern: /^queues\/([^\/]+)\/dead-letters\/(requeue|delete)$/,
       audit: ({ params }) => ({ action: `dead-letters.${params[1]}`, target: params[0]! }),
       run: async ({ params, body }) => {
         const queue = await queueOf(params[0]!);
@@ -84,7 +82,7 @@ export function routes(fleet: Fleet, lists: MessageLists, overview: OverviewBuil
     },
     {
       method: "POST",
-      pattern: new RegExp(`^queues/${Q}/(pause|resume)$`),
+      pattern: /^queues\/([^\/]+)\/(pause|resume)$/,
       audit: ({ params }) => ({ action: `queue.${params[1]}`, target: params[0]! }),
       run: async ({ params }) => {
         const queue = await queueOf(params[0]!);
@@ -96,14 +94,14 @@ export function routes(fleet: Fleet, lists: MessageLists, overview: OverviewBuil
     },
     {
       method: "POST",
-      pattern: new RegExp(`^queues/${Q}/purge$`),
+      pattern: /^queues\/([^\/]+)\/purge$/,
       audit: ({ params }) => ({ action: "queue.purge", target: params[0]! }),
       run: async ({ params, body }) => purge(fleet, await queueOf(params[0]!), body.confirm),
     },
     { method: "GET", pattern: /^workers$/, run: () => workers(fleet) },
     {
       method: "POST",
-      pattern: new RegExp(`^workers/${Q}/(stop|restart)$`),
+      pattern: /^workers\/([^\/]+)\/(stop|restart)$/,
       audit: ({ params }) => ({ action: `worker.${params[1]}`, target: params[0]! }),
       run: async ({ params }) => {
         const id = segment(params[0]!, "worker id");
@@ -116,7 +114,7 @@ export function routes(fleet: Fleet, lists: MessageLists, overview: OverviewBuil
     },
     {
       method: "POST",
-      pattern: new RegExp(`^messages/${Q}/cancel$`),
+      pattern: /^messages\/([^\/]+)\/cancel$/,
       audit: ({ params }) => ({ action: "message.cancel", target: params[0]! }),
       run: async ({ params }) => {
         const id = segment(params[0]!, "message id");
@@ -131,7 +129,7 @@ export function routes(fleet: Fleet, lists: MessageLists, overview: OverviewBuil
     { method: "GET", pattern: /^schedules$/, run: () => schedules(fleet) },
     {
       method: "POST",
-      pattern: new RegExp(`^schedules/${Q}/(pause|resume|run)$`),
+      pattern: /^schedules\/([^\/]+)\/(pause|resume|run)$/,
       audit: ({ params }) => ({ action: `schedule.${params[1]}`, target: params[0]! }),
       run: async ({ params }) => scheduleAction(fleet, segment(params[0]!, "actor"), params[1] as "pause" | "resume" | "run"),
     },

@@ -190,7 +190,9 @@ async function answerWithin<T>(work: Promise<T>): Promise<T> {
 }
 
 function normalizeBase(base: string): string {
-  const trimmed = base.replace(/\/+$/, "");
+  let end = base.length;
+  while (end > 0 && base[end - 1] === "/") end--;
+  const trimmed = base.slice(0, end);
   return trimmed === "" ? "" : trimmed.startsWith("/") ? trimmed : `/${trimmed}`;
 }
 

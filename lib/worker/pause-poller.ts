@@ -82,6 +82,14 @@ export class PausePoller {
     this.#schedule();
   }
 
+  /** A queue declared after the start: its flag is read at once, not at the next poll, so its consumer starts without waiting a period. */
+  declared(queue: string): void {
+    if (this.#stopped || this.#known.has(queue)) return;
+    const reading = this.#reading;
+    if (reading === undefined) void this.#poll([queue]);
+    else void reading.then(() => this.declared(queue));
+  }
+
   /** No more polls (at once); resolves once the messages being given back are back. */
   async stop(): Promise<void> {
     this.#stopped = true;

@@ -41,6 +41,7 @@ describe("dramats command line", () => {
       recoveryTimeout: undefined,
       registryInterval: 5_000,
       metrics: { host: "127.0.0.1", port: 9191 },
+      dashboard: undefined,
     });
   });
 
