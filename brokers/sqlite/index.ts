@@ -25,7 +25,7 @@ export { SqliteWorkerRegistry } from "./worker-registry.ts";
 export { SqliteHistoryStore } from "./history-store.ts";
 export { SqliteCancellationBackend, type SqliteCancellationBackendOptions } from "./cancellation-backend.ts";
 export { SqliteRateLimiterBackend, type SqliteRateLimiterBackendOptions } from "./rate-limiter-backend.ts";
-export type { SqliteBackendOptions } from "./side-connection.ts";
+export type { SqliteBackendOptions, SqliteBrokerLike } from "./side-connection.ts";
 
 /** Shortest gap between two looks of a join: a busy queue announces every ack (ms). */
 const JOIN_MIN_GAP = 5;

@@ -10,10 +10,16 @@ import { ChangeFeed } from "./change-feed.ts";
 import { resolveSettings, type SqliteSettings } from "./options.ts";
 import { openDatabase, type Db } from "./schema.ts";
 
+/** What a SQLite backend needs of a broker: a SqliteBroker is one. */
+export interface SqliteBrokerLike {
+  /** The broker's resolved settings: its file, busy timeout and polling intervals. */
+  readonly settings: SqliteSettings;
+}
+
 /** Where a SQLite backend keeps its rows: a broker's file, a path or a `sqlite://` URL. */
 export interface SqliteBackendOptions {
-  /** A SqliteBroker (or anything with its `settings`): the backend opens its own connection to the broker's file, with its settings. */
-  broker?: { readonly settings: SqliteSettings };
+  /** A SqliteBroker: the backend opens its own connection to the broker's file, with its settings. */
+  broker?: SqliteBrokerLike;
   /** The database file, when no `broker` is given (created when missing). */
   path?: string;
   /** `sqlite://PATH`, used when neither `broker` nor `path` is given. */
