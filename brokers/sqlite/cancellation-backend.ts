@@ -12,6 +12,11 @@ export type SqliteCancellationBackendOptions = SqliteBackendOptions;
 const FEED_KEY = "\u0000dramats-cancellations";
 /** Longest wait between two looks for new cancellations when no change was seen (ms). */
 const IDLE_LOOK = 1_000;
+/**
+ * Shortest gap between two looks (ms): on a busy file every commit (each batch of sends or acks)
+ * changes the version, and a look per commit per subscriber would cost more than it finds.
+ */
+const MIN_GAP = 5;
 
 const DDL = `CREATE TABLE IF NOT EXISTS dramats_cancellations (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -102,7 +107,12 @@ export class SqliteCancellationBackend implements CancellationBackend {
     let active = true;
     let wait: ChangeWait | undefined;
     const loop = (async () => {
+      let lookedAt = 0;
       while (active && !this.#connection.closed) {
+        const gap = lookedAt + MIN_GAP - Date.now();
+        if (gap > 0) await new Promise((resolve) => setTimeout(resolve, gap));
+        if (!active || this.#connection.closed) return;
+        lookedAt = Date.now();
         const seen = feed.version();
         const announced = feed.announced;
         try {
