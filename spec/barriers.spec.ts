@@ -4,7 +4,9 @@
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import { RedisRateLimiterBackend } from "../brokers/redis/index.ts";
+import { SqliteRateLimiterBackend } from "../brokers/sqlite/index.ts";
 import { StubRateLimiterBackend, type RateLimiterBackend } from "../lib/index.ts";
+import { tempDatabase } from "./fixtures/sqlite-files.ts";
 import { deleteNamespace, redisUrl, uniqueNamespace } from "./helpers/redis.ts";
 
 const backends: Record<string, () => Promise<{ backend: RateLimiterBackend; cleanup(): Promise<void> }>> = {
@@ -13,6 +15,10 @@ const backends: Record<string, () => Promise<{ backend: RateLimiterBackend; clea
     const prefix = uniqueNamespace("barriers");
     const backend = new RedisRateLimiterBackend({ url: await redisUrl(), prefix, barrierPrefix: `${prefix}:` });
     return { backend, cleanup: async () => void (await deleteNamespace(prefix)) };
+  },
+  SQLite: async () => {
+    const db = tempDatabase();
+    return { backend: new SqliteRateLimiterBackend({ path: db.path }), cleanup: async () => db.cleanup() };
   },
 };
 

@@ -4,7 +4,7 @@
 import { expect } from "chai";
 import { RabbitmqBroker } from "../brokers/rabbitmq/index.ts";
 import { RedisBroker, RedisRateLimiterBackend } from "../brokers/redis/index.ts";
-import { SqliteBroker } from "../brokers/sqlite/index.ts";
+import { SqliteBroker, SqliteRateLimiterBackend } from "../brokers/sqlite/index.ts";
 import {
   actor,
   group,
@@ -58,10 +58,12 @@ const places: Record<string, () => Promise<Place>> = {
   },
   SQLite: async () => {
     const db = tempDatabase();
-    // SQLite has no barrier backend of its own: the "processes" here share one in memory.
-    const backend = new StubRateLimiterBackend();
     return {
-      open: (middleware) => ({ broker: new SqliteBroker({ path: db.path, middleware: middleware(backend) }), backend }),
+      // Each "process" has its broker and barrier backend (its own connection) on the file.
+      open: (middleware) => {
+        const backend = new SqliteRateLimiterBackend({ path: db.path });
+        return { broker: new SqliteBroker({ path: db.path, middleware: middleware(backend) }), backend };
+      },
       queue: "default",
       atomic: true,
       cleanup: async () => db.cleanup(),

@@ -23,6 +23,9 @@ export { SqliteConsumer, type SqliteDelivery } from "./consumer.ts";
 export { SqliteKeyValueStore } from "./store.ts";
 export { SqliteWorkerRegistry } from "./worker-registry.ts";
 export { SqliteHistoryStore } from "./history-store.ts";
+export { SqliteCancellationBackend, type SqliteCancellationBackendOptions } from "./cancellation-backend.ts";
+export { SqliteRateLimiterBackend, type SqliteRateLimiterBackendOptions } from "./rate-limiter-backend.ts";
+export type { SqliteBackendOptions, SqliteBrokerLike } from "./side-connection.ts";
 
 /** Shortest gap between two looks of a join: a busy queue announces every ack (ms). */
 const JOIN_MIN_GAP = 5;

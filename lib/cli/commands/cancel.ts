@@ -30,7 +30,8 @@ export async function cancelCommand(session: Session, options: CancelOptions, ou
   if (cancellation === undefined) {
     throw new CliError(
       "Cancelling needs the Cancellation middleware on the modules' broker, with the backend the workers use, e.g. " +
-        "broker.addMiddleware(new Cancellation({ backend: new RedisCancellationBackend({ url }) })); name the module that adds it",
+        "broker.addMiddleware(new Cancellation({ backend: new RedisCancellationBackend({ url }) })) " +
+        "or, on SQLite, new SqliteCancellationBackend({ broker }); name the module that adds it",
       ExitCode.IMPORT_ERROR,
     );
   }
