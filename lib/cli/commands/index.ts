@@ -48,7 +48,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 function common(command: Command, withModules: boolean): Command {
   command
-    .addOption(new Option("-b, --broker <url>", "broker URL (redis://, amqp://, sqlite://PATH...; default: the modules' setBroker)").env("DRAMATS_BROKER"))
+    .addOption(new Option("-b, --broker <url>", "broker URL (redis://, amqp://, postgres://, sqlite://PATH...; default: the modules' setBroker)").env("DRAMATS_BROKER"))
     .addOption(new Option("--json", "print JSON instead of a table"))
     .addOption(new Option("--timeout <ms>", "give up on a broker that does not answer within MS (exit code 3)").argParser(integer(1)).default(DEFAULT_CALL_TIMEOUT))
     .addOption(new Option("-v, --verbose", "log at debug level (to stderr)"));
