@@ -109,8 +109,8 @@ export function resolveSettings(options: PostgresBrokerOptions): PostgresSetting
   const fromUrl = options.url === undefined ? undefined : parsePostgresUrl(options.url);
   if (fromUrl === undefined && options.pool === undefined) throw new InvalidOptions("PostgresBroker needs a url (postgres://...) or a pg pool");
   const schema = options.schema ?? fromUrl?.schema ?? POSTGRES_DEFAULTS.schema;
-  if (!SCHEMA_NAME.test(schema)) {
-    throw new InvalidOptions(`PostgresBroker schema must be a lower-case identifier of at most 48 characters ([a-z_][a-z0-9_]*), got ${JSON.stringify(schema)}`);
+  if (!SCHEMA_NAME.test(schema) || schema.startsWith("pg_")) {
+    throw new InvalidOptions(`PostgresBroker schema must be a lower-case identifier of at most 48 characters ([a-z_][a-z0-9_]*, not pg_...), got ${JSON.stringify(schema)}`);
   }
   const leaseTime = Math.round(positive("leaseTime", options.leaseTime ?? fromUrl?.leaseTime ?? POSTGRES_DEFAULTS.leaseTime));
   if (leaseTime < 100) throw new RangeError(`PostgresBroker option leaseTime must be at least 100 ms, got ${leaseTime}`);
