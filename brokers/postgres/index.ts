@@ -10,7 +10,7 @@ import { PostgresConsumer, type ConsumerHost } from "./consumer.ts";
 import { translatePgError } from "./errors.ts";
 import { PostgresHistoryStore } from "./history-store.ts";
 import { InspectQueries, TRIM_CHUNK, type DeadRow } from "./inspect.ts";
-import { Listener } from "./listener.ts";
+import { Listener, type ListenerState } from "./listener.ts";
 import { migrate, type MigrationReport } from "./migrations.ts";
 import { resolveSettings, type PostgresBrokerOptions, type PostgresSettings } from "./options.ts";
 import { MessageQueries, type NewMessage, type Run } from "./queries.ts";
@@ -19,13 +19,15 @@ import { PostgresKeyValueStore } from "./store.ts";
 import { PostgresWorkerRegistry } from "./worker-registry.ts";
 
 export type { PostgresBrokerOptions, PostgresSettings } from "./options.ts";
-export { POSTGRES_DEFAULTS, parsePostgresUrl } from "./options.ts";
+export { POSTGRES_DEFAULTS, parsePostgresUrl, type ParsedPostgresUrl } from "./options.ts";
+export type { ListenerState } from "./listener.ts";
+export type { Run, RunResult } from "./queries.ts";
 export { PostgresConsumer, type PostgresDelivery } from "./consumer.ts";
 export { PostgresKeyValueStore } from "./store.ts";
 export { PostgresWorkerRegistry } from "./worker-registry.ts";
 export { PostgresHistoryStore } from "./history-store.ts";
 export { SchemaVersionTooNew } from "./errors.ts";
-export { MIGRATIONS, SCHEMA_VERSION, type Migration, type MigrationReport } from "./migrations.ts";
+export { MIGRATIONS, SCHEMA_VERSION, type AppliedMigration, type Migration, type MigrationReport } from "./migrations.ts";
 
 /** How often expired dead letters are deleted, at most (ms). */
 const TRIM_INTERVAL = 60_000;
@@ -328,7 +330,7 @@ export class PostgresBroker extends Broker {
   }
 
   /** For specs: the LISTEN connection (its backend pid, how many times it connected). */
-  get listener(): Pick<Listener, "backendPid" | "connections" | "connected"> {
+  get listener(): ListenerState {
     return this.#listener;
   }
 

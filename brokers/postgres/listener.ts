@@ -17,6 +17,16 @@ export interface ChangeWait {
   cancel(): void;
 }
 
+/** What a broker tells of its LISTEN connection (for specs and diagnostics). */
+export interface ListenerState {
+  /** True while the LISTEN connection is up. */
+  readonly connected: boolean;
+  /** How many connections it made: above 1 after a reconnection. */
+  readonly connections: number;
+  /** The server process of the LISTEN connection, when connected. */
+  readonly backendPid: number | undefined;
+}
+
 const FIRST_RETRY = 100;
 const LONGEST_RETRY = 5_000;
 
@@ -26,7 +36,7 @@ const LONGEST_RETRY = 5_000;
  * up to 5 s); since notifications sent meanwhile are lost, every waiter is woken once after a
  * reconnection to look again. Holds no timer and sends nothing while connected and idle.
  */
-export class Listener {
+export class Listener implements ListenerState {
   readonly #config: pg.ClientConfig;
   readonly #channel: string;
   readonly #logger: Logger;

@@ -81,6 +81,14 @@ CREATE TABLE ${s}.history (minute bigint NOT NULL, worker text NOT NULL, bucket 
 /** The newest schema version this code knows. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
+/** A migration as `migrate` reports it. */
+export interface AppliedMigration {
+  /** Its number. */
+  readonly version: number;
+  /** What it does. */
+  readonly name: string;
+}
+
 /** What `migrate` did. */
 export interface MigrationReport {
   /** The PostgreSQL schema. */
@@ -90,7 +98,7 @@ export interface MigrationReport {
   /** The version now. */
   readonly to: number;
   /** The migrations this call applied (none when another process did, or nothing was due). */
-  readonly applied: readonly { version: number; name: string }[];
+  readonly applied: readonly AppliedMigration[];
 }
 
 /** First key of the two-key advisory lock every dramats migration takes (the second is the schema's hash). */
@@ -127,7 +135,7 @@ export async function migrate(client: ClientBase, schema: string): Promise<Migra
     );
     const from = await currentVersion(client, schema);
     if (from > SCHEMA_VERSION) throw new SchemaVersionTooNew(schema, from, SCHEMA_VERSION);
-    const applied: { version: number; name: string }[] = [];
+    const applied: AppliedMigration[] = [];
     for (const migration of MIGRATIONS) {
       if (migration.version <= from) continue;
       await client.query("BEGIN");

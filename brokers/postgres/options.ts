@@ -45,10 +45,15 @@ export interface PostgresSettings {
   readonly safeUrl: string | undefined;
   /** The schema holding the tables. */
   readonly schema: string;
+  /** How long a fetched message stays invisible to other workers (ms). */
   readonly leaseTime: number;
+  /** How often the process extends its leases (ms). */
   readonly heartbeatInterval: number;
+  /** How long dead letters are kept (ms). */
   readonly deadMessageTtl: number;
+  /** Connections of the broker's own pool. */
   readonly poolSize: number;
+  /** Give up connecting after this long (ms). */
   readonly connectTimeout: number;
   /** What `pg` gets for the broker's connections (the URL without dramats' own parameters). */
   readonly connection: PoolConfig;
@@ -56,10 +61,15 @@ export interface PostgresSettings {
 
 /** The defaults of {@link PostgresBrokerOptions}, in one place. */
 export const POSTGRES_DEFAULTS = Object.freeze({
+  /** The schema holding the tables. */
   schema: "dramats",
+  /** Lease of a fetched message, in ms. */
   leaseTime: 30_000,
+  /** How long dead letters are kept, in ms (7 days). */
   deadMessageTtl: 7 * 24 * 3600 * 1000,
+  /** Connections of the broker's own pool. */
   poolSize: 10,
+  /** Give up connecting after this long, in ms. */
   connectTimeout: 10_000,
 });
 
@@ -71,8 +81,11 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 
 /** What a `postgres://` URL says: dramats' settings, and the URL `pg` gets (without them). */
 export interface ParsedPostgresUrl {
+  /** The URL without dramats' parameters, for `pg`. */
   readonly connectionString: string;
+  /** The URL's `schema`, if any. */
   readonly schema: string | undefined;
+  /** The URL's `lease_time` (ms), if any. */
   readonly leaseTime: number | undefined;
 }
 

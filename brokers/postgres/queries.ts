@@ -2,8 +2,16 @@ import type { QueryResultRow } from "pg";
 import { quoteIdent } from "./migrations.ts";
 import { ALL_QUEUES, wakeChannel } from "./listener.ts";
 
+/** What a statement returned. */
+export interface RunResult<R> {
+  /** The rows it returned. */
+  readonly rows: R[];
+  /** How many rows it wrote or returned. */
+  readonly rowCount: number | null;
+}
+
 /** Runs one parameterised statement (on the broker's pool, or a client of the caller's). */
-export type Run = <R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]) => Promise<{ rows: R[]; rowCount: number | null }>;
+export type Run = <R extends QueryResultRow = QueryResultRow>(text: string, values?: readonly unknown[]) => Promise<RunResult<R>>;
 
 /** A message to write. */
 export interface NewMessage {
