@@ -99,7 +99,11 @@ export class PostgresConsumer extends Consumer {
       if (idle === undefined || idle.seen !== seen || Date.now() >= idle.until || !listener.connected) {
         this.looks++;
         const rows = await this.#host.queries.take(this.#host.run, this.queueName, Math.max(1, Math.floor(max)), this.owner, this.#host.leaseTime);
-        if (this.#closed) return [];
+        if (this.#closed) {
+          // Closed while the statement ran: give back what it leased rather than let the leases run out.
+          if (rows.length > 0) await this.#host.queries.release(this.#host.run, rows.map((row) => String(row.id)), this.owner, true).catch(() => undefined);
+          return [];
+        }
         if (rows.length > 0) {
           this.#idle = undefined;
           const reclaimed = rows.filter((row) => row.reclaimed).length;
