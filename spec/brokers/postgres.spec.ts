@@ -2,7 +2,7 @@ import { expect } from "chai";
 import { parsePostgresUrl, PostgresBroker, type PostgresBrokerOptions, type PostgresConsumer } from "../../brokers/postgres/index.ts";
 import { abandonConsumer } from "../../brokers/postgres/testing.ts";
 import { brokerFromUrl } from "../../lib/connect.ts";
-import { InvalidOptions, Message, type Delivery } from "../../lib/index.ts";
+import { actor, InvalidOptions, Message, Worker, type Delivery } from "../../lib/index.ts";
 import { waitFor } from "../fixtures/sqlite-files.ts";
 import { adminQuery, dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres.ts";
 
@@ -21,10 +21,18 @@ describe("PostgresBroker", function () {
   };
   const message = (args: unknown[] = []) => new Message({ queueName: QUEUE, actorName: "pq_noop", args, options: {} });
   const argsOf = (broker: PostgresBroker, deliveries: Delivery[]) => deliveries.map((d) => broker.decode(d.body).args[0]);
-  /** Counts the statements a broker's pool runs (each takes a pooled connection). */
+  /** Counts the statements a broker's pool runs on the messages table (a fetch, a heartbeat...), through pg's `query`. */
   const countStatements = (broker: PostgresBroker) => {
-    const counter = { n: 0 };
-    broker.pool.on("acquire", () => counter.n++);
+    const counter = { n: 0, texts: [] as string[] };
+    const query = broker.pool.query.bind(broker.pool) as (...args: unknown[]) => unknown;
+    (broker.pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const text = String(args[0]);
+      if (text.includes(`"${schema}".messages`)) {
+        counter.n++;
+        counter.texts.push(text.replace(/\s+/g, " ").slice(0, 80));
+      }
+      return query(...args);
+    };
     return counter;
   };
 
@@ -141,6 +149,28 @@ describe("PostgresBroker", function () {
       expect(consumer.looks).to.equal(looks + 1);
       await consumer.ack(got[0]!);
       await consumer.close();
+    });
+
+    it("keeps an idle Worker silent: no statement while it waits, and a message picked up at once", async () => {
+      const broker = newBroker();
+      const producer = newBroker();
+      const seen: number[] = [];
+      actor((n: number) => void seen.push(n), { broker, queueName: QUEUE, actorName: "pq_noop" });
+      const worker = new Worker(broker, { queues: [QUEUE], fetchTimeout: 100 });
+      await worker.start();
+      try {
+        await new Promise((resolve) => setTimeout(resolve, 300)); // its first looks
+        const statements = countStatements(broker);
+        await new Promise((resolve) => setTimeout(resolve, 1000)); // ten fetch timeouts
+        // (The worker reads its queue's pause flag from the store every 500 ms, on every broker: not a fetch.)
+        expect(statements.texts).to.deep.equal([]);
+        const sentAt = Date.now();
+        await producer.enqueue(message([3]));
+        await waitFor(() => seen.length === 1, 2000, "the worker to run the message");
+        expect(Date.now() - sentAt).to.be.below(500);
+      } finally {
+        await worker.stop({ timeout: 2000 });
+      }
     });
 
     it("wakes at a delayed message's eta by a timer, without polling in between", async () => {
