@@ -37,10 +37,10 @@ export class InspectQueries {
     const m = this.#m;
     const now = this.#now;
     const { rows } = await run<{ ready: string; delayed: string; in_flight: string; dead: string }>(
-      `SELECT (SELECT count(*) FROM ${m} WHERE queue = $1 AND lease_until IS NULL AND eta <= ${now})
-            + (SELECT count(*) FROM ${m} WHERE queue = $1 AND lease_until IS NOT NULL AND lease_until <= ${now}) AS ready,
-              (SELECT count(*) FROM ${m} WHERE queue = $1 AND lease_until IS NULL AND eta > ${now}) AS delayed,
-              (SELECT count(*) FROM ${m} WHERE queue = $1 AND lease_until IS NOT NULL AND lease_until > ${now}) AS in_flight,
+      `SELECT (SELECT count(*) FROM ${m} WHERE queue = $1 AND owner IS NULL AND eta <= ${now})
+            + (SELECT count(*) FROM ${m} WHERE queue = $1 AND owner IS NOT NULL AND lease_until <= ${now}) AS ready,
+              (SELECT count(*) FROM ${m} WHERE queue = $1 AND owner IS NULL AND eta > ${now}) AS delayed,
+              (SELECT count(*) FROM ${m} WHERE queue = $1 AND owner IS NOT NULL AND lease_until > ${now}) AS in_flight,
               (SELECT count(*) FROM ${this.#d} WHERE queue = $1 AND dead_at > ${now} - $2) AS dead`,
       [queue, deadTtl],
     );
@@ -53,8 +53,8 @@ export class InspectQueries {
     const m = this.#m;
     const now = this.#now;
     const { rows } = await run<{ at: string | null }>(
-      `SELECT least((SELECT min(eta) FROM ${m} WHERE queue = $1 AND lease_until IS NULL AND eta <= ${now}),
-                    (SELECT min(eta) FROM ${m} WHERE queue = $1 AND lease_until IS NOT NULL AND lease_until <= ${now})) AS at`,
+      `SELECT least((SELECT min(eta) FROM ${m} WHERE queue = $1 AND owner IS NULL AND eta <= ${now}),
+                    (SELECT min(eta) FROM ${m} WHERE queue = $1 AND owner IS NOT NULL AND lease_until <= ${now})) AS at`,
       [queue],
     );
     return rows[0]!.at === null ? undefined : Number(rows[0]!.at);
@@ -70,8 +70,8 @@ export class InspectQueries {
   async look(run: Run, queue: string, after: number, deadLetters: boolean) {
     const m = this.#m;
     const { rows } = await run<{ pending: boolean; dead_id: string | null; dead_message_id: string | null; dead_reason: string | null; last: string | null }>(
-      `SELECT EXISTS (SELECT 1 FROM ${m} WHERE queue = $1 AND lease_until IS NULL)
-           OR EXISTS (SELECT 1 FROM ${m} WHERE queue = $1 AND lease_until IS NOT NULL) AS pending,
+      `SELECT EXISTS (SELECT 1 FROM ${m} WHERE queue = $1 AND owner IS NULL)
+           OR EXISTS (SELECT 1 FROM ${m} WHERE queue = $1 AND owner IS NOT NULL) AS pending,
               d.id AS dead_id, d.message_id AS dead_message_id, d.reason AS dead_reason,
               (SELECT max(id) FROM ${this.#d} WHERE queue = $1) AS last
        FROM (SELECT 1) AS one
@@ -89,8 +89,8 @@ export class InspectQueries {
   /** Deletes the queue's messages (every state) and dead letters. */
   async flush(run: Run, queue: string): Promise<void> {
     await run(
-      `WITH a AS (DELETE FROM ${this.#m} WHERE queue = $1 AND lease_until IS NULL),
-            b AS (DELETE FROM ${this.#m} WHERE queue = $1 AND lease_until IS NOT NULL)
+      `WITH a AS (DELETE FROM ${this.#m} WHERE queue = $1 AND owner IS NULL),
+            b AS (DELETE FROM ${this.#m} WHERE queue = $1 AND owner IS NOT NULL)
        DELETE FROM ${this.#d} WHERE queue = $1`,
       [queue],
     );

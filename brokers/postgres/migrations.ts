@@ -6,7 +6,8 @@
  *
  * messages        one row per message that is ready, delayed or leased (in flight); deleted at ack
  *   eta           epoch ms (server clock) at which the message is (or became) due
- *   lease_until   null: waiting (ready once eta passed); else leased by `owner` until then
+ *   owner         null: waiting (ready once eta passed); else the consumer that leased it
+ *   lease_until   with `owner`: when the lease expires (not indexed, so a heartbeat is a HOT update)
  *   deliveries    how many times it was handed out (above 1: redelivered)
  *   message_id    null for bodies that do not decode (listed as `raw-<id>`)
  * dead            dead letters (the `.XQ`) with their reason and traceback, kept for the dead-message TTL
@@ -36,8 +37,8 @@ export const MIGRATIONS: readonly Migration[] = [
 CREATE FUNCTION ${s}.now_ms() RETURNS bigint LANGUAGE sql VOLATILE PARALLEL SAFE
   AS $$ SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint $$;
 
--- Rows are updated in place while they live (lease, heartbeat): room on the page keeps those
--- updates on the same page; a row lives seconds and is deleted at ack, so autovacuum keeps up.
+-- Rows are updated in place while they live (lease, heartbeat): room on the page lets heartbeats
+-- stay on the same page; a row lives seconds and is deleted at ack, so autovacuum keeps up.
 CREATE TABLE ${s}.messages (
   id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   queue text NOT NULL,
@@ -50,9 +51,10 @@ CREATE TABLE ${s}.messages (
   body text NOT NULL
 ) WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0.02, autovacuum_vacuum_cost_delay = 0);
 -- Waiting rows in fetch order: a fetch reads the first due entries of its queue.
-CREATE INDEX messages_fetch ON ${s}.messages (queue, priority, eta, id) WHERE lease_until IS NULL;
--- Leased rows by expiry: expired leases are taken over by the next fetch.
-CREATE INDEX messages_leased ON ${s}.messages (queue, lease_until) WHERE lease_until IS NOT NULL;
+CREATE INDEX messages_fetch ON ${s}.messages (queue, priority, eta, id) WHERE owner IS NULL;
+-- Leased rows (as many as workers prefetch): a fetch takes over the expired ones. lease_until is
+-- in no index nor index predicate, so extending a lease can stay on its page (a HOT update).
+CREATE INDEX messages_leased ON ${s}.messages (queue) WHERE owner IS NOT NULL;
 -- A process's leases, for its heartbeat and for recovery after it died.
 CREATE INDEX messages_owner ON ${s}.messages (owner) WHERE owner IS NOT NULL;
 

@@ -58,11 +58,11 @@ export class MessageQueries {
     const now = (this.#now = `(SELECT ${s}.now_ms())`);
     this.#take = `WITH waiting AS (
         SELECT id, priority, eta, false AS reclaimed FROM ${m}
-        WHERE queue = $1 AND lease_until IS NULL AND eta <= ${now}
+        WHERE queue = $1 AND owner IS NULL AND eta <= ${now}
         ORDER BY priority, eta, id LIMIT $2 FOR UPDATE SKIP LOCKED
       ), expired AS (
         SELECT id, priority, eta, true AS reclaimed FROM ${m}
-        WHERE queue = $1 AND lease_until IS NOT NULL AND lease_until <= ${now}
+        WHERE queue = $1 AND owner IS NOT NULL AND lease_until <= ${now}
         ORDER BY lease_until LIMIT $2 FOR UPDATE SKIP LOCKED
       ), chosen AS (
         SELECT * FROM (SELECT * FROM waiting UNION ALL SELECT * FROM expired) AS c ORDER BY priority, eta, id LIMIT $2
@@ -119,8 +119,8 @@ export class MessageQueries {
   async nextDue(run: Run, queue: string): Promise<number | undefined> {
     const m = this.#m;
     const { rows } = await run<{ wait: string | null }>(
-      `SELECT least((SELECT min(eta) FROM ${m} WHERE queue = $1 AND lease_until IS NULL),
-                    (SELECT min(lease_until) FROM ${m} WHERE queue = $1 AND lease_until IS NOT NULL)) - ${this.#now} AS wait`,
+      `SELECT least((SELECT min(eta) FROM ${m} WHERE queue = $1 AND owner IS NULL),
+                    (SELECT min(lease_until) FROM ${m} WHERE queue = $1 AND owner IS NOT NULL)) - ${this.#now} AS wait`,
       [queue],
     );
     return rows[0]!.wait === null ? undefined : Number(rows[0]!.wait);

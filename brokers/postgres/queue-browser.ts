@@ -48,9 +48,9 @@ export class PostgresQueueBrowser implements QueueBrowser {
   #rows(state: "ready" | "delayed"): string {
     const m = this.#m;
     const now = this.#now;
-    if (state === "delayed") return `SELECT id, message_id, body, eta, priority FROM ${m} WHERE queue = $1 AND lease_until IS NULL AND eta > ${now}`;
-    return `SELECT id, message_id, body, eta, priority FROM ${m} WHERE queue = $1 AND lease_until IS NULL AND eta <= ${now}
-            UNION ALL SELECT id, message_id, body, eta, priority FROM ${m} WHERE queue = $1 AND lease_until IS NOT NULL AND lease_until <= ${now}`;
+    if (state === "delayed") return `SELECT id, message_id, body, eta, priority FROM ${m} WHERE queue = $1 AND owner IS NULL AND eta > ${now}`;
+    return `SELECT id, message_id, body, eta, priority FROM ${m} WHERE queue = $1 AND owner IS NULL AND eta <= ${now}
+            UNION ALL SELECT id, message_id, body, eta, priority FROM ${m} WHERE queue = $1 AND owner IS NOT NULL AND lease_until <= ${now}`;
   }
 
   async browse(queueName: string, options: BrowseOptions): Promise<BrowsePage> {
@@ -84,7 +84,7 @@ export class PostgresQueueBrowser implements QueueBrowser {
     const now = this.#now;
     const { rows } = await this.#run<MessageRow>(
       `SELECT id, message_id, body, eta,
-              CASE WHEN lease_until IS NULL AND eta > ${now} THEN 'delayed' WHEN lease_until > ${now} THEN 'leased' ELSE 'ready' END AS state
+              CASE WHEN owner IS NULL AND eta > ${now} THEN 'delayed' WHEN lease_until > ${now} THEN 'leased' ELSE 'ready' END AS state
        FROM ${this.#m} WHERE queue = $1 AND (message_id = $2 OR (message_id IS NULL AND id = $3)) ORDER BY id`,
       [queueName, id, raw === null ? null : raw[1]],
     );
