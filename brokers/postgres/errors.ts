@@ -15,10 +15,17 @@ export class SchemaVersionTooNew extends BrokerError {
 
 /** SQLSTATE classes and codes that mean the server cannot be used right now (or at all with these credentials). */
 const CONNECTION_STATES = ["08", "28", "3D", "57P01", "57P02", "57P03", "53300"];
-/** Socket errors. */
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
+/** Socket and TLS errors (a certificate the `sslmode` does not accept). */
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED", "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
 /** `pg`'s own texts for a dropped or never-made connection (no code). */
-const PG_TEXTS = ["Connection terminated", "connection timeout", "timeout expired", "Client has encountered a connection error", "Client was closed"];
+const PG_TEXTS = [
+  "Connection terminated", "connection timeout", "timeout expired", "Client has encountered a connection error", "Client was closed",
+  "The server does not support SSL connections",
+];
 
 /** True for an error of `pg` that says the connection failed or was lost (rather than a bad statement). */
 export function isConnectionLoss(error: unknown): boolean {

@@ -77,6 +77,15 @@ describe("PostgresBroker schema and migrations", function () {
     expect((error as Error).message).to.match(/refused the credentials|no_such_role/);
   });
 
+  it("fails with ConnectionFailed when the URL's sslmode asks for TLS the server cannot give (pg's sslmode)", async () => {
+    // The local server offers no TLS (or, in another setup, a certificate not issued for 127.0.0.1).
+    const url = new URL(postgresUrl());
+    url.searchParams.set("sslmode", "verify-full");
+    const error = await newBroker({ url: url.href }).migrate().then(() => undefined, (e: unknown) => e);
+    expect(error).to.be.instanceOf(ConnectionFailed);
+    expect((error as Error).message).to.match(/SSL|certificate|altnames/i);
+  });
+
   it("fails with ConnectionFailed when nothing listens at the URL's port", async () => {
     const broker = newBroker({ url: "postgres://postgres:pw-secret-99@127.0.0.1:1/test" });
     const error = await broker.migrate().then(() => undefined, (e: unknown) => e);
