@@ -1,4 +1,5 @@
 import { expect } from "chai";
+import pg from "pg";
 import { parsePostgresUrl, PostgresBroker, type PostgresBrokerOptions, type PostgresConsumer } from "../../brokers/postgres/index.ts";
 import { abandonConsumer } from "../../brokers/postgres/testing.ts";
 import { brokerFromUrl } from "../../lib/connect.ts";
@@ -76,6 +77,30 @@ describe("PostgresBroker", function () {
         expect((broker as PostgresBroker).settings.schema).to.equal(schema);
         broker.declareQueue(QUEUE);
         expect((await broker.depths(QUEUE)).ready).to.equal(0);
+      }
+    });
+  });
+
+  describe("a pool of the application's", () => {
+    it("runs on it, listens with its settings, and leaves it open at close", async () => {
+      const pool = new pg.Pool({ connectionString: postgresUrl(), max: 2 });
+      pool.on("error", () => {});
+      try {
+        const broker = newBroker({ url: undefined, pool });
+        const producer = newBroker();
+        const consumer = broker.consume(QUEUE, { prefetch: 1 });
+        expect(await consumer.fetch(1, 50)).to.deep.equal([]);
+        const waiting = consumer.fetch(1, 5000);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        await producer.enqueue(message([1]));
+        const got = await waiting;
+        expect(argsOf(broker, got)).to.deep.equal([1]);
+        await consumer.ack(got[0]!);
+        expect(broker.recoveryAddress()).to.equal(undefined);
+        await broker.close();
+        expect((await pool.query<{ one: number }>("SELECT 1 AS one")).rows[0]!.one).to.equal(1);
+      } finally {
+        await pool.end();
       }
     });
   });
