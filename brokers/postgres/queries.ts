@@ -126,9 +126,17 @@ export class MessageQueries {
     return rows[0]!.wait === null ? undefined : Number(rows[0]!.wait);
   }
 
-  /** Extends every lease the `owners` hold (one statement for a whole process); returns how many. */
+  /**
+   * Extends every lease the `owners` hold (one statement for a whole process); returns how many.
+   * Rows locked right now (being acked or settled) are skipped rather than waited for: no deadlock
+   * with this process's own settles, and they need no extension.
+   */
   async heartbeat(run: Run, owners: readonly string[], leaseTime: number): Promise<number> {
-    const result = await run(`UPDATE ${this.#m} SET lease_until = ${this.#now} + $2 WHERE owner = ANY($1::text[])`, [owners, leaseTime]);
+    const result = await run(
+      `UPDATE ${this.#m} SET lease_until = ${this.#now} + $2
+       WHERE id IN (SELECT id FROM ${this.#m} WHERE owner = ANY($1::text[]) FOR UPDATE SKIP LOCKED) AND owner = ANY($1::text[])`,
+      [owners, leaseTime],
+    );
     return result.rowCount ?? 0;
   }
 
