@@ -32,6 +32,10 @@ describe("dramats migrate", function () {
     const run = await runOperator(["migrate", "--broker", url]);
     expect(run.code).to.equal(2);
     expect(run.stderr).to.include(`version ${SCHEMA_VERSION + 1}`).and.include(`up to ${SCHEMA_VERSION}`);
+    // Workers refuse to boot on it the same way: exit 2, not "unreachable" (3), which a restart would retry.
+    const worker = await runOperator(["spec/fixtures/cli-plain-actors.ts", "--broker", url, "--processes", "1", "--no-metrics"]);
+    expect(worker.code).to.equal(2);
+    expect(worker.stderr).to.include(`version ${SCHEMA_VERSION + 1}`);
   });
 
   it("exits 3 with the URL masked when the server cannot be reached", async () => {
