@@ -4,6 +4,7 @@ import { Broker, type BrokerAddress, type ConsumeOptions, type DeadLetter, type 
 import { ConnectionClosed, MessageTooLarge } from "../../lib/errors.ts";
 import type { Message } from "../../lib/message.ts";
 import type { QueueBrowser } from "../../lib/queue-browser.ts";
+import { addUrlSecret } from "../../lib/redact.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 import { Batch } from "./batch.ts";
 import { PostgresConsumer, type ConsumerHost } from "./consumer.ts";
@@ -68,6 +69,8 @@ export class PostgresBroker extends Broker {
   constructor(options: PostgresBrokerOptions) {
     super(withDefaultChain(options));
     this.settings = resolveSettings(options);
+    // Masked wherever it might appear in a log line or an error, as for URLs given to connect().
+    if (options.url !== undefined) addUrlSecret(options.url);
     this.#url = options.pool === undefined ? options.url : undefined;
     this.#where = this.settings.safeUrl ?? "the given pool";
     this.#ownPool = options.pool === undefined;
