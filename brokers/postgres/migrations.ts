@@ -103,8 +103,8 @@ export interface MigrationReport {
   readonly applied: readonly AppliedMigration[];
 }
 
-/** First key of the two-key advisory lock every dramats migration takes (the second is the schema's hash). */
-const LOCK_CLASS = 0x64726d74; // "drmt"
+/** First key of the two-key advisory lock every dramats migration takes (the second is `hashtext(schema)`). */
+export const MIGRATION_LOCK = 0x64726d74; // "drmt"
 
 /** `"name"`: the schema names allowed (options.ts) need no escaping, but quote anyway. */
 export function quoteIdent(name: string): string {
@@ -119,26 +119,28 @@ async function currentVersion(client: ClientBase, schema: string): Promise<numbe
 }
 
 /**
- * Brings `schema` to SCHEMA_VERSION. Processes booting at once take turns on an advisory lock
- * (held by this client's session), so each migration runs once; each runs in a transaction of
- * its own with its record in `schema_migrations`.
- * @throws SchemaVersionTooNew when the schema is newer than this code
+ * Brings `schema` to the last version of `migrations` (MIGRATIONS by default; specs pass longer
+ * lists). Processes booting at once take turns on an advisory lock (held by this client's
+ * session), so each migration runs once; each runs in a transaction of its own with its record
+ * in `schema_migrations`.
+ * @throws SchemaVersionTooNew when the schema is newer than the list
  */
-export async function migrate(client: ClientBase, schema: string): Promise<MigrationReport> {
+export async function migrate(client: ClientBase, schema: string, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationReport> {
+  const latest = migrations[migrations.length - 1]!.version;
   const first = await currentVersion(client, schema);
-  if (first > SCHEMA_VERSION) throw new SchemaVersionTooNew(schema, first, SCHEMA_VERSION);
-  if (first === SCHEMA_VERSION) return { schema, from: first, to: first, applied: [] };
+  if (first > latest) throw new SchemaVersionTooNew(schema, first, latest);
+  if (first === latest) return { schema, from: first, to: first, applied: [] };
   const s = quoteIdent(schema);
-  await client.query("SELECT pg_advisory_lock($1, hashtext($2))", [LOCK_CLASS, schema]);
+  await client.query("SELECT pg_advisory_lock($1, hashtext($2))", [MIGRATION_LOCK, schema]);
   try {
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(
       `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
     const from = await currentVersion(client, schema);
-    if (from > SCHEMA_VERSION) throw new SchemaVersionTooNew(schema, from, SCHEMA_VERSION);
+    if (from > latest) throw new SchemaVersionTooNew(schema, from, latest);
     const applied: AppliedMigration[] = [];
-    for (const migration of MIGRATIONS) {
+    for (const migration of migrations) {
       if (migration.version <= from) continue;
       await client.query("BEGIN");
       try {
@@ -151,8 +153,8 @@ export async function migrate(client: ClientBase, schema: string): Promise<Migra
       }
       applied.push({ version: migration.version, name: migration.name });
     }
-    return { schema, from, to: SCHEMA_VERSION, applied };
+    return { schema, from, to: latest, applied };
   } finally {
-    await client.query("SELECT pg_advisory_unlock($1, hashtext($2))", [LOCK_CLASS, schema]).catch(() => {});
+    await client.query("SELECT pg_advisory_unlock($1, hashtext($2))", [MIGRATION_LOCK, schema]).catch(() => {});
   }
 }

@@ -1,7 +1,8 @@
 import { expect } from "chai";
-import { MIGRATIONS, PostgresBroker, SCHEMA_VERSION, SchemaVersionTooNew } from "../../brokers/postgres/index.ts";
+import { MIGRATIONS, PostgresBroker, SCHEMA_VERSION, SchemaVersionTooNew, type Migration } from "../../brokers/postgres/index.ts";
+import { migrate, MIGRATION_LOCK } from "../../brokers/postgres/migrations.ts";
 import { ConnectionFailed, InvalidOptions } from "../../lib/index.ts";
-import { adminQuery, dropSchema, postgresUrl, uniqueSchema } from "../helpers/postgres.ts";
+import { adminClient, adminQuery, dropSchema, postgresUrl, uniqueSchema } from "../helpers/postgres.ts";
 
 describe("PostgresBroker schema and migrations", function () {
   this.timeout(20_000);
@@ -45,6 +46,45 @@ describe("PostgresBroker schema and migrations", function () {
     expect(Number(rows[0]!.n)).to.equal(MIGRATIONS.length);
     // A broker booting later finds nothing to do.
     expect((await newBroker().migrate()).applied).to.deep.equal([]);
+  });
+
+  it("applies only the migrations appended since, in order, each once (the list is append-only)", async () => {
+    await newBroker().migrate();
+    const later: Migration[] = [
+      ...MIGRATIONS,
+      { version: SCHEMA_VERSION + 1, name: "a later table", sql: (s) => `CREATE TABLE ${s}.later (id integer PRIMARY KEY)` },
+      { version: SCHEMA_VERSION + 2, name: "a later column", sql: (s) => `ALTER TABLE ${s}.later ADD COLUMN note text` },
+    ];
+    const client = await adminClient();
+    try {
+      const report = await migrate(client, schema, later);
+      expect(report).to.deep.include({ from: SCHEMA_VERSION, to: SCHEMA_VERSION + 2 });
+      expect(report.applied.map((m) => m.name)).to.deep.equal(["a later table", "a later column"]);
+      expect((await migrate(client, schema, later)).applied).to.deep.equal([]);
+      await client.query(`INSERT INTO "${schema}".later (id, note) VALUES (1, 'x')`);
+      // This code's own list is now behind the database.
+      expect(await newBroker().migrate().then(() => undefined, (e: unknown) => e)).to.be.instanceOf(SchemaVersionTooNew);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("rolls a failing migration back whole, recording nothing, so the next boot tries it again", async () => {
+    await newBroker().migrate();
+    const broken: Migration[] = [...MIGRATIONS, { version: SCHEMA_VERSION + 1, name: "broken", sql: (s) => `CREATE TABLE ${s}.half (id integer); SELECT 1/0` }];
+    const client = await adminClient();
+    try {
+      const error = await migrate(client, schema, broken).then(() => undefined, (e: unknown) => e);
+      expect((error as Error).message).to.match(/division by zero/);
+      const tables = await adminQuery("SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'half'", [schema]);
+      expect(tables).to.deep.equal([]);
+      expect((await migrate(client, schema, MIGRATIONS)).applied).to.deep.equal([]);
+      // The lock was released: another session takes it at once.
+      const free = await adminQuery<{ ok: boolean }>("SELECT pg_try_advisory_lock($1, hashtext($2)) AS ok", [MIGRATION_LOCK, schema]);
+      expect(free[0]!.ok).to.equal(true);
+    } finally {
+      await client.end();
+    }
   });
 
   it("refuses a schema of a newer version, naming both versions, and writes nothing", async () => {
