@@ -24,6 +24,8 @@ const ADAPTERS: Record<string, { path: string; exportName: string }> = {
   "amqp:": { path: "../brokers/rabbitmq/index", exportName: "RabbitmqBroker" },
   "amqps:": { path: "../brokers/rabbitmq/index", exportName: "RabbitmqBroker" },
   "sqlite:": { path: "../brokers/sqlite/index", exportName: "SqliteBroker" },
+  "postgres:": { path: "../brokers/postgres/index", exportName: "PostgresBroker" },
+  "postgresql:": { path: "../brokers/postgres/index", exportName: "PostgresBroker" },
   // In memory, inside one process: for trying things out and for tests. `stub:` is its old name.
   "memory:": { path: "../brokers/stub", exportName: "StubBroker" },
   "stub:": { path: "../brokers/stub", exportName: "StubBroker" },
@@ -58,14 +60,15 @@ export function checkBrokerUrl(url: string): string {
     throw new InvalidOptions(`Invalid broker URL ${JSON.stringify(redactUrl(url))}`);
   }
   if (ADAPTERS[scheme] === undefined) {
-    throw new InvalidOptions(`Unsupported broker URL scheme ${scheme} (supported: redis:// rediss:// amqp:// amqps:// sqlite://PATH memory://)`);
+    throw new InvalidOptions(`Unsupported broker URL scheme ${scheme} (supported: redis:// rediss:// amqp:// amqps:// postgres:// postgresql:// sqlite://PATH memory://)`);
   }
   return scheme;
 }
 
 /**
  * Builds the broker a URL names: `redis://` and `rediss://` (`?namespace=ns` picks the key
- * namespace), `amqp://` and `amqps://`, `sqlite://PATH`, `memory://` (one process only).
+ * namespace), `amqp://` and `amqps://`, `postgres://` and `postgresql://` (`?schema=NAME`),
+ * `sqlite://PATH`, `memory://` (one process only).
  * `options` (such as the middleware chain) go to the broker's constructor.
  * @throws InvalidOptions for a bad URL or one the adapter refuses; DramatsError when the adapter cannot load.
  */

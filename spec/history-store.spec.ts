@@ -1,6 +1,6 @@
-// The history store on each broker with one (real Redis, a real SQLite file, the stub): buckets
+// The history store on each broker with one (real Redis, a real SQLite file, a PostgreSQL schema, the stub): buckets
 // written and read back by minute and worker, replaced, kept 25 h (Redis: the hash's TTL;
-// SQLite: older rows deleted on write), corrupt ones skipped, pairs capped; readHistory
+// SQLite, PostgreSQL: older rows deleted on write), corrupt ones skipped, pairs capped; readHistory
 // merging two workers' buckets; and the store by URL for fleets on RabbitMQ.
 import { expect } from "chai";
 import Database from "better-sqlite3";
@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RedisBroker } from "../brokers/redis/index.ts";
 import { SqliteBroker } from "../brokers/sqlite/index.ts";
+import { PostgresBroker } from "../brokers/postgres/index.ts";
+import { adminQuery, dropSchema, postgresUrl, uniqueSchema } from "./helpers/postgres.ts";
 import { StubBroker } from "../brokers/stub.ts";
 import { readHistory } from "../lib/dashboard/history.ts";
 import { bucketOf } from "../lib/duration-histogram.ts";
@@ -34,6 +36,7 @@ interface Backend {
 const backends: Record<string, { open(): Promise<Backend>; close(): Promise<void> }> = (() => {
   let redis: { broker: RedisBroker; ns: string } | undefined;
   let sqlite: { broker: SqliteBroker; dir: string } | undefined;
+  let postgres: { broker: PostgresBroker; schema: string } | undefined;
   let stub: StubBroker | undefined;
   return {
     stub: {
@@ -112,6 +115,30 @@ const backends: Record<string, { open(): Promise<Backend>; close(): Promise<void
       async close() {
         await sqlite!.broker.close();
         rmSync(sqlite!.dir, { recursive: true, force: true });
+      },
+    },
+    postgres: {
+      async open() {
+        const schema = uniqueSchema("history");
+        postgres = { broker: new PostgresBroker({ url: postgresUrl(), schema, middleware: [], poolSize: 2 }), schema };
+        const store = postgres.broker.historyStore;
+        expect(historyStoreOf(postgres.broker)).to.equal(store);
+        await store.read(0, 0); // creates the schema
+        const rows = async (minute: number) => Number((await adminQuery<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".history WHERE minute = $1`, [minute]))[0]!.n);
+        return {
+          store,
+          async writeRaw(minute, worker, text) {
+            await adminQuery(`INSERT INTO "${schema}".history (minute, worker, bucket) VALUES ($1, $2, $3)`, [minute, worker, text]);
+          },
+          async expectPruned(oldMinute, currentMinute) {
+            expect(await rows(oldMinute), "the row past 25 h").to.equal(0);
+            expect(await rows(currentMinute)).to.equal(1);
+          },
+        };
+      },
+      async close() {
+        await postgres!.broker.close();
+        await dropSchema(postgres!.schema);
       },
     },
   };

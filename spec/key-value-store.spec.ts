@@ -1,8 +1,10 @@
-// KeyValueStore.delete on every store: the memory one, Redis (within its namespace), SQLite, and
+// KeyValueStore.delete on every store: the memory one, Redis (within its namespace), SQLite, PostgreSQL, and
 // the stores a StoreUrl opens (redis:// and sqlite://).
 import { expect } from "chai";
 import { RedisBroker } from "../brokers/redis/index.ts";
 import { SqliteBroker } from "../brokers/sqlite/index.ts";
+import { PostgresBroker } from "../brokers/postgres/index.ts";
+import { dropSchema, postgresUrl, uniqueSchema } from "./helpers/postgres.ts";
 import { MemoryKeyValueStore, type KeyValueStore } from "../lib/index.ts";
 import { StoreUrl } from "../middleware/store-url.ts";
 import { tempDatabase } from "./fixtures/sqlite-files.ts";
@@ -19,6 +21,11 @@ const stores: Record<string, () => Promise<{ store: KeyValueStore; close(): Prom
     const db = tempDatabase();
     const broker = new SqliteBroker({ path: db.path, middleware: [] });
     return { store: broker.store, close: async () => (await broker.close(), db.cleanup()) };
+  },
+  PostgreSQL: async () => {
+    const schema = uniqueSchema("kv");
+    const broker = new PostgresBroker({ url: postgresUrl(), schema, middleware: [], poolSize: 2 });
+    return { store: broker.store, close: async () => (await broker.close(), await dropSchema(schema)) };
   },
   "StoreUrl redis://": async () => {
     const namespace = uniqueNamespace("kv-delete-url");

@@ -1,4 +1,4 @@
-// The worker registry on each broker with a store (real Redis, a real SQLite file, the stub):
+// The worker registry on each broker with a store (real Redis, a real SQLite file, a PostgreSQL schema, the stub):
 // records written, listed latest beat first, expired, removed; corrupt or foreign records
 // skipped; and the publisher's writes never wait for a slow store.
 import { expect } from "chai";
@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { RedisBroker } from "../brokers/redis/index.ts";
 import { SqliteBroker } from "../brokers/sqlite/index.ts";
+import { PostgresBroker } from "../brokers/postgres/index.ts";
+import { adminQuery, dropSchema, postgresUrl, uniqueSchema } from "./helpers/postgres.ts";
 import { StubBroker } from "../brokers/stub.ts";
 import { publisherFor, RegistryPublisher } from "../lib/cli/registry-publisher.ts";
 import { unservedQueues } from "../lib/cli/commands/health.ts";
@@ -37,6 +39,7 @@ interface Backend {
 const backends: Record<string, { open(): Promise<Backend>; close(): Promise<void> }> = (() => {
   let redis: { broker: RedisBroker; client: Redis; ns: string } | undefined;
   let sqlite: { broker: SqliteBroker; dir: string } | undefined;
+  let postgres: { broker: PostgresBroker; schema: string } | undefined;
   return {
     stub: {
       async open() {
@@ -85,6 +88,24 @@ const backends: Record<string, { open(): Promise<Backend>; close(): Promise<void
       async close() {
         await sqlite!.broker.close();
         rmSync(sqlite!.dir, { recursive: true, force: true });
+      },
+    },
+    postgres: {
+      async open() {
+        const schema = uniqueSchema("registry");
+        postgres = { broker: new PostgresBroker({ url: postgresUrl(), schema, middleware: [], poolSize: 2 }), schema };
+        const registry = postgres.broker.workerRegistry;
+        await registry.list(); // creates the schema
+        return {
+          registry,
+          async writeRaw(id, text) {
+            await adminQuery(`INSERT INTO "${schema}".workers (id, beat_at, expires_at, record) VALUES ($1, $2, $3, $4)`, [id, Date.now(), Date.now() + 10_000, text]);
+          },
+        };
+      },
+      async close() {
+        await postgres!.broker.close();
+        await dropSchema(postgres!.schema);
       },
     },
   };

@@ -102,7 +102,7 @@ function buildCommand(version: string): Command {
     .addOption(new Option("--prefetch <n>", "deliveries each queue's consumer may hold per process, running ones included (default: adaptive)").argParser(integer(1)))
     .addOption(new Option("--cpu-threads <n>", "worker_threads per process for threaded actors").argParser(integer(1)).default(cores))
     .addOption(new Option("-Q, --queues <queue...>", "consume only these queues (default: all)"))
-    .addOption(new Option("-b, --broker <url>", "broker URL: redis://host:port/db[?namespace=ns], rediss://, amqp://, amqps://, sqlite://PATH, memory:// (default: the modules' setBroker, else sqlite://./dramats.sqlite)").env("DRAMATS_BROKER"))
+    .addOption(new Option("-b, --broker <url>", "broker URL: redis://host:port/db[?namespace=ns], rediss://, amqp://, amqps://, postgres://user@host/db[?schema=s], sqlite://PATH, memory:// (default: the modules' setBroker, else sqlite://./dramats.sqlite)").env("DRAMATS_BROKER"))
     .addOption(new Option("--grace <ms>", "time in-flight actors get to finish on shutdown").argParser(integer(0)).default(CLI_DEFAULTS.grace))
     .addOption(new Option("--watch <dir>", "restart worker processes gracefully when files under DIR change"))
     .addOption(new Option("--pid-file <file>", "write the supervisor's pid to FILE"))

@@ -33,10 +33,10 @@ export function checkBrokerUrl(url: string): string {
 }
 
 /** The URL parameter that bounds recovery without a supervisor, by scheme. */
-const RECOVERY_PARAMETER: Record<string, string> = { "redis:": "heartbeat_timeout", "rediss:": "heartbeat_timeout", "sqlite:": "lease_time" };
+const RECOVERY_PARAMETER: Record<string, string> = { "redis:": "heartbeat_timeout", "rediss:": "heartbeat_timeout", "sqlite:": "lease_time", "postgres:": "lease_time", "postgresql:": "lease_time" };
 
 /**
- * `url` with `--recovery-timeout` set as its `heartbeat_timeout` (Redis) or `lease_time` (SQLite).
+ * `url` with `--recovery-timeout` set as its `heartbeat_timeout` (Redis) or `lease_time` (SQLite, PostgreSQL).
  * @throws CliError (exit code 2) for another broker, or a URL that sets a different value already.
  */
 export function withRecoveryTimeout(url: string, ms: number): string {
@@ -44,7 +44,7 @@ export function withRecoveryTimeout(url: string, ms: number): string {
   const name = RECOVERY_PARAMETER[scheme];
   if (name === undefined) {
     throw new CliError(
-      `--recovery-timeout applies to redis://, rediss:// and sqlite: brokers, not ${scheme}// ` +
+      `--recovery-timeout applies to redis://, rediss://, postgres:// and sqlite: brokers, not ${scheme}// ` +
         (scheme.startsWith("amqp") ? "(RabbitMQ requeues a dead connection's messages itself)" : "(its messages live in one process)"),
       ExitCode.IMPORT_ERROR,
     );

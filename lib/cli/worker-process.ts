@@ -295,7 +295,7 @@ async function chooseBroker(requested: string | undefined): Promise<{ broker: Br
 /**
  * One cheap round trip per queue it will consume (which declares it), so a wrong URL or password
  * or a down broker fails the boot with exit code 3, and queues declared with other arguments
- * (RabbitMQ's x-max-priority) with exit code 2.
+ * (RabbitMQ's x-max-priority) or a database schema newer than this dramats with exit code 2.
  */
 async function checkBroker(broker: Broker, queues: readonly string[], label: string): Promise<void> {
   if (queues.length === 0) return;
@@ -312,6 +312,8 @@ async function checkBroker(broker: Broker, queues: readonly string[], label: str
     await broker.close().catch(() => {});
     // Reached, but its queues were declared otherwise: a configuration error, which no restart fixes.
     if (isArgumentsMismatch(error)) throw new CliError(`Broker (${label}) refused the queue declaration: ${error.message}`, ExitCode.IMPORT_ERROR, { cause: error });
+    // Reached, but its schema is newer than this dramats (PostgreSQL): upgrading dramats fixes it, a restart does not.
+    if ((error as { code?: unknown } | null)?.code === "DRAMATS_ERR_SCHEMA_VERSION_TOO_NEW") throw new CliError(`Broker (${label}): ${(error as Error).message}`, ExitCode.IMPORT_ERROR, { cause: error });
     throw new CliError(`Cannot reach the broker (${label}): ${(error as Error)?.message ?? String(error)}`, ExitCode.BROKER_CONNECTION_ERROR, {
       cause: error,
     });

@@ -1,8 +1,10 @@
 // The brokers the CLI recovery specs run on (spec/fixtures/cli-recovery-app.ts reads
-// RECOVERY_BROKER): Redis, on a namespace of its own per test, and SQLite, on a file in the test's
-// directory; each with a broker on the app's queue for the spec to enqueue and inspect through.
+// RECOVERY_BROKER): Redis, on a namespace of its own per test, SQLite, on a file in the test's
+// directory, and PostgreSQL, on a schema of its own per test; each with a broker on the app's queue for the spec to enqueue and inspect through.
 import { join } from "node:path";
 import { SqliteBroker } from "../../brokers/sqlite/index.ts";
+import { PostgresBroker } from "../../brokers/postgres/index.ts";
+import { dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres.ts";
 import type { Broker } from "../../lib/broker.ts";
 import { redisNamespace } from "./redis-namespace.ts";
 import { cliSpec, type CliSpec } from "./run-cli.ts";
@@ -21,8 +23,9 @@ export interface RecoveryBroker {
 const QUEUE = "recovery";
 
 /**
- * Defines `describe("on Redis")` and `describe("on SQLite")`, each with its own CliSpec
- * (`<prefix>redis-`, `<prefix>sqlite-`) and broker, and calls `cases` inside each.
+ * Defines `describe("on Redis")`, `describe("on SQLite")` and `describe("on PostgreSQL")`, each
+ * with its own CliSpec (`<prefix>redis-`, `<prefix>sqlite-`, `<prefix>postgres-`) and broker (a
+ * schema of its own per test on PostgreSQL), and calls `cases` inside each.
  */
 export function onEachRecoveryBroker(prefix: string, cases: (name: string, spec: CliSpec, side: RecoveryBroker) => void): void {
   describe("on Redis", () => {
@@ -50,6 +53,27 @@ export function onEachRecoveryBroker(prefix: string, cases: (name: string, spec:
     cases("SQLite", spec, {
       env: () => ({ RECOVERY_BROKER: "sqlite", SQLITE_PATH: path() }),
       url: () => `sqlite://${path()}`,
+      broker: () => broker!,
+    });
+  });
+
+  describe("on PostgreSQL", () => {
+    const spec = cliSpec(`${prefix}postgres-`);
+    let broker: PostgresBroker | undefined;
+    let schema = "";
+    beforeEach(() => {
+      schema = uniqueSchema("recovery");
+      broker = new PostgresBroker({ url: postgresUrl(), schema, middleware: [] });
+      broker.declareQueue(QUEUE);
+    });
+    afterEach(async () => {
+      await broker?.close();
+      broker = undefined;
+      await dropSchema(schema);
+    });
+    cases("PostgreSQL", spec, {
+      env: () => ({ RECOVERY_BROKER: "postgres", DATABASE_URL: postgresUrl(), RECOVERY_SCHEMA: schema }),
+      url: () => urlWithSchema(schema),
       broker: () => broker!,
     });
   });

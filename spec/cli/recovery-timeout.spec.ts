@@ -50,7 +50,7 @@ describe("dramats --recovery-timeout", function () {
     it("exits 2 with a message for a broker URL or flag that sets no usable recovery timeout", async () => {
       await refused(["--recovery-timeout", "2000"], /--recovery-timeout sets a parameter of the broker URL: name the broker with --broker/);
       await refused(["--recovery-timeout", "60"], /--recovery-timeout <ms>' argument '60' is invalid\. expected an integer >= 1000/);
-      await refused(["--broker", "amqp://127.0.0.1", "--recovery-timeout", "2000"], /--recovery-timeout applies to redis:\/\/, rediss:\/\/ and sqlite: brokers, not amqp:\/\//);
+      await refused(["--broker", "amqp://127.0.0.1", "--recovery-timeout", "2000"], /--recovery-timeout applies to redis:\/\/, rediss:\/\/, postgres:\/\/ and sqlite: brokers, not amqp:\/\//);
       await refused(["--broker", "redis://127.0.0.1:1?heartbeat_timeout=9000", "--recovery-timeout", "2000"], /contradicts the broker URL's heartbeat_timeout=9000/);
       await refused(["--broker", "redis://127.0.0.1:1?heartbeat_timeout=60"], /heartbeat_timeout must be a whole number of milliseconds, at least 1000, got "60"/);
       await refused(["--broker", `sqlite://${join(spec.dir, "x.sqlite")}?lease_time=-1`], /lease_time must be a whole number of milliseconds, at least 1000, got "-1"/);

@@ -1,4 +1,4 @@
-// The operator's subcommands: `dramats queues | dead-letters | requeue | purge | schedules | cancel | workers | health | dashboard`.
+// The operator's subcommands: `dramats queues | dead-letters | requeue | purge | schedules | cancel | workers | health | dashboard | migrate`.
 // Each opens the broker the way worker processes do, does one thing, prints it for people or
 // as JSON, and exits: 0 done, 1 partly done (health: unhealthy), 2 bad usage, 3 broker unreachable.
 import { Command, InvalidArgumentError, Option } from "commander";
@@ -15,6 +15,7 @@ import { queuesCommand } from "./queues.ts";
 import { requeueCommand } from "./requeue.ts";
 import { schedulesCommand } from "./schedules.ts";
 import { healthCommand } from "./health.ts";
+import { migrateCommand } from "./migrate.ts";
 import { workersCommand } from "./workers.ts";
 import { DEFAULT_CALL_TIMEOUT, openSession, type Session, type SessionOptions } from "./session.ts";
 
@@ -48,7 +49,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 
 function common(command: Command, withModules: boolean): Command {
   command
-    .addOption(new Option("-b, --broker <url>", "broker URL (redis://, amqp://, sqlite://PATH...; default: the modules' setBroker)").env("DRAMATS_BROKER"))
+    .addOption(new Option("-b, --broker <url>", "broker URL (redis://, amqp://, postgres://, sqlite://PATH...; default: the modules' setBroker)").env("DRAMATS_BROKER"))
     .addOption(new Option("--json", "print JSON instead of a table"))
     .addOption(new Option("--timeout <ms>", "give up on a broker that does not answer within MS (exit code 3)").argParser(integer(1)).default(DEFAULT_CALL_TIMEOUT))
     .addOption(new Option("-v, --verbose", "log at debug level (to stderr)"));
@@ -152,6 +153,10 @@ function buildProgram(version: string, plan: (p: Plan) => void): Command {
           dashboardCommand(s, { port: o.port, host: o.host, token: o.token || undefined, store: storeOf(o.store), queues: o.queue ?? [], verbose: o.verbose === true }, out),
       }),
     );
+
+  common(program.command("migrate").description("Create or upgrade a PostgreSQL broker's schema (workers do it at first use; this does it ahead of a deploy)."), false)
+    .argument("[modules...]", "modules to import first, for their broker settings")
+    .action((modules: string[], o: Common) => plan({ session: sessionOf(o, modules, false), run: (s, out) => migrateCommand(s, { json: o.json === true }, out) }));
 
   return program;
 }

@@ -2,7 +2,7 @@
 // `dramats` entry point can tell without loading them (worker processes never do).
 
 /** The first words that name an operator command rather than a module to run. */
-export const OPERATOR_COMMANDS: ReadonlySet<string> = new Set(["queues", "dead-letters", "requeue", "purge", "schedules", "cancel", "workers", "health", "dashboard"]);
+export const OPERATOR_COMMANDS: ReadonlySet<string> = new Set(["queues", "dead-letters", "requeue", "purge", "schedules", "cancel", "workers", "health", "dashboard", "migrate"]);
 
 /** True when `dramats <word> ...` is an operator command (a module named so is given as `./queues`). */
 export function isOperatorCommand(word: string | undefined): boolean {
