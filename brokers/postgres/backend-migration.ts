@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS ${s}.barrier_members (key text NOT NULL, member text 
 CREATE INDEX IF NOT EXISTS barrier_members_expiry ON ${s}.barrier_members (expires_at);
 
 -- A slot for p_holder if fewer than p_limit live holders exist (a holder asking again keeps its slot).
-CREATE OR REPLACE FUNCTION ${s}.limit_acquire_slot(p_key text, p_holder text, p_limit integer, p_ttl bigint)
+CREATE OR REPLACE FUNCTION ${s}.limit_acquire_slot(p_key text, p_holder text, p_limit double precision, p_ttl bigint)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
   v_now bigint := ${NOW_MS};
@@ -90,7 +90,7 @@ BEGIN
 END $fn$;
 
 -- One hit if fewer than p_limit hits happened in the last p_window ms.
-CREATE OR REPLACE FUNCTION ${s}.limit_hit_window(p_key text, p_limit integer, p_window bigint)
+CREATE OR REPLACE FUNCTION ${s}.limit_hit_window(p_key text, p_limit double precision, p_window bigint)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
   v_now bigint := ${NOW_MS};
@@ -107,7 +107,7 @@ BEGIN
 END $fn$;
 
 -- One token from a bucket of p_capacity refilled at p_capacity per p_period ms.
-CREATE OR REPLACE FUNCTION ${s}.limit_take_token(p_key text, p_capacity integer, p_period bigint)
+CREATE OR REPLACE FUNCTION ${s}.limit_take_token(p_key text, p_capacity double precision, p_period bigint)
 RETURNS boolean LANGUAGE plpgsql VOLATILE AS $fn$
 DECLARE
   v_now bigint;
@@ -123,7 +123,7 @@ BEGIN
   IF v_expires <= v_now THEN
     v_tokens := p_capacity;
   ELSE
-    v_tokens := least(p_capacity::double precision, v_tokens + (v_now - v_at) * p_capacity::double precision / p_period);
+    v_tokens := least(p_capacity, v_tokens + (v_now - v_at) * p_capacity / p_period);
   END IF;
   v_taken := v_tokens >= 1;
   IF v_taken THEN v_tokens := v_tokens - 1; END IF;

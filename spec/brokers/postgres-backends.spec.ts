@@ -74,6 +74,19 @@ describe("PostgresCancellationBackend and PostgresRateLimiterBackend", function 
     expect((await adminQuery("SELECT to_regclass($1) AS t", [`"${schema}".schema_migrations`]))[0]!.t).to.equal(null);
   });
 
+  it("take limits that are not whole numbers, as RateLimiter allows (2 holders are fewer than 2.5)", async () => {
+    const limits = later(new PostgresRateLimiterBackend({ url: urlWithSchema(schema) }));
+    const slots = [];
+    for (const holder of ["h1", "h2", "h3", "h4"]) slots.push(await limits.acquireSlot("slots", holder, 2.5, 60_000.5));
+    expect(slots).to.deep.equal([true, true, true, false]);
+    const hits = [];
+    for (let i = 0; i < 3; i++) hits.push(await limits.hitWindow("window", 1.5, 60_000));
+    expect(hits).to.deep.equal([true, true, false]);
+    const tokens = [];
+    for (let i = 0; i < 3; i++) tokens.push(await limits.takeToken("bucket", 1.5, 600_000));
+    expect(tokens).to.deep.equal([true, false, false]);
+  });
+
   it("fail with ConnectionFailed when the server cannot be reached, the password masked", async () => {
     const url = `postgres://dramats:pg-secret-${randomUUID()}@127.0.0.1:1/test`;
     const password = new URL(url).password;
