@@ -5,6 +5,7 @@ import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { PostgresCancellationBackend } from "../../brokers/postgres/backends.ts";
+import { configureLogging } from "../../lib/index.ts";
 import { waitFor } from "../fixtures/sqlite-files.ts";
 import { adminQuery, dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres-backends.ts";
 
@@ -83,9 +84,17 @@ describe("PostgresCancellationBackend's LISTEN session", function () {
     expect(heard).to.have.length(6);
   });
 
-  it("reconnects a session opened from a URL too", async () => {
+  it("reconnects a session opened from a URL too, and warns of the drop without the URL's password", async () => {
     const name = `dramats_listen_${randomUUID().slice(0, 8)}`;
-    const listening = new PostgresCancellationBackend({ url: `${urlWithSchema(schema)}&application_name=${name}` });
+    // The local server trusts 127.0.0.1: the password is sent nowhere, but must be masked in logs.
+    const password = `pg-pw-${randomUUID()}`;
+    const withPassword = new URL(urlWithSchema(schema));
+    withPassword.password = password;
+    withPassword.searchParams.set("application_name", name);
+    const lines: string[] = [];
+    configureLogging({ level: "warn" }, { write: (line: string) => void lines.push(line) });
+    closers.push(async () => void configureLogging());
+    const listening = new PostgresCancellationBackend({ url: withPassword.href });
     const other = new PostgresCancellationBackend({ url: urlWithSchema(schema) });
     closers.push(() => other.close(), () => listening.close());
     const heard: string[] = [];
@@ -95,6 +104,9 @@ describe("PostgresCancellationBackend's LISTEN session", function () {
     await other.cancel(id, 60_000);
     await waitFor(() => heard.includes(id), 10_000, "the cancellation, after the reconnection");
     expect(listening.listening).to.equal(true);
+    const warnings = lines.filter((line) => line.includes("LISTEN session lost"));
+    expect(warnings, "one warning per drop").to.have.length.at.least(1);
+    for (const line of warnings) expect(line).to.include("127.0.0.1").and.not.include(password);
     await stop();
     expect(listening.listening, "the last subscription ended: the session too").to.equal(false);
   });
