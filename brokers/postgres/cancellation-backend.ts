@@ -8,8 +8,11 @@ import { SWEEP_INTERVAL } from "./rate-limiter-backend.ts";
 /** Options of {@link PostgresCancellationBackend}: a URL or a pool, and the schema. */
 export type PostgresCancellationBackendOptions = PostgresBackendOptions;
 
-/** Longest message id sent in a notification's payload (bytes; the limit is 8000): longer ones are read from their row. */
-const PAYLOAD_ID_MAX = 7_000;
+/**
+ * Longest message id accepted (bytes): it is the table's primary key (a B-tree entry holds at
+ * most about 2700 bytes) and travels in a notification (at most 8000). Message ids are UUIDs.
+ */
+export const MAX_MESSAGE_ID_BYTES = 2_000;
 
 type Listener = (messageId: string, expiresAt: number) => void;
 
@@ -44,7 +47,11 @@ export class PostgresCancellationBackend implements CancellationBackend {
     return this.#listener?.listening ?? false;
   }
 
+  /** @throws RangeError for a message id longer than {@link MAX_MESSAGE_ID_BYTES} bytes */
   async cancel(messageId: string, ttl: number): Promise<void> {
+    if (Buffer.byteLength(messageId) > MAX_MESSAGE_ID_BYTES) {
+      throw new RangeError(`PostgresCancellationBackend takes message ids of at most ${MAX_MESSAGE_ID_BYTES} bytes, got ${Buffer.byteLength(messageId)}`);
+    }
     const q = this.#connection.quoted;
     const now = Date.now();
     if (now - this.#lastSweep >= SWEEP_INTERVAL) {
@@ -56,7 +63,7 @@ export class PostgresCancellationBackend implements CancellationBackend {
          INSERT INTO ${q}.cancellations AS c (message_id, expires_at) VALUES ($1, ${NOW_MS} + $2)
          ON CONFLICT (message_id) DO UPDATE SET seq = DEFAULT, expires_at = excluded.expires_at
          RETURNING seq, expires_at)
-       SELECT pg_notify($3, CASE WHEN octet_length($1) <= ${PAYLOAD_ID_MAX} THEN seq || ':' || expires_at || ':' || $1 ELSE seq::text END) FROM c`,
+       SELECT pg_notify($3, seq || ':' || expires_at || ':' || $1) FROM c`,
       [messageId, Math.ceil(ttl), cancellationChannel(this.#connection.schema)],
     );
   }
@@ -98,7 +105,14 @@ export class PostgresCancellationBackend implements CancellationBackend {
       const session = new CancellationListener(
         this.#connection,
         (row) => {
-          for (const listener of [...this.#listeners]) listener(row.messageId, row.expiresAt);
+          for (const listener of [...this.#listeners]) {
+            try {
+              listener(row.messageId, row.expiresAt);
+            } catch (error) {
+              // A listener's fault must not end the session (nor reach the driver's socket handler).
+              getLogger("backend.postgres.cancellation").error({ err: error, messageId: row.messageId }, "A cancellation listener threw");
+            }
+          }
         },
         (error) =>
           // Components fetch their logger lazily (configureLogging may replace the root).

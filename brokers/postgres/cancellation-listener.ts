@@ -28,15 +28,13 @@ export function cancellationChannel(schema: string): string {
   return `${schema}.cancellations`;
 }
 
-/**
- * A payload `seq:expiresAt:messageId` (or `seq` alone for an id too long for a notification:
- * the row is then read).
- */
-function parsePayload(payload: string): { seq: number; expiresAt?: number; messageId?: string } {
+/** A payload `seq:expiresAt:messageId`, or undefined for one that is not. */
+function parsePayload(payload: string): CancellationRow | undefined {
   const first = payload.indexOf(":");
-  if (first < 0) return { seq: Number(payload) };
   const second = payload.indexOf(":", first + 1);
-  return { seq: Number(payload.slice(0, first)), expiresAt: Number(payload.slice(first + 1, second)), messageId: payload.slice(second + 1) };
+  if (first < 0 || second < 0) return undefined;
+  const row = { seq: Number(payload.slice(0, first)), expiresAt: Number(payload.slice(first + 1, second)), messageId: payload.slice(second + 1) };
+  return Number.isSafeInteger(row.seq) && Number.isFinite(row.expiresAt) ? row : undefined;
 }
 
 /** One LISTEN session feeding `deliver`, kept alive until `stop`. */
@@ -102,7 +100,8 @@ export class CancellationListener {
       this.#scheduleRetry();
     };
     const onNotification = (message: Notification) => {
-      if (message.payload !== undefined) this.#heard(message.payload);
+      const row = message.payload === undefined ? undefined : parsePayload(message.payload);
+      if (row !== undefined) this.#accept(row);
     };
     const onEnd = () => onLoss();
     client.on("error", onLoss);
@@ -153,22 +152,6 @@ export class CancellationListener {
       });
     }, this.#delay);
     this.#delay = Math.min(this.#delay * 2, RETRY_MAX);
-  }
-
-  #heard(payload: string): void {
-    const parsed = parsePayload(payload);
-    if (!Number.isFinite(parsed.seq)) return;
-    if (parsed.messageId !== undefined && Number.isFinite(parsed.expiresAt)) {
-      this.#accept({ seq: parsed.seq, messageId: parsed.messageId, expiresAt: parsed.expiresAt! });
-      return;
-    }
-    // An id too long for the payload: read its row.
-    void this.#connection
-      .query<{ message_id: string; expires_at: string }>(`SELECT message_id, expires_at FROM ${this.#connection.quoted}.cancellations WHERE seq = $1`, [parsed.seq])
-      .then((rows) => {
-        for (const row of rows) this.#accept({ seq: parsed.seq, messageId: row.message_id, expiresAt: Number(row.expires_at) });
-      })
-      .catch((error: unknown) => this.#onError(error));
   }
 
   #accept(row: CancellationRow): void {

@@ -4,7 +4,13 @@
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { BACKEND_MIGRATION, ensureBackendTables, PostgresCancellationBackend, PostgresRateLimiterBackend } from "../../brokers/postgres/backends.ts";
+import {
+  BACKEND_MIGRATION,
+  ensureBackendTables,
+  MAX_MESSAGE_ID_BYTES,
+  PostgresCancellationBackend,
+  PostgresRateLimiterBackend,
+} from "../../brokers/postgres/backends.ts";
 import { ConnectionClosed, ConnectionFailed, InvalidOptions } from "../../lib/index.ts";
 import { waitFor } from "../fixtures/sqlite-files.ts";
 import { adminClient, adminQuery, dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres-backends.ts";
@@ -85,6 +91,23 @@ describe("PostgresCancellationBackend and PostgresRateLimiterBackend", function 
     const tokens = [];
     for (let i = 0; i < 3; i++) tokens.push(await limits.takeToken("bucket", 1.5, 600_000));
     expect(tokens).to.deep.equal([true, false, false]);
+  });
+
+  it("refuse a message id too long for a key with RangeError, and keep hearing after a listener threw", async () => {
+    const url = urlWithSchema(schema);
+    const a = later(new PostgresCancellationBackend({ url }));
+    const b = later(new PostgresCancellationBackend({ url }));
+    expect(await failure(a.cancel("x".repeat(MAX_MESSAGE_ID_BYTES + 1), 60_000))).to.be.instanceOf(RangeError);
+    await a.cancel("é".repeat(MAX_MESSAGE_ID_BYTES / 2), 60_000);
+    const heard: string[] = [];
+    await b.subscribe(() => {
+      throw new Error("a faulty listener");
+    });
+    await b.subscribe((id) => heard.push(id));
+    for (const id of ["first", "second"]) await a.cancel(id, 60_000);
+    await waitFor(() => heard.length === 2, 5_000, "both cancellations, past the faulty listener");
+    expect(heard).to.deep.equal(["first", "second"]);
+    expect(b.listening).to.equal(true);
   });
 
   it("fail with ConnectionFailed when the server cannot be reached, the password masked", async () => {
