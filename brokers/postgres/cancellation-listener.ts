@@ -6,6 +6,7 @@
  */
 import type { Notification, PoolClient } from "pg";
 import type { BackendConnection } from "./backend-connection.ts";
+import { NOW_MS } from "./backend-migration.ts";
 
 /** A cancellation as rows and notifications carry it. */
 export interface CancellationRow {
@@ -116,7 +117,7 @@ export class CancellationListener {
       } else {
         // What was cancelled while the session was away.
         const { rows } = await client.query<{ seq: string; message_id: string; expires_at: string }>(
-          `SELECT seq, message_id, expires_at FROM ${q}.cancellations WHERE seq > $1 ORDER BY seq`,
+          `SELECT seq, message_id, expires_at FROM ${q}.cancellations WHERE seq > $1 AND expires_at > ${NOW_MS} ORDER BY seq`,
           [this.#lastSeq],
         );
         for (const row of rows) this.#accept({ seq: Number(row.seq), messageId: row.message_id, expiresAt: Number(row.expires_at) });
