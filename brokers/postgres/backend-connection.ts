@@ -4,7 +4,7 @@
  * use), and errors translated to dramats' (ConnectionFailed, ConnectionClosed, BrokerError)
  * with the URL's password masked.
  */
-import pg, { type Pool, type PoolClient, type QueryResultRow } from "pg";
+import pg, { type ClientConfig, type Pool, type QueryResultRow } from "pg";
 import { BrokerError, ConnectionClosed, ConnectionFailed, InvalidOptions } from "../../lib/errors.ts";
 import { addUrlSecret, redact, redactUrl } from "../../lib/redact.ts";
 import { ensureBackendTables, quoteIdent } from "./backend-tables.ts";
@@ -18,6 +18,11 @@ export interface PostgresBackendOptions {
   url?: string;
   /** A `pg` pool of the application's to use instead of `url` (the backend never ends it). */
   pool?: Pool;
+  /**
+   * Connection settings of the cancellation backend's LISTEN session (a connection of its own,
+   * outside the pool) when `pool` is given. @defaultValue the pool's own `options`
+   */
+  listenConfig?: ClientConfig;
   /** The schema holding the tables (created on first use, shared with the PostgresBroker). @defaultValue "dramats", or the URL's `schema` */
   schema?: string;
   /** Connections of the backend's own pool (not used with `pool`). @defaultValue 4 */
@@ -63,6 +68,7 @@ export class BackendConnection {
   readonly where: string;
   readonly #what: string;
   readonly #ownsPool: boolean;
+  readonly #listenConfig: ClientConfig;
   #ready: Promise<void> | undefined;
   #closed = false;
 
@@ -93,13 +99,16 @@ export class BackendConnection {
       for (const [name, value] of [["poolSize", options.poolSize], ["connectTimeout", options.connectTimeout]] as const) {
         if (value !== undefined && (!Number.isInteger(value) || value < 1)) throw new InvalidOptions(`${what} ${name} must be a positive integer, got ${value}`);
       }
-      this.pool = new pg.Pool({ connectionString: parsed.href, max: options.poolSize ?? 4, connectionTimeoutMillis: options.connectTimeout ?? 10_000 });
+      const connectionTimeoutMillis = options.connectTimeout ?? 10_000;
+      this.pool = new pg.Pool({ connectionString: parsed.href, max: options.poolSize ?? 4, connectionTimeoutMillis });
+      this.#listenConfig = { connectionString: parsed.href, connectionTimeoutMillis };
       // An idle connection that drops is replaced at the next checkout: nothing to do here.
       this.pool.on("error", () => {});
       this.#ownsPool = true;
     } else {
       this.pool = options.pool!;
       this.where = "an application's pool";
+      this.#listenConfig = { ...(options.listenConfig ?? (this.pool as unknown as { options?: ClientConfig }).options ?? {}) };
       this.#ownsPool = false;
     }
     this.schema = schema ?? "dramats";
@@ -152,15 +161,26 @@ export class BackendConnection {
     }
   }
 
-  /** A client of the pool for a session of its own (LISTEN); give it back with `release`. */
-  async connect(): Promise<PoolClient> {
+  /**
+   * A connected client of its own, outside the pool, for a session (LISTEN); `end` it when done.
+   * It has a listener for `error` until the caller adds its own.
+   * @throws ConnectionFailed when the server cannot be reached; ConnectionClosed after `close`
+   */
+  async connectSession(): Promise<pg.Client> {
     if (this.#closed) throw new ConnectionClosed(`${this.#what} (${this.where}) is closed`);
+    const client = new pg.Client(this.#listenConfig);
+    const early = () => {};
+    client.on("error", early);
     try {
       await this.ready();
-      return await this.pool.connect();
+      await client.connect();
     } catch (error) {
+      await client.end().catch(() => {});
       throw this.translate(error);
+    } finally {
+      client.off("error", early);
     }
+    return client;
   }
 
   /** The dramats error for an error of `pg`, the password masked. */

@@ -1,10 +1,10 @@
 /**
- * The LISTEN session of a PostgresCancellationBackend: one client of the pool kept for the
- * cancellations channel. When its connection drops (a server restart, `pg_terminate_backend`,
+ * The LISTEN session of a PostgresCancellationBackend: a connection of its own (outside the
+ * pool, which it would otherwise hold) kept for the cancellations channel. When its connection drops (a server restart, `pg_terminate_backend`,
  * a network cut) it connects again, with a growing delay, LISTENs again and re-reads the rows
  * past the last sequence it saw, so cancellations made while it was away are still heard.
  */
-import type { Notification, PoolClient } from "pg";
+import type { Client, Notification } from "pg";
 import type { BackendConnection } from "./backend-connection.ts";
 import { NOW_MS } from "./backend-migration.ts";
 
@@ -43,7 +43,7 @@ export class CancellationListener {
   readonly #connection: BackendConnection;
   readonly #deliver: (row: CancellationRow) => void;
   readonly #onError: (error: unknown) => void;
-  #session: { client: PoolClient; detach(): void } | undefined;
+  #session: { client: Client; detach(): void } | undefined;
   #lastSeq = 0;
   readonly #seen = new Set<number>();
   #stopped = false;
@@ -83,7 +83,7 @@ export class CancellationListener {
   }
 
   async #connect(first: boolean): Promise<void> {
-    const client = await this.#connection.connect();
+    const client = await this.#connection.connectSession();
     let lost = false;
     const detach = () => {
       client.off("notification", onNotification);
@@ -94,7 +94,9 @@ export class CancellationListener {
       if (lost) return;
       lost = true;
       detach();
-      client.release(error instanceof Error ? error : new Error("LISTEN connection ended"));
+      // Ended quietly: an error of the dying connection is not worth an uncaught exception.
+      client.on("error", () => {});
+      void client.end().catch(() => {});
       if (this.#session?.client === client) this.#session = undefined;
       if (this.#stopped) return;
       this.#onError(error ?? new Error("LISTEN connection ended"));
@@ -127,7 +129,8 @@ export class CancellationListener {
         // The caller hears this one: no reconnecting behind its back.
         lost = true;
         detach();
-        client.release(error instanceof Error ? error : undefined);
+        client.on("error", () => {});
+        void client.end().catch(() => {});
       }
       onLoss(error);
       if (first) throw this.#connection.translate(error);
@@ -173,16 +176,7 @@ export class CancellationListener {
     this.#session = undefined;
     if (session === undefined) return;
     session.detach();
-    // Errors of the client while it is given back: none may go unheard.
-    const ignore = () => {};
-    session.client.on("error", ignore);
-    try {
-      await session.client.query(`UNLISTEN *`);
-      session.client.off("error", ignore);
-      session.client.release();
-    } catch (error) {
-      session.client.off("error", ignore);
-      session.client.release(error as Error);
-    }
+    session.client.on("error", () => {});
+    await session.client.end().catch(() => {});
   }
 }

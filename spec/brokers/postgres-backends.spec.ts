@@ -40,14 +40,18 @@ describe("PostgresCancellationBackend and PostgresRateLimiterBackend", function 
   });
 
   it("take a URL (with ?schema=) or a pool with a schema, and refuse anything else with InvalidOptions", async () => {
-    const pool = later(new pg.Pool({ connectionString: postgresUrl(), max: 2 }));
+    // One connection: the LISTEN session has a connection of its own and leaves it to the statements.
+    const pool = later(new pg.Pool({ connectionString: postgresUrl(), max: 1 }));
     pool.on("error", () => {});
     const fromUrl = later(new PostgresRateLimiterBackend({ url: urlWithSchema(schema) }));
     const fromPool = later(new PostgresCancellationBackend({ pool, schema }));
     expect([fromUrl.schema, fromPool.schema]).to.deep.equal([schema, schema]);
     expect(later(new PostgresRateLimiterBackend({ url: postgresUrl() })).schema).to.equal("dramats");
     expect(await fromUrl.acquireSlot("k", "h", 1, 60_000)).to.equal(true);
+    const heard: string[] = [];
+    await fromPool.subscribe((id) => heard.push(id));
     await fromPool.cancel("m", 60_000);
+    await waitFor(() => heard.includes("m"), 5_000, "the cancellation, on a pool of one connection");
     expect(await count("limit_slots")).to.equal(1);
     expect(await count("cancellations")).to.equal(1);
     const bad = [{}, { url: postgresUrl(), pool }, { url: "redis://127.0.0.1" }, { url: "not a url" }, { pool, schema: "Bad-Name" }, { url: urlWithSchema("x;drop") }];

@@ -7,6 +7,7 @@ import pg from "pg";
 import { PostgresCancellationBackend } from "../../brokers/postgres/backends.ts";
 import { configureLogging } from "../../lib/index.ts";
 import { waitFor } from "../fixtures/sqlite-files.ts";
+import { TcpGate } from "../helpers/tcp-gate.ts";
 import { adminQuery, dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres-backends.ts";
 
 /** Ends every connection whose application_name is `name`; how many there were. */
@@ -31,19 +32,19 @@ describe("PostgresCancellationBackend's LISTEN session", function () {
 
   it("after pg_terminate_backend, hears what was cancelled while it was away, then every later cancellation, each once", async () => {
     const name = `dramats_listen_${randomUUID().slice(0, 8)}`;
-    // The listening instance runs on a pool of the spec's whose new connections the spec can hold
-    // back, so the cancellation below is made while the session is certainly away.
+    // The listening instance's LISTEN session connects through a gate the spec can hold shut, so
+    // the cancellations below are made while the session is certainly away.
     const pool = new pg.Pool({ connectionString: postgresUrl(), application_name: name, max: 3 });
     pool.on("error", () => {});
     closers.push(() => pool.end());
-    let gate: Promise<void> = Promise.resolve();
-    let openGate = () => {};
-    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
-    (pool as unknown as { connect: () => Promise<pg.PoolClient> }).connect = async () => {
-      await gate;
-      return connect();
-    };
-    const listening = new PostgresCancellationBackend({ pool, schema });
+    const server = new URL(postgresUrl());
+    const gate = await TcpGate.start(server.hostname, Number(server.port || 5432));
+    closers.push(() => gate.close());
+    const through = new URL(postgresUrl());
+    through.host = `127.0.0.1:${gate.port}`;
+    through.searchParams.set("application_name", name);
+    const listenConfig = { connectionString: through.href };
+    const listening = new PostgresCancellationBackend({ pool, schema, listenConfig });
     const other = new PostgresCancellationBackend({ url: urlWithSchema(schema) });
     closers.push(() => other.close(), () => listening.close());
     const heard: string[] = [];
@@ -52,15 +53,16 @@ describe("PostgresCancellationBackend's LISTEN session", function () {
     await other.cancel(before, 60_000);
     await waitFor(() => heard.includes(before), 5_000, "the first cancellation");
 
-    gate = new Promise((resolve) => (openGate = resolve));
+    gate.hold();
     expect(await terminate(name), "the LISTEN session (and idle pool connections) terminated").to.be.at.least(1);
     await waitFor(() => !listening.listening, 5_000, "the session to notice the drop");
     const away = [randomUUID(), randomUUID()];
     for (const id of away) await other.cancel(id, 60_000);
     // Cancelled again while away: heard again (a new sequence number).
     await other.cancel(before, 60_000);
+    await waitFor(() => gate.waiting > 0, 5_000, "the session to try to reconnect");
     expect(heard, "nothing heard while disconnected").to.deep.equal([before]);
-    openGate();
+    gate.release();
     await waitFor(() => listening.listening, 10_000, "the session to reconnect");
     await waitFor(() => heard.length >= 4, 5_000, "the cancellations made while away");
     expect(heard).to.deep.equal([before, ...away, before]);
