@@ -6,7 +6,7 @@
  */
 import pg, { type ClientConfig, type Pool, type QueryResultRow } from "pg";
 import { BrokerError, ConnectionClosed, ConnectionFailed, InvalidOptions } from "../../lib/errors.ts";
-import { addUrlSecret, redact, redactUrl } from "../../lib/redact.ts";
+import { addSecret, addUrlSecret, redact, redactUrl } from "../../lib/redact.ts";
 import { ensureBackendTables, quoteIdent } from "./backend-tables.ts";
 
 /** Where a PostgreSQL backend keeps its rows. */
@@ -109,6 +109,9 @@ export class BackendConnection {
       this.pool = options.pool!;
       this.where = "an application's pool";
       this.#listenConfig = { ...(options.listenConfig ?? (this.pool as unknown as { options?: ClientConfig }).options ?? {}) };
+      // Masked wherever they might appear in output (a driver's error, a log line).
+      if (typeof this.#listenConfig.connectionString === "string") addUrlSecret(this.#listenConfig.connectionString);
+      if (typeof this.#listenConfig.password === "string") addSecret(this.#listenConfig.password);
       this.#ownsPool = false;
     }
     this.schema = schema ?? "dramats";
