@@ -20,7 +20,7 @@ import {
   type ActorContext,
 } from "../lib/index.ts";
 import { tempDatabase, waitFor } from "./fixtures/sqlite-files.ts";
-import { dropSchema, uniqueSchema, urlWithSchema } from "./helpers/postgres-backends.ts";
+import { dropSchema, uniqueSchema, urlWithSchema } from "./helpers/postgres.ts";
 
 interface Ledger {
   members: { n: number; process: number }[];

@@ -81,7 +81,7 @@ export class PostgresCancellationBackend implements CancellationBackend {
    * process alive until it is ended (the returned function) or the backend closed.
    * @throws ConnectionFailed when the LISTEN session cannot be opened
    */
-  async subscribe(listener: Listener): Promise<() => Promise<void>> {
+  async subscribe(listener: (messageId: string, expiresAt: number) => void): Promise<() => Promise<void>> {
     const entry: Listener = (id, expiresAt) => listener(id, expiresAt);
     for (;;) {
       const starting = this.#session();

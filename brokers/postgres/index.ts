@@ -28,6 +28,7 @@ export { PostgresKeyValueStore } from "./store.ts";
 export { PostgresWorkerRegistry } from "./worker-registry.ts";
 export { PostgresHistoryStore } from "./history-store.ts";
 export { SchemaVersionTooNew } from "./errors.ts";
+export * from "./backends.ts";
 export { MIGRATIONS, SCHEMA_VERSION, type AppliedMigration, type Migration, type MigrationReport } from "./migrations.ts";
 
 /** How often expired dead letters are deleted, at most (ms). */

@@ -14,8 +14,10 @@
  * kv              the broker's key-value store (cron claims, enqueueOnce), with expiry
  * workers         the worker registry (dashboard, `dramats workers`)
  * history         per-minute fleet history (dashboard charts)
+ * (2) the cancellation and rate-limiter backends' tables: see backend-migration.ts
  */
 import type { ClientBase } from "pg";
+import { BACKEND_MIGRATION } from "./backend-migration.ts";
 import { SchemaVersionTooNew } from "./errors.ts";
 
 /** One step of the layout. */
@@ -78,6 +80,8 @@ CREATE TABLE ${s}.workers (id text PRIMARY KEY, beat_at bigint NOT NULL, expires
 CREATE TABLE ${s}.history (minute bigint NOT NULL, worker text NOT NULL, bucket text NOT NULL, PRIMARY KEY (minute, worker));
 `,
   },
+  // The cancellation and rate-limiter backends' tables and functions (backend-migration.ts).
+  BACKEND_MIGRATION,
 ];
 
 /** The newest schema version this code knows. */

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { PostgresCancellationBackend, PostgresRateLimiterBackend } from "../../brokers/postgres/backends.ts";
 import { waitFor } from "../fixtures/sqlite-files.ts";
-import { dropSchema, uniqueSchema, urlWithSchema } from "../helpers/postgres-backends.ts";
+import { dropSchema, uniqueSchema, urlWithSchema } from "../helpers/postgres.ts";
 
 const PROCESSES = 4;
 const COUNT = 40;

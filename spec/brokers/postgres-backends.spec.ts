@@ -13,7 +13,7 @@ import {
 } from "../../brokers/postgres/backends.ts";
 import { ConnectionClosed, ConnectionFailed, InvalidOptions } from "../../lib/index.ts";
 import { waitFor } from "../fixtures/sqlite-files.ts";
-import { adminClient, adminQuery, dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres-backends.ts";
+import { adminClient, adminQuery, dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres.ts";
 
 const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error);
 

@@ -8,7 +8,7 @@ import { PostgresCancellationBackend } from "../../brokers/postgres/backends.ts"
 import { configureLogging } from "../../lib/index.ts";
 import { waitFor } from "../fixtures/sqlite-files.ts";
 import { TcpGate } from "../helpers/tcp-gate.ts";
-import { adminQuery, dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres-backends.ts";
+import { adminQuery, dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres.ts";
 
 /** Ends every connection whose application_name is `name`; how many there were. */
 async function terminate(name: string): Promise<number> {

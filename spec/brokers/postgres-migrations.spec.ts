@@ -28,7 +28,12 @@ describe("PostgresBroker schema and migrations", function () {
     broker.declareQueue("q");
     expect(await broker.depths("q")).to.deep.equal({ ready: 0, delayed: 0, inFlight: 0, dead: 0 });
     const tables = await adminQuery<{ table_name: string }>("SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1", [schema]);
-    expect(tables.map((t) => t.table_name)).to.deep.equal(["dead", "history", "kv", "messages", "schema_migrations", "workers"]);
+    expect(tables.map((t) => t.table_name)).to.deep.equal([
+      // 1: the broker's own
+      ...["dead", "history", "kv", "messages", "schema_migrations", "workers"],
+      // 2: the cancellation and rate-limiter backends'
+      ...["barrier_members", "barriers", "cancellations", "limit_buckets", "limit_hits", "limit_slot_keys", "limit_slots", "limit_window_keys"],
+    ].sort());
     const versions = await adminQuery<{ version: number }>(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
     expect(versions.map((v) => v.version)).to.deep.equal(MIGRATIONS.map((m) => m.version));
     expect(SCHEMA_VERSION).to.equal(MIGRATIONS.at(-1)!.version);

@@ -1,13 +1,11 @@
 // The backend contract on PostgreSQL: each instance opens its own pool on one private schema, as
 // a process of its own would; alternately from a URL (with ?schema=) and from a pool of the
-// spec's. Result backends on PostgreSQL are StoreResultBackends on the PostgresBroker's store
-// (branch pg-broker): their contract joins this file when the two branches merge.
+// spec's. Result backends are StoreResultBackends on a PostgresBroker's store.
 import pg from "pg";
-import { PostgresCancellationBackend, PostgresRateLimiterBackend } from "../../brokers/postgres/backends.ts";
-import { dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres-backends.ts";
-import { cancellationContract } from "./backends/cancellation.contract.ts";
-import { rateLimiterContract } from "./backends/rate-limiter.contract.ts";
-import type { BackendFactory } from "./backends/index.ts";
+import { PostgresBroker, PostgresCancellationBackend, PostgresRateLimiterBackend } from "../../brokers/postgres/index.ts";
+import { StoreResultBackend } from "../../lib/index.ts";
+import { dropSchema, postgresUrl, uniqueSchema, urlWithSchema } from "../helpers/postgres.ts";
+import { backendContract, type BackendFactory } from "./backends/index.ts";
 
 const factory: BackendFactory = async () => {
   const schema = uniqueSchema("backend_contract");
@@ -23,16 +21,18 @@ const factory: BackendFactory = async () => {
     shared: true,
     cancellation: () => open(new PostgresCancellationBackend(options())),
     rateLimiter: () => open(new PostgresRateLimiterBackend(options())),
+    // Results live in the store of a PostgresBroker of their own, on the same schema.
     results: () => {
-      throw new Error("Result backends on PostgreSQL come with the PostgresBroker's store (branch pg-broker)");
+      const broker = open(new PostgresBroker({ url: urlWithSchema(schema), middleware: [] }));
+      return open(new StoreResultBackend({ store: broker.store }));
     },
     close: async () => {
-      for (const backend of opened) await backend.close();
+      // Results before their brokers.
+      for (const backend of opened.reverse()) await backend.close();
       await pool.end();
       await dropSchema(schema);
     },
   };
 };
 
-cancellationContract("postgres", factory);
-rateLimiterContract("postgres", factory);
+backendContract("postgres", factory);
