@@ -1,11 +1,13 @@
-// The dashboard's JSON API against real Redis and SQLite brokers: what each page reads, the
+// The dashboard's JSON API against real Redis, SQLite and PostgreSQL brokers: what each page reads, the
 // actions, and what bad input gets (404/409, nothing changed).
 import { expect } from "chai";
+import { PostgresBroker } from "../../brokers/postgres/index.ts";
 import { RedisBroker } from "../../brokers/redis/index.ts";
 import { SqliteBroker } from "../../brokers/sqlite/index.ts";
 import { actor, type Broker, type Message } from "../../lib/index.ts";
 import { pausedQueues } from "../../lib/queue-pauses.ts";
 import { tempDatabase } from "../fixtures/sqlite-files.ts";
+import { dropSchema, uniqueSchema, urlWithSchema } from "../helpers/postgres.ts";
 import { serveDashboard } from "../helpers/dashboard-client.ts";
 import { deleteNamespace, redisClient, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 
@@ -53,6 +55,21 @@ const fleets: [string, () => Promise<Fleet>][] = [
         close: async () => {
           await broker.close();
           db.cleanup();
+        },
+      };
+    },
+  ],
+  [
+    "PostgreSQL",
+    async () => {
+      const schema = uniqueSchema("dash_api");
+      const broker = new PostgresBroker({ url: urlWithSchema(schema), middleware: [] });
+      return {
+        broker,
+        enqueueRaw: (queue, body) => broker.enqueueRaw(queue, body),
+        close: async () => {
+          await broker.close();
+          await dropSchema(schema);
         },
       };
     },
