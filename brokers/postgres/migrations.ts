@@ -18,7 +18,6 @@
  */
 import type { ClientBase } from "pg";
 import { SchemaVersionTooNew } from "./errors.ts";
-import { wakeChannel } from "./listener.ts";
 
 /** One step of the layout. */
 export interface Migration {
@@ -106,7 +105,7 @@ BEGIN
   VALUES (enqueue.queue, coalesce(enqueue.priority, 0), at + greatest(coalesce(enqueue.delay_ms, 0), 0), id,
     json_build_object('queue_name', enqueue.queue, 'actor_name', enqueue.actor, 'args', enqueue.args, 'kwargs', '{}'::json,
       'options', coalesce(enqueue.options, '{}'), 'message_id', id, 'message_timestamp', at)::text);
-  PERFORM pg_notify(${sqlLiteral(wakeChannel(s.slice(1, -1).replace(/""/g, '"')))}, enqueue.queue);
+  PERFORM pg_notify(${sqlLiteral(`dramats:${s.slice(1, -1).replace(/""/g, '"')}`)}, enqueue.queue);
   RETURN id;
 END
 $fn$;
@@ -140,7 +139,7 @@ export interface MigrationReport {
 /** First key of the two-key advisory lock every dramats migration takes (the second is `hashtext(schema)`). */
 export const MIGRATION_LOCK = 0x64726d74; // "drmt"
 
-/** 'text': a SQL string literal. */
+/** 'text': a SQL string literal (the function's NOTIFY channel: listener.ts wakeChannel, not imported here to keep the import graph acyclic). */
 function sqlLiteral(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
