@@ -16,8 +16,9 @@ export class SchemaVersionTooNew extends BrokerError {
 /**
  * A message was to be written through the application's client (`withTransaction`,
  * `sendWithOptions({ db })`) but no transaction is open on it: written there, it would be
- * committed at once, whatever the application then does. Nothing was written. Run `BEGIN` first
- * (or use the ORM's transaction).
+ * committed at once, whatever the application then does. Nothing was written. Await `BEGIN`
+ * first (or use the ORM's transaction). Detected on `pg` clients (their transaction status);
+ * an adapter without `getTransactionStatus` is trusted.
  */
 export class NotInTransaction extends BrokerError {
   override readonly code = "DRAMATS_ERR_NOT_IN_TRANSACTION";

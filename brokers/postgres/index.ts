@@ -19,7 +19,7 @@ import { PostgresQueueBrowser } from "./queue-browser.ts";
 import { PostgresKeyValueStore } from "./store.ts";
 import { PostgresWorkerRegistry } from "./worker-registry.ts";
 import { assertSqlClient, type SqlClient, type TransactionalBroker } from "../../lib/transactional.ts";
-import { clientRun, scopedRun, withScope } from "./transaction.ts";
+import { scopedThrough, through, withScope, type Through } from "./transaction.ts";
 
 export type { PostgresBrokerOptions, PostgresSettings } from "./options.ts";
 export { POSTGRES_DEFAULTS, parsePostgresUrl, type ParsedPostgresUrl } from "./options.ts";
@@ -157,24 +157,25 @@ export class PostgresBroker extends Broker implements TransactionalBroker {
   protected async writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
     if (this.#closed) throw new ConnectionClosed(`PostgresBroker (${this.#where}) is closed`);
     const row = this.#newMessage(message, body, options.delay, options.priority);
-    const through = scopedRun(this);
-    if (through !== undefined) return this.#writeThrough(through, [row]);
+    const to = scopedThrough(this);
+    if (to !== undefined) return this.#writeThrough(to, [row]);
     await this.#inserts.add(row);
   }
 
   protected override async writeMessages(writes: readonly MessageWrite[]): Promise<void> {
     const rows = writes.map((w) => this.#newMessage(w.message, w.body, w.options.delay, w.options.priority));
-    const through = scopedRun(this);
-    if (through !== undefined) return this.#writeThrough(through, rows);
+    const to = scopedThrough(this);
+    if (to !== undefined) return this.#writeThrough(to, rows);
     await this.#queries.insert(this.#run, rows);
     for (const queue of new Set(rows.map((row) => row.queue))) this.#listener.announce(queue);
   }
 
   /** One statement on the application's client, in its transaction: no batching, and no local wake-up before the commit's NOTIFY. */
-  async #writeThrough(run: Run, rows: NewMessage[]): Promise<void> {
+  async #writeThrough(to: Through, rows: NewMessage[]): Promise<void> {
     if (this.#closed) throw new ConnectionClosed(`PostgresBroker (${this.#where}) is closed`);
     await this.migrate();
-    if ((await this.#queries.insertInTransaction(run, rows)) === 0) throw new NotInTransaction();
+    if (to.idle()) throw new NotInTransaction();
+    await this.#queries.insert(to.run, rows);
   }
 
   /**
@@ -191,15 +192,18 @@ export class PostgresBroker extends Broker implements TransactionalBroker {
     } catch (error) {
       return Promise.reject(error);
     }
-    return withScope(this, clientRun(client, (error) => translatePgError(error, this.#where, false)), fn);
+    return withScope(this, through(client, (error) => translatePgError(error, this.#where, false)), fn);
   }
 
   /** The claim in the `kv` table and the message rows in one statement (in the application's transaction inside `withTransaction`). */
   protected override async writeMessagesOnce(claim: Required<OnceClaim>, writes: readonly MessageWrite[]): Promise<boolean> {
     const rows = writes.map((w) => this.#newMessage(w.message, w.body, w.options.delay, w.options.priority));
-    const through = scopedRun(this);
-    if (through !== undefined) await this.migrate();
-    const claimed = await this.#queries.insertOnce(through ?? this.#run, claim.key, claim.value, claim.ttl, rows);
+    const to = scopedThrough(this);
+    if (to !== undefined) {
+      await this.migrate();
+      if (to.idle()) throw new NotInTransaction();
+    }
+    const claimed = await this.#queries.insertOnce(to?.run ?? this.#run, claim.key, claim.value, claim.ttl, rows);
     if (claimed) for (const queue of new Set(rows.map((row) => row.queue))) this.#listener.announce(queue);
     return claimed;
   }

@@ -93,23 +93,6 @@ export class MessageQueries {
   }
 
   /**
-   * `insert` through an application's client: writes the messages only inside an open
-   * transaction block (where the statement is not the transaction's first, so its start differs
-   * from the transaction's), with the wake-up in the same statement (delivered at commit).
-   * @returns how many rows it wrote: 0 when no transaction was open
-   */
-  async insertInTransaction(run: Run, messages: readonly NewMessage[]): Promise<number> {
-    if (messages.length === 0) return 0;
-    const { rows } = await run<{ written: number }>(
-      `WITH ins AS (${this.#insert.replace("ORDER BY n", "WHERE transaction_timestamp() <> statement_timestamp() ORDER BY n")}),
-        woken AS (SELECT pg_notify($6, queue) FROM (SELECT DISTINCT queue FROM ins) AS q)
-        SELECT (SELECT count(*) FROM ins)::integer AS written, (SELECT count(*) FROM woken) AS woken`,
-      [...this.#columns(messages), this.channel],
-    );
-    return Number(rows[0]!.written);
-  }
-
-  /**
    * Sets `key` in the store unless it holds an unexpired value and, only then, writes the
    * messages: one statement, so both or neither. @returns whether this call set the key
    */

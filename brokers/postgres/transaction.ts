@@ -8,10 +8,29 @@ import type { Run, RunResult } from "./queries.ts";
  * application's code need no client passed down. Keyed by broker: a scope of one broker does
  * not redirect another's writes.
  */
-const scopes = new AsyncLocalStorage<ReadonlyMap<object, Run>>();
+const scopes = new AsyncLocalStorage<ReadonlyMap<object, Through>>();
+
+/** Where a broker writes inside a scope. */
+export interface Through {
+  /** Runs statements on the application's client. */
+  readonly run: Run;
+  /** True when the client is known to have no transaction open (a `pg` client says so); false when open or unknown. */
+  idle(): boolean;
+}
+
+/** `pg`'s Client (8.x) reports the transaction status of its last ReadyForQuery: "I" idle, "T" in a block, "E" failed block. */
+interface StatusClient {
+  getTransactionStatus(): string | null;
+}
+
+/** A Through for `client`. */
+export function through(client: SqlClient, translate: (error: unknown) => unknown): Through {
+  const status = typeof (client as Partial<StatusClient>).getTransactionStatus === "function" ? (client as unknown as StatusClient) : undefined;
+  return { run: clientRun(client, translate), idle: () => status?.getTransactionStatus() === "I" };
+}
 
 /** A Run on the application's client, reading `rows` (and `rowCount`) from what it returns. */
-export function clientRun(client: SqlClient, translate: (error: unknown) => unknown): Run {
+function clientRun(client: SqlClient, translate: (error: unknown) => unknown): Run {
   return async <R>(text: string, values?: readonly unknown[]) => {
     let result: unknown;
     try {
@@ -24,15 +43,15 @@ export function clientRun(client: SqlClient, translate: (error: unknown) => unkn
   };
 }
 
-/** Runs `fn` with `owner`'s writes going through `run` (nested scopes of other brokers kept). */
-export function withScope<T>(owner: object, run: Run, fn: () => T | Promise<T>): Promise<T> {
+/** Runs `fn` with `owner`'s writes going `to` the application's client (nested scopes of other brokers kept). */
+export function withScope<T>(owner: object, to: Through, fn: () => T | Promise<T>): Promise<T> {
   const outer = scopes.getStore();
   const inner = new Map(outer);
-  inner.set(owner, run);
+  inner.set(owner, to);
   return scopes.run(inner, async () => fn());
 }
 
-/** The Run `owner` writes through here, when inside one of its `withTransaction` scopes. */
-export function scopedRun(owner: object): Run | undefined {
+/** Where `owner` writes here, when inside one of its `withTransaction` scopes. */
+export function scopedThrough(owner: object): Through | undefined {
   return scopes.getStore()?.get(owner);
 }
