@@ -110,6 +110,19 @@ describe("PostgresBroker transactional enqueue", function () {
     expect(seen.map((s) => s[0]).sort()).to.deep.equal([1, 2, 3, 4]);
   });
 
+  it("enqueueOnce inside withTransaction: claim and message roll back together, and commit together", async () => {
+    await app.query("BEGIN");
+    expect(await broker.withTransaction(app, () => broker.enqueueOnce({ key: "once-1", ttl: 60_000 }, [record.message(1)]))).to.equal(true);
+    await app.query("ROLLBACK");
+    expect(await broker.store.get("once-1")).to.equal(undefined);
+    expect(await ready()).to.equal(0);
+    await app.query("BEGIN");
+    expect(await broker.withTransaction(app, () => broker.enqueueOnce({ key: "once-1", ttl: 60_000 }, [record.message(2)]))).to.equal(true);
+    await app.query("COMMIT");
+    expect(await broker.store.get("once-1")).to.equal("1");
+    expect(await ready()).to.equal(1);
+  });
+
   it("wakes an idle consumer at commit, not before", async () => {
     await startWorker();
     await drainWithMarker(); // the worker is now idle, listening
