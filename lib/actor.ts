@@ -7,6 +7,7 @@ import { checkSendOption, invalidSendOptions, showValue } from "./send-options.t
 import { isPlainObject } from "./encoder.ts";
 import { checkLimitValue, LIMIT_RULES } from "./message-limits.ts";
 import { toWireName } from "./middleware.ts";
+import { inTransaction, type SqlClient } from "./transactional.ts";
 
 /**
  * Options of `actor()`. Middleware add their own fields here by declaration merging, so a
@@ -62,6 +63,13 @@ export interface SendOptions<A extends unknown[]> extends MessageOverrides {
   delay?: number;
   /** Raw wire options, merged last (snake_case keys). */
   options?: MessageOptions;
+  /**
+   * `sendWithOptions` only: write the message through this database client, inside the
+   * transaction open on it (a `pg` `Client`/`PoolClient` after `BEGIN`): it runs once that
+   * transaction commits, never if it rolls back. PostgresBroker only (others reject with
+   * TransactionsUnsupported); the enqueue hooks run as for any send.
+   */
+  db?: SqlClient;
 }
 
 /** What `actor()` returns: callable like the function itself, plus the messaging methods. */
@@ -156,7 +164,9 @@ class ActorImpl {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.broker.enqueue(message, { delay: options.delay ?? 0 });
+    const broker = this.broker;
+    if (options.db !== undefined) return inTransaction(broker, options.db, () => broker.enqueue(message, { delay: options.delay ?? 0 }));
+    return broker.enqueue(message, { delay: options.delay ?? 0 });
   }
 
   sendMany(argsList: readonly unknown[][]): Promise<Message<unknown[]>[]> {
@@ -209,6 +219,10 @@ function buildMessage(actor: ActorImpl, options: SendOptions<unknown[]>, delayOn
   checkSendOption("args", options.args, broker, name);
   for (const key in options) {
     const value = (options as object as Record<string, unknown>)[key];
+    if (key === "db") {
+      if (delayOnWire && value !== undefined) throw invalidSendOptions(name, "`db` applies to sendWithOptions only (a built message is sent later)", typeof value);
+      continue;
+    }
     checkSendOption(key, value, broker, name);
     if (key in LIMIT_RULES) checkLimitValue(`Actor ${JSON.stringify(name)}`, key, value);
     if (key === "args" || key === "kwargs" || key === "options" || key === "delay" || value === undefined) continue;

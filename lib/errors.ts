@@ -161,6 +161,19 @@ export class InvalidOptions extends DramatsError {
 }
 
 /**
+ * A send was given a database client (`sendWithOptions({ db })`, `withTransaction`) by a broker
+ * that cannot write through it: only a broker in that database (PostgreSQL) can enqueue inside
+ * the application's transaction.
+ */
+export class TransactionsUnsupported extends BrokerError {
+  override readonly code = "DRAMATS_ERR_TRANSACTIONS_UNSUPPORTED";
+  /** @param brokerName The broker's class name. */
+  constructor(readonly brokerName: string) {
+    super(`${brokerName} cannot enqueue inside a database transaction (\`db\`): only PostgresBroker can`);
+  }
+}
+
+/**
  * Throw from an actor to ask for a retry, optionally after `delay` ms.
  * Retries treats it like any failure, but does not log it as an error.
  */
@@ -257,6 +270,7 @@ export const ERROR_CLASSES = [
   QueueJoinTimeout,
   RateLimitExceeded,
   InvalidOptions,
+  TransactionsUnsupported,
   Retry,
   Interrupt,
   TimeLimitExceeded,

@@ -2,6 +2,7 @@
 
 // actors
 export { actor, actorOf, isActor } from "./actor.ts";
+export { isTransactional, type SqlClient, type TransactionalBroker } from "./transactional.ts";
 export type { Actor, ActorOptions, ActorContext, ActorFunction, MessageOverrides, SendOptions, PipeArgs } from "./actor.ts";
 
 // brokers
@@ -73,6 +74,7 @@ export {
   QueueJoinTimeout,
   RateLimitExceeded,
   InvalidOptions,
+  TransactionsUnsupported,
   Retry,
   Interrupt,
   TimeLimitExceeded,

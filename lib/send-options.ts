@@ -10,7 +10,7 @@ import { InvalidOptions } from "./errors.ts";
  */
 
 /** The fields of `SendOptions` that are not per-message overrides. */
-const SEND_FIELDS = ["args", "kwargs", "delay", "options"] as const;
+const SEND_FIELDS = ["args", "kwargs", "delay", "options", "db"] as const;
 
 /** Per-message overrides every broker accepts, whatever its middleware. */
 const CORE_MESSAGE_OPTIONS = ["priority"] as const;

@@ -13,6 +13,20 @@ export class SchemaVersionTooNew extends BrokerError {
   }
 }
 
+/**
+ * A message was to be written through the application's client (`withTransaction`,
+ * `sendWithOptions({ db })`) but no transaction is open on it: written there, it would be
+ * committed at once, whatever the application then does. Nothing was written. Await `BEGIN`
+ * first (or use the ORM's transaction). Detected on `pg` clients (their transaction status);
+ * an adapter without `getTransactionStatus` is trusted.
+ */
+export class NotInTransaction extends BrokerError {
+  override readonly code = "DRAMATS_ERR_NOT_IN_TRANSACTION";
+  constructor() {
+    super("PostgresBroker: the client given to withTransaction / sendWithOptions({ db }) has no open transaction (run BEGIN first); nothing was enqueued");
+  }
+}
+
 /** SQLSTATE classes and codes that mean the server cannot be used right now (or at all with these credentials). */
 const CONNECTION_STATES = ["08", "28", "3D", "57P01", "57P02", "57P03", "53300"];
 /** Socket and TLS errors (a certificate the `sslmode` does not accept). */

@@ -8,7 +8,7 @@ import { addUrlSecret } from "../../lib/redact.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 import { Batch } from "./batch.ts";
 import { PostgresConsumer, type ConsumerHost } from "./consumer.ts";
-import { translatePgError } from "./errors.ts";
+import { NotInTransaction, translatePgError } from "./errors.ts";
 import { PostgresHistoryStore } from "./history-store.ts";
 import { InspectQueries, TRIM_CHUNK, type DeadRow } from "./inspect.ts";
 import { Listener, type ListenerState } from "./listener.ts";
@@ -18,6 +18,8 @@ import { MessageQueries, type NewMessage, type Run } from "./queries.ts";
 import { PostgresQueueBrowser } from "./queue-browser.ts";
 import { PostgresKeyValueStore } from "./store.ts";
 import { PostgresWorkerRegistry } from "./worker-registry.ts";
+import { assertSqlClient, type SqlClient, type TransactionalBroker } from "../../lib/transactional.ts";
+import { scopedThrough, through, withScope, type Through } from "./transaction.ts";
 
 export type { PostgresBrokerOptions, PostgresSettings } from "./options.ts";
 export { POSTGRES_DEFAULTS, parsePostgresUrl, type ParsedPostgresUrl } from "./options.ts";
@@ -27,7 +29,7 @@ export { PostgresConsumer, type PostgresDelivery } from "./consumer.ts";
 export { PostgresKeyValueStore } from "./store.ts";
 export { PostgresWorkerRegistry } from "./worker-registry.ts";
 export { PostgresHistoryStore } from "./history-store.ts";
-export { SchemaVersionTooNew } from "./errors.ts";
+export { NotInTransaction, SchemaVersionTooNew } from "./errors.ts";
 export * from "./backends.ts";
 export { MIGRATIONS, SCHEMA_VERSION, type AppliedMigration, type Migration, type MigrationReport } from "./migrations.ts";
 
@@ -45,7 +47,7 @@ const TRIM_INTERVAL = 60_000;
  * enqueue, a timer on the next eta. The schema is created and migrated on first use. See
  * `brokers/postgres/README.md`.
  */
-export class PostgresBroker extends Broker {
+export class PostgresBroker extends Broker implements TransactionalBroker {
   /** The resolved settings (defaults applied). */
   readonly settings: PostgresSettings;
   /** The pool statements run on (the application's, when given). */
@@ -155,19 +157,54 @@ export class PostgresBroker extends Broker {
 
   protected async writeMessage(message: Message, body: string, options: WriteOptions): Promise<void> {
     if (this.#closed) throw new ConnectionClosed(`PostgresBroker (${this.#where}) is closed`);
-    await this.#inserts.add(this.#newMessage(message, body, options.delay, options.priority));
+    const row = this.#newMessage(message, body, options.delay, options.priority);
+    const to = scopedThrough(this);
+    if (to !== undefined) return this.#writeThrough(to, [row]);
+    await this.#inserts.add(row);
   }
 
   protected override async writeMessages(writes: readonly MessageWrite[]): Promise<void> {
     const rows = writes.map((w) => this.#newMessage(w.message, w.body, w.options.delay, w.options.priority));
+    const to = scopedThrough(this);
+    if (to !== undefined) return this.#writeThrough(to, rows);
     await this.#queries.insert(this.#run, rows);
     for (const queue of new Set(rows.map((row) => row.queue))) this.#listener.announce(queue);
   }
 
-  /** The claim in the `kv` table and the message rows in one statement. */
+  /** One statement on the application's client, in its transaction: no batching, and no local wake-up before the commit's NOTIFY. */
+  async #writeThrough(to: Through, rows: NewMessage[]): Promise<void> {
+    if (this.#closed) throw new ConnectionClosed(`PostgresBroker (${this.#where}) is closed`);
+    await this.migrate();
+    if (to.idle()) throw new NotInTransaction();
+    await this.#queries.insert(to.run, rows);
+  }
+
+  /**
+   * Runs `fn`; every message this broker enqueues from it (and from what it awaits) is written
+   * through `client` inside the transaction open on it, the enqueue hooks running as for any
+   * send: the messages exist once that transaction commits (consumers are woken then), never if
+   * it rolls back. `fn` runs inside the caller's transaction: the caller commits or rolls back.
+   * @throws InvalidOptions for a client without `query`; NotInTransaction (from the sends) when
+   *   no transaction is open on it
+   */
+  withTransaction<T>(client: SqlClient, fn: () => T | Promise<T>): Promise<T> {
+    try {
+      assertSqlClient(client, "PostgresBroker.withTransaction");
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return withScope(this, through(client, (error) => translatePgError(error, this.#where, false)), fn);
+  }
+
+  /** The claim in the `kv` table and the message rows in one statement (in the application's transaction inside `withTransaction`). */
   protected override async writeMessagesOnce(claim: Required<OnceClaim>, writes: readonly MessageWrite[]): Promise<boolean> {
     const rows = writes.map((w) => this.#newMessage(w.message, w.body, w.options.delay, w.options.priority));
-    const claimed = await this.#queries.insertOnce(this.#run, claim.key, claim.value, claim.ttl, rows);
+    const to = scopedThrough(this);
+    if (to !== undefined) {
+      await this.migrate();
+      if (to.idle()) throw new NotInTransaction();
+    }
+    const claimed = await this.#queries.insertOnce(to?.run ?? this.#run, claim.key, claim.value, claim.ttl, rows);
     if (claimed) for (const queue of new Set(rows.map((row) => row.queue))) this.#listener.announce(queue);
     return claimed;
   }

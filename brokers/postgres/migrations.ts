@@ -15,6 +15,7 @@
  * workers         the worker registry (dashboard, `dramats workers`)
  * history         per-minute fleet history (dashboard charts)
  * (2) the cancellation and rate-limiter backends' tables: see backend-migration.ts
+ * enqueue(...)    (version 3) a SQL function enqueuing a message, for triggers and other languages
  */
 import type { ClientBase } from "pg";
 import { BACKEND_MIGRATION } from "./backend-migration.ts";
@@ -82,6 +83,38 @@ CREATE TABLE ${s}.history (minute bigint NOT NULL, worker text NOT NULL, bucket 
   },
   // The cancellation and rate-limiter backends' tables and functions (backend-migration.ts).
   BACKEND_MIGRATION,
+  {
+    version: 3,
+    name: "enqueue(queue, actor, args, options, delay_ms, priority) SQL function",
+    sql: (s) => `
+-- A message as dramats encodes it (the same fields, in the same order; kwargs empty), written and
+-- announced on the schema's channel as the broker's own enqueue does: inside the caller's
+-- transaction, so it exists once that commits and the NOTIFY is delivered then.
+CREATE FUNCTION ${s}.enqueue(queue text, actor text, args jsonb, options jsonb DEFAULT '{}', delay_ms bigint DEFAULT 0, priority integer DEFAULT 0)
+  RETURNS text LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  id text := gen_random_uuid()::text;
+  at bigint := ${s}.now_ms();
+BEGIN
+  IF coalesce(enqueue.queue, '') = '' OR coalesce(enqueue.actor, '') = '' THEN
+    RAISE EXCEPTION 'dramats enqueue: queue and actor must be non-empty' USING ERRCODE = '22023';
+  END IF;
+  IF jsonb_typeof(enqueue.args) IS DISTINCT FROM 'array' THEN
+    RAISE EXCEPTION 'dramats enqueue: args must be a JSON array, got %', coalesce(jsonb_typeof(enqueue.args), 'NULL') USING ERRCODE = '22023';
+  END IF;
+  IF jsonb_typeof(coalesce(enqueue.options, '{}')) <> 'object' THEN
+    RAISE EXCEPTION 'dramats enqueue: options must be a JSON object, got %', jsonb_typeof(enqueue.options) USING ERRCODE = '22023';
+  END IF;
+  INSERT INTO ${s}.messages (queue, priority, eta, message_id, body)
+  VALUES (enqueue.queue, coalesce(enqueue.priority, 0), at + greatest(coalesce(enqueue.delay_ms, 0), 0), id,
+    json_build_object('queue_name', enqueue.queue, 'actor_name', enqueue.actor, 'args', enqueue.args, 'kwargs', '{}'::json,
+      'options', coalesce(enqueue.options, '{}'), 'message_id', id, 'message_timestamp', at)::text);
+  PERFORM pg_notify(${sqlLiteral(`dramats:${s.slice(1, -1).replace(/""/g, '"')}`)}, enqueue.queue);
+  RETURN id;
+END
+$fn$;
+`,
+  },
 ];
 
 /** The newest schema version this code knows. */
@@ -109,6 +142,11 @@ export interface MigrationReport {
 
 /** First key of the two-key advisory lock every dramats migration takes (the second is `hashtext(schema)`). */
 export const MIGRATION_LOCK = 0x64726d74; // "drmt"
+
+/** 'text': a SQL string literal (the function's NOTIFY channel: listener.ts wakeChannel, not imported here to keep the import graph acyclic). */
+function sqlLiteral(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
 
 /** `"name"`: the schema names allowed (options.ts) need no escaping, but quote anyway. */
 export function quoteIdent(name: string): string {

@@ -4,6 +4,7 @@
 // each line runs):
 // - `redis://127.0.0.1:6379` gets the spec's private `?namespace=` (specs never use the shared
 //   default namespace), by privateRedis();
+// - a PostgreSQL URL's `?schema=NAME` becomes the spec's private schema, by privateSchema();
 // - a leading `npm ci && ` is what CI's own `npm ci` (.ci/run) has done: the spec runs the rest
 //   with the installed node_modules linked in, by afterNpmCi();
 // - placeholders are shell variables in the READMEs (`"$MESSAGE_ID"`, `$JOB_ID`, `"$REPOSITORY"`,
@@ -72,6 +73,12 @@ export function linesFor(commands: ReadmeCommand[], snippet: string): ReadmeComm
 export function privateRedis(line: string, namespace: string): string {
   if (!line.includes("redis://127.0.0.1:6379")) throw new Error(`no redis://127.0.0.1:6379 in ${line}`);
   return line.replace(/redis:\/\/127\.0\.0\.1:6379(?=[\s'"]|$)/g, `redis://127.0.0.1:6379?namespace=${namespace}`);
+}
+
+/** The README's `?schema=NAME` in a PostgreSQL URL, made the spec's own schema. */
+export function privateSchema(line: string, schema: string): string {
+  if (!/postgres(ql)?:\/\/[^\s'"]*\?schema=\w+/.test(line)) throw new Error(`no postgres://...?schema= in ${line}`);
+  return line.replace(/(postgres(?:ql)?:\/\/[^\s'"]*\?schema=)\w+/g, `$1${schema}`);
 }
 
 /** The part of `npm ci && REST` after the install, which CI has run already. */
