@@ -16,7 +16,7 @@ const IN_APP = "spec/readme/in-app.ts";
 /** README line, exactly as written → where it runs. */
 const WHERE: Record<string, string> = {
   "npm ci && npm run quickstart    # install, then run the quick start end to end: nothing else to install or start": "spec/readme-main-job.spec.ts",
-  "npm ci && npm test              # install, then typecheck and run every spec (needs Redis and RabbitMQ, see Testing)": CI,
+  "npm ci && npm test              # install, then typecheck and run every spec (needs Redis, RabbitMQ, PostgreSQL and Chromium, see Testing)": CI,
   'git clone "$REPOSITORY" dramats && cd dramats     # REPOSITORY: this repository\'s URL; beside your my-app/': PACKAGE,
   "npm ci && npm pack                               # builds dist/ and writes dramats-0.1.0.tgz": PACKAGE,
   "cd ../my-app && npm install ../dramats/dramats-0.1.0.tgz": PACKAGE,
