@@ -16,9 +16,15 @@ export const OVERSIZED_ARG = "x".repeat(WORKER_MAX_SIZE * 2);
 export class PoisonEncoder implements Encoder {
   // The producer may write what the workers refuse: its limit is its own, not the environment's.
   readonly #json = new JsonEncoder({ maxSize: 1024 * 1024 });
+  readonly #prefix: string;
+
+  /** `nul: false` for a broker whose text cannot hold a NUL character (PostgreSQL refuses it at enqueue). */
+  constructor(options: { nul?: boolean } = {}) {
+    this.#prefix = options.nul === false ? "" : "\u0000";
+  }
 
   encode(data: MessageData): string {
-    if (data.actor_name === GARBAGE_ACTOR) return `\u0000not json {${data.message_id}`;
+    if (data.actor_name === GARBAGE_ACTOR) return `${this.#prefix}not json {${data.message_id}`;
     return this.#json.encode(data);
   }
 

@@ -46,7 +46,7 @@ export async function openPostgres(runId: string, loopback: (url: string) => str
     return u.toString();
   };
   const { PostgresBroker } = await import("../brokers/postgres/index.ts");
-  const producer = new PostgresBroker({ url: url(names.producer), middleware: [], encoder: new PoisonEncoder() });
+  const producer = new PostgresBroker({ url: url(names.producer), middleware: [], encoder: new PoisonEncoder({ nul: false }) });
   await producer.migrate();
   // The runner's own inspection connection: never terminated by our faults; a pool, so it
   // connects again after the server's restart.
