@@ -10,16 +10,23 @@ const LISTEN_BACK = 10_000;
 
 /**
  * 9. Restart the broker's server (PostgreSQL: `pg_ctlcluster ... restart`, which ends every
- * session) once a third of the queue ran: nothing lost, duplicates only among what every process
+ * session) once every worker process ran something: nothing lost, duplicates only among what every process
  * had in flight, the rest runs once the server is back.
  */
 export async function restartServer(ctx: Context): Promise<Row> {
   const restart = ctx.target.restartServer!;
   const expected = await ctx.sendWork(ctx.profile.messages);
   const fleet = ctx.startFleet();
-  // Only the ledger is read until the server is back: the runner's own looks would fail meanwhile.
-  const started = await ctx.until(() => ctx.tally.processed(expected) >= expected.length / 3 || fleet.exit !== undefined, 60_000);
-  if (!started || fleet.exit !== undefined) throw new Error(`The dramats command did not get a third through the queue (exit ${fleet.exit}); see ${fleet.logFile}`);
+  // Mid-drain with every worker process running (a process still booting when the server goes
+  // down fails its boot, see the README). Only the ledger is read until the server is back: the
+  // runner's own looks would fail meanwhile.
+  const running = () => {
+    const ran = new Set(ctx.tally.starts.map((e) => e.pid));
+    const workers = fleet.workers();
+    return workers.length >= ctx.settings.processes && workers.every((pid) => ran.has(pid));
+  };
+  const started = await ctx.until(() => running() || fleet.exit !== undefined, 60_000);
+  if (!started || fleet.exit !== undefined) throw new Error(`The dramats command's worker processes did not all run something (exit ${fleet.exit}); see ${fleet.logFile}`);
   const before = ctx.tally.processed(expected);
   const at = Date.now();
   const downMs = await restart();
