@@ -2,9 +2,9 @@
 
 /** Variables the runner sets for the app's worker processes. */
 export const APP_ENV = Object.freeze({
-  /** redis | rabbitmq | sqlite */
+  /** redis | rabbitmq | sqlite | postgres */
   broker: "CHAOS_BROKER",
-  /** The broker's URL (its private vhost for RabbitMQ), or the SQLite file's path. */
+  /** The broker's URL (its private vhost for RabbitMQ; schema and application_name for PostgreSQL), or the SQLite file's path. */
   url: "CHAOS_URL",
   /** Redis only: the run's private key namespace. */
   namespace: "CHAOS_NAMESPACE",

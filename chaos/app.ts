@@ -30,6 +30,11 @@ async function buildBroker(): Promise<Broker> {
     const { SqliteBroker } = await import("../brokers/sqlite/index.ts");
     return new SqliteBroker({ path: url });
   }
+  if (kind === "postgres") {
+    const { PostgresBroker } = await import("../brokers/postgres/index.ts");
+    // The URL carries the run's schema and the application_name the runner's faults look for.
+    return new PostgresBroker({ url });
+  }
   throw new Error(`Unknown ${APP_ENV.broker} ${JSON.stringify(kind)}`);
 }
 

@@ -5,7 +5,7 @@ import type { FleetSettings } from "./fleet.ts";
 import type { BrokerName } from "./targets.ts";
 
 /**
- * Finished messages one consumer may hold unacknowledged, by broker: on Redis and SQLite acks are
+ * Finished messages one consumer may hold unacknowledged, by broker: on Redis, SQLite and PostgreSQL acks are
  * written at once when ACK_FLUSH_COUNT are pending (lib/ack-flush.ts), so at most one fewer wait;
  * on RabbitMQ amqplib writes on a setImmediate of its own, so the finished ones are those of the
  * last turn of the event loop, at most the prefetch window (brokers/rabbitmq/README.md).
@@ -13,6 +13,7 @@ import type { BrokerName } from "./targets.ts";
 export const UNACKED_FINISHED: Readonly<Record<BrokerName, number>> = {
   redis: ACK_FLUSH_COUNT - 1,
   sqlite: ACK_FLUSH_COUNT - 1,
+  postgres: ACK_FLUSH_COUNT - 1,
   rabbitmq: MAX_ADAPTIVE,
 };
 
@@ -33,6 +34,6 @@ export const perProcess = (settings: FleetSettings, broker: BrokerName): number 
 /** The formula, as printed next to the tables. */
 export const BOUND_FORMULA =
   "duplicates ≤ Σ over faults of (processes the fault hit) × (threads + unacknowledged finished messages); " +
-  `the latter ${UNACKED_FINISHED.redis} on Redis and SQLite (ACK_FLUSH_COUNT - 1), ${UNACKED_FINISHED.rabbitmq} on RabbitMQ (the prefetch window's cap). A worker SIGKILL hits 1 process, a supervisor SIGKILL or a connection kill all of them, ` +
-  `a graceful SIGTERM none (bound 0); a producer cut allows ${SEND_WINDOW} (its send window) per cut. ` +
+  `the latter ${UNACKED_FINISHED.redis} on Redis, SQLite and PostgreSQL (ACK_FLUSH_COUNT - 1), ${UNACKED_FINISHED.rabbitmq} on RabbitMQ (the prefetch window's cap). A worker SIGKILL hits 1 process, a supervisor SIGKILL or a connection kill all of them, ` +
+  `a server restart all of them, a graceful SIGTERM none (bound 0); a producer cut allows ${SEND_WINDOW} (its send window) per cut. ` +
   "Prefetched but unstarted messages are redelivered without having run, so the prefetch window does not enter the bound.";

@@ -71,6 +71,7 @@ async function main(): Promise<number> {
           if (interrupted) break;
           const spec = SCENARIOS[scenario]!;
           if (spec.needs === "connections" && target.killConnections === undefined) continue;
+          if (spec.needs === "restart" && target.restartServer === undefined) continue;
           const queue = `chaos_${runId}_${scenario.replace(/-/g, "_")}`;
           const ctx = new Context(target, queue, mkdtempSync(`${dir}-${scenario}-`), FLEET, profile, broken ? { [APP_ENV.break]: "drop" } : {});
           contexts.push(ctx);

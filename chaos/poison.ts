@@ -16,9 +16,15 @@ export const OVERSIZED_ARG = "x".repeat(WORKER_MAX_SIZE * 2);
 export class PoisonEncoder implements Encoder {
   // The producer may write what the workers refuse: its limit is its own, not the environment's.
   readonly #json = new JsonEncoder({ maxSize: 1024 * 1024 });
+  readonly #prefix: string;
+
+  /** `nul: false` for a broker whose text cannot hold a NUL character (PostgreSQL refuses it at enqueue). */
+  constructor(options: { nul?: boolean } = {}) {
+    this.#prefix = options.nul === false ? "" : "\u0000";
+  }
 
   encode(data: MessageData): string {
-    if (data.actor_name === GARBAGE_ACTOR) return `\u0000not json {${data.message_id}`;
+    if (data.actor_name === GARBAGE_ACTOR) return `${this.#prefix}not json {${data.message_id}`;
     return this.#json.encode(data);
   }
 
@@ -73,7 +79,7 @@ export const HOSTILE_CASES: readonly HostileCase[] = [
   { name: "adversarial string in kwargs", expect: "processed", body: (q, tag) => raw(q, `["${tag}"]`, `{"note":${text}}`) },
   { name: "adversarial string in options", expect: "processed", body: (q, tag) => raw(q, `["${tag}"]`, "{}", `{"note":${text}}`) },
   { name: "adversarial string as the error message", expect: "dead-lettered", body: (q, tag) => raw(q, `["${tag}",null,${text}]`) },
-  { name: "10 MB string", expect: "dead-lettered", refusedBy: ["sqlite"], maxLag: { rabbitmq: 300 }, body: (q, tag) => raw(q, `["${tag}","${"x".repeat(10 * 1024 * 1024)}"]`) },
+  { name: "10 MB string", expect: "dead-lettered", refusedBy: ["sqlite", "postgres"], maxLag: { rabbitmq: 300 }, body: (q, tag) => raw(q, `["${tag}","${"x".repeat(10 * 1024 * 1024)}"]`) },
   { name: "nesting: 127 levels", expect: "processed", body: (q, tag) => raw(q, nested(tag, 127)) },
   { name: "nesting: 128 levels", expect: "processed", body: (q, tag) => raw(q, nested(tag, 128)) },
   { name: "nesting: 129 levels", expect: "dead-lettered", body: (q, tag) => raw(q, nested(tag, 129)) },

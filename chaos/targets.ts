@@ -1,36 +1,19 @@
 // One broker under test: a private place on its server (Redis namespace, RabbitMQ vhost, SQLite
-// file), a producer broker in the runner, the faults that reach only our connections, and the
-// cleanup. PostgreSQL fits the same shape: a private schema, and pg_terminate_backend of the
-// backends whose application_name is ours.
+// file, PostgreSQL schema), a producer broker in the runner, the faults that reach only our
+// connections, and the cleanup. PostgreSQL's is in target-postgres.ts.
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
-import type { Broker } from "../lib/broker.ts";
 import { APP_ENV } from "./app-env.ts";
 import { PoisonEncoder } from "./poison.ts";
+import type { BrokerName, Target } from "./target.ts";
+import { openPostgres } from "./target-postgres.ts";
 
 const run = promisify(execFile);
 
-export const BROKERS = ["redis", "rabbitmq", "sqlite"] as const;
-export type BrokerName = (typeof BROKERS)[number];
-
-export interface Target {
-  readonly name: BrokerName;
-  /** The runner's own broker on the same place: sends, depths. Its encoder can write poison. */
-  readonly producer: Broker;
-  /** The app's environment (app-env.ts) for one queue. */
-  appEnv(queue: string): Record<string, string>;
-  /** Cuts every connection of the worker processes and the producer (ours only); undefined: the broker has none. */
-  readonly killConnections: (() => Promise<number>) | undefined;
-  /** Cuts the producer's connections only. */
-  readonly killProducerConnections: (() => Promise<number>) | undefined;
-  /** Writes bytes straight onto a queue, as a raw producer would; undefined for Buffers where the broker stores text only. */
-  enqueueRaw(queue: string, body: string | Buffer): Promise<void>;
-  /** Deletes everything this run created on the server. */
-  close(): Promise<void>;
-}
+export { BROKERS, type BrokerName, type Target } from "./target.ts";
 
 /** Only loopback servers: the suite kills connections and must never reach a shared host by mistake. */
 function loopback(url: string): string {
@@ -42,6 +25,7 @@ function loopback(url: string): string {
 export async function openTarget(name: BrokerName, runId: string, dir: string): Promise<Target> {
   if (name === "redis") return openRedis(runId);
   if (name === "rabbitmq") return openRabbitmq(runId);
+  if (name === "postgres") return openPostgres(runId, loopback);
   return openSqlite(join(dir, "chaos.sqlite"));
 }
 

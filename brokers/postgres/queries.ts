@@ -163,7 +163,7 @@ export class MessageQueries {
       `WITH gone AS (DELETE FROM ${this.#m} WHERE id = $1 RETURNING id, queue, message_id, body)
        INSERT INTO ${this.#s}.dead (queue, message_id, body, reason, traceback, dead_at)
        SELECT queue, coalesce(message_id, 'raw-' || id), body, $2, $3, ${this.#now} FROM gone RETURNING id, queue`,
-      [id, reason, traceback],
+      [id, storableText(reason), traceback === null ? null : storableText(traceback)],
     );
     return rows[0] && { deadId: String(rows[0].id), queue: rows[0].queue };
   }
@@ -193,3 +193,10 @@ export class MessageQueries {
     await run("SELECT pg_notify($1, $2)", [this.channel, ALL_QUEUES]);
   }
 }
+
+/**
+ * `text` as a PostgreSQL text column can hold it: NUL characters (which the server refuses, so
+ * the statement would fail on every try) become U+FFFD. For reasons and tracebacks, which come
+ * from errors an actor threw with any message.
+ */
+export const storableText = (text: string): string => (text.includes("\u0000") ? text.replaceAll("\u0000", "\ufffd") : text);

@@ -9,9 +9,11 @@ import { alive } from "../fleet.ts";
 import { GARBAGE_ACTOR, OVERSIZED_ARG, UNKNOWN_ACTOR, WORKER_MAX_SIZE } from "../poison.ts";
 import { row, type Row } from "../report.ts";
 import { APP_ENV } from "../app-env.ts";
+import type { PostgresTarget } from "../target-postgres.ts";
 import { hostileCases } from "./hostile.ts";
+import { terminateNotes } from "./postgres.ts";
 
-/** 3. Kill every broker connection of the worker processes (ours only) every few seconds. */
+/** 3. Kill every broker connection of the worker processes (ours only) every few seconds (PostgreSQL: pg_terminate_backend, LISTEN sessions included). */
 export async function killConnections(ctx: Context): Promise<Row> {
   const killConnections = ctx.target.killConnections!;
   const expected = await ctx.sendWork(ctx.profile.messages);
@@ -20,20 +22,30 @@ export async function killConnections(ctx: Context): Promise<Row> {
   const drain = ctx.drain(expected);
   const cuts: number[] = [];
   let connections = 0;
+  let listenersKilled = 0;
   await ctx.faultLoop(drain, ctx.profile.faultEvery, ctx.profile.maxFaults, async () => {
     const at = Date.now();
     connections += await killConnections();
+    if (ctx.target.name === "postgres") listenersKilled += (ctx.target as PostgresTarget).lastTerminated.listeners;
     cuts.push(at);
     return true;
   });
   await drain.finished;
+  const failures: string[] = [];
+  const notes =
+    ctx.target.name === "postgres"
+      ? await terminateNotes(ctx, connections, listenersKilled, cuts.length, failures)
+      : ctx.target.name === "redis"
+        ? [`${connections} connections killed (CLIENT KILL by name)`]
+        : ["every connection of the run's own vhost closed (rabbitmqctl)"];
   return row(ctx, "kill the broker connections", {
     expected,
     faults: cuts.length,
     bound: cuts.length * ctx.settings.processes * perProcess(ctx.settings, ctx.target.name),
     drain,
     recoveries: cuts.map((at) => ctx.tally.throughputResumed(at)),
-    notes: ctx.target.name === "redis" ? [`${connections} connections killed (CLIENT KILL by name)`] : ["every connection of the run's own vhost closed (rabbitmqctl)"],
+    notes,
+    failures,
   });
 }
 

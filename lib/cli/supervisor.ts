@@ -300,7 +300,11 @@ export class Supervisor {
         // The worker printed why; retrying cannot fix an import error or a wrong broker URL.
         return this.#giveUp(exitCode, "Worker process failed to boot", { code, signal });
       }
-      if (slot.bootFailures >= this.#options.maxBootFailures) {
+      // Once the fleet has served, a broker that cannot be reached is an outage (a server restart,
+      // a network cut), not a bad setup: keep trying with backoff, as running workers wait too.
+      const outage = this.#everReady && exitCode === ExitCode.BROKER_CONNECTION_ERROR;
+      if (outage) this.#log.warn({ slot: slot.index, pid, failures: slot.bootFailures }, "Worker process cannot reach the broker at boot; trying again until it can");
+      else if (slot.bootFailures >= this.#options.maxBootFailures) {
         return this.#giveUp(exitCode === ExitCode.OK ? ExitCode.ERROR : exitCode, `Worker process ${slot.index} failed to boot ${slot.bootFailures} times in a row; giving up`, {
           code,
           signal,

@@ -272,5 +272,17 @@ describe("PostgresBroker", function () {
       expect(await broker.deadLetters(QUEUE)).to.deep.equal([]);
       expect((await broker.depths(QUEUE)).dead).to.equal(0);
     });
+
+    it("dead-letters a message whose error message holds a NUL character (which text cannot store), the NUL replaced", async () => {
+      const broker = newBroker();
+      await broker.enqueue(message([1]));
+      const consumer = broker.consume(QUEUE, { prefetch: 1 });
+      const [d] = await consumer.fetch(1, 1000);
+      await consumer.nack(d!, "Boom: a\u0000b", new Error("a\u0000b"));
+      const rows = await adminQuery<{ reason: string; traceback: string }>(`SELECT reason, traceback FROM "${schema}".dead`);
+      expect(rows.map((r) => r.reason)).to.deep.equal(["Boom: a\ufffdb"]);
+      expect(rows[0]!.traceback).to.include("Error: a\ufffdb");
+      expect((await broker.depths(QUEUE)).inFlight).to.equal(0);
+    });
   });
 });

@@ -1,11 +1,11 @@
 import { expect } from "chai";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { APP, cliSpec, FAST, isBootLine, pidsIn, ROOT, runs, until } from "./run-cli.ts";
 
 describe("dramats supervision (in-memory broker)", function () {
-  this.timeout(30_000);
+  this.timeout(60_000);
   const spec = cliSpec();
 
   it("gives up with the worker's exit code when worker processes die at boot in a loop", async () => {
@@ -13,6 +13,20 @@ describe("dramats supervision (in-memory broker)", function () {
     expect(await cli.exited(20_000)).to.equal(7);
     const fatal = cli.lines.find((l) => l.level === 60);
     expect(fatal?.msg).to.equal("Worker process 0 failed to boot 5 times in a row; giving up");
+  });
+
+  it("keeps restarting a worker process that cannot reach the broker at boot once the fleet has served, until it can", async () => {
+    const outage = join(spec.dir, "outage");
+    const cli = spec.start(["spec/fixtures/cli-outage-app.ts", "--processes", "1", ...FAST], { env: { CLI_SPEC_OUTAGE: outage } });
+    const started = await cli.waitFor((l) => l.msg === "Worker started");
+    writeFileSync(outage, "");
+    process.kill(started.pid!, "SIGKILL");
+    // More failed boots than a fleet that never served is allowed (5): it is an outage, not a bad setup.
+    await until(() => cli.count("Worker process cannot reach the broker at boot; trying again until it can") >= 6, 25_000);
+    expect(cli.child.exitCode, "the supervisor still runs").to.equal(null);
+    rmSync(outage);
+    await until(() => cli.count("Worker started") >= 2, 20_000);
+    expect(await cli.stop()).to.equal(0);
   });
 
   it("runs threaded actors on pool threads and stops one past its time limit while serving others", async () => {
