@@ -32,7 +32,7 @@ const SEQUENTIAL = SMOKE ? 20 : 200;
 const SCALE_MESSAGES = SMOKE ? 1_000 : QUICK ? 10_000 : 20_000;
 /** Latency probes per side (pg-boss polls every 0.5 s: fewer). */
 const PROBES = SMOKE ? 5 : 100;
-const PGBOSS_PROBES = SMOKE ? 3 : 30;
+const PGBOSS_PROBES = SMOKE ? 3 : 20;
 /** Pause after each start, so the next job finds the worker idle. */
 const GAP_MS = 5;
 /** pg-boss's polling interval: after an enqueue, its frozen worker is thawed this long later (its timer due). */
@@ -117,7 +117,7 @@ try {
   // Sides boot together, a side's subjects one after the other (pg-boss's createQueue deadlocks
   // with a concurrent one); each producer creates its queue before its worker starts.
   const drains = (await Promise.all(sides.map(async (side) => [await subject(side, 1), await subject(side, 50)]))).flat();
-  for (const s of drains) await measureRound(drainable(s), "bulk", Math.min(MESSAGES, 500)); // warm-up
+  if (!SMOKE) for (const s of drains) await measureRound(drainable(s), "bulk", Math.min(MESSAGES, 500)); // warm-up
   console.log(`  booted and warmed up (${elapsed()})`);
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of drains) {
@@ -134,7 +134,7 @@ try {
   for (const s of drains.filter((d) => d.concurrency === 1)) {
     const polling = s.side.name === "pg-boss";
     const gap = () => (polling ? GAP_MS + Math.random() * PGBOSS_POLL_MS : GAP_MS);
-    for (let i = 0; i < (polling ? 2 : 10); i++) await probe(s, seq++, gap());
+    for (let i = 0; i < (SMOKE ? 1 : polling ? 2 : 10); i++) await probe(s, seq++, gap()); // warm-up
     const idle0 = cpuMicros(s.worker.pid);
     const idleStart = Date.now();
     await sleep(SMOKE ? 200 : 1_000);
@@ -155,7 +155,7 @@ try {
   }
   const one = drains.find((d) => d.side === dramats && d.concurrency === 50)!;
   const curve = [one, ...(await Promise.all([2, 4].map((p) => subject(dramats, 50, p))))];
-  for (const s of curve.slice(1)) await measureRound(drainable(s), "bulk", Math.min(SCALE_MESSAGES, 5_000)); // warm-up
+  if (!SMOKE) for (const s of curve.slice(1)) await measureRound(drainable(s), "bulk", Math.min(SCALE_MESSAGES, 5_000)); // warm-up
   for (let round = 0; round < ROUNDS; round++) {
     for (const s of curve) {
       const figures = await measureRound(drainable(s), "bulk", SCALE_MESSAGES);
