@@ -13,7 +13,7 @@ import { cpus, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { summarize } from "./lib/summary.ts";
 
-const SCRIPTS = ["throughput", "latency", "threads", "memory", "dashboard"];
+const SCRIPTS = ["throughput", "latency", "threads", "memory", "dashboard", "postgres"];
 const dir = fileURLToPath(new URL("./", import.meta.url));
 const root = fileURLToPath(new URL("../", import.meta.url));
 const args = process.argv.slice(2);

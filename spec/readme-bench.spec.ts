@@ -45,9 +45,9 @@ describe("the README's bench commands (BENCH_SMOKE=1)", function () {
 
   it("npm run bench, with the servers' URLs: every script, then the summary in bench/results/latest.json", async () => {
     const out = await bench(readmeLine(README, "AMQP_URL=amqp://guest:guest@127.0.0.1:5672 npm run bench"));
-    expect(out).to.include("== throughput").and.to.include("== latency").and.to.include("== threads").and.to.include("== dashboard").and.to.include("== summary");
+    expect(out).to.include("== throughput").and.to.include("== latency").and.to.include("== threads").and.to.include("== dashboard").and.to.include("== postgres").and.to.include("== summary");
     const latest = JSON.parse(readFileSync(join(copy, "bench", "results", "latest.json"), "utf8")) as Record<string, unknown>;
-    expect(latest).to.include.keys("meta", "summary", "throughput", "latency", "threads", "dashboard");
+    expect(latest).to.include.keys("meta", "summary", "throughput", "latency", "threads", "dashboard", "postgres");
   });
 
   it("npm run bench -- --quick", async () => {

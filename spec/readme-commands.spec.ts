@@ -40,7 +40,7 @@ const WHERE: Record<string, string> = {
   "DRAMATIQ_SRC=/path/to/dramatiq-2.2.0 npm run interop:python": "spec/interop/python-check.spec.ts",
   "REDIS_URL=redis://127.0.0.1:6379 AMQP_URL=amqp://guest:guest@127.0.0.1:5672 npm run bench": "spec/readme-bench.spec.ts",
   "npm run bench -- --quick              # under two minutes: 10,000 messages, 3 rounds": "spec/readme-bench.spec.ts",
-  "npm run bench -- latency              # one script: throughput, latency, threads or memory": "spec/readme-bench.spec.ts",
+  "npm run bench -- latency              # one script: throughput, latency, threads, memory, dashboard or postgres": "spec/readme-bench.spec.ts",
   "npm run bench -- ab --base HEAD~1     # working tree against a commit, side by side": "spec/readme-bench.spec.ts",
   "npm run bench -- profile              # --cpu-prof of a worker draining no-op messages": "spec/readme-bench.spec.ts",
   "npm run chaos -- --profile short                                            # what CI runs after npm test": CI,

@@ -21,6 +21,8 @@ export const QUICK = values.quick === true;
 export const SMOKE = process.env.BENCH_SMOKE === "1";
 export const REDIS_URL = process.env.REDIS_URL ?? "redis://127.0.0.1:6379";
 export const AMQP_URL = process.env.AMQP_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+/** The PostgreSQL server of `bench/postgres.ts` (each side in a private schema, dropped after). */
+export const DATABASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 /** Messages per throughput round (the issue's workload: 20,000; a multiple of the workers' REPORT_EVERY, 1,000). */
 export const MESSAGES = Number(values.messages ?? (SMOKE ? 1_000 : QUICK ? 10_000 : 20_000));
 /** Measured rounds per figure; each figure is their median. */

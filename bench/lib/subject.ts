@@ -67,6 +67,8 @@ export interface Drainable extends Sender {
   /** Holds the worker (SIGSTOP, or pausing an in-process Worker), so enqueue and drain are timed apart. */
   freeze(): void | Promise<void>;
   thaw(): void;
+  /** Waits before the worker is thawed, after the enqueue (a polling worker's interval: pg-boss). */
+  beforeThaw?(): Promise<void>;
   /** Resolves with the monotonic clock (ns) once every message sent so far has run; called before thaw. */
   drained(): Promise<bigint>;
   /** CPU time (µs) of the server so far, where the bench can read it (Redis). */
@@ -85,6 +87,7 @@ export async function measureRound(subject: Drainable, mode: EnqueueMode, messag
   const t0 = nowNs();
   await enqueue(subject, mode, messages);
   const t1 = nowNs();
+  await subject.beforeThaw?.();
   const cpu0 = summed(pids, cpuMicros);
   const server0 = await subject.serverCpu?.();
   const drained = subject.drained();

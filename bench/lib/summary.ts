@@ -1,32 +1,9 @@
 // The bench's verdict: each target of the issue as dramats' figure, the baseline measured in the
 // same run, their ratio, and whether the target holds (all medians).
 import type { Summary } from "./stats.ts";
+import { postgresRows } from "./summary-postgres.ts";
+import { atLeast, below, med, type Row, type Subjects } from "./summary-row.ts";
 import { fixed, int, printTable } from "./table.ts";
-
-type Subjects = Record<string, Record<string, Summary> | undefined>;
-
-interface Row {
-  measure: string;
-  dramats: number | undefined;
-  baselineName?: string;
-  baseline?: number | undefined;
-  unit: string;
-  /** Describes the target, e.g. ">= 2x". */
-  target: string;
-  holds: boolean | undefined;
-}
-
-function med(subjects: Subjects | undefined, subject: string, metric: string): number | undefined {
-  return subjects?.[subject]?.[metric]?.median;
-}
-
-function atLeast(a: number | undefined, b: number | undefined, factor: number): boolean | undefined {
-  return a === undefined || b === undefined ? undefined : a >= factor * b;
-}
-
-function below(a: number | undefined, limit: number): boolean | undefined {
-  return a === undefined ? undefined : a < limit;
-}
 
 export function summarize(results: Record<string, unknown>): { rows: Row[]; print(): void } {
   const tp = (results.throughput as { subjects?: Subjects } | undefined)?.subjects;
@@ -110,6 +87,8 @@ export function summarize(results: Record<string, unknown>): { rows: Row[]; prin
       rows.push({ measure: `Dashboard ${read} (${label}${deep})`, dramats: figure, unit: "ms", target: "< 1000 ms", holds: below(figure, 1000) });
     }
   }
+
+  rows.push(...postgresRows(results.postgres));
 
   const format = (x: number | undefined, unit: string) => (unit === "msg/s" ? int(x) : fixed(x, unit === "ms" || unit === "ms/s" ? 2 : 1));
   return {

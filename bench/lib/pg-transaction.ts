@@ -1,0 +1,78 @@
+// The transactional enqueue of bench/postgres.ts: an application's transaction that inserts one
+// row, timed alone and with one dramats send in it, on the same pool, alternating in blocks.
+// With `PostgresBroker.withTransaction(client, fn)` (branch pg-txn) the send is written through
+// the application's client, inside its transaction. Without it (this branch), the bench measures
+// the nearest thing: the send through a broker on the same pool while the transaction is open (a
+// second connection and a commit of its own), reported as mode "send beside the transaction".
+import pg from "pg";
+import { median, summarize, type Summary } from "./stats.ts";
+import { DATABASE_URL } from "./config.ts";
+import type { DramatsSide } from "./pg-sides.ts";
+import { nowNs } from "./proc.ts";
+
+export interface TransactionFigures {
+  /** "withTransaction" (the message in the application's transaction) or "send beside the transaction". */
+  mode: string;
+  count: number;
+  /** Per transaction: BEGIN, INSERT, COMMIT. */
+  insert_ms: Summary;
+  /** Per transaction: BEGIN, INSERT, the send, COMMIT. */
+  with_send_ms: Summary;
+  /** Median with the send over median without. */
+  ratio: number;
+}
+
+/** What `withTransaction` looks like, where the broker has it (detected at run time). */
+interface Transactional {
+  withTransaction<T>(client: pg.PoolClient, fn: () => Promise<T>): Promise<T>;
+}
+
+const BLOCK = 50;
+
+/** `count` transactions of each kind, in alternating blocks; per-transaction times in ms. */
+export async function measureTransactions(side: DramatsSide, count: number): Promise<TransactionFigures> {
+  const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 4 });
+  pool.on("error", () => undefined);
+  const producer = await side.producer("tx", { pool });
+  const table = `${side.schema}.bench_orders`;
+  const candidate = producer.broker as unknown as Partial<Transactional>;
+  const transactional = typeof candidate.withTransaction === "function" ? (candidate as Transactional) : undefined;
+  try {
+    await pool.query(`CREATE TABLE ${table} (id bigserial PRIMARY KEY, item text NOT NULL, placed_at timestamptz NOT NULL DEFAULT now())`);
+    const once = async (i: number, send: boolean): Promise<number> => {
+      const t0 = nowNs();
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query(`INSERT INTO ${table} (item) VALUES ($1)`, [`item ${i}`]);
+        if (send) {
+          if (transactional) await transactional.withTransaction(client, () => producer.send(i));
+          else await producer.send(i);
+        }
+        await client.query("COMMIT");
+      } finally {
+        client.release();
+      }
+      return Number(nowNs() - t0) / 1e6;
+    };
+    // Warm-up: connections open, the broker migrated, statements prepared.
+    for (let i = 0; i < 10; i++) await once(i, i % 2 === 0);
+    const alone: number[] = [];
+    const withSend: number[] = [];
+    for (let done = 0; done < count; done += BLOCK) {
+      const n = Math.min(BLOCK, count - done);
+      for (let i = 0; i < n; i++) alone.push(await once(done + i, false));
+      for (let i = 0; i < n; i++) withSend.push(await once(done + i, true));
+    }
+    return {
+      mode: transactional ? "withTransaction" : "send beside the transaction",
+      count,
+      insert_ms: summarize(alone),
+      with_send_ms: summarize(withSend),
+      ratio: median(withSend) / median(alone),
+    };
+  } finally {
+    await producer.close();
+    await pool.end();
+  }
+}

@@ -1,0 +1,58 @@
+// The summary rows of bench/postgres.ts (issue 21): dramats' PostgreSQL broker against
+// graphile-worker and pg-boss measured in the same run, with the issue's targets.
+import type { TransactionFigures } from "./pg-transaction.ts";
+import { atLeast, below, med, type Row, type Subjects } from "./summary-row.ts";
+
+const BASELINES = [
+  ["graphile-worker", 1.5],
+  ["pg-boss", 3],
+] as const;
+
+export function postgresRows(result: unknown): Row[] {
+  const pg = result as { subjects?: Subjects; transaction?: TransactionFigures } | undefined;
+  const s = pg?.subjects;
+  if (s === undefined) return [];
+  const rows: Row[] = [];
+  const versus = (measure: string, subject: (side: string) => string, metric: string) => {
+    const dramats = med(s, subject("dramats"), metric);
+    for (const [side, factor] of BASELINES) {
+      const baseline = med(s, subject(side), metric);
+      rows.push({ measure, dramats, baselineName: side, baseline, unit: "msg/s", target: `>= ${factor}x`, holds: atLeast(dramats, baseline, factor) });
+    }
+  };
+  for (const c of [1, 50]) versus(`PostgreSQL drain, concurrency ${c}`, (side) => `${side} c${c}`, "drain");
+  // Enqueue does not depend on the worker's concurrency: the c1 subject's figures (same client path as c50).
+  versus("PostgreSQL enqueue, one await at a time", (side) => `${side} c1`, "enqueue_sequential");
+  versus("PostgreSQL enqueue, concurrent single sends", (side) => `${side} c1`, "enqueue_single");
+  versus("PostgreSQL enqueue, bulk", (side) => `${side} c1`, "enqueue_bulk");
+  for (const c of [1, 50]) {
+    const cpu = med(s, `dramats c${c}`, "worker_cpu_us");
+    for (const [side] of BASELINES) {
+      rows.push({ measure: `Worker CPU per message, PostgreSQL c${c}`, dramats: cpu, baselineName: side, baseline: med(s, `${side} c${c}`, "worker_cpu_us"), unit: "µs", target: "report", holds: undefined });
+    }
+  }
+  const p50 = med(s, "dramats", "p50_ms");
+  rows.push({ measure: "Idle latency p50 (PostgreSQL)", dramats: p50, baselineName: "graphile-worker", baseline: med(s, "graphile-worker", "p50_ms"), unit: "ms", target: "< 3 ms", holds: below(p50, 3) });
+  rows.push({ measure: "Idle latency p50 (PostgreSQL)", dramats: p50, baselineName: "pg-boss", baseline: med(s, "pg-boss", "p50_ms"), unit: "ms", target: "report", holds: undefined });
+  rows.push({ measure: "Idle latency p99 (PostgreSQL)", dramats: med(s, "dramats", "p99_ms"), baselineName: "graphile-worker", baseline: med(s, "graphile-worker", "p99_ms"), unit: "ms", target: "report", holds: undefined });
+  const one = med(s, "dramats c50 p1 scale", "drain");
+  for (const p of [2, 4]) {
+    const many = med(s, `dramats c50 p${p} scale`, "drain");
+    rows.push({ measure: `PostgreSQL drain c50, ${p} worker processes`, dramats: many, baselineName: "1 process", baseline: one, unit: "msg/s", target: "> 1x", holds: many === undefined || one === undefined ? undefined : many > one });
+  }
+  const tx = pg?.transaction;
+  if (tx) {
+    // Without withTransaction the send is not in the transaction: a stand-in, not the target's measure.
+    const real = tx.mode === "withTransaction";
+    rows.push({
+      measure: real ? "Transactional enqueue (INSERT + send in one tx)" : "Transactional enqueue STAND-IN (send beside the tx)",
+      dramats: tx.with_send_ms.median,
+      baselineName: "INSERT alone",
+      baseline: tx.insert_ms.median,
+      unit: "ms",
+      target: real ? "<= 1.3x" : "<= 1.3x (awaits API)",
+      holds: real ? tx.ratio <= 1.3 : undefined,
+    });
+  }
+  return rows;
+}
