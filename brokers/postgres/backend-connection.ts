@@ -5,9 +5,11 @@
  * with the URL's password masked.
  */
 import pg, { type ClientConfig, type Pool, type QueryResultRow } from "pg";
-import { BrokerError, ConnectionClosed, ConnectionFailed, InvalidOptions } from "../../lib/errors.ts";
-import { addSecret, addUrlSecret, redact, redactUrl } from "../../lib/redact.ts";
-import { ensureBackendTables, quoteIdent } from "./backend-tables.ts";
+import { ConnectionClosed, InvalidOptions } from "../../lib/errors.ts";
+import { addSecret, addUrlSecret, redactUrl } from "../../lib/redact.ts";
+import { ensureBackendTables } from "./backend-tables.ts";
+import { isConnectionLoss, translatePgError } from "./errors.ts";
+import { quoteIdent } from "./migrations.ts";
 
 /** Where a PostgreSQL backend keeps its rows. */
 export interface PostgresBackendOptions {
@@ -34,27 +36,10 @@ export interface PostgresBackendOptions {
 /** A schema name: plain lower-case identifier (the PostgresBroker allows the same). */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
 
-/** SQLSTATE classes and codes that mean the server cannot be used right now (or with these credentials). */
-const CONNECTION_STATES = ["08", "28", "3D", "57P01", "57P02", "57P03", "53300"];
-/** Socket errors. */
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "EAI_AGAIN"]);
-/** `pg`'s own texts for a dropped or never-made connection (no code). */
-const PG_TEXTS = ["Connection terminated", "connection timeout", "timeout expired", "Client has encountered a connection error", "Client was closed"];
 /** A deadlock or serialization failure: the statement can simply run again. */
 const RETRY_STATES = new Set(["40P01", "40001"]);
 /** Runs of a statement that failed with a deadlock, at most. */
 const ATTEMPTS = 3;
-
-/** True for an error of `pg` that says the connection failed or was lost (rather than a bad statement). */
-export function isConnectionLoss(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  if (typeof code === "string") {
-    if (NETWORK_CODES.has(code)) return true;
-    if (/^[0-9A-Z]{5}$/.test(code)) return CONNECTION_STATES.some((prefix) => code.startsWith(prefix));
-  }
-  const message = error instanceof Error ? error.message : "";
-  return PG_TEXTS.some((text) => message.includes(text));
-}
 
 /** The pool, schema and error translation of one backend instance. */
 export class BackendConnection {
@@ -188,17 +173,9 @@ export class BackendConnection {
 
   /** The dramats error for an error of `pg`, the password masked. */
   translate(error: unknown): unknown {
-    if (error instanceof BrokerError) return error;
-    if (this.#closed) return new ConnectionClosed(`${this.#what} (${this.where}) is closed`, { cause: error });
-    const text = redact(error instanceof Error ? error.message : String(error));
-    const code = (error as { code?: unknown } | null)?.code;
-    if (isConnectionLoss(error)) {
-      const which = code === "28P01" || code === "28000" ? " (the server refused the credentials)" : "";
-      return new ConnectionFailed(`${this.#what}: PostgreSQL at ${this.where}: ${text}${which}`, { cause: error });
-    }
-    if (!(error instanceof Error) || typeof code !== "string") return error;
-    return new BrokerError(`${this.#what}: PostgreSQL at ${this.where}: ${text} (SQLSTATE ${code})`, { cause: error });
+    return translatePgError(error, this.where, this.#closed, this.#what);
   }
+
 
   /** Ends the backend's own pool (an application's pool stays open). Idempotent. */
   async close(): Promise<void> {

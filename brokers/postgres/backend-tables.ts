@@ -6,14 +6,7 @@
  */
 import type { ClientBase } from "pg";
 import { BACKEND_MIGRATION } from "./backend-migration.ts";
-
-/** First key of the two-key advisory lock of dramats' migrations ("drmt"); the second is the schema's hash. */
-export const MIGRATION_LOCK_CLASS = 0x64726d74;
-
-/** `"name"`: schema names are checked (backend-options.ts) and need no escaping; quoted anyway. */
-export function quoteIdent(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`;
-}
+import { MIGRATION_LOCK, quoteIdent } from "./migrations.ts";
 
 /**
  * Creates `schema` and the backends' tables and functions in it unless they exist. Idempotent;
@@ -25,7 +18,7 @@ export async function ensureBackendTables(client: ClientBase, schema: string): P
   const s = quoteIdent(schema);
   await client.query("BEGIN");
   try {
-    await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [MIGRATION_LOCK_CLASS, schema]);
+    await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [MIGRATION_LOCK, schema]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     // Already there (the common case): skip the DDL, which would take heavier locks.
     const { rows } = await client.query<{ done: boolean }>(

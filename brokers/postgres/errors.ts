@@ -57,16 +57,18 @@ export function isConnectionLoss(error: unknown): boolean {
  * reached or refuses the credentials (the CLI's exit code 3), ConnectionClosed after `close`,
  * BrokerError for anything else the server said; the URL's password never appears.
  * @param where the masked URL or a description of the pool
+ * @param what the backend's name, to start its messages with (the broker's say PostgreSQL at once)
  */
-export function translatePgError(error: unknown, where: string, closed: boolean): unknown {
+export function translatePgError(error: unknown, where: string, closed: boolean, what?: string): unknown {
   if (error instanceof BrokerError) return error;
-  if (closed) return new ConnectionClosed(`PostgresBroker (${where}) is closed`, { cause: error });
+  if (closed) return new ConnectionClosed(`${what ?? "PostgresBroker"} (${where}) is closed`, { cause: error });
   const text = redact(error instanceof Error ? error.message : String(error));
   const code = (error as { code?: unknown } | null)?.code;
+  const source = `${what === undefined ? "" : `${what}: `}PostgreSQL at ${where}`;
   if (isConnectionLoss(error)) {
     const which = code === "28P01" || code === "28000" ? " (the server refused the credentials)" : "";
-    return new ConnectionFailed(`PostgreSQL at ${where}: ${text}${which}`, { cause: error });
+    return new ConnectionFailed(`${source}: ${text}${which}`, { cause: error });
   }
   if (!(error instanceof Error) || typeof code !== "string") return error;
-  return new BrokerError(`PostgreSQL at ${where}: ${text} (SQLSTATE ${code})`, { cause: error });
+  return new BrokerError(`${source}: ${text} (SQLSTATE ${code})`, { cause: error });
 }
