@@ -83,10 +83,12 @@ export class PostgresBroker extends Broker implements TransactionalBroker {
     this.#queries = new MessageQueries(this.settings.schema);
     this.#inspect = new InspectQueries(this.settings.schema);
     this.#listener = new Listener(this.settings.connection, this.settings.schema, this.logger);
-    this.#run = async (text, values) => {
+    const prepare = this.settings.preparedStatements;
+    this.#run = async (text, values, name) => {
       if (this.#closed) throw new ConnectionClosed(`PostgresBroker (${this.#where}) is closed`);
       await this.migrate();
       try {
+        if (prepare && name !== undefined) return await this.pool.query({ name, text, values: values as unknown[] | undefined });
         return await this.pool.query(text, values as unknown[] | undefined);
       } catch (error) {
         throw translatePgError(error, this.#where, this.#closed);
@@ -193,7 +195,7 @@ export class PostgresBroker extends Broker implements TransactionalBroker {
     } catch (error) {
       return Promise.reject(error);
     }
-    return withScope(this, through(client, (error) => translatePgError(error, this.#where, false)), fn);
+    return withScope(this, through(client, (error) => translatePgError(error, this.#where, false), this.settings.preparedStatements), fn);
   }
 
   /** The claim in the `kv` table and the message rows in one statement (in the application's transaction inside `withTransaction`). */

@@ -9,7 +9,8 @@ export interface PostgresBrokerOptions extends BrokerOptions {
   /**
    * `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (or `postgresql://`). Besides what `pg`
    * understands (`sslmode`, `application_name`...), `?schema=NAME` sets `schema` and
-   * `?lease_time=MS` sets `leaseTime` unless the options do. Ignored when `pool` is given.
+   * `?lease_time=MS` sets `leaseTime` and `?prepared_statements=false` sets `preparedStatements`
+   * unless the options do. Ignored when `pool` is given.
    */
   url?: string;
   /**
@@ -37,6 +38,15 @@ export interface PostgresBrokerOptions extends BrokerOptions {
   poolSize?: number;
   /** Give up connecting after this long (ms). @defaultValue 10000 */
   connectTimeout?: number;
+  /**
+   * Run the broker's frequent statements (enqueue, fetch, ack, settle) as named prepared
+   * statements, parsed and planned once per connection: a single send or fetch costs a fraction
+   * of an unnamed statement's time. Set false behind a pooler that cannot keep prepared
+   * statements across transactions (PgBouncer in transaction mode before 1.21, or without
+   * `max_prepared_statements`). Also applies to an application's client in `withTransaction`
+   * when it is a `pg` client. @defaultValue true, or the URL's `prepared_statements`
+   */
+  preparedStatements?: boolean;
 }
 
 /** The resolved settings of a {@link PostgresBroker} (defaults applied, validated). */
@@ -55,6 +65,8 @@ export interface PostgresSettings {
   readonly poolSize: number;
   /** Give up connecting after this long (ms). */
   readonly connectTimeout: number;
+  /** Frequent statements run as named prepared statements. */
+  readonly preparedStatements: boolean;
   /** What `pg` gets for the broker's connections (the URL without dramats' own parameters). */
   readonly connection: PoolConfig;
 }
@@ -74,7 +86,7 @@ export const POSTGRES_DEFAULTS = Object.freeze({
 });
 
 /** The URL parameters dramats reads itself (and removes before `pg` sees the URL). */
-const OWN_PARAMETERS = ["schema", "lease_time"] as const;
+const OWN_PARAMETERS = ["schema", "lease_time", "prepared_statements"] as const;
 
 /** A schema name: plain lower-case identifier, so it never needs quoting tricks. */
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,47}$/;
@@ -87,6 +99,8 @@ export interface ParsedPostgresUrl {
   readonly schema: string | undefined;
   /** The URL's `lease_time` (ms), if any. */
   readonly leaseTime: number | undefined;
+  /** The URL's `prepared_statements` (`true` or `false`), if any. */
+  readonly preparedStatements: boolean | undefined;
 }
 
 /**
@@ -110,8 +124,12 @@ export function parsePostgresUrl(url: string): ParsedPostgresUrl {
   } catch (error) {
     throw new InvalidOptions(`PostgresBroker url ${JSON.stringify(redactUrl(url))}: ${(error as Error).message}`, { cause: error });
   }
+  const prepared = parsed.searchParams.get("prepared_statements");
+  if (prepared !== null && prepared !== "true" && prepared !== "false") {
+    throw new InvalidOptions(`PostgresBroker url ${JSON.stringify(redactUrl(url))}: prepared_statements must be true or false, got ${JSON.stringify(prepared)}`);
+  }
   for (const name of OWN_PARAMETERS) parsed.searchParams.delete(name);
-  return { connectionString: parsed.href, schema, leaseTime };
+  return { connectionString: parsed.href, schema, leaseTime, preparedStatements: prepared === null ? undefined : prepared === "true" };
 }
 
 /**
@@ -131,6 +149,8 @@ export function resolveSettings(options: PostgresBrokerOptions): PostgresSetting
   if (heartbeatInterval * 2 > leaseTime) {
     throw new RangeError(`PostgresBroker option heartbeatInterval (${heartbeatInterval}) must be at most half of leaseTime (${leaseTime})`);
   }
+  const preparedStatements = options.preparedStatements ?? fromUrl?.preparedStatements ?? true;
+  if (typeof preparedStatements !== "boolean") throw new InvalidOptions(`PostgresBroker option preparedStatements must be a boolean, got ${JSON.stringify(preparedStatements)}`);
   const envTtl = Number(process.env.dramatiq_dead_message_ttl);
   const connectTimeout = Math.round(positive("connectTimeout", options.connectTimeout ?? POSTGRES_DEFAULTS.connectTimeout));
   const connection: PoolConfig =
@@ -145,6 +165,7 @@ export function resolveSettings(options: PostgresBrokerOptions): PostgresSetting
     deadMessageTtl: Math.round(positive("deadMessageTtl", options.deadMessageTtl ?? (envTtl > 0 ? envTtl : POSTGRES_DEFAULTS.deadMessageTtl))),
     poolSize: Math.round(positive("poolSize", options.poolSize ?? POSTGRES_DEFAULTS.poolSize)),
     connectTimeout,
+    preparedStatements,
     connection: { ...connection, connectionTimeoutMillis: connectTimeout },
   };
 }

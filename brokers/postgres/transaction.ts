@@ -23,18 +23,25 @@ interface StatusClient {
   getTransactionStatus(): string | null;
 }
 
-/** A Through for `client`. */
-export function through(client: SqlClient, translate: (error: unknown) => unknown): Through {
+/**
+ * A Through for `client`. With `prepare`, named statements go to a `pg` client as `pg` query
+ * configs (prepared once per connection); other clients get the text and values.
+ */
+export function through(client: SqlClient, translate: (error: unknown) => unknown, prepare: boolean): Through {
   const status = typeof (client as Partial<StatusClient>).getTransactionStatus === "function" ? (client as unknown as StatusClient) : undefined;
-  return { run: clientRun(client, translate), idle: () => status?.getTransactionStatus() === "I" };
+  return { run: clientRun(client, translate, prepare && status !== undefined), idle: () => status?.getTransactionStatus() === "I" };
 }
 
+/** `pg`'s query method taking a query config (what `{ name }` needs). */
+type ConfigQuery = (config: { name: string; text: string; values: unknown[] | undefined }) => Promise<unknown>;
+
 /** A Run on the application's client, reading `rows` (and `rowCount`) from what it returns. */
-function clientRun(client: SqlClient, translate: (error: unknown) => unknown): Run {
-  return async <R>(text: string, values?: readonly unknown[]) => {
+function clientRun(client: SqlClient, translate: (error: unknown) => unknown, prepare: boolean): Run {
+  return async <R>(text: string, values?: readonly unknown[], name?: string) => {
     let result: unknown;
+    const copy = values === undefined ? undefined : [...values];
     try {
-      result = await client.query(text, values === undefined ? undefined : [...values]);
+      result = await (prepare && name !== undefined ? (client.query as unknown as ConfigQuery).call(client, { name, text, values: copy }) : client.query(text, copy));
     } catch (error) {
       throw translate(error);
     }

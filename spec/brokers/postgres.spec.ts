@@ -27,7 +27,7 @@ describe("PostgresBroker", function () {
     const counter = { n: 0, texts: [] as string[] };
     const query = broker.pool.query.bind(broker.pool) as (...args: unknown[]) => unknown;
     (broker.pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
-      const text = String(args[0]);
+      const text = typeof args[0] === "string" ? args[0] : String((args[0] as { text: string }).text);
       if (text.includes(`"${schema}".messages`)) {
         counter.n++;
         counter.texts.push(text.replace(/\s+/g, " ").slice(0, 80));
@@ -49,7 +49,7 @@ describe("PostgresBroker", function () {
   describe("URLs", () => {
     it("reads schema and lease_time from the URL and hands pg the rest (sslmode included)", () => {
       const parsed = parsePostgresUrl("postgresql://app:pw@db.example:6543/jobs?schema=queues&lease_time=5000&sslmode=require");
-      expect(parsed).to.deep.equal({ connectionString: "postgresql://app:pw@db.example:6543/jobs?sslmode=require", schema: "queues", leaseTime: 5000 });
+      expect(parsed).to.deep.equal({ connectionString: "postgresql://app:pw@db.example:6543/jobs?sslmode=require", schema: "queues", leaseTime: 5000, preparedStatements: undefined });
       const broker = new PostgresBroker({ url: "postgres://app:pw@db.example/jobs?schema=queues&lease_time=6000", middleware: [] });
       open.push(broker);
       expect(broker.settings).to.include({ schema: "queues", leaseTime: 6000, heartbeatInterval: 2000, safeUrl: "postgres://app:***@db.example/jobs?schema=queues&lease_time=6000" });
