@@ -87,6 +87,11 @@ export class PostgresConsumer extends Consumer {
     return !this.#closed && this.#held.size > 0;
   }
 
+  /** @internal The row ids it holds leases on (the heartbeat extends them). */
+  get heldIds(): IterableIterator<string> {
+    return this.#held.values();
+  }
+
   async fetch(max: number, timeout: number): Promise<PostgresDelivery[]> {
     const deadline = Date.now() + timeout;
     const listener = this.#host.listener;

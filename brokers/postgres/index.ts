@@ -244,11 +244,11 @@ export class PostgresBroker extends Broker implements TransactionalBroker {
   /** Extends the leases of every consumer of this process that holds some, in one statement. */
   #beat(): void {
     if (this.#closed || this.#beating) return;
-    const owners = [...this.#consumers].filter((c) => c.holding).map((c) => c.owner);
-    if (owners.length === 0) return;
+    const holding = [...this.#consumers].filter((c) => c.holding);
+    if (holding.length === 0) return;
     this.#beating = true;
     this.#queries
-      .heartbeat(this.#run, owners, this.settings.leaseTime)
+      .heartbeat(this.#run, holding.flatMap((c) => [...c.heldIds]), holding.map((c) => c.owner), this.settings.leaseTime)
       .catch((error: unknown) => {
         if (!this.#closed) this.logger.error({ err: error }, "Could not extend message leases; retrying at the next heartbeat");
       })

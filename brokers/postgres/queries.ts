@@ -102,8 +102,8 @@ export class MessageQueries {
         SELECT pg_notify($6, queue) FROM ins`,
       nextDue: `SELECT least((SELECT min(eta) FROM ${m} WHERE queue = $1 AND owner IS NULL),
                     (SELECT min(lease_until) FROM ${m} WHERE queue = $1 AND owner IS NOT NULL)) - ${now} AS wait`,
-      heartbeat: `UPDATE ${m} SET lease_until = ${now} + $2
-        WHERE id IN (SELECT id FROM ${m} WHERE owner = ANY($1::text[]) FOR UPDATE SKIP LOCKED) AND owner = ANY($1::text[])`,
+      heartbeat: `UPDATE ${m} SET lease_until = ${now} + $3
+        WHERE id IN (SELECT id FROM ${m} WHERE id = ANY($1::bigint[]) FOR UPDATE SKIP LOCKED) AND owner = ANY($2::text[])`,
       ack: `DELETE FROM ${m} WHERE id = ANY($1::bigint[])`,
       retry: `WITH gone AS (DELETE FROM ${m} WHERE id = $1 RETURNING id),
             ins AS (INSERT INTO ${m} (queue, priority, eta, message_id, body)
@@ -172,12 +172,13 @@ export class MessageQueries {
   }
 
   /**
-   * Extends every lease the `owners` hold (one statement for a whole process); returns how many.
-   * Rows locked right now (being acked or settled) are skipped rather than waited for: no deadlock
-   * with this process's own settles, and they need no extension.
+   * Extends the leases of rows `ids` that `owners` still hold (one statement for a whole
+   * process); returns how many. A row another consumer took over (after this one's lease ran
+   * out) is left alone. Rows locked right now (being acked or settled) are skipped rather than
+   * waited for: no deadlock with this process's own settles, and they need no extension.
    */
-  async heartbeat(run: Run, owners: readonly string[], leaseTime: number): Promise<number> {
-    const result = await prepared(run, this.#sql.heartbeat, [owners, leaseTime]);
+  async heartbeat(run: Run, ids: readonly string[], owners: readonly string[], leaseTime: number): Promise<number> {
+    const result = await prepared(run, this.#sql.heartbeat, [ids, owners, leaseTime]);
     return result.rowCount ?? 0;
   }
 

@@ -1,6 +1,7 @@
 import { expect } from "chai";
 import pg from "pg";
 import { parsePostgresUrl, PostgresBroker, type PostgresBrokerOptions, type PostgresConsumer } from "../../brokers/postgres/index.ts";
+import { MessageQueries, type Run } from "../../brokers/postgres/queries.ts";
 import { abandonConsumer } from "../../brokers/postgres/testing.ts";
 import { brokerFromUrl } from "../../lib/connect.ts";
 import { actor, InvalidOptions, Message, Worker, type Delivery } from "../../lib/index.ts";
@@ -149,6 +150,23 @@ describe("PostgresBroker", function () {
       await a.ack(da!);
       await b.ack(db!);
       await thief.close();
+    });
+
+    it("extends by row id only the leases their owner still holds, never one another consumer took over", async () => {
+      const broker = newBroker();
+      await broker.migrate();
+      const queries = new MessageQueries(schema);
+      const run: Run = (text, values) => broker.pool.query(text, values as unknown[]);
+      await broker.enqueue(message([1]));
+      const [first] = await queries.take(run, QUEUE, 1, "stalled", 60_000);
+      // Its lease runs out (the stalled owner sent no heartbeat): another consumer takes it over.
+      await adminQuery(`UPDATE "${schema}".messages SET lease_until = 0 WHERE id = $1`, [first!.id]);
+      const [again] = await queries.take(run, QUEUE, 1, "taker", 60_000);
+      expect(again).to.deep.include({ id: first!.id, reclaimed: true });
+      expect(await queries.heartbeat(run, [first!.id], ["stalled"], 60_000)).to.equal(0);
+      expect(await queries.heartbeat(run, [first!.id], ["taker"], 60_000)).to.equal(1);
+      const [row] = await adminQuery<{ owner: string }>(`SELECT owner FROM "${schema}".messages WHERE id = $1`, [first!.id]);
+      expect(row!.owner).to.equal("taker");
     });
   });
 
