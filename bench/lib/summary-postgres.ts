@@ -21,10 +21,11 @@ export function postgresRows(result: unknown): Row[] {
     }
   };
   for (const c of [1, 50]) versus(`PostgreSQL drain, concurrency ${c}`, (side) => `${side} c${c}`, "drain");
-  // Enqueue does not depend on the worker's concurrency: the c1 subject's figures (same client path as c50).
+  // Enqueue does not depend on the worker's concurrency (it is frozen meanwhile): the c50
+  // subject's rounds send the most jobs (bench/postgres.ts MESSAGES_C50); one await at a time, c1's.
   versus("PostgreSQL enqueue, one await at a time", (side) => `${side} c1`, "enqueue_sequential");
-  versus("PostgreSQL enqueue, concurrent single sends", (side) => `${side} c1`, "enqueue_single");
-  versus("PostgreSQL enqueue, bulk", (side) => `${side} c1`, "enqueue_bulk");
+  versus("PostgreSQL enqueue, concurrent single sends", (side) => `${side} c50`, "enqueue_single");
+  versus("PostgreSQL enqueue, bulk", (side) => `${side} c50`, "enqueue_bulk");
   for (const c of [1, 50]) {
     const cpu = med(s, `dramats c${c}`, "worker_cpu_us");
     for (const [side] of BASELINES) {
