@@ -8,7 +8,7 @@ import { addUrlSecret } from "../../lib/redact.ts";
 import { withDefaultChain } from "../../middleware/defaults.ts";
 import { Batch } from "./batch.ts";
 import { PostgresConsumer, type ConsumerHost } from "./consumer.ts";
-import { NotInTransaction, translatePgError } from "./errors.ts";
+import { isConnectionLoss, NotInTransaction, translatePgError } from "./errors.ts";
 import { PostgresHistoryStore } from "./history-store.ts";
 import { InspectQueries, TRIM_CHUNK, type DeadRow } from "./inspect.ts";
 import { Listener, type ListenerState } from "./listener.ts";
@@ -287,7 +287,13 @@ export class PostgresBroker extends Broker implements TransactionalBroker {
 
   /** Idle when no ready, delayed or leased row of the queue is left; one snapshot for both looks. */
   protected async lookAtQueue(queueName: string, after: number, deadLetters: boolean): Promise<QueueLook<number>> {
-    return this.#inspect.look(this.#run, queueName, after, deadLetters);
+    try {
+      return await this.#inspect.look(this.#run, queueName, after, deadLetters);
+    } catch (error) {
+      // A pooled connection the server ended fails the statement given it before the pool knows: a look only reads, so it looks again.
+      if (this.#closed || !isConnectionLoss((error as { cause?: unknown }).cause)) throw error;
+      return this.#inspect.look(this.#run, queueName, after, deadLetters);
+    }
   }
 
   /** Deletes the queue's messages (ready, delayed and leased) and its dead letters, for every process. */

@@ -275,6 +275,17 @@ describe("PostgresBroker", function () {
     });
   });
 
+  describe("raw bodies", () => {
+    it("writes raw bodies batched into one statement even when one holds a lone surrogate (stored as U+FFFD)", async () => {
+      const broker = newBroker();
+      const good = broker.encode(message([1]));
+      // Same tick: one multi-row statement.
+      await Promise.all([broker.enqueueRaw(QUEUE, good), broker.enqueueRaw(QUEUE, "not json \udc00 at all")]);
+      const rows = await adminQuery<{ body: string }>(`SELECT body FROM "${schema}".messages ORDER BY id`);
+      expect(rows.map((r) => r.body)).to.deep.equal([good, "not json \ufffd at all"]);
+    });
+  });
+
   describe("dead letters", () => {
     it("keeps the reason and the traceback of a nacked message, and drops dead letters past the TTL", async () => {
       const broker = newBroker({ deadMessageTtl: 60_000 });
