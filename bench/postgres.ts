@@ -5,7 +5,8 @@
 //   of 1,000 in flight) and bulk (1,000 per call), with the worker frozen (SIGSTOP);
 // - drain of MESSAGES no-op jobs at concurrency 1 and MESSAGES_C50 at 50 (the fetch size each side uses is printed),
 //   and the worker's CPU per message read from /proc;
-// - idle latency (enqueue -> start, one job at a time, the concurrency-1 worker idle);
+// - idle latency (enqueue -> start, one job at a time, the concurrency-1 worker idle), and the idle
+//   workers' CPU over IDLE_WINDOW_MS after IDLE_SETTLE_MS without work;
 // - dramats' drain with 1, 2 and 4 worker processes (concurrency 50 each);
 // - a transactional enqueue: an application's INSERT in a transaction, with and without a send in it.
 // Rounds visit the subjects in turn, so that drift in the machine's load hits every side alike.
@@ -42,6 +43,9 @@ const PROBES = SMOKE ? 5 : 100;
 const PGBOSS_PROBES = SMOKE ? 3 : 20;
 /** Pause after each start, so the next job finds the worker idle. */
 const GAP_MS = 5;
+/** Quiet time before the idle workers' CPU is read, and how long it is read for (ms). */
+const IDLE_SETTLE_MS = SMOKE ? 100 : 5_000;
+const IDLE_WINDOW_MS = SMOKE ? 200 : 10_000;
 /** pg-boss's polling interval: after an enqueue, its frozen worker is thawed this long later (its timer due). */
 const PGBOSS_POLL_MS = 500;
 
@@ -137,15 +141,19 @@ try {
 
   // Idle latency on each side's concurrency-1 worker. pg-boss polls: its probes go out at a
   // random moment of its 0.5 s cycle (a fixed gap would always land at the same point of it).
+  // Idle CPU of the three concurrency-1 workers at once, after IDLE_SETTLE_MS without work (what
+  // a process does in the seconds after a burst, a collection or a compilation, is not idling).
+  const idlers = drains.filter((d) => d.concurrency === 1);
+  await sleep(IDLE_SETTLE_MS);
+  const idle0 = idlers.map((s) => cpuMicros(s.worker.pid));
+  const idleStart = Date.now();
+  await sleep(IDLE_WINDOW_MS);
+  idlers.forEach((s, i) => sample(s.side.name).add("idle_cpu_ms_per_s", (cpuMicros(s.worker.pid) - idle0[i]!) / (Date.now() - idleStart)));
   let seq = 0;
-  for (const s of drains.filter((d) => d.concurrency === 1)) {
+  for (const s of idlers) {
     const polling = s.side.name === "pg-boss";
     const gap = () => (polling ? GAP_MS + Math.random() * PGBOSS_POLL_MS : GAP_MS);
     for (let i = 0; i < (SMOKE ? 1 : polling ? 2 : 10); i++) await probe(s, seq++, gap()); // warm-up
-    const idle0 = cpuMicros(s.worker.pid);
-    const idleStart = Date.now();
-    await sleep(SMOKE ? 200 : 1_000);
-    sample(s.side.name).add("idle_cpu_ms_per_s", (cpuMicros(s.worker.pid) - idle0) / (Date.now() - idleStart));
     const list: number[] = [];
     for (let i = 0; i < (polling ? PGBOSS_PROBES : PROBES); i++) list.push(await probe(s, seq++, gap()));
     latencies.set(s.side.name, list);
