@@ -8,7 +8,8 @@
 // - idle latency (enqueue -> start, one job at a time, the concurrency-1 worker idle), and the idle
 //   workers' CPU over IDLE_WINDOW_MS after IDLE_SETTLE_MS without work;
 // - dramats' drain with 1, 2 and 4 worker processes (concurrency 50 each);
-// - a transactional enqueue: an application's INSERT in a transaction, with and without a send in it.
+// - a transactional enqueue: an application's INSERT in a transaction, with and without a send in it;
+// - the enqueue floor: the broker's insert statement alone on rows encoded beforehand (pg-floor.ts).
 // Rounds visit the subjects in turn, so that drift in the machine's load hits every side alike.
 // Run: node --import tsx bench/postgres.ts [--quick] [--rounds N] [--messages N] [--out f.json]
 import { writeFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { DATABASE_URL, OUT, QUICK, SMOKE } from "./lib/config.ts";
 import { DramatsSide, GraphileSide, PgBossSide, type PgProducer, type PgSide } from "./lib/pg-sides.ts";
+import { measureFloor, type FloorFigures } from "./lib/pg-floor.ts";
 import { measureTransactions, type TransactionFigures } from "./lib/pg-transaction.ts";
 import { cpuMicros, nowNs } from "./lib/proc.ts";
 import { percentile, Samples } from "./lib/stats.ts";
@@ -120,6 +122,7 @@ const samples = new Map<string, Samples>();
 const sample = (name: string) => samples.get(name) ?? samples.set(name, new Samples()).get(name)!;
 const latencies = new Map<string, number[]>();
 let transaction: TransactionFigures | undefined;
+let floor: FloorFigures | undefined;
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
 console.log(`PostgreSQL (${DATABASE_URL.replace(/\/\/[^@/]*@/, "//***@")}): ${MESSAGES} jobs per drain at concurrency 1, ${MESSAGES_C50} at 50, ${ROUNDS} rounds; dramats, graphile-worker, pg-boss`);
@@ -186,6 +189,8 @@ try {
 
   transaction = await measureTransactions(dramats, SMOKE ? 20 : 300);
   console.log(`  transactional enqueue done (${elapsed()})`);
+  floor = await measureFloor(dramats.schema, ROUNDS, SEQUENTIAL, MESSAGES_C50);
+  console.log(`  enqueue floor done (${elapsed()})`);
 } finally {
   for (const s of open) {
     await s.worker.close().catch((error) => console.error(`closing ${s.name} failed:`, error));
@@ -227,7 +232,13 @@ if (transaction) {
       `INSERT + send ${fixed(transaction.with_send_ms.median, 2)} ms per transaction: ${transaction.ratio.toFixed(2)}x (${transaction.count} of each)`,
   );
 }
+if (floor) {
+  console.log(
+    `enqueue floor (dramats' insert statement alone, rows encoded beforehand, bare pg pool): ` +
+      `one await at a time ${range(floor.sequential)} msg/s, ${MESSAGES_C50 >= 1_000 ? "1,000" : MESSAGES_C50} per statement ${range(floor.bulk)} msg/s`,
+  );
+}
 console.log(`medians (min-max) of ${ROUNDS} rounds; ${int((Date.now() - started) / 1000)} s`);
 if (OUT) {
-  writeFileSync(OUT, JSON.stringify({ messages: MESSAGES, messagesC50: MESSAGES_C50, rounds: ROUNDS, sequential: SEQUENTIAL, scaleMessages: SCALE_MESSAGES, fetch, subjects: result, transaction }, null, 2));
+  writeFileSync(OUT, JSON.stringify({ messages: MESSAGES, messagesC50: MESSAGES_C50, rounds: ROUNDS, sequential: SEQUENTIAL, scaleMessages: SCALE_MESSAGES, fetch, subjects: result, transaction, floor }, null, 2));
 }

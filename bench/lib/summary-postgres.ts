@@ -1,5 +1,6 @@
 // The summary rows of bench/postgres.ts (issue 21): dramats' PostgreSQL broker against
 // graphile-worker and pg-boss measured in the same run, with the issue's targets.
+import type { FloorFigures } from "./pg-floor.ts";
 import type { TransactionFigures } from "./pg-transaction.ts";
 import { atLeast, below, med, type Row, type Subjects } from "./summary-row.ts";
 
@@ -9,7 +10,7 @@ const BASELINES = [
 ] as const;
 
 export function postgresRows(result: unknown): Row[] {
-  const pg = result as { subjects?: Subjects; transaction?: TransactionFigures } | undefined;
+  const pg = result as { subjects?: Subjects; transaction?: TransactionFigures; floor?: FloorFigures } | undefined;
   const s = pg?.subjects;
   if (s === undefined) return [];
   const rows: Row[] = [];
@@ -26,6 +27,19 @@ export function postgresRows(result: unknown): Row[] {
   versus("PostgreSQL enqueue, one await at a time", (side) => `${side} c1`, "enqueue_sequential");
   versus("PostgreSQL enqueue, concurrent single sends", (side) => `${side} c50`, "enqueue_single");
   versus("PostgreSQL enqueue, bulk", (side) => `${side} c50`, "enqueue_bulk");
+  // The insert statement alone against the baselines' full sends: above the target, or the target is out of reach.
+  const floor = pg?.floor;
+  if (floor) {
+    for (const [measure, metric, value] of [
+      ["PostgreSQL enqueue floor, one await at a time", "enqueue_sequential", floor.sequential.median],
+      ["PostgreSQL enqueue floor, bulk", "enqueue_bulk", floor.bulk.median],
+    ] as const) {
+      for (const [side] of BASELINES) {
+        const baseline = med(s, `${side} ${metric === "enqueue_bulk" ? "c50" : "c1"}`, metric);
+        rows.push({ measure, dramats: value, baselineName: side, baseline, unit: "msg/s", target: "report", holds: undefined });
+      }
+    }
+  }
   for (const c of [1, 50]) {
     const cpu = med(s, `dramats c${c}`, "worker_cpu_us");
     for (const [side] of BASELINES) {
