@@ -1,9 +1,9 @@
 // The transactional enqueue of bench/postgres.ts: an application's transaction that inserts one
-// row, timed alone and with one dramats send in it, on the same pool, alternating in blocks.
-// With `PostgresBroker.withTransaction(client, fn)` (branch pg-txn) the send is written through
-// the application's client, inside its transaction. Without it (this branch), the bench measures
-// the nearest thing: the send through a broker on the same pool while the transaction is open (a
-// second connection and a commit of its own), reported as mode "send beside the transaction".
+// row, timed alone, with one dramats send in it, and with a `SELECT 1` in its place (one more round
+// trip doing nothing: the floor under any send written as a statement of its own), on the same
+// pool, alternating in blocks. The send goes through `PostgresBroker.withTransaction(client, fn)`,
+// written through the application's client inside its transaction; a broker without it is
+// measured sending beside the open transaction, reported as mode "send beside the transaction".
 import pg from "pg";
 import { median, summarize, type Summary } from "./stats.ts";
 import { DATABASE_URL } from "./config.ts";
@@ -20,6 +20,13 @@ export interface TransactionFigures {
   with_send_ms: Summary;
   /** Median with the send over median without. */
   ratio: number;
+  /**
+   * Per transaction: BEGIN, INSERT, `SELECT 1`, COMMIT: one more round trip that does nothing,
+   * the least any send written as a statement of its own can cost.
+   */
+  round_trip_ms: Summary;
+  /** Its median over the INSERT alone's: no separate statement can come in under this ratio. */
+  round_trip_ratio: number;
 }
 
 /** What `withTransaction` looks like, where the broker has it (detected at run time). */
@@ -39,13 +46,14 @@ export async function measureTransactions(side: DramatsSide, count: number): Pro
   const transactional = typeof candidate.withTransaction === "function" ? (candidate as Transactional) : undefined;
   try {
     await pool.query(`CREATE TABLE ${table} (id bigserial PRIMARY KEY, item text NOT NULL, placed_at timestamptz NOT NULL DEFAULT now())`);
-    const once = async (i: number, send: boolean): Promise<number> => {
+    const once = async (i: number, send: boolean | "select"): Promise<number> => {
       const t0 = nowNs();
       const client = await pool.connect();
       try {
         await client.query("BEGIN");
         await client.query(`INSERT INTO ${table} (item) VALUES ($1)`, [`item ${i}`]);
-        if (send) {
+        if (send === "select") await client.query("SELECT 1");
+        else if (send) {
           if (transactional) await transactional.withTransaction(client, () => producer.send(i));
           else await producer.send(i);
         }
@@ -59,10 +67,12 @@ export async function measureTransactions(side: DramatsSide, count: number): Pro
     for (let i = 0; i < 10; i++) await once(i, i % 2 === 0);
     const alone: number[] = [];
     const withSend: number[] = [];
+    const withSelect: number[] = [];
     for (let done = 0; done < count; done += BLOCK) {
       const n = Math.min(BLOCK, count - done);
       for (let i = 0; i < n; i++) alone.push(await once(done + i, false));
       for (let i = 0; i < n; i++) withSend.push(await once(done + i, true));
+      for (let i = 0; i < n; i++) withSelect.push(await once(done + i, "select"));
     }
     return {
       mode: transactional ? "withTransaction" : "send beside the transaction",
@@ -70,6 +80,8 @@ export async function measureTransactions(side: DramatsSide, count: number): Pro
       insert_ms: summarize(alone),
       with_send_ms: summarize(withSend),
       ratio: median(withSend) / median(alone),
+      round_trip_ms: summarize(withSelect),
+      round_trip_ratio: median(withSelect) / median(alone),
     };
   } finally {
     await producer.close();
