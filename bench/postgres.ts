@@ -230,7 +230,8 @@ if (transaction) {
   console.log(
     `\ntransactional enqueue (${transaction.mode}): INSERT alone ${fixed(transaction.insert_ms.median, 2)} ms, ` +
       `INSERT + send ${fixed(transaction.with_send_ms.median, 2)} ms per transaction: ${transaction.ratio.toFixed(2)}x (${transaction.count} of each); ` +
-      `INSERT + SELECT 1 (one more round trip, no work) ${fixed(transaction.round_trip_ms.median, 2)} ms: ${transaction.round_trip_ratio.toFixed(2)}x`,
+      `INSERT + SELECT 1 (one more round trip, no work) ${fixed(transaction.round_trip_ms.median, 2)} ms: ${transaction.round_trip_ratio.toFixed(2)}x; ` +
+      `INSERT and enqueue() in one statement ${fixed(transaction.sql_function_ms.median, 2)} ms: ${transaction.sql_function_ratio.toFixed(2)}x`,
   );
 }
 if (floor) {

@@ -27,6 +27,14 @@ export interface TransactionFigures {
   round_trip_ms: Summary;
   /** Its median over the INSERT alone's: no separate statement can come in under this ratio. */
   round_trip_ratio: number;
+  /**
+   * Per transaction: BEGIN, the INSERT and the schema's SQL function `enqueue()` in one statement
+   * (`WITH o AS (INSERT ... RETURNING id) SELECT enqueue(...) FROM o`), COMMIT: no extra round
+   * trip, only the message row's own cost.
+   */
+  sql_function_ms: Summary;
+  /** Its median over the INSERT alone's. */
+  sql_function_ratio: number;
 }
 
 /** What `withTransaction` looks like, where the broker has it (detected at run time). */
@@ -46,14 +54,16 @@ export async function measureTransactions(side: DramatsSide, count: number): Pro
   const transactional = typeof candidate.withTransaction === "function" ? (candidate as Transactional) : undefined;
   try {
     await pool.query(`CREATE TABLE ${table} (id bigserial PRIMARY KEY, item text NOT NULL, placed_at timestamptz NOT NULL DEFAULT now())`);
-    const once = async (i: number, send: boolean | "select"): Promise<number> => {
+    const once = async (i: number, send: boolean | "select" | "sql"): Promise<number> => {
       const t0 = nowNs();
       const client = await pool.connect();
       try {
         await client.query("BEGIN");
-        await client.query(`INSERT INTO ${table} (item) VALUES ($1)`, [`item ${i}`]);
+        if (send === "sql") {
+          await client.query(`WITH o AS (INSERT INTO ${table} (item) VALUES ($1) RETURNING id) SELECT ${side.schema}.enqueue($2, 'bench_noop', jsonb_build_array(o.id)) FROM o`, [`item ${i}`, "bench_tx"]);
+        } else await client.query(`INSERT INTO ${table} (item) VALUES ($1)`, [`item ${i}`]);
         if (send === "select") await client.query("SELECT 1");
-        else if (send) {
+        else if (send === true) {
           if (transactional) await transactional.withTransaction(client, () => producer.send(i));
           else await producer.send(i);
         }
@@ -68,11 +78,13 @@ export async function measureTransactions(side: DramatsSide, count: number): Pro
     const alone: number[] = [];
     const withSend: number[] = [];
     const withSelect: number[] = [];
+    const withFunction: number[] = [];
     for (let done = 0; done < count; done += BLOCK) {
       const n = Math.min(BLOCK, count - done);
       for (let i = 0; i < n; i++) alone.push(await once(done + i, false));
       for (let i = 0; i < n; i++) withSend.push(await once(done + i, true));
       for (let i = 0; i < n; i++) withSelect.push(await once(done + i, "select"));
+      for (let i = 0; i < n; i++) withFunction.push(await once(done + i, "sql"));
     }
     return {
       mode: transactional ? "withTransaction" : "send beside the transaction",
@@ -82,6 +94,8 @@ export async function measureTransactions(side: DramatsSide, count: number): Pro
       ratio: median(withSend) / median(alone),
       round_trip_ms: summarize(withSelect),
       round_trip_ratio: median(withSelect) / median(alone),
+      sql_function_ms: summarize(withFunction),
+      sql_function_ratio: median(withFunction) / median(alone),
     };
   } finally {
     await producer.close();

@@ -68,6 +68,17 @@ export function postgresRows(result: unknown): Row[] {
       target: real ? "<= 1.3x" : "<= 1.3x (awaits API)",
       holds: real ? tx.ratio <= 1.3 : undefined,
     });
+    if (tx.sql_function_ms !== undefined) {
+      rows.push({
+        measure: "Transaction: INSERT and enqueue() SQL function in one statement",
+        dramats: tx.sql_function_ms.median,
+        baselineName: "INSERT alone",
+        baseline: tx.insert_ms.median,
+        unit: "ms",
+        target: "report",
+        holds: undefined,
+      });
+    }
     if (tx.round_trip_ms !== undefined) {
       rows.push({
         measure: "Transaction with one more round trip (INSERT + SELECT 1)",
