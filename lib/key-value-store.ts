@@ -51,3 +51,20 @@ export class MemoryKeyValueStore implements KeyValueStore {
     return undefined;
   }
 }
+
+/**
+ * A store that can tell when a key may have changed (the PostgreSQL broker's, by LISTEN/NOTIFY),
+ * so that a reader waits for changes instead of polling for them.
+ */
+export interface WatchableStore {
+  /**
+   * Calls `onChange` after `key` may have changed (set or deleted by any process), and after
+   * any moment at which such news could have been lost (a reconnection). Returns the unsubscribe.
+   */
+  watch(key: string, onChange: () => void): () => void;
+}
+
+/** True when `store` offers {@link WatchableStore.watch}. */
+export function isWatchable(store: KeyValueStore): store is KeyValueStore & WatchableStore {
+  return typeof (store as Partial<WatchableStore>).watch === "function";
+}

@@ -357,7 +357,7 @@ export class PostgresBroker extends Broker implements TransactionalBroker {
   #store: PostgresKeyValueStore | undefined;
   /** The `kv` table: atomic claims for cron schedules and `enqueueOnce`, across processes. */
   override get store(): PostgresKeyValueStore {
-    return (this.#store ??= new PostgresKeyValueStore(this.settings.schema, this.#run));
+    return (this.#store ??= new PostgresKeyValueStore(this.settings.schema, this.#run, this.#listener));
   }
 
   #workerRegistry: PostgresWorkerRegistry | undefined;

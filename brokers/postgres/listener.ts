@@ -58,6 +58,16 @@ export class Listener implements ListenerState {
     this.#logger = logger;
   }
 
+  /** The NOTIFY channel it listens on (the schema's). */
+  get channel(): string {
+    return this.#channel;
+  }
+
+  /** True once closed. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** True while the LISTEN connection is up: a change is heard at once. */
   get connected(): boolean {
     return this.#client !== undefined;

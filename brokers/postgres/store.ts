@@ -1,26 +1,45 @@
-import type { KeyValueStore } from "../../lib/key-value-store.ts";
+import { InvalidOptions } from "../../lib/errors.ts";
+import type { KeyValueStore, WatchableStore } from "../../lib/key-value-store.ts";
+import { pauseKey } from "../../lib/queue-pauses.ts";
+import type { Listener } from "./listener.ts";
 import { quoteIdent } from "./migrations.ts";
 import type { Run } from "./queries.ts";
 
 /** How often expired entries are swept out of the table, at most (ms). */
 const SWEEP_INTERVAL = 60_000;
+/** A watch looks at its key's version at least this often, even without news (ms). */
+const WATCH_WAIT = 60_000;
+
+/** Keys whose `set` and `delete` notify (the queue pause flags): the only keys `watch` takes. */
+export const WATCHED_PREFIX = pauseKey("");
+
+/** The notification payload (on the schema's channel) of a change of `key`: queue names cannot hold ':'. */
+export const keyChange = (key: string): string => `kv:${key}`;
 
 /**
  * The PostgresBroker's key-value store: the `kv` table of its schema, each entry with an expiry
  * (server clock). `setIfAbsent` is one upsert that only overwrites an expired entry, so exactly
- * one process wins a claim (a cron tick), however many race for it.
+ * one process wins a claim (a cron tick), however many race for it. `set` and `delete` of a key
+ * under WATCHED_PREFIX (the queue pause flags every worker reads) notify the schema's channel in
+ * the same statement, so workers `watch` those keys instead of polling them; other keys (results,
+ * claims) notify nobody.
  */
-export class PostgresKeyValueStore implements KeyValueStore {
+export class PostgresKeyValueStore implements KeyValueStore, WatchableStore {
   readonly #run: Run;
   readonly #kv: string;
   readonly #now: string;
+  readonly #listener: Listener;
   #lastSweep = 0;
 
-  /** @param run runs each statement as the broker's own (schema ready, typed errors) */
-  constructor(schema: string, run: Run) {
+  /**
+   * @param run runs each statement as the broker's own (schema ready, typed errors)
+   * @param listener the broker's LISTEN connection (its channel is the one `set` and `delete` notify)
+   */
+  constructor(schema: string, run: Run, listener: Listener) {
     this.#run = run;
     this.#kv = `${quoteIdent(schema)}.kv`;
     this.#now = `(SELECT ${quoteIdent(schema)}.now_ms())`;
+    this.#listener = listener;
   }
 
   async setIfAbsent(key: string, value: string, ttl: number): Promise<boolean> {
@@ -36,9 +55,10 @@ export class PostgresKeyValueStore implements KeyValueStore {
   async set(key: string, value: string, ttl: number): Promise<void> {
     this.#maybeSweep();
     await this.#run(
-      `INSERT INTO ${this.#kv} (key, value, expires_at) VALUES ($1, $2, ${this.#now} + $3)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`,
-      [key, value, Math.max(1, Math.round(ttl))],
+      `WITH w AS (INSERT INTO ${this.#kv} (key, value, expires_at) VALUES ($1, $2, ${this.#now} + $3)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at RETURNING key)
+       SELECT pg_notify($4, $5) FROM w WHERE starts_with(key, $6)`,
+      [key, value, Math.max(1, Math.round(ttl)), this.#listener.channel, keyChange(key), WATCHED_PREFIX],
     );
   }
 
@@ -48,7 +68,44 @@ export class PostgresKeyValueStore implements KeyValueStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#run(`DELETE FROM ${this.#kv} WHERE key = $1`, [key]);
+    await this.#run(`WITH d AS (DELETE FROM ${this.#kv} WHERE key = $1 RETURNING key) SELECT pg_notify($2, $3) FROM d WHERE starts_with(key, $4)`, [
+      key,
+      this.#listener.channel,
+      keyChange(key),
+      WATCHED_PREFIX,
+    ]);
+  }
+
+  /**
+   * Calls `onChange` when a `set` or `delete` of `key` is heard (from any process) and after the
+   * LISTEN connection was made again (news may have been lost meanwhile). Connects the listener
+   * if it is not yet; while it cannot, nothing is heard: a watcher should still look now and then.
+   * @throws InvalidOptions for a key outside WATCHED_PREFIX (its changes are not announced)
+   */
+  watch(key: string, onChange: () => void): () => void {
+    if (!key.startsWith(WATCHED_PREFIX)) throw new InvalidOptions(`PostgresKeyValueStore.watch: only keys under ${JSON.stringify(WATCHED_PREFIX)} announce their changes, got ${JSON.stringify(key)}`);
+    const name = keyChange(key);
+    let closed = false;
+    let cancel: (() => void) | undefined;
+    const loop = async () => {
+      await this.#listener.ready().catch(() => undefined);
+      let seen = this.#listener.version(name);
+      while (!closed) {
+        const waiting = this.#listener.wait(name, seen, WATCH_WAIT);
+        cancel = waiting.cancel;
+        await waiting.promise;
+        if (closed || this.#listener.closed) return;
+        const now = this.#listener.version(name);
+        if (now === seen) continue;
+        seen = now;
+        onChange();
+      }
+    };
+    void loop();
+    return () => {
+      closed = true;
+      cancel?.();
+    };
   }
 
   /** Deletes expired entries in the background, at most once a minute. */

@@ -22,7 +22,9 @@ export interface WorkerOptions {
   /**
    * How often the fleet-wide queue pauses are read (ms; see lib/queue-pauses.ts): while a queue
    * is paused, the worker fetches none of its messages and gives back what it prefetched. 0 turns
-   * this off. @defaultValue 500 when there is a store (`pauseStore`, else the broker's own)
+   * this off. A store that announces its changes (the PostgreSQL broker's own) is read when a flag
+   * changes, and otherwise every 5000 ms or this period if longer.
+   * @defaultValue 500 when there is a store (`pauseStore`, else the broker's own)
    */
   pausePoll?: number;
   /** Where the pause flags are read: a store, or a function opening one. @defaultValue the broker's store (none on RabbitMQ: pass one) */

@@ -1,10 +1,12 @@
 import type { Broker } from "../broker.ts";
-import type { KeyValueStore } from "../key-value-store.ts";
+import { isWatchable, type KeyValueStore, type WatchableStore } from "../key-value-store.ts";
 import type { Logger } from "../logging.ts";
 import { checkPausePoll, parsePause, pauseKey } from "../queue-pauses.ts";
 
 /** Default period of the pause-flag poll (ms). */
 export const DEFAULT_PAUSE_POLL = 500;
+/** With a store that announces changes, flags are still read this often (ms), in case news was lost. */
+export const WATCHED_PAUSE_POLL = 5_000;
 /** How long the first poll may hold up a worker's start (ms); it starts unpaused after that. */
 const FIRST_POLL_TIMEOUT = 2_000;
 
@@ -25,7 +27,9 @@ export interface PausePollerHost {
 /**
  * A worker's view of the fleet-wide queue pauses (lib/queue-pauses.ts): reads the flag of each
  * consumed queue every `period` ms (one `get` per queue, one round of reads at a time) and tells
- * the worker when one is set or removed. A store that fails or does not answer within a few
+ * the worker when one is set or removed. With a store that announces changes (WatchableStore:
+ * the PostgreSQL broker's), it reads when a flag changes and otherwise only every
+ * WATCHED_PAUSE_POLL ms (or `period`, if longer): an idle worker then sends almost nothing. A store that fails or does not answer within a few
  * periods is logged once and counts as "nothing paused" until it answers again.
  */
 export class PausePoller {
@@ -36,6 +40,9 @@ export class PausePoller {
   /** Queues whose flag was read at least once. */
   readonly #known = new Set<string>();
   readonly #givingBack = new Set<Promise<void>>();
+  /** The store, when it announces changes; with the unsubscribe of each watched flag. */
+  readonly #watchable: (KeyValueStore & WatchableStore) | undefined;
+  readonly #watching = new Map<string, () => void>();
   #timer: NodeJS.Timeout | undefined;
   #reading: Promise<void> | undefined;
   #readStart = 0;
@@ -44,7 +51,8 @@ export class PausePoller {
 
   constructor(store: PauseStore, period: number, host: PausePollerHost) {
     this.#store = store;
-    this.#period = period;
+    this.#watchable = typeof store !== "function" && isWatchable(store) ? store : undefined;
+    this.#period = this.#watchable === undefined ? period : Math.max(period, WATCHED_PAUSE_POLL);
     this.#host = host;
   }
 
@@ -94,6 +102,8 @@ export class PausePoller {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    for (const unwatch of this.#watching.values()) unwatch();
+    this.#watching.clear();
     while (this.#givingBack.size > 0) await Promise.all(this.#givingBack);
   }
 
@@ -130,6 +140,7 @@ export class PausePoller {
       return this.#failed(error);
     }
     if (this.#stopped) return;
+    this.#watch(queues);
     if (this.#failing) this.#host.log.info("Reading queue pause flags succeeds again");
     const now = new Map<string, string>();
     queues.forEach((queue, i) => {
@@ -141,6 +152,24 @@ export class PausePoller {
       for (const queue of queues) this.#known.add(queue);
     });
   }
+
+  /** Reads again whenever one of `queues`' flags changes, where the store announces changes. */
+  #watch(queues: readonly string[]): void {
+    const store = this.#watchable;
+    if (store === undefined) return;
+    for (const queue of queues) {
+      if (this.#watching.has(queue)) continue;
+      this.#watching.set(queue, store.watch(pauseKey(queue), this.#changed));
+    }
+  }
+
+  /** A flag changed: read, after the read in flight if there is one (it may have missed the change). */
+  readonly #changed = (): void => {
+    if (this.#stopped) return;
+    const reading = this.#reading;
+    if (reading === undefined) void this.#poll([]);
+    else void reading.then(this.#changed);
+  };
 
   #failed(error: unknown): void {
     if (this.#stopped) return;

@@ -3,12 +3,14 @@
 // shows as ready, and on resume every message runs exactly once.
 import { expect } from "chai";
 import { randomUUID } from "node:crypto";
+import { PostgresBroker } from "../../brokers/postgres/index.ts";
 import { RedisBroker } from "../../brokers/redis/index.ts";
 import { SqliteBroker } from "../../brokers/sqlite/index.ts";
 import { StubBroker } from "../../brokers/stub.ts";
 import { actor, configureLogging, InvalidOptions, MemoryKeyValueStore, Worker, type Broker } from "../../lib/index.ts";
 import { pausedQueues, pauseKey, pauseQueue, queuePause, resumeQueue } from "../../lib/queue-pauses.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
+import { dropSchema, postgresUrl, uniqueSchema } from "../helpers/postgres.ts";
 import { deleteNamespace, redisUrl, uniqueNamespace } from "../helpers/redis.ts";
 
 /** The time the worker's poll may take to see a flag, with room for a loaded machine (ms). */
@@ -25,6 +27,11 @@ const places: Record<string, () => Promise<{ broker: () => Broker; cleanup(): Pr
   SQLite: async () => {
     const db = tempDatabase();
     return { broker: () => new SqliteBroker({ path: db.path, middleware: [] }), cleanup: async () => db.cleanup() };
+  },
+  // Its store announces flag changes (NOTIFY): the worker reads on change, not every 500 ms.
+  PostgreSQL: async () => {
+    const schema = uniqueSchema("pauses");
+    return { broker: () => new PostgresBroker({ url: postgresUrl(), schema, middleware: [], poolSize: 3 }), cleanup: () => dropSchema(schema) };
   },
 };
 
