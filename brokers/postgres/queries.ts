@@ -68,6 +68,7 @@ export class MessageQueries {
   readonly channel: string;
   readonly #s: string;
   readonly #now: string;
+  /** The multi-row insert, its columns in parameters $1 to $5. */
   readonly #insertRows: string;
   readonly #sql: Readonly<Record<"take" | "insert" | "insertOne" | "nextDue" | "heartbeat" | "ack" | "retry" | "nack" | "release" | "recover", string>>;
 
@@ -78,12 +79,7 @@ export class MessageQueries {
     const m = `${s}.messages`;
     // An uncorrelated scalar subquery runs once per statement (an InitPlan) and can bound an index scan.
     const now = (this.#now = `(SELECT ${s}.now_ms())`);
-    // The columns come as JSON arrays (one text each): JSON.stringify and the server's JSON parser
-    // are faster than pg's text-array literals for a thousand bodies full of quotes.
-    this.#insertRows = `INSERT INTO ${m} (queue, priority, eta, message_id, body)
-        SELECT q, p::integer, ${now} + d::bigint, mid, b FROM ROWS FROM (json_array_elements_text($1::json), json_array_elements_text($2::json),
-          json_array_elements_text($3::json), json_array_elements_text($4::json), json_array_elements_text($5::json)) WITH ORDINALITY AS t(q, p, d, mid, b, n) ORDER BY n
-        RETURNING queue`;
+    this.#insertRows = insertRows(m, now, 1);
     this.#sql = {
       take: `WITH waiting AS (
           SELECT id, priority, eta, false AS reclaimed FROM ${m}
@@ -154,15 +150,17 @@ export class MessageQueries {
    * messages: one statement, so both or neither. @returns whether this call set the key
    */
   async insertOnce(run: Run, key: string, value: string, ttl: number, messages: readonly NewMessage[]): Promise<boolean> {
+    // Each $n once and in order (the claim's, the columns, the channel): adapters that turn them
+    // into positional `?` (Knex) keep them right.
     const { rows } = await run<{ claimed: number }>(
       `WITH claim AS (
-          INSERT INTO ${this.#s}.kv (key, value, expires_at) VALUES ($7, $8, ${this.#now} + $9)
+          INSERT INTO ${this.#s}.kv (key, value, expires_at) VALUES ($1, $2, ${this.#now} + $3)
           ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at <= ${this.#now}
           RETURNING 1
-        ), ins AS (${this.#insertRows.replace("ORDER BY n", "WHERE EXISTS (SELECT 1 FROM claim) ORDER BY n")}),
-        woken AS (SELECT pg_notify($6, queue) FROM (SELECT DISTINCT queue FROM ins) AS q)
+        ), ins AS (${insertRows(`${this.#s}.messages`, this.#now, 4).replace("ORDER BY n", "WHERE EXISTS (SELECT 1 FROM claim) ORDER BY n")}),
+        woken AS (SELECT pg_notify($9, queue) FROM (SELECT DISTINCT queue FROM ins) AS q)
         SELECT (SELECT count(*) FROM claim)::integer AS claimed, (SELECT count(*) FROM woken) AS woken`,
-      [...this.#columns(messages), this.channel, key, value, Math.max(1, Math.round(ttl))],
+      [key, value, Math.max(1, Math.round(ttl)), ...this.#columns(messages), this.channel],
     );
     return rows[0]!.claimed === 1;
   }
@@ -221,6 +219,18 @@ export class MessageQueries {
   async wakeAll(run: Run): Promise<void> {
     await run("SELECT pg_notify($1, $2)", [this.channel, ALL_QUEUES]);
   }
+}
+
+/**
+ * The multi-row insert into `table`, its five columns in parameters $first to $first + 4, each a
+ * JSON array (one text each): JSON.stringify and the server's JSON parser are faster than pg's
+ * text-array literals for a thousand bodies full of quotes.
+ */
+function insertRows(table: string, now: string, first: number): string {
+  const column = (k: number) => `json_array_elements_text($${first + k}::json)`;
+  return `INSERT INTO ${table} (queue, priority, eta, message_id, body)
+        SELECT q, p::integer, ${now} + d::bigint, mid, b FROM ROWS FROM (${[0, 1, 2, 3, 4].map(column).join(", ")}) WITH ORDINALITY AS t(q, p, d, mid, b, n) ORDER BY n
+        RETURNING queue`;
 }
 
 /** ES2024's String.prototype.isWellFormed / toWellFormed (Node 20+), not in this project's ES2022 lib. */
