@@ -90,8 +90,8 @@ export {
 // schedules and stores
 export { Schedule } from "./schedule.ts";
 export type { ScheduleSpec } from "./schedule.ts";
-export { MemoryKeyValueStore } from "./key-value-store.ts";
-export type { KeyValueStore } from "./key-value-store.ts";
+export { isWatchable, MemoryKeyValueStore } from "./key-value-store.ts";
+export type { KeyValueStore, WatchableStore } from "./key-value-store.ts";
 
 // fleet controls (the dashboard's pause, resume, stop and restart)
 export { pauseQueue, resumeQueue, pausedQueues, queuePause, pauseKey, PAUSE_TTL, type QueuePause } from "./queue-pauses.ts";

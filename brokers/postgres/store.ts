@@ -32,6 +32,7 @@ export class PostgresKeyValueStore implements KeyValueStore, WatchableStore {
   #lastSweep = 0;
 
   /**
+   * @internal Built by its broker (`broker.store`).
    * @param run runs each statement as the broker's own (schema ready, typed errors)
    * @param listener the broker's LISTEN connection (its channel is the one `set` and `delete` notify)
    */
