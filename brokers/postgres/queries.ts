@@ -66,20 +66,15 @@ export interface TakenRow {
 export class MessageQueries {
   readonly schema: string;
   readonly channel: string;
-  readonly #s: string;
-  readonly #now: string;
-  /** The multi-row insert, its columns in parameters $1 to $5. */
-  readonly #insertRows: string;
-  readonly #sql: Readonly<Record<"take" | "insert" | "insertOne" | "nextDue" | "heartbeat" | "ack" | "retry" | "nack" | "release" | "recover", string>>;
+  readonly #sql: Readonly<Record<"take" | "insert" | "insertOne" | "insertOnce" | "nextDue" | "heartbeat" | "ack" | "retry" | "nack" | "release" | "recover", string>>;
 
   constructor(schema: string) {
     this.schema = schema;
     this.channel = wakeChannel(schema);
-    const s = (this.#s = quoteIdent(schema));
+    const s = quoteIdent(schema);
     const m = `${s}.messages`;
     // An uncorrelated scalar subquery runs once per statement (an InitPlan) and can bound an index scan.
-    const now = (this.#now = `(SELECT ${s}.now_ms())`);
-    this.#insertRows = insertRows(m, now, 1);
+    const now = `(SELECT ${s}.now_ms())`;
     this.#sql = {
       take: `WITH waiting AS (
           SELECT id, priority, eta, false AS reclaimed FROM ${m}
@@ -95,10 +90,19 @@ export class MessageQueries {
         UPDATE ${m} AS m SET lease_until = ${now} + $4, owner = $3, deliveries = m.deliveries + 1
         FROM chosen WHERE m.id = chosen.id
         RETURNING m.id, m.priority, m.eta, m.deliveries, m.body, chosen.reclaimed`,
-      insert: `WITH ins AS (${this.#insertRows}) SELECT pg_notify($6, queue) FROM (SELECT DISTINCT queue FROM ins) AS q`,
+      insert: `WITH ins AS (${insertRows(m, now, 1)}) SELECT pg_notify($6, queue) FROM (SELECT DISTINCT queue FROM ins) AS q`,
       // One message (a single send, the common case): a plain VALUES row plans and runs in less time than unnest.
       insertOne: `WITH ins AS (INSERT INTO ${m} (queue, priority, eta, message_id, body) VALUES ($1, $2, ${now} + $3, $4, $5) RETURNING queue)
         SELECT pg_notify($6, queue) FROM ins`,
+      // Each $n once and in order (the claim's, the columns, the channel): adapters that turn them
+      // into positional `?` (Knex) keep them right.
+      insertOnce: `WITH claim AS (
+          INSERT INTO ${s}.kv (key, value, expires_at) VALUES ($1, $2, ${now} + $3)
+          ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at <= ${now}
+          RETURNING 1
+        ), ins AS (${insertRows(m, now, 4, "WHERE EXISTS (SELECT 1 FROM claim)")}),
+        woken AS (SELECT pg_notify($9, queue) FROM (SELECT DISTINCT queue FROM ins) AS q)
+        SELECT (SELECT count(*) FROM claim)::integer AS claimed, (SELECT count(*) FROM woken) AS woken`,
       nextDue: `SELECT least((SELECT min(eta) FROM ${m} WHERE queue = $1 AND owner IS NULL),
                     (SELECT min(lease_until) FROM ${m} WHERE queue = $1 AND owner IS NOT NULL)) - ${now} AS wait`,
       heartbeat: `UPDATE ${m} SET lease_until = ${now} + $3
@@ -150,18 +154,7 @@ export class MessageQueries {
    * messages: one statement, so both or neither. @returns whether this call set the key
    */
   async insertOnce(run: Run, key: string, value: string, ttl: number, messages: readonly NewMessage[]): Promise<boolean> {
-    // Each $n once and in order (the claim's, the columns, the channel): adapters that turn them
-    // into positional `?` (Knex) keep them right.
-    const { rows } = await run<{ claimed: number }>(
-      `WITH claim AS (
-          INSERT INTO ${this.#s}.kv (key, value, expires_at) VALUES ($1, $2, ${this.#now} + $3)
-          ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at WHERE kv.expires_at <= ${this.#now}
-          RETURNING 1
-        ), ins AS (${insertRows(`${this.#s}.messages`, this.#now, 4).replace("ORDER BY n", "WHERE EXISTS (SELECT 1 FROM claim) ORDER BY n")}),
-        woken AS (SELECT pg_notify($9, queue) FROM (SELECT DISTINCT queue FROM ins) AS q)
-        SELECT (SELECT count(*) FROM claim)::integer AS claimed, (SELECT count(*) FROM woken) AS woken`,
-      [key, value, Math.max(1, Math.round(ttl)), ...this.#columns(messages), this.channel],
-    );
+    const { rows } = await run<{ claimed: number }>(this.#sql.insertOnce, [key, value, Math.max(1, Math.round(ttl)), ...this.#columns(messages), this.channel]);
     return rows[0]!.claimed === 1;
   }
 
@@ -222,14 +215,14 @@ export class MessageQueries {
 }
 
 /**
- * The multi-row insert into `table`, its five columns in parameters $first to $first + 4, each a
+ * The multi-row insert into `table` (rows filtered by `where`), its five columns in parameters $first to $first + 4, each a
  * JSON array (one text each): JSON.stringify and the server's JSON parser are faster than pg's
  * text-array literals for a thousand bodies full of quotes.
  */
-function insertRows(table: string, now: string, first: number): string {
+function insertRows(table: string, now: string, first: number, where = ""): string {
   const column = (k: number) => `json_array_elements_text($${first + k}::json)`;
   return `INSERT INTO ${table} (queue, priority, eta, message_id, body)
-        SELECT q, p::integer, ${now} + d::bigint, mid, b FROM ROWS FROM (${[0, 1, 2, 3, 4].map(column).join(", ")}) WITH ORDINALITY AS t(q, p, d, mid, b, n) ORDER BY n
+        SELECT q, p::integer, ${now} + d::bigint, mid, b FROM ROWS FROM (${[0, 1, 2, 3, 4].map(column).join(", ")}) WITH ORDINALITY AS t(q, p, d, mid, b, n) ${where} ORDER BY n
         RETURNING queue`;
 }
 
