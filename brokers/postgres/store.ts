@@ -55,12 +55,9 @@ export class PostgresKeyValueStore implements KeyValueStore, WatchableStore {
 
   async set(key: string, value: string, ttl: number): Promise<void> {
     this.#maybeSweep();
-    await this.#run(
-      `WITH w AS (INSERT INTO ${this.#kv} (key, value, expires_at) VALUES ($1, $2, ${this.#now} + $3)
-         ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at RETURNING key)
-       SELECT pg_notify($4, $5) FROM w WHERE starts_with(key, $6)`,
-      [key, value, Math.max(1, Math.round(ttl)), this.#listener.channel, keyChange(key), WATCHED_PREFIX],
-    );
+    const upsert = `INSERT INTO ${this.#kv} (key, value, expires_at) VALUES ($1, $2, ${this.#now} + $3)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at`;
+    await this.#write(key, upsert, [key, value, Math.max(1, Math.round(ttl))]);
   }
 
   async get(key: string): Promise<string | undefined> {
@@ -69,12 +66,20 @@ export class PostgresKeyValueStore implements KeyValueStore, WatchableStore {
   }
 
   async delete(key: string): Promise<void> {
-    await this.#run(`WITH d AS (DELETE FROM ${this.#kv} WHERE key = $1 RETURNING key) SELECT pg_notify($2, $3) FROM d WHERE starts_with(key, $4)`, [
-      key,
-      this.#listener.channel,
-      keyChange(key),
-      WATCHED_PREFIX,
-    ]);
+    await this.#write(key, `DELETE FROM ${this.#kv} WHERE key = $1`, [key]);
+  }
+
+  /**
+   * Runs `statement` (an INSERT or DELETE of `key`'s row); for a watched key, in the same
+   * statement, notifies the schema's channel when it wrote a row.
+   */
+  async #write(key: string, statement: string, values: unknown[]): Promise<void> {
+    if (!key.startsWith(WATCHED_PREFIX)) {
+      await this.#run(statement, values);
+      return;
+    }
+    const n = values.length;
+    await this.#run(`WITH w AS (${statement} RETURNING key) SELECT pg_notify($${n + 1}, $${n + 2}) FROM w`, [...values, this.#listener.channel, keyChange(key)]);
   }
 
   /**
