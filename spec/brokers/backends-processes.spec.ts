@@ -3,13 +3,14 @@
 // operation must be one transaction, or lock its key, for the totals to hold), and every process
 // hears every other's cancellation.
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { PostgresCancellationBackend, PostgresRateLimiterBackend } from "../../brokers/postgres/backends.ts";
 import { SqliteCancellationBackend, SqliteRateLimiterBackend } from "../../brokers/sqlite/index.ts";
 import type { CancellationBackend } from "../../lib/cancellation/backend.ts";
 import type { RateLimiterBackend } from "../../lib/rate-limits/backend.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
+import { spawnFixture } from "../helpers/fixture-process.ts";
 import { dropSchema, uniqueSchema, urlWithSchema } from "../helpers/postgres.ts";
 
 const PROCESSES = 4;
@@ -22,18 +23,7 @@ interface Racer {
 }
 
 function startRacer(env: Record<string, string>): Racer {
-  const child = spawn(process.execPath, ["--import", "tsx", new URL("../fixtures/backend-racer.ts", import.meta.url).pathname], {
-    env: { ...process.env, DRAMATS_LOG_LEVEL: "silent", ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  const lines: string[] = [];
-  let buffer = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const parts = buffer.split("\n");
-    buffer = parts.pop()!;
-    lines.push(...parts);
-  });
+  const { child, lines } = spawnFixture("backend-racer.ts", env, { stdin: true });
   child.stderr!.on("data", (chunk: Buffer) => process.stderr.write(chunk.toString()));
   return { child, lines, send: (line) => child.stdin!.write(`${line}\n`) };
 }

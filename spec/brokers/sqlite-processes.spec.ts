@@ -1,29 +1,17 @@
 import Database from "better-sqlite3";
 import { expect } from "chai";
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { SqliteBroker } from "../../brokers/sqlite/index.ts";
 import { Message } from "../../lib/index.ts";
 import { tempDatabase, waitFor } from "../fixtures/sqlite-files.ts";
-
-const FIXTURES = new URL("../fixtures/", import.meta.url);
+import { spawnFixture } from "../helpers/fixture-process.ts";
 
 /** Starts a fixture under tsx; resolves once it printed `readyLine`. Its stdout lines are collected. */
 async function startFixture(name: string, env: Record<string, string>, readyLine: string): Promise<{ child: ChildProcess; lines: string[] }> {
-  const child = spawn(process.execPath, ["--import", "tsx", new URL(name, FIXTURES).pathname], {
-    env: { ...process.env, DRAMATS_LOG_LEVEL: "silent", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const lines: string[] = [];
+  const { child, lines } = spawnFixture(name, env);
   let stderr = "";
-  let buffer = "";
-  child.stdout!.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    const parts = buffer.split("\n");
-    buffer = parts.pop()!;
-    lines.push(...parts);
-  });
   child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   await waitFor(() => {
     if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode} before it was ready: ${stderr}`);
